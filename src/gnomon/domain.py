@@ -1,0 +1,263 @@
+"""Value objects and enums shared by every layer: jobs, runs, users, audit entries. No IO here."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+#: A trigger in its stored, readable form, e.g. ``{"type": "cron", "expression": "0 30 2 * * mon-fri *",
+#: "timezone": "Asia/Shanghai"}``. Built and read by :mod:`gnomon.triggers`.
+TriggerSpec = dict[str, Any]
+
+
+def utcnow() -> datetime:
+    """The current instant, timezone-aware in UTC. Code that needs the time takes ``now`` instead."""
+    return datetime.now(UTC)
+
+
+class TriggerType(StrEnum):
+    CRON = "cron"
+    INTERVAL = "interval"
+    DATE = "date"
+
+
+class JobKind(StrEnum):
+    PYTHON = "python"
+    COMMAND = "command"
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    MISSED = "missed"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def is_active(self) -> bool:
+        """Queued or running: the run counts against ``max_instances``."""
+        return self in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+    @property
+    def is_final(self) -> bool:
+        return not self.is_active
+
+
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class TriggerSource(StrEnum):
+    SCHEDULED = "scheduled"
+    MANUAL = "manual"
+
+
+class MissReason(StrEnum):
+    """Why a fire time was not run (``missed``) or refused (``skipped``)."""
+
+    SCHEDULER_DOWN = "scheduler_down"
+    OVERLOADED = "overloaded"
+    MAX_INSTANCES = "max_instances"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    ADMIN = "admin"
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return frozenset({"view", "admin"}) if self is Role.ADMIN else frozenset({"view"})
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    """What a job is and how it runs, as declared (config file, shipped job, or the Python API)."""
+
+    id: str
+    name: str
+    trigger: TriggerSpec
+    kind: JobKind
+    target: str | None = None  # "package.module:function" for python jobs
+    command: tuple[str, ...] | None = None  # argv for command jobs
+    shell: bool = False
+    description: str = ""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    misfire_grace_time: int = 300
+    coalesce: bool = True
+    max_instances: int = 1
+    timeout: float | None = None
+    locked: bool = False
+    is_builtin: bool = True
+
+    @property
+    def func_text(self) -> str:
+        """The target or the command line, as shown to people."""
+        if self.kind is JobKind.PYTHON:
+            return self.target or ""
+        return " ".join(self.command or ())
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["kind"] = self.kind.value
+        data["command"] = list(self.command) if self.command is not None else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobDefinition:
+        data = dict(data)
+        data["kind"] = JobKind(data["kind"])
+        if data.get("command") is not None:
+            data["command"] = tuple(data["command"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job as the store holds it: its definition plus the state the scheduler keeps."""
+
+    definition: JobDefinition
+    trigger: TriggerSpec  # the trigger in force: declared, or overridden through the API
+    paused: bool = False
+    next_fire_time: datetime | None = None  # UTC; None when paused or the trigger has ended
+    revision: int = 0  # grows with every write through the services; guards the scheduler's writes
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        return self.definition.id
+
+    @property
+    def overridden(self) -> bool:
+        return self.trigger != self.definition.trigger
+
+    @property
+    def editable(self) -> bool:
+        return self.definition.is_builtin and not self.definition.locked
+
+    def replace(self, **changes: Any) -> JobRecord:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution of a job (or one span of fire times that were missed or skipped)."""
+
+    id: str  # UUID text
+    job_id: str
+    trigger_source: TriggerSource
+    status: RunStatus
+    queued_at: datetime
+    scheduled_for: datetime | None = None  # UTC; None for manual runs
+    last_scheduled_for: datetime | None = None  # last fire time a missed span or coalesced run covers
+    fire_count: int = 1  # how many fire times this record stands for
+    created_by: int | None = None  # user id for manual runs
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+    reason: str | None = None  # MissReason for missed/skipped; free text for interrupted
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    output: str | None = None
+    exit_code: int | None = None
+    node: str | None = None
+    manual_job_id: str | None = None  # the worker thread's name for manual runs
+    cancel_requested: bool = False
+
+    def replace(self, **changes: Any) -> Run:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class RunUpdate:
+    """A change to one run's lifecycle fields, written by the engine (often in batches)."""
+
+    run_id: str
+    status: RunStatus
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    output: str | None = None
+    exit_code: int | None = None
+    node: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RunPage:
+    items: list[Run]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: Role
+    password_hash: str
+    disabled: bool = False
+    created_at: datetime | None = None
+    password_changed_at: datetime | None = None
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return frozenset() if self.disabled else self.role.permissions
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: int
+    user_id: int
+    name: str
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int | None
+    at: datetime
+    actor: str  # username, "config", "system" or "cli"
+    action: str  # e.g. "job.pause", "job.update_trigger", "jobs.reload"
+    target: str | None = None  # e.g. the job id
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    client: str | None = None  # client address for HTTP requests
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    """A gnomon process that has registered itself with the store."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    last_seen: datetime
+    roles: tuple[str, ...] = ("scheduler",)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who holds the scheduler leadership and until when; ``token`` grows with every new holder."""
+
+    name: str
+    holder: str
+    token: int
+    expires_at: datetime

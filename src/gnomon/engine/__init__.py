@@ -1,0 +1,1 @@
+"""The scheduling engine: the firing loop, executors and leadership."""

@@ -1,0 +1,1 @@
+"""Jobs gnomon itself ships."""

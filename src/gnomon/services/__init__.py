@@ -1,0 +1,1 @@
+"""Use cases called by the HTTP API and the CLI: jobs, runs, users, audit."""

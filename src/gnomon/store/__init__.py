@@ -1,0 +1,1 @@
+"""Durable storage: the Store contract (base.py) and its SQL implementation (sql.py)."""

@@ -1,0 +1,274 @@
+"""The Store contract: everything gnomon keeps durably, and the only way any layer reaches it.
+
+Every method is one transaction. Times going in and out are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from gnomon.domain import (
+    ApiToken,
+    AuditEntry,
+    JobRecord,
+    Lease,
+    Node,
+    Role,
+    Run,
+    RunPage,
+    RunStatus,
+    RunUpdate,
+    TriggerSource,
+    User,
+)
+from gnomon.errors import StoreError
+
+
+class LeaseLost(StoreError):
+    """A write fenced by a lease was refused because the lease is no longer held by the writer."""
+
+    def __init__(self, name: str, holder: str) -> None:
+        super().__init__(f"lease {name!r} is no longer held by {holder!r}; write refused")
+
+
+@dataclass(frozen=True)
+class FireClaim:
+    """One firing the scheduler wants to record: the run row to insert and the job's next time.
+
+    `run.scheduled_for` with `run.job_id` is unique in the store; a claim whose pair already exists
+    is dropped (another process fired it). `next_fire_time` is written to the job only while the
+    job's revision is still `expected_revision`, so an API change made meanwhile is never undone.
+    """
+
+    run: Run
+    expected_revision: int
+    next_fire_time: datetime | None
+
+
+@dataclass(frozen=True)
+class JobWrite:
+    """A job to insert or replace, with the revision it must still have (None: any, or new)."""
+
+    record: JobRecord
+    expected_revision: int | None = None
+
+
+class Store(ABC):
+    """Durable state of jobs, runs, users, API tokens, audit entries, nodes and leadership."""
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the newest revision (Alembic)."""
+
+    @abstractmethod
+    def check_ready(self) -> None:
+        """Raise StoreNotReady when the store is unreachable or its schema is not current."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    # --- jobs --------------------------------------------------------------------------------
+
+    @abstractmethod
+    def list_jobs(self) -> list[JobRecord]:
+        """Every job, sorted by id."""
+
+    @abstractmethod
+    def find_job(self, job_id: str) -> JobRecord | None:
+        """The job, or None."""
+
+    def get_job(self, job_id: str) -> JobRecord:
+        """The job; raises JobNotFound."""
+        from gnomon.errors import JobNotFound
+
+        record = self.find_job(job_id)
+        if record is None:
+            raise JobNotFound(job_id)
+        return record
+
+    @abstractmethod
+    def write_jobs(
+        self,
+        writes: Sequence[JobWrite],
+        delete_ids: Iterable[str] = (),
+        audit: Sequence[AuditEntry] = (),
+    ) -> list[JobRecord]:
+        """Insert or replace jobs, delete others and add audit entries, all in one transaction.
+
+        Each written job gets a new revision (returned records carry it) and the store's change
+        counter grows by one, so schedulers notice. Raises JobChanged when a write's
+        expected_revision no longer matches; nothing is written then.
+        """
+
+    @abstractmethod
+    def change_counter(self) -> int:
+        """A number that grows whenever write_jobs changes anything (polled by schedulers)."""
+
+    # --- firing ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def claim_fires(self, claims: Sequence[FireClaim], fence: Lease | None = None) -> list[Run]:
+        """Insert the claims' runs and advance their jobs' next fire times, in one transaction.
+
+        Returns the runs actually inserted: a run whose (job_id, scheduled_for) exists already is
+        dropped. With `fence`, raises LeaseLost (writing nothing) unless that lease is still held
+        by its holder with the same token and has not expired.
+        """
+
+    @abstractmethod
+    def set_next_fire_times(self, times: dict[str, tuple[int, datetime | None]]) -> None:
+        """Set jobs' next fire times: {job_id: (expected_revision, time)}; stale ones are skipped."""
+
+    # --- runs --------------------------------------------------------------------------------
+
+    @abstractmethod
+    def add_run(self, run: Run, audit: AuditEntry | None = None) -> Run:
+        """Insert one run (a manual run, usually) and optionally its audit entry."""
+
+    @abstractmethod
+    def update_runs(self, updates: Sequence[RunUpdate]) -> None:
+        """Apply lifecycle updates; fields left None in an update are not changed."""
+
+    @abstractmethod
+    def find_run(self, run_id: str) -> Run | None:
+        """The run with its output, or None."""
+
+    def get_run(self, run_id: str) -> Run:
+        """The run; raises RunNotFound."""
+        from gnomon.errors import RunNotFound
+
+        run = self.find_run(run_id)
+        if run is None:
+            raise RunNotFound(run_id)
+        return run
+
+    @abstractmethod
+    def list_runs(
+        self,
+        job_id: str | None = None,
+        statuses: Sequence[RunStatus] = (),
+        trigger_source: TriggerSource | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Runs newest first (by queued_at, then id). `cursor` is a previous page's next_cursor.
+
+        Items leave out `output` and `traceback` (None) to keep pages light.
+        """
+
+    @abstractmethod
+    def latest_runs(self, job_ids: Iterable[str] | None = None) -> dict[str, Run]:
+        """The newest run of each job (all jobs when job_ids is None), without output."""
+
+    @abstractmethod
+    def active_runs(self, job_id: str | None = None) -> list[Run]:
+        """Runs queued or running (of one job, or all), oldest first, without output."""
+
+    @abstractmethod
+    def claim_queued_manual_runs(self, node: str, limit: int = 100) -> list[Run]:
+        """Take queued manual runs no node has taken yet: set their node, return them."""
+
+    @abstractmethod
+    def request_cancel(self, run_id: str) -> Run:
+        """Flag an active run for cancellation; returns it. Raises RunNotFound."""
+
+    @abstractmethod
+    def cancel_requested(self, run_ids: Iterable[str]) -> set[str]:
+        """Which of these runs have been flagged for cancellation."""
+
+    @abstractmethod
+    def interrupt_runs(
+        self, now: datetime, reason: str, nodes: Iterable[str] | None = None, keep_nodes: Iterable[str] = ()
+    ) -> list[Run]:
+        """Mark active runs `interrupted` and return them.
+
+        Applies to runs whose node is in `nodes` (None: any node), except runs whose node is in
+        `keep_nodes`. Queued manual runs that no node has taken are never touched.
+        """
+
+    @abstractmethod
+    def prune_runs(self, finished_before: datetime) -> int:
+        """Delete final runs whose queued_at is older than the given instant; returns how many."""
+
+    # --- users and tokens --------------------------------------------------------------------
+
+    @abstractmethod
+    def add_user(self, username: str, role: Role, password_hash: str, now: datetime) -> User:
+        """Create a user; raises UserExists."""
+
+    @abstractmethod
+    def find_user(self, username: str) -> User | None: ...
+
+    @abstractmethod
+    def find_user_by_id(self, user_id: int) -> User | None: ...
+
+    @abstractmethod
+    def list_users(self) -> list[User]:
+        """Every user, by username."""
+
+    @abstractmethod
+    def update_user(self, user: User) -> User:
+        """Write role, password hash, password_changed_at and disabled; raises UserNotFound."""
+
+    @abstractmethod
+    def count_users(self) -> int: ...
+
+    @abstractmethod
+    def add_token(
+        self, user_id: int, name: str, token_hash: str, now: datetime, expires_at: datetime | None
+    ) -> ApiToken: ...
+
+    @abstractmethod
+    def find_token_by_hash(self, token_hash: str) -> ApiToken | None: ...
+
+    @abstractmethod
+    def list_tokens(self, user_id: int | None = None) -> list[ApiToken]: ...
+
+    @abstractmethod
+    def revoke_token(self, token_id: int, now: datetime) -> ApiToken:
+        """Revoke; raises TokenNotFound."""
+
+    @abstractmethod
+    def touch_token(self, token_id: int, now: datetime) -> None:
+        """Record a use of the token."""
+
+    # --- audit -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def add_audit(self, entry: AuditEntry) -> AuditEntry: ...
+
+    @abstractmethod
+    def list_audit(self, limit: int = 50, before_id: int | None = None) -> list[AuditEntry]:
+        """Newest first."""
+
+    # --- nodes and leadership ----------------------------------------------------------------
+
+    @abstractmethod
+    def heartbeat(self, node: Node) -> None:
+        """Insert or refresh this node's row (last_seen = node.last_seen)."""
+
+    @abstractmethod
+    def list_nodes(self) -> list[Node]: ...
+
+    @abstractmethod
+    def remove_node(self, node_id: str) -> None: ...
+
+    @abstractmethod
+    def acquire_lease(self, name: str, holder: str, ttl_s: float, now: datetime) -> Lease | None:
+        """Take the lease if it is free, expired or already ours (renewing it); else None.
+
+        A new holder gets a token one greater than the last one (fencing).
+        """
+
+    @abstractmethod
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up at once if `holder` holds it."""
+
+    @abstractmethod
+    def find_lease(self, name: str) -> Lease | None: ...
