@@ -1,0 +1,97 @@
+"""What every command shares: --config, --json, building the runtime, and turning errors into
+messages and exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from gnomon.errors import Conflict, GnomonError, NotFound, ValidationFailed
+from gnomon.services.runtime import Runtime
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_FAILURE = 1
+EXIT_INVALID = 2
+EXIT_NOT_FOUND = 3
+EXIT_CONFLICT = 4
+
+
+def config_option(func: Callable[P, R]) -> Callable[P, R]:
+    """`--config PATH` (else GNOMON_CONFIG, else ./gnomon.toml), kept in the click context."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.meta["gnomon.config"] = value
+
+    return click.option(
+        "--config",
+        "-c",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        callback=remember,
+        is_eager=True,
+        help="Configuration file (default: $GNOMON_CONFIG, else ./gnomon.toml).",
+    )(func)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def config_path() -> str | None:
+    value = click.get_current_context().meta.get("gnomon.config")
+    return str(value) if value is not None else None
+
+
+def open_runtime() -> Runtime:
+    """The runtime for the configured store, with the schema checked."""
+    runtime = Runtime.from_config_file(config_path())
+    runtime.store.check_ready()
+    return runtime
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Print gnomon errors as one clear message per problem and exit non-zero."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ValidationFailed as exc:
+            fail(str(exc).split(":")[0], EXIT_INVALID, [str(p) for p in exc.problems])
+        except NotFound as exc:
+            fail(str(exc), EXIT_NOT_FOUND)
+        except Conflict as exc:
+            fail(str(exc), EXIT_CONFLICT)
+        except GnomonError as exc:
+            fail(str(exc), EXIT_FAILURE)
+
+    return wrapper
+
+
+def fail(message: str, code: int, details: list[str] | None = None) -> Any:
+    click.echo(f"error: {message}", err=True)
+    for line in details or []:
+        click.echo(f"  - {line}", err=True)
+    sys.exit(code)
+
+
+def echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def echo_table(headers: list[str], rows: list[list[str]]) -> None:
+    """A plain aligned table for people."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    line = "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))
+    click.echo(line.rstrip())
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -1,0 +1,72 @@
+"""`gnomon scheduler`: run the scheduler in the foreground until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from gnomon.cli.options import config_option, config_path, handle_errors
+from gnomon.services.runtime import Runtime
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+
+
+def announce_first_admin(runtime: Runtime) -> None:
+    """Create `admin` on a store with no users, printing its password once."""
+    given = os.environ.get("GNOMON_ADMIN_PASSWORD")
+    password = runtime.users.ensure_first_admin(given)
+    if password and not given:
+        click.echo(
+            "\n  Created the first user: admin\n"
+            f"  Password (shown once): {password}\n"
+            "  Change it with: gnomon users set-password admin\n",
+            err=True,
+        )
+
+
+def wait_for_signal() -> int:
+    """Block until SIGINT or SIGTERM; returns the signal number."""
+    received: list[int] = []
+    done = threading.Event()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        done.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    while not done.wait(1.0):
+        pass
+    return received[0]
+
+
+@click.command("scheduler")
+@config_option
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@handle_errors
+def scheduler_command(log_level: str) -> None:
+    """Run the scheduler (no HTTP API) in the foreground.
+
+    The store's schema is upgraded first. SIGINT or SIGTERM stop it cleanly: no new fires, running
+    runs get the configured shutdown grace, then are cancelled and marked.
+    """
+    configure_logging(log_level)
+    runtime = Runtime.from_config_file(config_path())
+    runtime.prepare_store()
+    announce_first_admin(runtime)
+    scheduler = runtime.start_scheduler()
+    click.echo(f"gnomon scheduler running as node {scheduler.node_id}; Ctrl-C to stop", err=True)
+    signum = wait_for_signal()
+    click.echo(f"received {signal.Signals(signum).name}; stopping", err=True)
+    runtime.close()

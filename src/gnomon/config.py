@@ -1,0 +1,346 @@
+"""Typed settings and job declarations, loaded explicitly from a TOML file and the environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gnomon.domain import JobDefinition, JobKind
+from gnomon.errors import ConfigInvalid, Problem, TriggerInvalid
+from gnomon.triggers import parse_trigger, resolve_timezone
+
+JOB_ID_PATTERN = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,63}$")
+TARGET_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+DEFAULT_CONFIG_NAME = "gnomon.toml"
+ENV_PREFIX = "GNOMON_"
+# Declared triggers are checked without "is it in the past": a one-off date job that already ran
+# must not make the file invalid afterwards, and an interval without start_date is anchored at
+# the epoch so its phase is the same on every node and after every restart.
+DECLARATION_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ServerSettings(_Section):
+    bind: str = "127.0.0.1:8080"
+    workers: int = Field(default=1, ge=1, le=64)
+    secret_key: str | None = None
+    secret_key_file: str | None = None
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    language: Literal["en", "zh"] = "en"
+
+    @field_validator("bind")
+    @classmethod
+    def _check_bind(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+
+class StoreSettings(_Section):
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite:", "postgresql:", "postgresql+")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+
+class SchedulerSettings(_Section):
+    timezone: str = "Asia/Shanghai"
+    pool_size: int = Field(default=16, ge=1, le=1024)
+    misfire_grace_time: int = Field(default=300, ge=1)
+    coalesce: bool = True
+    max_instances: int = Field(default=1, ge=1, le=1000)
+    run_retention_days: int = Field(default=30, ge=1)
+    lease_ttl: float = Field(default=10.0, gt=1, le=600)
+    poll_interval: float = Field(default=1.0, gt=0, le=60)
+    shutdown_grace: float = Field(default=30.0, ge=0, le=3600)
+    # Directories (relative to the config file) searched for job targets' modules.
+    python_path: list[str] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            resolve_timezone(value)
+        except TriggerInvalid as exc:
+            raise ValueError(exc.problems[0].message) from None
+        return value
+
+
+class JobDeclaration(_Section):
+    """One `[[jobs]]` table as written in the file."""
+
+    id: str
+    name: str | None = None
+    description: str = ""
+    target: str | None = None
+    command: list[str] | str | None = None
+    shell: bool = False
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    trigger: dict[str, Any] | None = None
+    misfire_grace_time: int | None = Field(default=None, ge=1)
+    coalesce: bool | None = None
+    max_instances: int | None = Field(default=None, ge=1, le=1000)
+    timeout: float | None = Field(default=None, gt=0)
+    enabled: bool = True
+    locked: bool = False
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not JOB_ID_PATTERN.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid job id: use 1-64 of a-z 0-9 _ . - "
+                "(starting with a letter, digit or _)"
+            )
+        return value
+
+    @field_validator("target")
+    @classmethod
+    def _check_target(cls, value: str | None) -> str | None:
+        if value is not None and not TARGET_PATTERN.match(value):
+            raise ValueError(f"{value!r} must look like 'package.module:function'")
+        return value
+
+    @model_validator(mode="after")
+    def _check_command(self) -> JobDeclaration:
+        if isinstance(self.command, str) and not self.shell:
+            raise ValueError("command: a string needs shell = true; otherwise give a list of args")
+        if isinstance(self.command, list) and not self.command:
+            raise ValueError("command: must not be empty")
+        if self.shell and isinstance(self.command, list) and len(self.command) != 1:
+            raise ValueError("command: with shell = true give one string (run by /bin/sh -c)")
+        return self
+
+
+class Settings(_Section):
+    data_dir: str = "data"
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    jobs: list[JobDeclaration] = Field(default_factory=list)
+
+    def store_url(self, base_dir: Path) -> str:
+        """The store URL: configured, or SQLite in the data directory."""
+        if self.store.url:
+            return self.store.url
+        data_dir = Path(self.data_dir)
+        if not data_dir.is_absolute():
+            data_dir = base_dir / data_dir
+        return f"sqlite:///{data_dir / 'gnomon.db'}"
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """Settings together with where they came from, and the job definitions they declare."""
+
+    settings: Settings
+    path: Path | None  # None when no file exists: built-in defaults
+    base_dir: Path  # relative paths in the file are resolved against this
+
+    @property
+    def store_url(self) -> str:
+        return self.settings.store_url(self.base_dir)
+
+    @property
+    def python_path(self) -> list[Path]:
+        return [self.base_dir / p for p in self.settings.scheduler.python_path]
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path:
+    """The config path: --config, else GNOMON_CONFIG, else ./gnomon.toml."""
+    if explicit:
+        return Path(explicit)
+    if env.get("GNOMON_CONFIG"):
+        return Path(env["GNOMON_CONFIG"])
+    return Path(DEFAULT_CONFIG_NAME)
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> LoadedConfig:
+    """Read the file (if it exists) and the GNOMON_* environment; raise ConfigInvalid listing
+    every problem. An explicitly named file that does not exist is a problem; the default
+    ./gnomon.toml missing means built-in defaults."""
+    env = dict(os.environ) if env is None else dict(env)
+    explicit = path is not None or bool(env.get("GNOMON_CONFIG"))
+    config_path = find_config_path(path, env)
+    raw: dict[str, Any] = {}
+    source = str(config_path)
+    if config_path.is_file():
+        try:
+            raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigInvalid([Problem("", f"not valid TOML: {exc}")], source) from None
+        except OSError as exc:
+            raise ConfigInvalid([Problem("", f"cannot read: {exc.strerror}")], source) from None
+    elif explicit:
+        raise ConfigInvalid([Problem("", "file not found")], source)
+    _apply_env(raw, env)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigInvalid(_problems_from_pydantic(exc), source) from None
+    loaded = LoadedConfig(
+        settings=settings,
+        path=config_path.resolve() if config_path.is_file() else None,
+        base_dir=config_path.resolve().parent if config_path.is_file() else Path.cwd(),
+    )
+    declared_jobs(loaded)  # validates every job declaration, raising ConfigInvalid
+    return loaded
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    """GNOMON_<SECTION>_<KEY> overrides [section] key; GNOMON_DATA_DIR overrides data_dir."""
+    if env.get("GNOMON_DATA_DIR"):
+        raw["data_dir"] = env["GNOMON_DATA_DIR"]
+    sections: dict[str, type[BaseModel]] = {
+        "server": ServerSettings,
+        "store": StoreSettings,
+        "scheduler": SchedulerSettings,
+    }
+    for section, model in sections.items():
+        for key in model.model_fields:
+            value = env.get(f"{ENV_PREFIX}{section.upper()}_{key.upper()}")
+            if value is not None:
+                table = raw.setdefault(section, {})
+                if isinstance(table, dict):
+                    table[key] = value
+
+
+def _problems_from_pydantic(exc: ValidationError) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        parts: list[str] = []
+        for item in error["loc"]:
+            if isinstance(item, int):
+                parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]"]
+            else:
+                parts.append(str(item))
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        problems.append(Problem(".".join(parts), message.removeprefix("Value error, ")))
+    return problems
+
+
+# Config files use the short names `type` and `expression`; the trigger language (and the API)
+# call them `trigger_type` and `cron_expression`.
+_TRIGGER_KEY_ALIASES = {"type": "trigger_type", "expression": "cron_expression"}
+_TRIGGER_KEY_NAMES = {v: k for k, v in _TRIGGER_KEY_ALIASES.items()}
+
+
+def declared_jobs(config: LoadedConfig) -> list[JobDefinition]:
+    """The enabled job definitions: gnomon's shipped jobs merged with the file's `[[jobs]]`.
+
+    A declaration with a shipped job's id adjusts that job (trigger, enabled, …). Raises
+    ConfigInvalid listing every problem.
+    """
+    from gnomon.jobs import shipped_declarations
+
+    settings = config.settings
+    problems: list[Problem] = []
+    shipped = {
+        d["id"]: JobDeclaration.model_validate(d)
+        for d in shipped_declarations(settings.scheduler.run_retention_days)
+    }
+    seen: set[str] = set()
+    declarations: list[tuple[str, JobDeclaration]] = []
+    for index, declaration in enumerate(settings.jobs):
+        where = f"jobs[{index}]"
+        if declaration.id in seen:
+            problems.append(Problem(f"{where}.id", f"duplicate job id {declaration.id!r}"))
+            continue
+        seen.add(declaration.id)
+        if declaration.id in shipped:
+            declaration = _merge_shipped(shipped.pop(declaration.id), declaration)
+        declarations.append((where, declaration))
+    declarations.extend((f"shipped job {d.id}", d) for d in shipped.values())
+
+    definitions = []
+    for where, declaration in declarations:
+        try:
+            definition = _to_definition(declaration, settings, where)
+        except ConfigInvalid as exc:
+            problems.extend(exc.problems)
+            continue
+        if declaration.enabled:
+            definitions.append(definition)
+    if problems:
+        raise ConfigInvalid(problems, str(config.path or "configuration"))
+    return sorted(definitions, key=lambda d: d.id)
+
+
+def _merge_shipped(shipped: JobDeclaration, override: JobDeclaration) -> JobDeclaration:
+    given = override.model_dump(exclude_unset=True)
+    return shipped.model_copy(update=given)
+
+
+def _to_definition(declaration: JobDeclaration, settings: Settings, where: str) -> JobDefinition:
+    problems: list[Problem] = []
+    if (declaration.target is None) == (declaration.command is None):
+        problems.append(Problem(f"{where}.target", "give exactly one of 'target' or 'command'"))
+    if declaration.trigger is None:
+        problems.append(Problem(f"{where}.trigger", "missing: every job needs a trigger"))
+        raise ConfigInvalid(problems)
+    trigger_input = {_TRIGGER_KEY_ALIASES.get(k, k): v for k, v in declaration.trigger.items()}
+    try:
+        trigger = parse_trigger(
+            trigger_input, default_timezone=settings.scheduler.timezone, now=DECLARATION_EPOCH
+        )
+    except TriggerInvalid as exc:
+        for problem in exc.problems:
+            key = _TRIGGER_KEY_NAMES.get(problem.field, problem.field)
+            problems.append(Problem(f"{where}.trigger.{key}", problem.message))
+        raise ConfigInvalid(problems) from None
+    if problems:
+        raise ConfigInvalid(problems)
+    command: tuple[str, ...] | None = None
+    if isinstance(declaration.command, str):
+        command = (declaration.command,)
+    elif declaration.command is not None:
+        command = tuple(declaration.command)
+    scheduler = settings.scheduler
+    return JobDefinition(
+        id=declaration.id,
+        name=declaration.name or declaration.id,
+        description=declaration.description,
+        kind=JobKind.PYTHON if declaration.target else JobKind.COMMAND,
+        target=declaration.target,
+        command=command,
+        shell=declaration.shell,
+        kwargs=dict(declaration.kwargs),
+        env=dict(declaration.env),
+        cwd=declaration.cwd,
+        trigger=trigger.to_spec(),
+        misfire_grace_time=_pick(declaration.misfire_grace_time, scheduler.misfire_grace_time),
+        coalesce=_pick(declaration.coalesce, scheduler.coalesce),
+        max_instances=_pick(declaration.max_instances, scheduler.max_instances),
+        timeout=declaration.timeout,
+        locked=declaration.locked,
+        is_builtin=True,
+    )
+
+
+_T = TypeVar("_T")
+
+
+def _pick(value: _T | None, default: _T) -> _T:
+    return default if value is None else value

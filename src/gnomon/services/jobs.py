@@ -1,0 +1,303 @@
+"""Job use cases: list, get, change trigger, pause, resume, run now, reload, preview, ad-hoc jobs.
+
+Every change goes through the store (one transaction with its audit entry) and is then announced
+to an in-process scheduler if there is one; schedulers elsewhere notice the store's change counter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from gnomon.domain import AuditEntry, JobDefinition, JobRecord, Run, RunStatus, TriggerSource, utcnow
+from gnomon.engine.leadership import LEASE_NAME
+from gnomon.errors import (
+    JobAlreadyRunning,
+    JobExists,
+    JobHasNoNextRun,
+    JobNotEditable,
+    Problem,
+    SchedulerNotRunning,
+    ValidationFailed,
+)
+from gnomon.services.registration import Registration, reload_all, sync_on_start
+from gnomon.services.views import Actor, JobView, ReloadResult
+from gnomon.store.base import JobWrite, Store
+from gnomon.triggers import Trigger, load_trigger, parse_trigger
+
+MAX_PREVIEW = 100
+DETAIL_PREVIEW = 5
+RECENT_RUNS = 10
+
+Notify = Callable[[str], None]
+
+
+class JobService:
+    """The jobs of one store, as the API and the CLI see and change them."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        declarations: Callable[[], list[JobDefinition]],
+        clock: Callable[[], datetime] = utcnow,
+        notify: Notify | None = None,
+    ) -> None:
+        """`declarations` reads and validates the configuration afresh (raises ConfigInvalid)."""
+        self.store = store
+        self._declarations = declarations
+        self._clock = clock
+        self._notify = notify
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def scheduler_running(self) -> bool:
+        """True while some scheduler holds an unexpired lease on this store."""
+        lease = self.store.find_lease(LEASE_NAME)
+        return lease is not None and lease.expires_at > self._clock()
+
+    def require_scheduler(self) -> None:
+        """Raise SchedulerNotRunning unless a scheduler is live for this store."""
+        if not self.scheduler_running():
+            raise SchedulerNotRunning()
+
+    def list_jobs(self) -> list[JobView]:
+        """Every job, sorted by id, with its running count and last run."""
+        records = self.store.list_jobs()
+        running = Counter(r.job_id for r in self.store.active_runs() if r.status == RunStatus.RUNNING)
+        latest = self.store.latest_runs()
+        return [
+            self._view(record, running=running[record.id], last_run=latest.get(record.id))
+            for record in records
+        ]
+
+    def get_job(self, job_id: str) -> JobView:
+        """One job with its next fire times and recent runs; raises JobNotFound."""
+        record = self.store.get_job(job_id)
+        active = self.store.active_runs(job_id)
+        recent = self.store.list_runs(job_id=job_id, limit=RECENT_RUNS).items
+        view = self._view(
+            record,
+            running=sum(1 for r in active if r.status == RunStatus.RUNNING),
+            last_run=recent[0] if recent else None,
+        )
+        start = record.next_fire_time
+        times: list[datetime] = []
+        if start is not None:
+            times = [start, *view.trigger.preview(start, DETAIL_PREVIEW - 1)]
+        elif record.paused:
+            times = view.trigger.preview(self._clock(), DETAIL_PREVIEW)
+        return JobView(
+            record=record,
+            trigger=view.trigger,
+            declared_trigger=view.declared_trigger,
+            running=view.running,
+            last_run=view.last_run,
+            next_run_times=times,
+            recent_runs=recent,
+        )
+
+    def preview_job(self, job_id: str, count: int = DETAIL_PREVIEW) -> tuple[Trigger, list[datetime]]:
+        """The job's trigger in force and its next `count` fire times from now."""
+        _check_count(count)
+        record = self.store.get_job(job_id)
+        trigger = load_trigger(record.trigger)
+        return trigger, trigger.preview(self._clock(), count)
+
+    def preview_trigger(
+        self, data: Mapping[str, Any], count: int = DETAIL_PREVIEW, default_timezone: str = "Asia/Shanghai"
+    ) -> tuple[Trigger, list[datetime]]:
+        """Validate a trigger as PUT would and give its next `count` fire times; changes nothing."""
+        _check_count(count)
+        now = self._clock()
+        trigger = parse_trigger(data, default_timezone=default_timezone, now=now)
+        return trigger, trigger.preview(now, count)
+
+    # --- changing ------------------------------------------------------------------------------
+
+    def update_trigger(self, job_id: str, data: Mapping[str, Any], actor: Actor) -> JobView:
+        """Change a builtin job's trigger; a paused job stays paused.
+
+        Raises JobNotFound, JobNotEditable (ad-hoc or locked job), TriggerInvalid.
+        """
+        record = self.store.get_job(job_id)
+        if not record.definition.is_builtin:
+            raise JobNotEditable(job_id, "it was added at runtime, not declared in the config")
+        if record.definition.locked:
+            raise JobNotEditable(job_id, "it is declared with locked = true")
+        now = self._clock()
+        current = load_trigger(record.trigger)
+        trigger = parse_trigger(data, default_timezone=current.timezone.key, now=now)
+        spec = trigger.to_spec()
+        updated = record.replace(
+            trigger=spec,
+            next_fire_time=None if record.paused else trigger.next_fire_time(now),
+        )
+        return self._write(record, updated, actor, "job.update_trigger")
+
+    def pause(self, job_id: str, actor: Actor) -> JobView:
+        """Pause the job (idempotent). Raises JobNotFound."""
+        record = self.store.get_job(job_id)
+        if record.paused:
+            return self._view(record)
+        return self._write(record, record.replace(paused=True, next_fire_time=None), actor, "job.pause")
+
+    def resume(self, job_id: str, actor: Actor) -> JobView:
+        """Resume the job (idempotent). Raises JobNotFound, JobHasNoNextRun."""
+        record = self.store.get_job(job_id)
+        if not record.paused:
+            return self._view(record)
+        next_time = load_trigger(record.trigger).next_fire_time(self._clock())
+        if next_time is None:
+            raise JobHasNoNextRun(job_id)
+        updated = record.replace(paused=False, next_fire_time=next_time)
+        return self._write(record, updated, actor, "job.resume")
+
+    def run_now(self, job_id: str, actor: Actor) -> Run:
+        """Queue a manual run, executed in the background by the scheduler; paused jobs too.
+
+        Raises JobNotFound, JobAlreadyRunning when max_instances runs are active.
+        """
+        record = self.store.get_job(job_id)
+        active = self.store.active_runs(job_id)
+        if len(active) >= record.definition.max_instances:
+            raise JobAlreadyRunning(job_id, active[0].id, record.definition.max_instances)
+        now = self._clock()
+        run_id = str(uuid.uuid4())
+        run = Run(
+            id=run_id,
+            job_id=job_id,
+            trigger_source=TriggerSource.MANUAL,
+            status=RunStatus.QUEUED,
+            queued_at=now,
+            created_by=actor.user_id,
+            manual_job_id=f"manual-{job_id}-{run_id[:8]}",
+        )
+        audit = self._audit(actor, "job.run", job_id, None, {"run_id": run_id}, now)
+        run = self.store.add_run(run, audit=audit)
+        self._announce("manual_run")
+        return run
+
+    def reload(self, actor: Actor) -> ReloadResult:
+        """Re-read the configuration and re-register every job atomically (SPEC §5.3).
+
+        Raises ConfigInvalid, changing nothing, when the configuration has any problem.
+        """
+        declared = self._declarations()
+        registration = reload_all(self.store.list_jobs(), declared, self._clock())
+        self._apply(registration, actor, "jobs.reload")
+        return registration.result
+
+    def sync_declared(self, actor: Actor) -> ReloadResult:
+        """At start-up: add new declarations, drop vanished ones, keep every job's state."""
+        declared = self._declarations()
+        registration = sync_on_start(self.store.list_jobs(), declared, self._clock())
+        if registration.changes_anything:
+            self._apply(registration, actor, "jobs.sync")
+        return registration.result
+
+    # --- ad-hoc jobs (Python API) --------------------------------------------------------------
+
+    def add_job(self, definition: JobDefinition, actor: Actor, replace_existing: bool = False) -> JobView:
+        """Add an ad-hoc job (never re-triggerable through the HTTP API, dropped by reload)."""
+        from dataclasses import replace
+
+        from gnomon.config import JOB_ID_PATTERN
+
+        if not JOB_ID_PATTERN.match(definition.id):
+            raise ValidationFailed([Problem("id", f"{definition.id!r} is not a valid job id")])
+        definition = replace(definition, is_builtin=False)
+        trigger = load_trigger(definition.trigger)
+        existing = self.store.find_job(definition.id)
+        if existing is not None and not replace_existing:
+            raise JobExists(definition.id)
+        record = JobRecord(
+            definition=definition,
+            trigger=definition.trigger,
+            next_fire_time=trigger.next_fire_time(self._clock()),
+        )
+        return self._write(existing, record, actor, "job.add")
+
+    def remove_job(self, job_id: str, actor: Actor) -> None:
+        """Delete a job (its run history stays). Raises JobNotFound."""
+        record = self.store.get_job(job_id)
+        audit = self._audit(actor, "job.remove", job_id, _audit_state(record), None, self._clock())
+        self.store.write_jobs([], delete_ids=[job_id], audit=[audit])
+        self._announce("jobs")
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _write(
+        self, before: JobRecord | None, after: JobRecord, actor: Actor, action: str
+    ) -> JobView:
+        audit = self._audit(
+            actor,
+            action,
+            after.id,
+            _audit_state(before) if before else None,
+            _audit_state(after),
+            self._clock(),
+        )
+        expected = before.revision if before else None
+        [written] = self.store.write_jobs([JobWrite(after, expected_revision=expected)], audit=[audit])
+        self._announce("jobs")
+        return self._view(written)
+
+    def _apply(self, registration: Registration, actor: Actor, action: str) -> None:
+        result = registration.result
+        audit = self._audit(
+            actor,
+            action,
+            None,
+            None,
+            {"added": result.added, "removed": result.removed, "changed": result.changed},
+            self._clock(),
+        )
+        self.store.write_jobs(registration.writes, registration.delete_ids, audit=[audit])
+        self._announce("jobs")
+
+    def _announce(self, what: str) -> None:
+        if self._notify is not None:
+            self._notify(what)
+
+    @staticmethod
+    def _audit(
+        actor: Actor,
+        action: str,
+        target: str | None,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        now: datetime,
+    ) -> AuditEntry:
+        return AuditEntry(
+            id=None,
+            at=now,
+            actor=actor.name,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            client=actor.client,
+            user_id=actor.user_id,
+        )
+
+    def _view(self, record: JobRecord, running: int = 0, last_run: Run | None = None) -> JobView:
+        return JobView(
+            record=record,
+            trigger=load_trigger(record.trigger),
+            declared_trigger=load_trigger(record.definition.trigger),
+            running=running,
+            last_run=last_run,
+        )
+
+
+def _audit_state(record: JobRecord) -> dict[str, Any]:
+    return {"trigger": record.trigger, "paused": record.paused}
+
+
+def _check_count(count: int) -> None:
+    if not 1 <= count <= MAX_PREVIEW:
+        raise ValidationFailed([Problem("count", f"must be between 1 and {MAX_PREVIEW}, got {count}")])

@@ -1,0 +1,84 @@
+"""Run use cases: list a job's runs, read one with its output, cancel one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from gnomon.domain import AuditEntry, Run, RunPage, RunStatus, RunUpdate, TriggerSource, utcnow
+from gnomon.errors import Problem, RunNotCancellable, ValidationFailed
+from gnomon.services.views import Actor
+from gnomon.store.base import Store
+
+MAX_PAGE = 500
+
+
+class RunService:
+    """Run records of one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self._clock = clock
+        self._notify = notify
+
+    def list_runs(
+        self,
+        job_id: str | None = None,
+        status: RunStatus | None = None,
+        trigger_source: TriggerSource | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Runs newest first; raises JobNotFound for an unknown job, ValidationFailed for limit
+        or cursor."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise ValidationFailed([Problem("limit", f"must be between 1 and {MAX_PAGE}")])
+        if job_id is not None:
+            self.store.get_job(job_id)
+        return self.store.list_runs(
+            job_id=job_id,
+            statuses=(status,) if status else (),
+            trigger_source=trigger_source,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        """One run with its output; raises RunNotFound."""
+        return self.store.get_run(run_id)
+
+    def cancel_run(self, run_id: str, actor: Actor) -> Run:
+        """Ask an active run to stop. A queued run no node has taken is cancelled at once.
+
+        Raises RunNotFound, RunNotCancellable when the run has already ended.
+        """
+        run = self.store.get_run(run_id)
+        if not run.status.is_active:
+            raise RunNotCancellable(run_id, run.status.value)
+        run = self.store.request_cancel(run_id)
+        now = self._clock()
+        if run.status == RunStatus.QUEUED and run.node is None:
+            self.store.update_runs(
+                [RunUpdate(run_id=run_id, status=RunStatus.CANCELLED, finished_at=now)]
+            )
+        self.store.add_audit(
+            AuditEntry(
+                id=None,
+                at=now,
+                actor=actor.name,
+                action="run.cancel",
+                target=run.job_id,
+                after={"run_id": run_id},
+                client=actor.client,
+                user_id=actor.user_id,
+            )
+        )
+        if self._notify:
+            self._notify("jobs")
+        return self.store.get_run(run_id)

@@ -1,0 +1,226 @@
+"""End-to-end: real `gnomon scheduler` processes on a real SQLite file."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gnomon.domain import Run, RunStatus
+from gnomon.services.runtime import Runtime
+from gnomon.services.views import Actor
+from tests.conftest import WriteConfig
+from tests.e2e.procs import SchedulerProcess, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("processes")]
+
+TESTER = Actor("tester")
+
+
+def runs_of(runtime: Runtime, job_id: str, status: RunStatus | None = None) -> list[Run]:
+    page = runtime.runs.list_runs(job_id=job_id, status=status, limit=500)
+    return page.items
+
+
+@pytest.fixture
+def every_two_seconds(write_config: WriteConfig) -> Path:
+    return write_config(
+        """
+        [scheduler]
+        timezone = "UTC"
+        shutdown_grace = 2
+
+        [[jobs]]
+        id = "tick"
+        command = ["true"]
+        trigger = { type = "interval", seconds = 2 }
+        misfire_grace_time = 1
+        """
+    )
+
+
+def test_job_every_two_seconds_fires_repeatedly_with_records(
+    every_two_seconds: Path, runtime_factory: Callable[[Path], Runtime], tmp_path: Path
+) -> None:
+    proc = SchedulerProcess(every_two_seconds, tmp_path / "s1.log")
+    try:
+        runtime = runtime_factory(every_two_seconds)
+        done = wait_for(
+            lambda: [r for r in runs_of(runtime, "tick", RunStatus.SUCCEEDED)][:3]
+            if len(runs_of(runtime, "tick", RunStatus.SUCCEEDED)) >= 3
+            else None,
+            timeout=20,
+            what="three succeeded runs of 'tick'",
+        )
+    finally:
+        assert proc.stop() == 0, proc.output()
+    times = sorted(r.scheduled_for for r in done if r.scheduled_for)
+    gaps = {(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)}
+    assert gaps == {2.0}
+    for run in done:
+        assert run.started_at and run.finished_at and run.duration_ms is not None
+        assert run.exit_code == 0
+        assert run.started_at >= run.scheduled_for  # type: ignore[operator]
+
+
+def test_paused_job_stays_paused_after_restart(
+    every_two_seconds: Path, runtime_factory: Callable[[Path], Runtime], tmp_path: Path
+) -> None:
+    proc = SchedulerProcess(every_two_seconds, tmp_path / "s1.log")
+    runtime = runtime_factory(every_two_seconds)
+    try:
+        wait_for(lambda: runs_of(runtime, "tick"), timeout=20, what="a first run")
+        runtime.jobs.pause("tick", TESTER)
+    finally:
+        proc.stop()
+    proc = SchedulerProcess(every_two_seconds, tmp_path / "s2.log")
+    try:
+        wait_for(runtime.jobs.scheduler_running, timeout=20, what="the scheduler to start")
+        before = len(runs_of(runtime, "tick"))
+        time.sleep(5)
+        assert runtime.jobs.get_job("tick").state == "paused"
+        assert len(runs_of(runtime, "tick")) == before
+    finally:
+        proc.stop()
+
+
+def test_changed_trigger_survives_restart(
+    every_two_seconds: Path, runtime_factory: Callable[[Path], Runtime], tmp_path: Path
+) -> None:
+    runtime = runtime_factory(every_two_seconds)
+    proc = SchedulerProcess(every_two_seconds, tmp_path / "s1.log")
+    try:
+        wait_for(runtime.jobs.scheduler_running, timeout=20, what="the scheduler to start")
+        runtime.jobs.update_trigger(
+            "tick", {"trigger_type": "cron", "cron_expression": "0 0 3 * * *"}, TESTER
+        )
+    finally:
+        proc.stop()
+    proc = SchedulerProcess(every_two_seconds, tmp_path / "s2.log")
+    try:
+        wait_for(runtime.jobs.scheduler_running, timeout=20, what="the scheduler to restart")
+        view = runtime.jobs.get_job("tick")
+        assert view.trigger.summary() == "cron[0 0 3 * * * *] UTC"
+        assert view.record.overridden
+        assert view.record.next_fire_time is not None
+        assert (view.record.next_fire_time.hour, view.record.next_fire_time.minute) == (3, 0)
+    finally:
+        proc.stop()
+
+
+def test_downtime_longer_than_grace_records_missed(
+    every_two_seconds: Path, runtime_factory: Callable[[Path], Runtime], tmp_path: Path
+) -> None:
+    runtime = runtime_factory(every_two_seconds)
+    proc = SchedulerProcess(every_two_seconds, tmp_path / "s1.log")
+    try:
+        wait_for(lambda: runs_of(runtime, "tick"), timeout=20, what="a first run")
+    finally:
+        proc.stop()
+    time.sleep(5)  # >= two fire times pass, each more than the 1 s grace late by the restart
+    proc = SchedulerProcess(every_two_seconds, tmp_path / "s2.log")
+    try:
+        missed = wait_for(
+            lambda: runs_of(runtime, "tick", RunStatus.MISSED), timeout=20, what="a missed record"
+        )
+    finally:
+        proc.stop()
+    [record] = missed
+    assert record.reason == "scheduler_down"
+    assert record.fire_count >= 2
+    assert record.last_scheduled_for is not None
+    assert record.scheduled_for is not None
+    span = (record.last_scheduled_for - record.scheduled_for).total_seconds()
+    assert span == 2.0 * (record.fire_count - 1)
+
+
+def test_kill_during_run_leaves_run_interrupted_after_restart(
+    write_config: WriteConfig, runtime_factory: Callable[[Path], Runtime], tmp_path: Path
+) -> None:
+    config = write_config(
+        """
+        [scheduler]
+        timezone = "UTC"
+        lease_ttl = 3
+
+        [[jobs]]
+        id = "slow"
+        command = ["sleep", "60"]
+        trigger = { type = "interval", hours = 1, start_date = "2020-01-01T00:00:00Z" }
+        """
+    )
+    runtime = runtime_factory(config)
+    proc = SchedulerProcess(config, tmp_path / "s1.log")
+    wait_for(runtime.jobs.scheduler_running, timeout=20, what="the scheduler to start")
+    run = runtime.jobs.run_now("slow", TESTER)
+    wait_for(
+        lambda: runtime.runs.get_run(run.id).status == RunStatus.RUNNING,
+        timeout=20,
+        what="the run to start",
+    )
+    proc.kill()
+    assert runtime.runs.get_run(run.id).status == RunStatus.RUNNING
+    proc = SchedulerProcess(config, tmp_path / "s2.log")
+    try:
+        final = wait_for(
+            lambda: runtime.runs.get_run(run.id)
+            if runtime.runs.get_run(run.id).status != RunStatus.RUNNING
+            else None,
+            timeout=30,
+            what="the orphaned run to be marked",
+        )
+    finally:
+        proc.stop()
+    assert final.status == RunStatus.INTERRUPTED
+    assert final.finished_at is not None
+
+
+def test_two_schedulers_on_one_sqlite_file_never_double_fire(
+    write_config: WriteConfig, runtime_factory: Callable[[Path], Runtime], tmp_path: Path
+) -> None:
+    config = write_config(
+        """
+        [scheduler]
+        timezone = "UTC"
+        lease_ttl = 3
+
+        [[jobs]]
+        id = "a"
+        command = ["true"]
+        trigger = { type = "interval", seconds = 1 }
+
+        [[jobs]]
+        id = "b"
+        command = ["true"]
+        trigger = { type = "cron", expression = "* * * * * *" }
+        """
+    )
+    runtime = runtime_factory(config)
+    first = SchedulerProcess(config, tmp_path / "s1.log")
+    second = SchedulerProcess(config, tmp_path / "s2.log")
+    try:
+        time.sleep(6)
+        first.kill()  # the survivor (or the standby) takes over after the lease lapses
+        time.sleep(6)
+    finally:
+        second.stop()
+    for job_id in ("a", "b"):
+        runs = runs_of(runtime, job_id)
+        counts = Counter(r.scheduled_for for r in runs)
+        assert counts, f"job {job_id} never fired"
+        assert max(counts.values()) == 1, f"job {job_id} fired a scheduled time twice"
+        assert len(runs) >= 6
+        # Every second from the first fire time to the last is covered by exactly one record
+        # (a run, a coalesced run or a missed span): nothing lost, nothing doubled.
+        covered = sorted(
+            r.scheduled_for + timedelta(seconds=i)
+            for r in runs
+            if r.scheduled_for is not None
+            for i in range(r.fire_count)
+        )
+        assert len(covered) == len(set(covered))
+        assert (covered[-1] - covered[0]).total_seconds() == len(covered) - 1
