@@ -308,7 +308,7 @@ class Scheduler:
             self._recorder.record(
                 RunUpdate(run_id=run.id, status=RunStatus.RUNNING, started_at=started, node=self.node_id)
             )
-            outcome = run_job(record.definition, run, cancel, clock=self._clock)
+            outcome = run_job(record.definition, run, cancel, clock=self._clock, store=self.store)
             self._recorder.record(outcome.to_update(run.id))
         finally:
             thread.name = pool_name

@@ -1,0 +1,94 @@
+"""What every executor returns: the Outcome of one run, and the stopwatch that builds it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from gnomon.domain import RunStatus, RunUpdate
+from gnomon.engine.output import OutputBuffer
+
+#: The statuses an executor can end a run with.
+OUTCOME_STATUSES = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CANCELLED}
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended. A job's failure is one of these, never an exception."""
+
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: int
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    output: str = ""
+    exit_code: int | None = None  # commands only; negative: killed by that signal
+
+    def __post_init__(self) -> None:
+        if self.status not in OUTCOME_STATUSES:
+            raise ValueError(f"an executor cannot end a run as {self.status.value!r}")
+
+    def to_update(self, run_id: str, *, node: str | None = None) -> RunUpdate:
+        """The store write that records this outcome on run ``run_id``."""
+        return RunUpdate(
+            run_id=run_id,
+            status=self.status,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            duration_ms=self.duration_ms,
+            error_type=self.error_type,
+            error_message=self.error_message,
+            traceback=self.traceback,
+            output=self.output,
+            exit_code=self.exit_code,
+            node=node,
+        )
+
+
+def error_type_name(exc: BaseException) -> str:
+    """``ValueError`` for builtins, ``package.module.Class`` for everything else."""
+    cls = type(exc)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class Stopwatch:
+    """Notes when a run started (on the injected clock) and builds its Outcome when it ends.
+
+    ``duration_ms`` is ``finished_at - started_at`` on the same clock, so records stay consistent
+    and tests with a fake clock stay deterministic.
+    """
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self.started_at = clock()
+
+    def outcome(
+        self,
+        status: RunStatus,
+        output: OutputBuffer,
+        *,
+        error_type: str | None = None,
+        error_message: str | None = None,
+        traceback: str | None = None,
+        exit_code: int | None = None,
+    ) -> Outcome:
+        finished_at = self._clock()
+        elapsed = finished_at - self.started_at
+        return Outcome(
+            status=status,
+            started_at=self.started_at,
+            finished_at=finished_at,
+            duration_ms=max(0, round(elapsed.total_seconds() * 1000)),
+            error_type=error_type,
+            error_message=error_message,
+            traceback=traceback,
+            output=output.text(),
+            exit_code=exit_code,
+        )

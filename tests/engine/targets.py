@@ -1,0 +1,139 @@
+"""Job targets the executor tests point at (`tests.engine.targets:<name>`), and their factories."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from gnomon.domain import JobDefinition, JobKind, Run, RunStatus, TriggerSource
+from gnomon.engine.context import RunContext
+
+T0 = datetime(2026, 3, 1, 2, 30, tzinfo=UTC)
+
+not_callable = 42
+
+
+class JobError(Exception):
+    """A failure of the job's own making."""
+
+
+def ok() -> None:
+    """Takes no `run`: calling it with one would be a TypeError."""
+
+
+def fails() -> None:
+    raise JobError("boom: the backup disk is full")
+
+
+def exits() -> None:
+    sys.exit(3)
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def returns_big() -> str:
+    return "y" * 100_000
+
+
+def prints(text: str) -> None:
+    print(f"out: {text}")
+    print(f"err: {text}", file=sys.stderr)
+
+
+def prints_many(tag: str, lines: int, barrier: threading.Barrier) -> None:
+    barrier.wait()  # both runs print at the same time
+    for i in range(lines):
+        print(f"{tag} {i}")
+        if i % 10 == 0:
+            time.sleep(0)
+
+
+def describes_run(run: RunContext) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "job_id": run.job_id,
+        "trigger_source": run.trigger_source,
+        "scheduled_for": run.scheduled_for,
+        "created_by": run.created_by,
+        "cancelled": run.cancelled,
+    }
+
+
+def takes_kwargs(**kwargs: Any) -> list[str]:
+    assert isinstance(kwargs["run"], RunContext)
+    return sorted(kwargs)
+
+
+def logs(run: RunContext) -> None:
+    run.logger.debug("hidden detail")
+    run.logger.info("copied %d files", 3)
+    run.logger.warning("disk almost full")
+
+
+def waits_for_cancel(run: RunContext, stopped: threading.Event | None = None) -> str:
+    """Polls run.cancelled like a well-behaved long job; gives up after 10 s."""
+    deadline = time.monotonic() + 10
+    try:
+        while time.monotonic() < deadline:
+            if run.cancelled:
+                run.logger.info("stopping early")
+                return "stopped early"
+            time.sleep(0.01)
+        return "ran to the end"
+    finally:
+        if stopped is not None:
+            stopped.set()
+
+
+def naps(seconds: float) -> None:
+    """A target that cannot be asked to stop: it takes no `run`."""
+    time.sleep(seconds)
+
+
+async def async_add(a: int, b: int) -> int:
+    return a + b
+
+
+class Tools:
+    @staticmethod
+    def double(x: int) -> int:
+        return 2 * x
+
+
+# --- factories ---------------------------------------------------------------------------------
+
+
+def python_job(target: str, **fields: Any) -> JobDefinition:
+    trigger = {"type": "interval", "seconds": 60}
+    return JobDefinition(
+        id="j1", name="J1", trigger=trigger, kind=JobKind.PYTHON, target=target, **fields
+    )
+
+
+def command_job(*argv: str, **fields: Any) -> JobDefinition:
+    trigger = {"type": "interval", "seconds": 60}
+    return JobDefinition(
+        id="c1", name="C1", trigger=trigger, kind=JobKind.COMMAND, command=argv, **fields
+    )
+
+
+def new_run(job_id: str = "j1", **fields: Any) -> Run:
+    fields.setdefault("trigger_source", TriggerSource.SCHEDULED)
+    fields.setdefault("scheduled_for", T0)
+    return Run(
+        id=str(uuid.uuid4()), job_id=job_id, status=RunStatus.RUNNING, queued_at=T0, **fields
+    )
+
+
+def step_clock(step: timedelta = timedelta(milliseconds=250)) -> Callable[[], datetime]:
+    """A clock that moves on by ``step`` each time it is read: deterministic durations."""
+    ticks: Iterator[int] = itertools.count()
+    return lambda: T0 + next(ticks) * step
