@@ -27,7 +27,7 @@ from gnomon.domain import (
 from gnomon.errors import StoreError
 
 
-class LeaseLost(StoreError):
+class LeaseLost(StoreError):  # noqa: N818 -- named like the other gnomon errors
     """A write fenced by a lease was refused because the lease is no longer held by the writer."""
 
     def __init__(self, name: str, holder: str) -> None:
@@ -123,7 +123,10 @@ class Store(ABC):
 
     @abstractmethod
     def set_next_fire_times(self, times: dict[str, tuple[int, datetime | None]]) -> None:
-        """Set jobs' next fire times: {job_id: (expected_revision, time)}; stale ones are skipped."""
+        """Set jobs' next fire times: {job_id: (expected_revision, time)}.
+
+        A job whose revision is no longer the expected one is skipped.
+        """
 
     # --- runs --------------------------------------------------------------------------------
 
@@ -184,7 +187,11 @@ class Store(ABC):
 
     @abstractmethod
     def interrupt_runs(
-        self, now: datetime, reason: str, nodes: Iterable[str] | None = None, keep_nodes: Iterable[str] = ()
+        self,
+        now: datetime,
+        reason: str,
+        nodes: Iterable[str] | None = None,
+        keep_nodes: Iterable[str] = (),
     ) -> list[Run]:
         """Mark active runs `interrupted` and return them.
 

@@ -1,0 +1,66 @@
+"""SqlStore: the Store on SQLite or PostgreSQL through SQLAlchemy Core, migrated by Alembic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from gnomon.errors import StoreError, StoreNotReady
+from gnomon.store.base import Store
+from gnomon.store.sql_auth import SqlAuth
+from gnomon.store.sql_jobs import SqlJobs
+from gnomon.store.sql_nodes import SqlNodes
+from gnomon.store.sql_runs import SqlRuns
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+# Any fixed number: PostgreSQL advisory lock key that serialises concurrent upgrades.
+_UPGRADE_LOCK_KEY = 0x676E6F6D6F6E
+
+
+def alembic_config() -> Config:
+    """The Alembic configuration for gnomon's migrations, built in code (no alembic.ini)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+class SqlStore(SqlJobs, SqlRuns, SqlAuth, SqlNodes, Store):
+    """The store on a SQL database: ``sqlite:///PATH`` or ``postgresql://USER@HOST/DB``.
+
+    Constructing it connects to nothing (beyond creating a SQLite file's directory); the first
+    method call does.
+    """
+
+    def upgrade(self) -> None:
+        config = alembic_config()
+        # One write transaction: on SQLite it takes the write lock first and on PostgreSQL an
+        # advisory lock, so processes starting together migrate one after the other.
+        with self._write() as conn:
+            if self._is_pg:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def check_ready(self) -> None:
+        heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+        try:
+            with self._read() as conn:
+                current = set(MigrationContext.configure(conn).get_current_heads())
+        except (StoreError, SQLAlchemyError) as exc:
+            raise StoreNotReady(f"cannot reach the database ({exc})") from exc
+        if current != heads:
+            found = ", ".join(sorted(current)) or "no schema"
+            raise StoreNotReady(f"schema revision is {found}, expected {', '.join(sorted(heads))}")
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self._url.render_as_string(hide_password=True)!r})"

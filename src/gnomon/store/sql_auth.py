@@ -1,0 +1,221 @@
+"""SqlStore's users, API tokens and audit trail."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from gnomon.domain import ApiToken, AuditEntry, Role, User
+from gnomon.errors import TokenNotFound, UserExists, UserNotFound
+from gnomon.store.sql_engine import SqlBase
+from gnomon.store.tables import api_tokens, audit, users
+
+
+def insert_audit(conn: Connection, entries: Sequence[AuditEntry]) -> None:
+    """Add audit entries inside the caller's transaction (one executemany)."""
+    if entries:
+        conn.execute(audit.insert(), [_audit_params(entry) for entry in entries])
+
+
+def _audit_params(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "at": entry.at,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "before": entry.before,
+        "after": entry.after,
+        "client": entry.client,
+        "user_id": entry.user_id,
+    }
+
+
+def _row_to_audit(row: RowMapping) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        target=row["target"],
+        before=row["before"],
+        after=row["after"],
+        client=row["client"],
+        user_id=row["user_id"],
+    )
+
+
+def _row_to_user(row: RowMapping) -> User:
+    return User(
+        id=row["id"],
+        username=row["username"],
+        role=Role(row["role"]),
+        password_hash=row["password_hash"],
+        disabled=bool(row["disabled"]),
+        created_at=row["created_at"],
+        password_changed_at=row["password_changed_at"],
+    )
+
+
+def _row_to_token(row: RowMapping) -> ApiToken:
+    return ApiToken(
+        id=row["id"],
+        user_id=row["user_id"],
+        name=row["name"],
+        token_hash=row["token_hash"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        last_used_at=row["last_used_at"],
+    )
+
+
+class SqlAuth(SqlBase):
+    """The users, tokens and audit half of SqlStore."""
+
+    # --- users -------------------------------------------------------------------------------
+
+    def add_user(self, username: str, role: Role, password_hash: str, now: datetime) -> User:
+        stmt = (
+            users.insert()
+            .values(
+                username=username,
+                role=Role(role).value,
+                password_hash=password_hash,
+                disabled=False,
+                created_at=now,
+                password_changed_at=now,
+            )
+            .returning(users.c.id)
+        )
+        try:
+            with self._write() as conn:
+                user_id = conn.execute(stmt).scalar_one()
+        except IntegrityError as exc:
+            raise UserExists(username) from exc
+        return User(
+            id=user_id,
+            username=username,
+            role=Role(role),
+            password_hash=password_hash,
+            created_at=now,
+            password_changed_at=now,
+        )
+
+    def find_user(self, username: str) -> User | None:
+        return self._find_user(users.c.username == username)
+
+    def find_user_by_id(self, user_id: int) -> User | None:
+        return self._find_user(users.c.id == user_id)
+
+    def _find_user(self, condition: Any) -> User | None:
+        with self._read() as conn:
+            row = conn.execute(select(users).where(condition)).mappings().first()
+        return None if row is None else _row_to_user(row)
+
+    def list_users(self) -> list[User]:
+        with self._read() as conn:
+            rows = conn.execute(select(users).order_by(users.c.username)).mappings()
+            return [_row_to_user(row) for row in rows]
+
+    def update_user(self, user: User) -> User:
+        stmt = (
+            update(users)
+            .where(users.c.id == user.id)
+            .values(
+                role=Role(user.role).value,
+                password_hash=user.password_hash,
+                password_changed_at=user.password_changed_at,
+                disabled=user.disabled,
+            )
+            .returning(*users.c)
+        )
+        with self._write() as conn:
+            row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise UserNotFound(user.username)
+        return _row_to_user(row)
+
+    def count_users(self) -> int:
+        with self._read() as conn:
+            return conn.execute(select(func.count()).select_from(users)).scalar_one()
+
+    # --- API tokens --------------------------------------------------------------------------
+
+    def add_token(
+        self, user_id: int, name: str, token_hash: str, now: datetime, expires_at: datetime | None
+    ) -> ApiToken:
+        stmt = (
+            api_tokens.insert()
+            .values(
+                user_id=user_id,
+                name=name,
+                token_hash=token_hash,
+                created_at=now,
+                expires_at=expires_at,
+            )
+            .returning(api_tokens.c.id)
+        )
+        with self._write() as conn:
+            if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
+                raise UserNotFound(user_id)
+            token_id = conn.execute(stmt).scalar_one()
+        return ApiToken(
+            id=token_id,
+            user_id=user_id,
+            name=name,
+            token_hash=token_hash,
+            created_at=now,
+            expires_at=expires_at,
+        )
+
+    def find_token_by_hash(self, token_hash: str) -> ApiToken | None:
+        stmt = select(api_tokens).where(api_tokens.c.token_hash == token_hash)
+        with self._read() as conn:
+            row = conn.execute(stmt).mappings().first()
+        return None if row is None else _row_to_token(row)
+
+    def list_tokens(self, user_id: int | None = None) -> list[ApiToken]:
+        stmt = select(api_tokens).order_by(api_tokens.c.id)
+        if user_id is not None:
+            stmt = stmt.where(api_tokens.c.user_id == user_id)
+        with self._read() as conn:
+            return [_row_to_token(row) for row in conn.execute(stmt).mappings()]
+
+    def revoke_token(self, token_id: int, now: datetime) -> ApiToken:
+        with self._write() as conn:
+            # Revoking twice keeps the first revocation time.
+            conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            stmt = select(api_tokens).where(api_tokens.c.id == token_id)
+            row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise TokenNotFound(token_id)
+        return _row_to_token(row)
+
+    def touch_token(self, token_id: int, now: datetime) -> None:
+        stmt = update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now)
+        with self._write() as conn:
+            conn.execute(stmt)
+
+    # --- audit -------------------------------------------------------------------------------
+
+    def add_audit(self, entry: AuditEntry) -> AuditEntry:
+        stmt = audit.insert().values(_audit_params(entry)).returning(audit.c.id)
+        with self._write() as conn:
+            entry_id = conn.execute(stmt).scalar_one()
+        return dataclasses.replace(entry, id=entry_id)
+
+    def list_audit(self, limit: int = 50, before_id: int | None = None) -> list[AuditEntry]:
+        stmt = select(audit).order_by(audit.c.id.desc()).limit(limit)
+        if before_id is not None:
+            stmt = stmt.where(audit.c.id < before_id)
+        with self._read() as conn:
+            return [_row_to_audit(row) for row in conn.execute(stmt).mappings()]

@@ -1,0 +1,119 @@
+"""Connections for SqlStore: URL handling, SQLite pragmas and locking, one transaction per call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from gnomon.errors import StoreError
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+# Execution option read by the SQLite "begin" hook: writers take the write lock up front.
+_BEGIN_MODE = "gnomon_sqlite_begin"
+
+
+def normalise_url(url: str) -> URL:
+    """The SQLAlchemy URL gnomon uses for a store URL: pysqlite for SQLite, psycopg 3 for PG."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise StoreError(f"store URL {url!r} is not a valid database URL: {exc}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+pysqlite")
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    raise StoreError(
+        f"store URL scheme {parsed.drivername!r} is not supported; "
+        "use sqlite:///PATH/gnomon.db or postgresql://USER@HOST/DB"
+    )
+
+
+def build_engine(url: URL) -> Engine:
+    """An engine for the store URL, with SQLite tuned for several threads and processes."""
+    if url.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return _build_sqlite_engine(url)
+
+
+def _build_sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    connect_args: dict[str, Any] = {
+        "check_same_thread": False,
+        "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+    }
+    if in_memory:
+        # One shared connection, or every pooled connection would see its own empty database.
+        engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # QueuePool: each thread borrows its own connection; other processes open their own.
+        engine = create_engine(url, connect_args=connect_args, pool_size=10, max_overflow=20)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Hand transaction control to the "begin" hook: pysqlite's own implicit BEGIN is
+        # DEFERRED, which lets two writers both start and then fail with "database is locked".
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            # WAL makes NORMAL durable against application crashes; only power loss can drop the
+            # last commits, never corrupt the file.
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_MODE, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+class SqlBase:
+    """The engine and the two kinds of transaction every SqlStore method runs in."""
+
+    def __init__(self, url: str) -> None:
+        self._url = normalise_url(url)
+        self._engine = build_engine(self._url)
+        self._dialect = self._url.get_backend_name()
+
+    @property
+    def _is_pg(self) -> bool:
+        return self._dialect == "postgresql"
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read-only transaction (a consistent snapshot; never blocks writers in WAL mode)."""
+        with self._translate_errors(), self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it holds the write lock from the start (IMMEDIATE)."""
+        with self._translate_errors(), self._engine.connect() as conn:
+            conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (OperationalError, InterfaceError) as exc:
+            where = self._url.render_as_string(hide_password=True)
+            raise StoreError(f"the store at {where} failed: {exc.orig or exc}") from exc

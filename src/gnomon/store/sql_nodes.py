@@ -1,0 +1,134 @@
+"""SqlStore's node registry and leadership leases (with the fencing check for fenced writes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, case, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gnomon.domain import Lease, Node, utcnow
+from gnomon.store.base import LeaseLost
+from gnomon.store.sql_engine import SqlBase
+from gnomon.store.tables import leases, nodes
+
+# What a released lease expires at: long past, so anyone may take it at once.
+_RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def check_fence(conn: Connection, fence: Lease, lock: bool) -> None:
+    """Raise LeaseLost unless the fence's holder still holds that lease with the same token.
+
+    Expiry is judged by this process's clock, the same clock whose `now` callers pass to
+    acquire_lease. With `lock` (PostgreSQL) the lease row stays locked until the caller's
+    transaction ends, so nobody can take the lease between this check and the fenced write;
+    SQLite gets the same from the write lock its write transactions begin with.
+    """
+    stmt = select(leases.c.holder, leases.c.token, leases.c.expires_at).where(
+        leases.c.name == fence.name
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    if (
+        row is None
+        or row.holder != fence.holder
+        or row.token != fence.token
+        or row.expires_at <= utcnow()
+    ):
+        raise LeaseLost(fence.name, fence.holder)
+
+
+def _row_to_lease(row: RowMapping) -> Lease:
+    return Lease(
+        name=row["name"], holder=row["holder"], token=row["token"], expires_at=row["expires_at"]
+    )
+
+
+def _row_to_node(row: RowMapping) -> Node:
+    return Node(
+        id=row["id"],
+        host=row["host"],
+        pid=row["pid"],
+        started_at=row["started_at"],
+        last_seen=row["last_seen"],
+        roles=tuple(row["roles"]),
+    )
+
+
+class SqlNodes(SqlBase):
+    """The nodes and leases half of SqlStore."""
+
+    def _dialect_insert(self) -> Any:
+        return postgresql.insert if self._is_pg else sqlite.insert
+
+    def heartbeat(self, node: Node) -> None:
+        stmt = self._dialect_insert()(nodes).values(
+            id=node.id,
+            host=node.host,
+            pid=node.pid,
+            started_at=node.started_at,
+            last_seen=node.last_seen,
+            roles=list(node.roles),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[nodes.c.id],
+            set_={
+                "host": stmt.excluded.host,
+                "pid": stmt.excluded.pid,
+                "started_at": stmt.excluded.started_at,
+                "last_seen": stmt.excluded.last_seen,
+                "roles": stmt.excluded.roles,
+            },
+        )
+        with self._write() as conn:
+            conn.execute(stmt)
+
+    def list_nodes(self) -> list[Node]:
+        with self._read() as conn:
+            rows = conn.execute(select(nodes).order_by(nodes.c.id)).mappings()
+            return [_row_to_node(row) for row in rows]
+
+    def remove_node(self, node_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(delete(nodes).where(nodes.c.id == node_id))
+
+    def acquire_lease(self, name: str, holder: str, ttl_s: float, now: datetime) -> Lease | None:
+        expires_at = now + timedelta(seconds=ttl_s)
+        # One atomic upsert on both backends: the conditional DO UPDATE either renews our own
+        # lease, takes over an expired one with the next fencing token, or changes nothing (and
+        # returns no row) while someone else holds it.
+        stmt = self._dialect_insert()(leases).values(
+            name=name, holder=holder, token=1, expires_at=expires_at
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[leases.c.name],
+            set_={
+                "holder": stmt.excluded.holder,
+                "token": case(
+                    (leases.c.holder == stmt.excluded.holder, leases.c.token),
+                    else_=leases.c.token + 1,
+                ),
+                "expires_at": stmt.excluded.expires_at,
+            },
+            where=(leases.c.holder == stmt.excluded.holder) | (leases.c.expires_at <= now),
+        ).returning(*leases.c)
+        with self._write() as conn:
+            row = conn.execute(stmt).mappings().first()
+        return None if row is None else _row_to_lease(row)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        # The row stays so the token history does: the next holder still gets token + 1.
+        stmt = (
+            update(leases)
+            .where(leases.c.name == name, leases.c.holder == holder)
+            .values(expires_at=_RELEASED)
+        )
+        with self._write() as conn:
+            conn.execute(stmt)
+
+    def find_lease(self, name: str) -> Lease | None:
+        with self._read() as conn:
+            row = conn.execute(select(leases).where(leases.c.name == name)).mappings().first()
+        return None if row is None else _row_to_lease(row)

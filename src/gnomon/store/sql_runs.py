@@ -1,0 +1,357 @@
+"""SqlStore's run records: insert, lifecycle updates, pages, manual-run pickup and pruning."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from gnomon.domain import (
+    ACTIVE_STATUSES,
+    AuditEntry,
+    Run,
+    RunPage,
+    RunStatus,
+    RunUpdate,
+    TriggerSource,
+)
+from gnomon.errors import Problem, RunNotFound, ValidationFailed
+from gnomon.store.sql_auth import insert_audit
+from gnomon.store.sql_engine import SqlBase
+from gnomon.store.tables import jobs, runs
+
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+_FINAL = [s.value for s in RunStatus if s.is_final]
+_HEAVY = ("output", "traceback")
+#: Every column but the large text ones: what lists and pages carry.
+LIGHT_COLUMNS = [c for c in runs.c if c.name not in _HEAVY]
+_UPDATE_FIELDS = (
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "error_type",
+    "error_message",
+    "traceback",
+    "output",
+    "exit_code",
+    "node",
+    "reason",
+)
+
+
+def run_params(run: Run) -> dict[str, Any]:
+    """The runs row for a Run."""
+    return {
+        "id": run.id,
+        "job_id": run.job_id,
+        "trigger_source": run.trigger_source.value,
+        "status": run.status.value,
+        "scheduled_for": run.scheduled_for,
+        "last_scheduled_for": run.last_scheduled_for,
+        "fire_count": run.fire_count,
+        "created_by": run.created_by,
+        "queued_at": run.queued_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_ms": run.duration_ms,
+        "reason": run.reason,
+        "error_type": run.error_type,
+        "error_message": run.error_message,
+        "traceback": run.traceback,
+        "output": run.output,
+        "exit_code": run.exit_code,
+        "node": run.node,
+        "manual_job_id": run.manual_job_id,
+        "cancel_requested": run.cancel_requested,
+    }
+
+
+def row_to_run(row: RowMapping) -> Run:
+    """A Run from a runs row; output and traceback stay None when they were not selected."""
+    return Run(
+        id=row["id"],
+        job_id=row["job_id"],
+        trigger_source=TriggerSource(row["trigger_source"]),
+        status=RunStatus(row["status"]),
+        queued_at=row["queued_at"],
+        scheduled_for=row["scheduled_for"],
+        last_scheduled_for=row["last_scheduled_for"],
+        fire_count=row["fire_count"],
+        created_by=row["created_by"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        duration_ms=row["duration_ms"],
+        reason=row["reason"],
+        error_type=row["error_type"],
+        error_message=row["error_message"],
+        traceback=row.get("traceback"),
+        output=row.get("output"),
+        exit_code=row["exit_code"],
+        node=row["node"],
+        manual_job_id=row["manual_job_id"],
+        cancel_requested=bool(row["cancel_requested"]),
+    )
+
+
+def encode_cursor(run: Run) -> str:
+    raw = json.dumps([run.queued_at.isoformat(), run.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (queued_at, id) a cursor points after; ValidationFailed when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        queued_at_text, run_id = json.loads(raw)
+        queued_at = datetime.fromisoformat(queued_at_text)
+        if not isinstance(run_id, str) or queued_at.tzinfo is None:
+            raise ValueError(cursor)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValidationFailed(
+            [Problem("cursor", "is not a cursor from a previous page; start from the first page")]
+        ) from exc
+    return queued_at, run_id
+
+
+class SqlRuns(SqlBase):
+    """The runs half of SqlStore."""
+
+    def add_run(self, run: Run, audit: AuditEntry | None = None) -> Run:
+        with self._write() as conn:
+            conn.execute(runs.insert(), run_params(run))
+            if audit is not None:
+                insert_audit(conn, [audit])
+        return run
+
+    def update_runs(self, updates: Sequence[RunUpdate]) -> None:
+        # One executemany per distinct set of fields, so None never overwrites a stored value.
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for change in sorted(updates, key=lambda u: u.run_id):
+            values: dict[str, Any] = {"status": change.status.value}
+            for name in _UPDATE_FIELDS:
+                value = getattr(change, name)
+                if value is not None:
+                    values[name] = value
+            groups.setdefault(tuple(sorted(values)), []).append({"b_id": change.run_id, **values})
+        if not groups:
+            return
+        stmt = update(runs).where(runs.c.id == bindparam("b_id"))
+        with self._write() as conn:
+            if self._is_pg and len(groups) > 1:
+                # Lock every row first, in id order like interrupt_runs: separate UPDATEs
+                # per group would otherwise lock out of order and could deadlock with it.
+                ids = sorted({u.run_id for u in updates})
+                lock = select(runs.c.id).where(runs.c.id.in_(ids)).order_by(runs.c.id)
+                conn.execute(lock.with_for_update())
+            for params in groups.values():
+                conn.execute(stmt, params)
+
+    def find_run(self, run_id: str) -> Run | None:
+        with self._read() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        return None if row is None else row_to_run(row)
+
+    def list_runs(
+        self,
+        job_id: str | None = None,
+        statuses: Sequence[RunStatus] = (),
+        trigger_source: TriggerSource | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        if limit < 1:
+            raise ValidationFailed([Problem("limit", "must be at least 1")])
+        stmt = select(*LIGHT_COLUMNS)
+        if job_id is not None:
+            stmt = stmt.where(runs.c.job_id == job_id)
+        if statuses:
+            stmt = stmt.where(runs.c.status.in_([RunStatus(s).value for s in statuses]))
+        if trigger_source is not None:
+            stmt = stmt.where(runs.c.trigger_source == TriggerSource(trigger_source).value)
+        if cursor is not None:
+            after_queued_at, after_id = decode_cursor(cursor)
+            stmt = stmt.where(
+                or_(
+                    runs.c.queued_at < after_queued_at,
+                    and_(runs.c.queued_at == after_queued_at, runs.c.id < after_id),
+                )
+            )
+        # One extra row tells whether another page follows.
+        stmt = stmt.order_by(runs.c.queued_at.desc(), runs.c.id.desc()).limit(limit + 1)
+        with self._read() as conn:
+            items = [row_to_run(row) for row in conn.execute(stmt).mappings()]
+        if len(items) <= limit:
+            return RunPage(items=items, next_cursor=None)
+        items = items[:limit]
+        return RunPage(items=items, next_cursor=encode_cursor(items[-1]))
+
+    def latest_runs(self, job_ids: Iterable[str] | None = None) -> dict[str, Run]:
+        wanted = self._job_id_source(job_ids)
+        if wanted is None:
+            return {}
+        # Per job, the index on (job_id, queued_at, id) finds the newest row directly, instead
+        # of ranking every run of every job with a window function.
+        newest = runs.alias("newest")
+        newest_id = (
+            select(newest.c.id)
+            .where(newest.c.job_id == wanted.c.job_id)
+            .order_by(newest.c.queued_at.desc(), newest.c.id.desc())
+            .limit(1)
+            .correlate(wanted)
+            .scalar_subquery()
+        )
+        stmt = select(*LIGHT_COLUMNS).where(runs.c.id.in_(select(newest_id).select_from(wanted)))
+        with self._read() as conn:
+            return {row["job_id"]: row_to_run(row) for row in conn.execute(stmt).mappings()}
+
+    def _job_id_source(self, job_ids: Iterable[str] | None) -> Any:
+        """A FROM item with a job_id column: every job, or the given ids (None when empty)."""
+        if job_ids is None:
+            return select(jobs.c.id.label("job_id")).subquery()
+        ids = json.dumps(sorted(set(job_ids)))
+        if ids == "[]":
+            return None
+        # Pass the ids as one JSON array so any number of them is one bound parameter.
+        if self._is_pg:
+            elements = func.jsonb_array_elements_text(cast(literal(ids, String), JSONB))
+        else:
+            elements = func.json_each(literal(ids, String))
+        values = elements.table_valued("value")
+        return select(values.c.value.label("job_id")).subquery()
+
+    def active_runs(self, job_id: str | None = None) -> list[Run]:
+        stmt = select(*LIGHT_COLUMNS).where(runs.c.status.in_(_ACTIVE))
+        if job_id is not None:
+            stmt = stmt.where(runs.c.job_id == job_id)
+        stmt = stmt.order_by(runs.c.queued_at, runs.c.id)
+        with self._read() as conn:
+            return [row_to_run(row) for row in conn.execute(stmt).mappings()]
+
+    def claim_queued_manual_runs(self, node: str, limit: int = 100) -> list[Run]:
+        # An alias, or the subquery would correlate with the UPDATE's own table row by row and
+        # its LIMIT would limit nothing.
+        queued = runs.alias("queued")
+        waiting: Select[Any] = (
+            select(queued.c.id)
+            .where(
+                queued.c.status == RunStatus.QUEUED.value,
+                queued.c.trigger_source == TriggerSource.MANUAL.value,
+                queued.c.node.is_(None),
+            )
+            .order_by(queued.c.queued_at, queued.c.id)
+            .limit(limit)
+        )
+        if self._is_pg:
+            # Another node's claim in flight locks its rows; skip them rather than queue behind.
+            waiting = waiting.with_for_update(skip_locked=True)
+        # A CTE, not a plain IN (subquery): PostgreSQL may rescan a semi-joined subquery, and
+        # each rescan applies LIMIT afresh, updating more rows than asked. A CTE runs once.
+        picked = waiting.cte("picked")
+        stmt = (
+            update(runs)
+            .where(runs.c.id.in_(select(picked.c.id)), runs.c.node.is_(None))
+            .values(node=node)
+            .returning(*LIGHT_COLUMNS)
+        )
+        with self._write() as conn:
+            claimed = [row_to_run(row) for row in conn.execute(stmt).mappings()]
+        return sorted(claimed, key=lambda run: (run.queued_at, run.id))
+
+    def request_cancel(self, run_id: str) -> Run:
+        with self._write() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status.in_(_ACTIVE))
+                .values(cancel_requested=True)
+            )
+            row = conn.execute(select(*LIGHT_COLUMNS).where(runs.c.id == run_id)).mappings().first()
+        if row is None:
+            raise RunNotFound(run_id)
+        return row_to_run(row)
+
+    def cancel_requested(self, run_ids: Iterable[str]) -> set[str]:
+        ids = list(set(run_ids))
+        if not ids:
+            return set()
+        stmt = select(runs.c.id).where(runs.c.id.in_(ids), runs.c.cancel_requested.is_(True))
+        with self._read() as conn:
+            return set(conn.execute(stmt).scalars())
+
+    def interrupt_runs(
+        self,
+        now: datetime,
+        reason: str,
+        nodes: Iterable[str] | None = None,
+        keep_nodes: Iterable[str] = (),
+    ) -> list[Run]:
+        stmt = select(*LIGHT_COLUMNS).where(runs.c.status.in_(_ACTIVE), _interruptible(nodes))
+        kept = list(set(keep_nodes))
+        if kept:
+            # NOT IN is NULL (not true) for a NULL node; runs without a node are not kept.
+            stmt = stmt.where(or_(runs.c.node.is_(None), runs.c.node.not_in(kept)))
+        if self._is_pg:
+            stmt = stmt.order_by(runs.c.id).with_for_update()
+        with self._write() as conn:
+            found = [row_to_run(row) for row in conn.execute(stmt).mappings()]
+            done = [_interrupted(run, now, reason) for run in found]
+            if done:
+                conn.execute(
+                    update(runs).where(runs.c.id == bindparam("b_id")),
+                    [
+                        {
+                            "b_id": run.id,
+                            "status": run.status.value,
+                            "finished_at": run.finished_at,
+                            "duration_ms": run.duration_ms,
+                            "reason": run.reason,
+                        }
+                        for run in done
+                    ],
+                )
+        return sorted(done, key=lambda run: (run.queued_at, run.id))
+
+    def prune_runs(self, finished_before: datetime) -> int:
+        stmt = delete(runs).where(runs.c.status.in_(_FINAL), runs.c.queued_at < finished_before)
+        with self._write() as conn:
+            return conn.execute(stmt).rowcount
+
+
+def _interruptible(nodes: Iterable[str] | None) -> ColumnElement[bool]:
+    """Runs some node owns (or, with nodes=None, any run but an untaken queued manual one)."""
+    untaken_manual = and_(
+        runs.c.node.is_(None),
+        runs.c.status == RunStatus.QUEUED.value,
+        runs.c.trigger_source == TriggerSource.MANUAL.value,
+    )
+    if nodes is None:
+        return ~untaken_manual
+    return runs.c.node.in_(list(set(nodes)))
+
+
+def _interrupted(run: Run, now: datetime, reason: str) -> Run:
+    duration_ms = None
+    if run.started_at is not None:
+        duration_ms = max(0, int((now - run.started_at).total_seconds() * 1000))
+    return run.replace(
+        status=RunStatus.INTERRUPTED, finished_at=now, duration_ms=duration_ms, reason=reason
+    )

@@ -1,0 +1,179 @@
+"""The SQL schema as SQLAlchemy Core tables; migrations/ creates the same thing explicitly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Constraint names are fixed so migrations can refer to them on every backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only makes INTEGER PRIMARY KEY an autoincrementing rowid alias; BIGINT would not be.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    PostgreSQL keeps the offset (timestamptz); SQLite keeps a naive text timestamp, so values are
+    stored as naive UTC there (fixed-width text, so they also sort correctly) and tagged UTC again
+    when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the store; pass an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("definition", JSON, nullable=False),
+    Column("trigger", JSON, nullable=False),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("next_fire_time", UtcDateTime, nullable=True),
+    Column("revision", BigInteger, nullable=False),
+    Column("is_builtin", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "next_fire_time"),
+)
+
+# No foreign key to jobs: run history outlives the jobs it belongs to.
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("job_id", String(64), nullable=False),
+    Column("trigger_source", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("scheduled_for", UtcDateTime, nullable=True),
+    Column("last_scheduled_for", UtcDateTime, nullable=True),
+    Column("fire_count", Integer, nullable=False, default=1),
+    Column("created_by", Integer, nullable=True),
+    Column("queued_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("duration_ms", BigInteger, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("error_type", Text, nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("traceback", Text, nullable=True),
+    Column("output", Text, nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("node", String(255), nullable=True),
+    Column("manual_job_id", String(255), nullable=True),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    # The exactly-once claim. Manual runs have scheduled_for NULL, and NULLs never collide in a
+    # unique constraint on either SQLite or PostgreSQL.
+    UniqueConstraint("job_id", "scheduled_for"),
+    Index("ix_runs_job_id_queued_at", "job_id", "queued_at", "id"),
+    Index(None, "status"),
+    Index("ix_runs_queued_at", "queued_at", "id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("password_changed_at", UtcDateTime, nullable=True),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(255), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("last_used_at", UtcDateTime, nullable=True),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(150), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("target", String(255), nullable=True),
+    Column("before", JSON(none_as_null=True), nullable=True),
+    Column("after", JSON(none_as_null=True), nullable=True),
+    Column("client", String(255), nullable=True),
+    Column("user_id", Integer, nullable=True),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Column("roles", JSON, nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("token", BigInteger, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+# One row (id=1) whose counter grows with every job write; schedulers poll it.
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("counter", BigInteger, nullable=False),
+)

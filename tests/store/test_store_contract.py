@@ -1,0 +1,697 @@
+"""The Store contract, run against SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from gnomon.domain import (
+    AuditEntry,
+    JobDefinition,
+    JobKind,
+    JobRecord,
+    Lease,
+    Node,
+    Role,
+    Run,
+    RunStatus,
+    RunUpdate,
+    TriggerSource,
+    utcnow,
+)
+from gnomon.errors import (
+    JobChanged,
+    JobNotFound,
+    RunNotFound,
+    StoreError,
+    StoreNotReady,
+    TokenNotFound,
+    UserExists,
+    UserNotFound,
+    ValidationFailed,
+)
+from gnomon.store import create_store
+from gnomon.store.base import FireClaim, JobWrite, LeaseLost
+from gnomon.store.sql import SqlStore
+
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+CRON = {"type": "cron", "expression": "* * * * *", "timezone": "UTC"}
+
+
+def job(job_id: str = "backup", **changes: Any) -> JobRecord:
+    definition = JobDefinition(
+        id=job_id,
+        name=job_id.title(),
+        trigger=CRON,
+        kind=JobKind.COMMAND,
+        command=("echo", "hi"),
+        kwargs={"n": 1, "nested": {"ok": True}},
+        env={"A": "b"},
+        timeout=2.5,
+    )
+    return JobRecord(definition=definition, trigger=CRON).replace(**changes)
+
+
+def run(
+    job_id: str = "backup",
+    scheduled_for: datetime | None = T0,
+    *,
+    queued_at: datetime | None = None,
+    **changes: Any,
+) -> Run:
+    manual = scheduled_for is None
+    return Run(
+        id=str(uuid.uuid4()),
+        job_id=job_id,
+        trigger_source=TriggerSource.MANUAL if manual else TriggerSource.SCHEDULED,
+        status=RunStatus.QUEUED,
+        queued_at=queued_at or scheduled_for or T0,
+        scheduled_for=scheduled_for,
+    ).replace(**changes)
+
+
+def claim(r: Run, revision: int, next_fire_time: datetime | None = None) -> FireClaim:
+    return FireClaim(run=r, expected_revision=revision, next_fire_time=next_fire_time)
+
+
+def add_job(store: SqlStore, job_id: str = "backup", **changes: Any) -> JobRecord:
+    (record,) = store.write_jobs([JobWrite(job(job_id, **changes))])
+    return record
+
+
+def count_runs(store: SqlStore) -> int:
+    return len(store.list_runs(limit=100_000).items)
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+
+def test_job_roundtrip_keeps_definition_and_aware_utc_times(store: SqlStore) -> None:
+    local = datetime(2030, 1, 1, 20, 0, tzinfo=datetime.now().astimezone().tzinfo)
+    override = {"type": "interval", "seconds": 30, "timezone": "Asia/Shanghai"}
+    (written,) = store.write_jobs(
+        [JobWrite(job("backup", trigger=override, paused=True, next_fire_time=local))]
+    )
+    found = store.get_job("backup")
+    assert found == written
+    assert found.definition == job("backup").definition
+    assert found.trigger == override
+    assert found.overridden
+    assert found.paused is True
+    assert found.next_fire_time == local
+    for value in (found.next_fire_time, found.created_at, found.updated_at):
+        assert value is not None
+        assert value.utcoffset() == timedelta(0)
+    assert store.list_jobs() == [found]
+
+
+def test_get_job_raises_and_find_job_returns_none_for_missing_job(store: SqlStore) -> None:
+    assert store.find_job("nope") is None
+    with pytest.raises(JobNotFound):
+        store.get_job("nope")
+
+
+def test_list_jobs_is_sorted_by_id(store: SqlStore) -> None:
+    store.write_jobs([JobWrite(job(i)) for i in ("c", "a", "b")])
+    assert [j.id for j in store.list_jobs()] == ["a", "b", "c"]
+
+
+def test_each_write_gives_a_new_greater_revision_and_keeps_created_at(store: SqlStore) -> None:
+    first = add_job(store)
+    (second,) = store.write_jobs([JobWrite(first.replace(paused=True), first.revision)])
+    assert second.revision > first.revision
+    assert second.created_at == first.created_at
+    assert second.updated_at is not None
+    assert first.updated_at is not None
+    assert second.updated_at >= first.updated_at
+    assert store.get_job("backup") == second
+
+
+def test_write_with_stale_revision_raises_job_changed_and_writes_nothing(store: SqlStore) -> None:
+    first = add_job(store)
+    add_job(store, "other")
+    store.write_jobs([JobWrite(first.replace(paused=True), first.revision)])
+    counter = store.change_counter()
+    entry = AuditEntry(id=None, at=T0, actor="alice", action="job.pause", target="backup")
+    with pytest.raises(JobChanged) as caught:
+        store.write_jobs(
+            [JobWrite(job("new")), JobWrite(first.replace(paused=False), first.revision)],
+            delete_ids=["other"],
+            audit=[entry],
+        )
+    assert caught.value.job_id == "backup"
+    assert store.get_job("backup").paused is True
+    assert store.find_job("new") is None
+    assert store.find_job("other") is not None
+    assert store.change_counter() == counter
+    assert store.list_audit() == []
+
+
+def test_write_expecting_a_job_that_does_not_exist_raises_job_changed(store: SqlStore) -> None:
+    with pytest.raises(JobChanged):
+        store.write_jobs([JobWrite(job("ghost"), expected_revision=3)])
+    assert store.find_job("ghost") is None
+
+
+def test_change_counter_grows_with_every_write_even_deletes(store: SqlStore) -> None:
+    assert store.change_counter() == 0
+    record = add_job(store)
+    after_insert = store.change_counter()
+    assert after_insert > 0
+    assert record.revision == after_insert
+    store.write_jobs([], delete_ids=["backup"])
+    assert store.change_counter() > after_insert
+    assert store.find_job("backup") is None
+
+
+def test_write_jobs_adds_audit_entries_in_the_same_transaction(store: SqlStore) -> None:
+    entries = [
+        AuditEntry(id=None, at=T0, actor="config", action="jobs.reload", after={"n": 2}),
+        AuditEntry(id=None, at=T0, actor="config", action="job.add", target="a", user_id=None),
+    ]
+    store.write_jobs([JobWrite(job("a")), JobWrite(job("b"))], audit=entries)
+    listed = store.list_audit()
+    assert [e.action for e in listed] == ["job.add", "jobs.reload"]
+    assert listed[1].after == {"n": 2}
+    assert listed[1].before is None
+
+
+# --- firing --------------------------------------------------------------------------------------
+
+
+def test_claim_fires_records_each_fire_time_once(store: SqlStore) -> None:
+    record = add_job(store)
+    a, b = run(scheduled_for=T0), run(scheduled_for=T0 + timedelta(minutes=1))
+    duplicate = run(scheduled_for=T0)
+    claimed = store.claim_fires([claim(a, record.revision), claim(duplicate, record.revision)])
+    assert claimed == [a]
+    again = run(scheduled_for=T0)
+    claimed = store.claim_fires([claim(again, record.revision), claim(b, record.revision)])
+    assert claimed == [b]
+    assert {r.id for r in store.list_runs().items} == {a.id, b.id}
+    assert store.get_run(a.id) == a
+
+
+def test_claim_fires_advances_next_fire_time_but_not_revision_or_counter(store: SqlStore) -> None:
+    record = add_job(store, next_fire_time=T0)
+    counter = store.change_counter()
+    later = T0 + timedelta(minutes=2)
+    store.claim_fires(
+        [
+            claim(run(scheduled_for=T0), record.revision, T0 + timedelta(minutes=1)),
+            claim(run(scheduled_for=T0 + timedelta(minutes=1)), record.revision, later),
+        ]
+    )
+    found = store.get_job("backup")
+    assert found.next_fire_time == later
+    assert found.revision == record.revision
+    assert store.change_counter() == counter
+
+
+def test_claim_fires_leaves_next_fire_time_of_a_job_changed_meanwhile(store: SqlStore) -> None:
+    record = add_job(store, next_fire_time=T0)
+    (changed,) = store.write_jobs(
+        [JobWrite(record.replace(next_fire_time=T0 + timedelta(hours=5)), record.revision)]
+    )
+    r = run(scheduled_for=T0)
+    assert store.claim_fires([claim(r, record.revision, T0 + timedelta(minutes=1))]) == [r]
+    assert store.get_job("backup").next_fire_time == T0 + timedelta(hours=5)
+    assert store.get_job("backup").revision == changed.revision
+
+
+def test_set_next_fire_times_skips_stale_revisions(store: SqlStore) -> None:
+    a = add_job(store, "a")
+    b = add_job(store, "b")
+    store.set_next_fire_times({"a": (a.revision, T0), "b": (b.revision - 1, T0)})
+    assert store.get_job("a").next_fire_time == T0
+    assert store.get_job("b").next_fire_time is None
+    store.set_next_fire_times({"a": (a.revision, None)})
+    assert store.get_job("a").next_fire_time is None
+
+
+def test_manual_runs_never_collide_on_the_unique_claim(store: SqlStore) -> None:
+    first = store.add_run(run(scheduled_for=None, created_by=1))
+    second = store.add_run(run(scheduled_for=None, created_by=1))
+    assert {r.id for r in store.list_runs().items} == {first.id, second.id}
+
+
+def _lease(store: SqlStore, holder: str = "node-a", ttl: float = 60) -> Lease:
+    lease = store.acquire_lease("scheduler", holder, ttl, utcnow())
+    assert lease is not None
+    return lease
+
+
+def test_fenced_claim_with_the_current_lease_is_written(store: SqlStore) -> None:
+    record = add_job(store)
+    lease = _lease(store)
+    r = run()
+    assert store.claim_fires([claim(r, record.revision, T0)], fence=lease) == [r]
+    assert store.get_job("backup").next_fire_time == T0
+
+
+@pytest.mark.parametrize("how", ["expired", "other_holder", "old_token", "never_taken"])
+def test_fenced_claim_without_the_lease_raises_and_writes_nothing(
+    store: SqlStore, how: str
+) -> None:
+    record = add_job(store)
+    now = utcnow()
+    if how == "expired":
+        fence = store.acquire_lease("scheduler", "node-a", 1, now - timedelta(seconds=5))
+    elif how == "other_holder":
+        _lease(store, "node-b")
+        fence = Lease("scheduler", "node-a", 1, now + timedelta(minutes=1))
+    elif how == "old_token":
+        fence = store.acquire_lease("scheduler", "node-a", 1, now - timedelta(seconds=5))
+        _lease(store, "node-b")
+        store.release_lease("scheduler", "node-b")
+        assert _lease(store, "node-a").token == 3  # node-a holds it again, under a newer token
+    else:
+        fence = Lease("scheduler", "node-a", 1, now + timedelta(minutes=1))
+    assert fence is not None
+    with pytest.raises(LeaseLost):
+        store.claim_fires([claim(run(), record.revision, T0)], fence=fence)
+    assert count_runs(store) == 0
+    assert store.get_job("backup").next_fire_time is None
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+def test_update_runs_changes_only_the_fields_given(store: SqlStore) -> None:
+    a = store.add_run(run(scheduled_for=T0, node="n1"))
+    b = store.add_run(run(scheduled_for=T0 + timedelta(minutes=1)))
+    started = T0 + timedelta(seconds=1)
+    store.update_runs(
+        [
+            RunUpdate(a.id, RunStatus.RUNNING, started_at=started, node="n2"),
+            RunUpdate(b.id, RunStatus.RUNNING, started_at=started),
+        ]
+    )
+    store.update_runs(
+        [
+            RunUpdate(
+                a.id,
+                RunStatus.FAILED,
+                finished_at=started + timedelta(seconds=2),
+                duration_ms=2000,
+                error_type="ValueError",
+                error_message="bad",
+                traceback="Traceback …",
+                output="out\n",
+                exit_code=3,
+            ),
+        ]
+    )
+    found = store.get_run(a.id)
+    assert found.status is RunStatus.FAILED
+    assert found.started_at == started
+    assert found.node == "n2"
+    assert found.finished_at == started + timedelta(seconds=2)
+    assert (found.duration_ms, found.exit_code) == (2000, 3)
+    assert (found.error_type, found.error_message) == ("ValueError", "bad")
+    assert (found.traceback, found.output) == ("Traceback …", "out\n")
+    assert store.get_run(b.id) == b.replace(status=RunStatus.RUNNING, started_at=started)
+    store.update_runs([])
+
+
+def test_find_run_returns_none_and_get_run_raises_for_missing_run(store: SqlStore) -> None:
+    assert store.find_run("missing") is None
+    with pytest.raises(RunNotFound):
+        store.get_run("missing")
+
+
+def test_list_runs_filters_by_job_status_and_source(store: SqlStore) -> None:
+    a1 = store.add_run(run("a", T0))
+    a2 = store.add_run(run("a", T0 + timedelta(minutes=1), status=RunStatus.SUCCEEDED))
+    b1 = store.add_run(run("b", T0 + timedelta(minutes=2), status=RunStatus.FAILED))
+    m1 = store.add_run(run("a", None, queued_at=T0 + timedelta(minutes=3)))
+
+    def ids(**filters: Any) -> list[str]:
+        return [r.id for r in store.list_runs(**filters).items]
+
+    assert ids() == [m1.id, b1.id, a2.id, a1.id]
+    assert ids(job_id="a") == [m1.id, a2.id, a1.id]
+    assert ids(statuses=[RunStatus.SUCCEEDED, RunStatus.FAILED]) == [b1.id, a2.id]
+    assert ids(trigger_source=TriggerSource.MANUAL) == [m1.id]
+    assert ids(job_id="a", statuses=[RunStatus.QUEUED], trigger_source=TriggerSource.SCHEDULED) == [
+        a1.id
+    ]
+
+
+def test_list_runs_items_leave_out_output_and_traceback(store: SqlStore) -> None:
+    r = store.add_run(run(output="lots", traceback="tb", status=RunStatus.FAILED))
+    (item,) = store.list_runs().items
+    assert item == r.replace(output=None, traceback=None)
+
+
+def test_list_runs_pages_through_ties_in_queued_at(store: SqlStore) -> None:
+    # Seven runs share one queued_at: only the id breaks the tie, across page boundaries.
+    made = [
+        store.add_run(run(scheduled_for=T0 + timedelta(minutes=i), queued_at=T0)) for i in range(7)
+    ]
+    made += [store.add_run(run(scheduled_for=T0 - timedelta(minutes=i + 1))) for i in range(4)]
+    expected = sorted(made, key=lambda r: (r.queued_at, r.id), reverse=True)
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = store.list_runs(limit=3, cursor=cursor)
+        seen += [r.id for r in page.items]
+        pages += 1
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == [r.id for r in expected]
+    assert pages == 4
+
+
+def test_list_runs_last_full_page_has_no_cursor(store: SqlStore) -> None:
+    for i in range(3):
+        store.add_run(run(scheduled_for=T0 + timedelta(minutes=i)))
+    assert store.list_runs(limit=3).next_cursor is None
+    assert store.list_runs(limit=2).next_cursor is not None
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not base64!",
+        base64.urlsafe_b64encode(b"not json").decode(),
+        base64.urlsafe_b64encode(b'["2030-01-01T00:00:00", "x"]').decode(),  # naive
+        base64.urlsafe_b64encode(b'["yesterday", "x"]').decode(),
+        base64.urlsafe_b64encode(b'{"a": 1}').decode(),
+        base64.urlsafe_b64encode(b'["2030-01-01T00:00:00+00:00", 5]').decode(),
+    ],
+)
+def test_list_runs_rejects_a_bad_cursor(store: SqlStore, cursor: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        store.list_runs(cursor=cursor)
+    assert [p.field for p in caught.value.problems] == ["cursor"]
+
+
+def test_latest_runs_gives_the_newest_run_of_each_job(store: SqlStore) -> None:
+    add_job(store, "a")
+    add_job(store, "b")
+    add_job(store, "idle")
+    store.add_run(run("a", T0))
+    newest_a = store.add_run(run("a", T0 + timedelta(minutes=1), output="big"))
+    tied = [store.add_run(run("b", T0 + timedelta(minutes=i), queued_at=T0)) for i in range(3)]
+    newest_b = max(tied, key=lambda r: r.id)
+    gone = store.add_run(run("deleted-job", T0))
+
+    latest = store.latest_runs()
+    assert latest == {"a": newest_a.replace(output=None), "b": newest_b}
+    assert store.latest_runs(["b", "deleted-job", "idle"]) == {"b": newest_b, "deleted-job": gone}
+    assert store.latest_runs([]) == {}
+
+
+def test_active_runs_are_queued_or_running_oldest_first(store: SqlStore) -> None:
+    running = store.add_run(run("a", T0, status=RunStatus.RUNNING))
+    queued = store.add_run(run("b", T0 + timedelta(minutes=1)))
+    store.add_run(run("a", T0 + timedelta(minutes=2), status=RunStatus.SUCCEEDED))
+    assert [r.id for r in store.active_runs()] == [running.id, queued.id]
+    assert [r.id for r in store.active_runs("b")] == [queued.id]
+
+
+def test_claim_queued_manual_runs_takes_each_run_once(store: SqlStore) -> None:
+    manual = [
+        store.add_run(run(scheduled_for=None, queued_at=T0 + timedelta(seconds=i)))
+        for i in range(3)
+    ]
+    store.add_run(run(scheduled_for=T0))  # scheduled: not for this
+    store.add_run(run(scheduled_for=None, node="elsewhere"))  # taken already
+    store.add_run(run(scheduled_for=None, status=RunStatus.SUCCEEDED))  # done
+    first = store.claim_queued_manual_runs("n1", limit=2)
+    assert [r.id for r in first] == [manual[0].id, manual[1].id]
+    assert all(r.node == "n1" for r in first)
+    assert [r.id for r in store.claim_queued_manual_runs("n2")] == [manual[2].id]
+    assert store.claim_queued_manual_runs("n3") == []
+    assert store.get_run(manual[2].id).node == "n2"
+
+
+def test_two_claimers_never_get_the_same_manual_run(store: SqlStore) -> None:
+    for _ in range(200):
+        store.add_run(run(scheduled_for=None))
+    got: dict[str, list[str]] = {"n1": [], "n2": []}
+    start = threading.Barrier(2)
+
+    def claimer(node: str) -> None:
+        start.wait()
+        while batch := store.claim_queued_manual_runs(node, limit=7):
+            got[node] += [r.id for r in batch]
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in got]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not set(got["n1"]) & set(got["n2"])
+    assert len(got["n1"]) + len(got["n2"]) == 200
+
+
+def test_request_cancel_flags_active_runs_only(store: SqlStore) -> None:
+    active = store.add_run(run(status=RunStatus.RUNNING))
+    done = store.add_run(run(scheduled_for=T0 + timedelta(1), status=RunStatus.SUCCEEDED))
+    assert store.request_cancel(active.id).cancel_requested is True
+    assert store.request_cancel(done.id).cancel_requested is False
+    assert store.cancel_requested([active.id, done.id, "missing"]) == {active.id}
+    assert store.cancel_requested([]) == set()
+    with pytest.raises(RunNotFound):
+        store.request_cancel("missing")
+
+
+def test_interrupt_runs_on_given_nodes(store: SqlStore) -> None:
+    started = T0 + timedelta(seconds=1)
+    on_dead = store.add_run(run("a", T0, status=RunStatus.RUNNING, node="dead", started_at=started))
+    on_live = store.add_run(run("b", T0, status=RunStatus.RUNNING, node="live"))
+    finished = store.add_run(run("c", T0, status=RunStatus.SUCCEEDED, node="dead"))
+    now = T0 + timedelta(seconds=11)
+    (hit,) = store.interrupt_runs(now, "node dead vanished", nodes=["dead"])
+    assert hit.id == on_dead.id
+    assert (hit.status, hit.finished_at, hit.reason) == (
+        RunStatus.INTERRUPTED,
+        now,
+        "node dead vanished",
+    )
+    assert hit.duration_ms == 10_000
+    assert store.get_run(on_dead.id) == hit
+    assert store.get_run(on_live.id).status is RunStatus.RUNNING
+    assert store.get_run(finished.id).status is RunStatus.SUCCEEDED
+
+
+def test_interrupt_runs_on_any_node_but_kept_ones_spares_untaken_manual_runs(
+    store: SqlStore,
+) -> None:
+    a = store.add_run(run("a", T0, status=RunStatus.RUNNING, node="old"))
+    b = store.add_run(run("b", T0, node=None))  # a scheduled run nobody started
+    kept = store.add_run(run("c", T0, status=RunStatus.RUNNING, node="me"))
+    untaken = store.add_run(run("d", None))
+    taken = store.add_run(run("e", None, node="old"))
+    hit = store.interrupt_runs(T0, "restart", keep_nodes=["me"])
+    assert {r.id for r in hit} == {a.id, b.id, taken.id}
+    assert store.get_run(kept.id).status is RunStatus.RUNNING
+    assert store.get_run(untaken.id).status is RunStatus.QUEUED
+    (last,) = store.interrupt_runs(T0, "again")
+    assert last == kept.replace(status=RunStatus.INTERRUPTED, finished_at=T0, reason="again")
+
+
+def test_prune_runs_deletes_old_final_runs_only(store: SqlStore) -> None:
+    old_done = store.add_run(run("a", T0, status=RunStatus.SUCCEEDED))
+    old_missed = store.add_run(run("a", T0 + timedelta(1), status=RunStatus.MISSED))
+    old_active = store.add_run(run("b", T0, status=RunStatus.RUNNING))
+    new_done = store.add_run(run("c", T0 + timedelta(days=10), status=RunStatus.FAILED))
+    assert store.prune_runs(T0 + timedelta(days=5)) == 2
+    assert store.find_run(old_done.id) is None
+    assert store.find_run(old_missed.id) is None
+    assert store.find_run(old_active.id) is not None
+    assert store.find_run(new_done.id) is not None
+
+
+# --- users, tokens, audit ----------------------------------------------------------------------
+
+
+def test_users_are_added_found_listed_and_updated(store: SqlStore) -> None:
+    bob = store.add_user("bob", Role.VIEWER, "hash-b", T0)
+    alice = store.add_user("alice", Role.ADMIN, "hash-a", T0)
+    assert store.find_user("bob") == bob
+    assert store.find_user_by_id(alice.id) == alice
+    assert store.find_user("carol") is None
+    assert store.find_user_by_id(999) is None
+    assert [u.username for u in store.list_users()] == ["alice", "bob"]
+    assert store.count_users() == 2
+    later = T0 + timedelta(days=1)
+    changed = store.update_user(
+        dataclasses.replace(
+            bob, role=Role.ADMIN, password_hash="new", password_changed_at=later, disabled=True
+        )
+    )
+    assert changed == store.find_user("bob")
+    assert (changed.role, changed.password_hash, changed.disabled) == (Role.ADMIN, "new", True)
+    assert changed.password_changed_at == later
+    assert changed.created_at == T0
+
+
+def test_add_user_twice_raises_user_exists(store: SqlStore) -> None:
+    store.add_user("bob", Role.VIEWER, "h", T0)
+    with pytest.raises(UserExists):
+        store.add_user("bob", Role.ADMIN, "h2", T0)
+    assert store.count_users() == 1
+
+
+def test_update_missing_user_raises_user_not_found(store: SqlStore) -> None:
+    ghost = store.add_user("ghost", Role.VIEWER, "h", T0)
+    with pytest.raises(UserNotFound):
+        store.update_user(dataclasses.replace(ghost, id=ghost.id + 100))
+
+
+def test_tokens_are_added_found_revoked_and_touched(store: SqlStore) -> None:
+    bob = store.add_user("bob", Role.VIEWER, "h", T0)
+    alice = store.add_user("alice", Role.ADMIN, "h", T0)
+    expires = T0 + timedelta(days=30)
+    t1 = store.add_token(bob.id, "ci", "hash-1", T0, expires)
+    t2 = store.add_token(alice.id, "ops", "hash-2", T0, None)
+    assert store.find_token_by_hash("hash-1") == t1
+    assert t1.expires_at == expires
+    assert store.find_token_by_hash("nope") is None
+    assert store.list_tokens() == [t1, t2]
+    assert store.list_tokens(bob.id) == [t1]
+    store.touch_token(t1.id, T0 + timedelta(hours=1))
+    revoked = store.revoke_token(t1.id, T0 + timedelta(hours=2))
+    assert revoked.revoked_at == T0 + timedelta(hours=2)
+    assert revoked.last_used_at == T0 + timedelta(hours=1)
+    assert store.revoke_token(t1.id, T0 + timedelta(hours=3)).revoked_at == revoked.revoked_at
+    with pytest.raises(TokenNotFound):
+        store.revoke_token(999, T0)
+    with pytest.raises(UserNotFound):
+        store.add_token(999, "x", "hash-3", T0, None)
+
+
+def test_audit_lists_newest_first_with_paging(store: SqlStore) -> None:
+    added = [
+        store.add_audit(
+            AuditEntry(
+                id=None,
+                at=T0 + timedelta(seconds=i),
+                actor="alice",
+                action="job.pause",
+                target=f"j{i}",
+                before={"paused": False},
+                after={"paused": True},
+                client="10.0.0.1",
+                user_id=1,
+            )
+        )
+        for i in range(5)
+    ]
+    assert all(e.id is not None for e in added)
+    first = store.list_audit(limit=2)
+    assert first == [added[4], added[3]]
+    assert store.list_audit(limit=10, before_id=first[-1].id) == added[2::-1]
+
+
+# --- nodes and leases ----------------------------------------------------------------------------
+
+
+def test_heartbeat_registers_and_refreshes_nodes(store: SqlStore) -> None:
+    a = Node("a", "host1", 10, T0, T0)
+    b = Node("b", "host2", 20, T0, T0, roles=("api",))
+    store.heartbeat(a)
+    store.heartbeat(b)
+    refreshed = Node("a", "host1", 10, T0, T0 + timedelta(seconds=5), roles=("scheduler", "api"))
+    store.heartbeat(refreshed)
+    assert store.list_nodes() == [refreshed, b]
+    store.remove_node("a")
+    store.remove_node("missing")
+    assert store.list_nodes() == [b]
+
+
+def test_lease_is_taken_renewed_refused_stolen_when_expired_and_released(
+    store: SqlStore,
+) -> None:
+    assert store.find_lease("scheduler") is None
+    first = store.acquire_lease("scheduler", "a", 30, T0)
+    assert first == Lease("scheduler", "a", 1, T0 + timedelta(seconds=30))
+    assert store.acquire_lease("scheduler", "b", 30, T0 + timedelta(seconds=10)) is None
+    renewed = store.acquire_lease("scheduler", "a", 30, T0 + timedelta(seconds=20))
+    assert renewed == Lease("scheduler", "a", 1, T0 + timedelta(seconds=50))
+    assert store.acquire_lease("scheduler", "b", 30, T0 + timedelta(seconds=49)) is None
+    stolen = store.acquire_lease("scheduler", "b", 30, T0 + timedelta(seconds=50))
+    assert stolen == Lease("scheduler", "b", 2, T0 + timedelta(seconds=80))
+    assert store.find_lease("scheduler") == stolen
+    store.release_lease("scheduler", "a")  # not a's any more: no effect
+    assert store.find_lease("scheduler") == stolen
+    store.release_lease("scheduler", "b")
+    taken = store.acquire_lease("scheduler", "a", 30, T0 + timedelta(seconds=51))
+    assert taken == Lease("scheduler", "a", 3, T0 + timedelta(seconds=81))
+    assert store.acquire_lease("other", "b", 5, T0) == Lease(
+        "other", "b", 1, T0 + timedelta(seconds=5)
+    )
+
+
+def test_only_one_of_many_racing_holders_gets_a_free_lease(store: SqlStore) -> None:
+    winners: list[str] = []
+    start = threading.Barrier(6)
+
+    def contender(holder: str) -> None:
+        start.wait()
+        if store.acquire_lease("race", holder, 60, T0) is not None:
+            winners.append(holder)
+
+    threads = [threading.Thread(target=contender, args=(f"h{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(winners) == 1
+
+
+# --- lifecycle -----------------------------------------------------------------------------------
+
+
+def test_upgrade_is_idempotent_and_leaves_the_store_ready(store: SqlStore) -> None:
+    add_job(store)
+    store.upgrade()
+    store.upgrade()
+    store.check_ready()
+    assert store.find_job("backup") is not None
+
+
+def test_migrations_create_exactly_the_tables_the_code_uses(store: SqlStore) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from gnomon.store.tables import metadata
+
+    with store._engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+
+
+def test_check_ready_on_an_unmigrated_sqlite_file_raises(tmp_path: Any) -> None:
+    store = create_store(f"sqlite:///{tmp_path / 'fresh' / 'gnomon.db'}")
+    try:
+        with pytest.raises(StoreNotReady, match="gnomon db upgrade"):
+            store.check_ready()
+    finally:
+        store.close()
+
+
+def test_check_ready_on_an_unreachable_server_raises() -> None:
+    store = create_store("postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=2")
+    try:
+        with pytest.raises(StoreNotReady, match="cannot reach"):
+            store.check_ready()
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("url", ["mysql://x@y/z", "not a url", "redis://localhost"])
+def test_create_store_rejects_unsupported_urls(url: str) -> None:
+    with pytest.raises(StoreError, match=r"sqlite:///|not a valid"):
+        create_store(url)
