@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tomllib
@@ -197,7 +198,9 @@ def load_config(
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigInvalid(_problems_from_pydantic(exc), source) from None
+        problems = _problems_from_pydantic(exc)
+        problems += [p for p in _trigger_problems(raw) if p not in problems]
+        raise ConfigInvalid(problems, source) from None
     loaded = LoadedConfig(
         settings=settings,
         path=config_path.resolve() if config_path.is_file() else None,
@@ -205,6 +208,28 @@ def load_config(
     )
     declared_jobs(loaded)  # validates every job declaration, raising ConfigInvalid
     return loaded
+
+
+def _trigger_problems(raw: dict[str, Any]) -> list[Problem]:
+    """The job triggers' problems, found even when other settings are invalid, so that one
+    check reports every problem in the file."""
+    jobs = raw.get("jobs")
+    if not isinstance(jobs, list):
+        return []
+    scheduler = SchedulerSettings()
+    with contextlib.suppress(ValidationError, TypeError):
+        scheduler = SchedulerSettings.model_validate(raw.get("scheduler") or {})
+    settings = Settings(scheduler=scheduler)
+    problems: list[Problem] = []
+    for index, item in enumerate(jobs):
+        try:
+            declaration = JobDeclaration.model_validate(item)
+            _to_definition(declaration, settings, f"jobs[{index}]")
+        except (ValidationError, TypeError):
+            continue  # already reported by the whole-file validation
+        except ConfigInvalid as exc:
+            problems.extend(exc.problems)
+    return problems
 
 
 def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:

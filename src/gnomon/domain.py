@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-#: A trigger in its stored, readable form, e.g. ``{"type": "cron", "expression": "0 30 2 * * mon-fri *",
-#: "timezone": "Asia/Shanghai"}``. Built and read by :mod:`gnomon.triggers`.
+#: A trigger in its stored, readable form, e.g. ``{"type": "cron", "timezone": "Asia/Shanghai",
+#: "expression": "0 30 2 * * mon-fri *"}``. Built and read by :mod:`gnomon.triggers`.
 TriggerSpec = dict[str, Any]
 
 
 def utcnow() -> datetime:
-    """The current instant, timezone-aware in UTC. Code that needs the time takes ``now`` instead."""
+    """The current instant, aware, in UTC. Code that needs the time takes ``now`` instead."""
     return datetime.now(UTC)
 
 
@@ -157,7 +157,9 @@ class Run:
     status: RunStatus
     queued_at: datetime
     scheduled_for: datetime | None = None  # UTC; None for manual runs
-    last_scheduled_for: datetime | None = None  # last fire time a missed span or coalesced run covers
+    last_scheduled_for: datetime | None = (
+        None  # last fire time a missed span or coalesced run covers
+    )
     fire_count: int = 1  # how many fire times this record stands for
     created_by: int | None = None  # user id for manual runs
     started_at: datetime | None = None

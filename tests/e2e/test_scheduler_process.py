@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import time
-from datetime import timedelta
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,8 @@ TESTER = Actor("tester")
 
 
 def runs_of(runtime: Runtime, job_id: str, status: RunStatus | None = None) -> list[Run]:
-    page = runtime.runs.list_runs(job_id=job_id, status=status, limit=500)
+    # Straight from the store: the job may not be registered yet by the starting process.
+    page = runtime.store.list_runs(job_id=job_id, statuses=(status,) if status else (), limit=500)
     return page.items
 
 
@@ -46,20 +48,22 @@ def every_two_seconds(write_config: WriteConfig) -> Path:
 def test_job_every_two_seconds_fires_repeatedly_with_records(
     every_two_seconds: Path, runtime_factory: Callable[[Path], Runtime], tmp_path: Path
 ) -> None:
+    runtime = runtime_factory(every_two_seconds)
     proc = SchedulerProcess(every_two_seconds, tmp_path / "s1.log")
     try:
-        runtime = runtime_factory(every_two_seconds)
         done = wait_for(
-            lambda: [r for r in runs_of(runtime, "tick", RunStatus.SUCCEEDED)][:3]
-            if len(runs_of(runtime, "tick", RunStatus.SUCCEEDED)) >= 3
-            else None,
+            lambda: (
+                [r for r in runs_of(runtime, "tick", RunStatus.SUCCEEDED)][:3]
+                if len(runs_of(runtime, "tick", RunStatus.SUCCEEDED)) >= 3
+                else None
+            ),
             timeout=20,
             what="three succeeded runs of 'tick'",
         )
     finally:
         assert proc.stop() == 0, proc.output()
     times = sorted(r.scheduled_for for r in done if r.scheduled_for)
-    gaps = {(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)}
+    gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(times)}
     assert gaps == {2.0}
     for run in done:
         assert run.started_at and run.finished_at and run.duration_ms is not None
@@ -167,9 +171,11 @@ def test_kill_during_run_leaves_run_interrupted_after_restart(
     proc = SchedulerProcess(config, tmp_path / "s2.log")
     try:
         final = wait_for(
-            lambda: runtime.runs.get_run(run.id)
-            if runtime.runs.get_run(run.id).status != RunStatus.RUNNING
-            else None,
+            lambda: (
+                runtime.runs.get_run(run.id)
+                if runtime.runs.get_run(run.id).status != RunStatus.RUNNING
+                else None
+            ),
             timeout=30,
             what="the orphaned run to be marked",
         )

@@ -102,9 +102,7 @@ def test_trigger_that_ends_leaves_no_next_fire_time() -> None:
         id="once", name="once", trigger=once.to_spec(), kind=JobKind.COMMAND, command=("true",)
     )
     record = JobRecord(definition, definition.trigger, next_fire_time=T0 + timedelta(seconds=5))
-    result = plan_fires(
-        record, once, T0 + timedelta(seconds=6), active=0, node="n", down_until=T0
-    )
+    result = plan_fires(record, once, T0 + timedelta(seconds=6), active=0, node="n", down_until=T0)
     assert len(result.to_execute) == 1
     assert result.next_fire_time is None
 
@@ -116,8 +114,12 @@ def test_long_outage_is_summarised_not_enumerated_forever() -> None:
         now=T0,
     )
     definition = JobDefinition(
-        id="busy", name="busy", trigger=every_second.to_spec(), kind=JobKind.COMMAND,
-        command=("true",), misfire_grace_time=10,
+        id="busy",
+        name="busy",
+        trigger=every_second.to_spec(),
+        kind=JobKind.COMMAND,
+        command=("true",),
+        misfire_grace_time=10,
     )
     record = JobRecord(definition, definition.trigger, next_fire_time=T0)
     now = T0 + timedelta(days=3)

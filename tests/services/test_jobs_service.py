@@ -72,7 +72,11 @@ def test_update_trigger_keeps_pause_and_audits(runtime: Runtime) -> None:
     assert view.record.overridden
     assert view.trigger.timezone.key == "UTC"  # timezone omitted: the job keeps its own
     entry = runtime.store.list_audit(limit=1)[0]
-    assert (entry.actor, entry.action, entry.target) == ("admin", "job.update_trigger", "every-minute")
+    assert (entry.actor, entry.action, entry.target) == (
+        "admin",
+        "job.update_trigger",
+        "every-minute",
+    )
     assert entry.before is not None and entry.before["trigger"]["type"] == "cron"
     assert entry.after is not None and entry.after["trigger"]["type"] == "interval"
     assert entry.client == "127.0.0.1"
@@ -82,7 +86,10 @@ def test_update_trigger_rejects_locked_and_ad_hoc_jobs(runtime: Runtime) -> None
     with pytest.raises(JobNotEditable):
         runtime.jobs.update_trigger("locked-job", {"trigger_type": "interval", "seconds": 5}, ADMIN)
     adhoc = JobDefinition(
-        id="adhoc", name="adhoc", kind=JobKind.COMMAND, command=("true",),
+        id="adhoc",
+        name="adhoc",
+        kind=JobKind.COMMAND,
+        command=("true",),
         trigger=runtime.jobs.get_job("every-minute").record.trigger,
     )
     runtime.jobs.add_job(adhoc, ADMIN)
@@ -151,7 +158,10 @@ def test_reload_resets_overrides_and_pauses_and_reports_the_diff(
     runtime.jobs.update_trigger("every-minute", {"trigger_type": "interval", "hours": 1}, ADMIN)
     runtime.jobs.add_job(
         JobDefinition(
-            id="adhoc", name="adhoc", kind=JobKind.COMMAND, command=("true",),
+            id="adhoc",
+            name="adhoc",
+            kind=JobKind.COMMAND,
+            command=("true",),
             trigger=runtime.jobs.get_job("locked-job").record.trigger,
         ),
         ADMIN,
@@ -161,7 +171,13 @@ def test_reload_resets_overrides_and_pauses_and_reports_the_diff(
     assert result.added == ["once-again"]
     assert result.removed == ["adhoc", "once"]
     assert result.changed == ["every-minute", "locked-job"]
-    assert set(result.deleted) == {"adhoc", "every-minute", "gnomon.prune_runs", "locked-job", "once"}
+    assert set(result.deleted) == {
+        "adhoc",
+        "every-minute",
+        "gnomon.prune_runs",
+        "locked-job",
+        "once",
+    }
     assert result.reloaded == ["every-minute", "gnomon.prune_runs", "locked-job", "once-again"]
     assert not runtime.jobs.get_job("every-minute").record.overridden
     assert runtime.jobs.get_job("locked-job").state == JobState.SCHEDULED
@@ -185,7 +201,7 @@ def test_restart_sync_keeps_state_and_follows_declaration_changes(
     runtime: Runtime, write_config: WriteConfig, runtime_factory: Callable[[Path], Runtime]
 ) -> None:
     runtime.jobs.pause("every-minute", ADMIN)
-    path = write_config(CONFIG.replace('minutes = 5', 'minutes = 7'))
+    path = write_config(CONFIG.replace("minutes = 5", "minutes = 7"))
     again = runtime_factory(path)
     result = again.jobs.sync_declared(ADMIN)
     assert result.changed == ["locked-job"]

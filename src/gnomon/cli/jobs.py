@@ -61,9 +61,22 @@ def show_job(job_id: str, as_json: bool) -> None:
     if as_json:
         echo_json(doc)
         return
-    for key in ("id", "name", "description", "kind", "func", "state", "trigger",
-                "trigger_description", "overridden", "misfire_grace_time", "coalesce",
-                "max_instances", "timeout", "next_run_time"):
+    for key in (
+        "id",
+        "name",
+        "description",
+        "kind",
+        "func",
+        "state",
+        "trigger",
+        "trigger_description",
+        "overridden",
+        "misfire_grace_time",
+        "coalesce",
+        "max_instances",
+        "timeout",
+        "next_run_time",
+    ):
         click.echo(f"{key + ':':<21}{doc[key]}")
     click.echo("next fire times:")
     for when in doc["next_run_times"]:
@@ -113,4 +126,3 @@ def resume_job(job_id: str, as_json: bool) -> None:
         echo_json(doc)
     else:
         click.echo(f"{job_id}: {view.state}, next run {doc['next_run_time']}")
-

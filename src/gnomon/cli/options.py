@@ -7,7 +7,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -75,7 +75,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def fail(message: str, code: int, details: list[str] | None = None) -> Any:
+def fail(message: str, code: int, details: list[str] | None = None) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     for line in details or []:
         click.echo(f"  - {line}", err=True)

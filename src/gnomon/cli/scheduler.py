@@ -52,8 +52,12 @@ def wait_for_signal() -> int:
 
 @click.command("scheduler")
 @config_option
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
 @handle_errors
 def scheduler_command(log_level: str) -> None:
     """Run the scheduler (no HTTP API) in the foreground.

@@ -70,14 +70,21 @@ def plan_fires(
         if truncated:
             message = f"more than {MAX_ENUMERATED} fire times missed; counted up to that cap"
         plan.records.append(
-            _record(record, late[0], late[-1], len(late), RunStatus.MISSED, now, node, reason)
-            .replace(finished_at=now, error_message=message)
+            _record(
+                record, late[0], late[-1], len(late), RunStatus.MISSED, now, node, reason
+            ).replace(finished_at=now, error_message=message)
         )
     batches = [on_time] if definition.coalesce and on_time else [[t] for t in on_time]
     for batch in batches:
         if active >= definition.max_instances:
             skipped = _record(
-                record, batch[0], batch[-1], len(batch), RunStatus.SKIPPED, now, node,
+                record,
+                batch[0],
+                batch[-1],
+                len(batch),
+                RunStatus.SKIPPED,
+                now,
+                node,
                 MissReason.MAX_INSTANCES,
             )
             plan.records.append(skipped.replace(finished_at=now))

@@ -55,9 +55,7 @@ class RunRecorder:
     def record(self, update: RunUpdate) -> None:
         with self._lock:
             previous = self._pending.get(update.run_id)
-            self._pending[update.run_id] = (
-                merge_updates(previous, update) if previous else update
-            )
+            self._pending[update.run_id] = merge_updates(previous, update) if previous else update
 
     def flush(self) -> None:
         """Write everything pending now (also called by stop)."""
@@ -78,9 +76,7 @@ class RunRecorder:
             with self._lock:
                 for update in batch:
                     newer = self._pending.get(update.run_id)
-                    self._pending[update.run_id] = (
-                        merge_updates(update, newer) if newer else update
-                    )
+                    self._pending[update.run_id] = merge_updates(update, newer) if newer else update
             return
         if self._on_flushed:
             self._on_flushed(batch)

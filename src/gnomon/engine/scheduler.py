@@ -83,6 +83,7 @@ class Scheduler:
         self._needs_takeover = False
         self._manual_hint = True
         self._next_poll = 0.0
+        self._next_orphan_check = 0.0
         self._active: dict[str, _ActiveRun] = {}
         self._active_per_job: Counter[str] = Counter()
 
@@ -191,6 +192,8 @@ class Scheduler:
             self._reload_jobs()
         self._start_manual_runs()
         self._apply_cancellations()
+        if time.monotonic() >= self._next_orphan_check:
+            self._interrupt_orphans(self._clock())
 
     def _reload_jobs(self) -> None:
         records = self.store.list_jobs()
@@ -236,7 +239,9 @@ class Scheduler:
         if not plans:
             return
         claims = [
-            FireClaim(run=run, expected_revision=record.revision, next_fire_time=plan.next_fire_time)
+            FireClaim(
+                run=run, expected_revision=record.revision, next_fire_time=plan.next_fire_time
+            )
             for record, plan in plans
             for run in plan.records
         ]
@@ -306,7 +311,9 @@ class Scheduler:
                 return
             started = self._clock()
             self._recorder.record(
-                RunUpdate(run_id=run.id, status=RunStatus.RUNNING, started_at=started, node=self.node_id)
+                RunUpdate(
+                    run_id=run.id, status=RunStatus.RUNNING, started_at=started, node=self.node_id
+                )
             )
             outcome = run_job(record.definition, run, cancel, clock=self._clock, store=self.store)
             self._recorder.record(outcome.to_update(run.id))
@@ -327,7 +334,12 @@ class Scheduler:
             active[run_id].cancel.set()
 
     def _interrupt_orphans(self, now: datetime) -> None:
-        """Runs left active by nodes that are gone can never finish: mark them interrupted."""
+        """Runs left active by nodes that are gone can never finish: mark them interrupted.
+
+        Checked on taking over and then once per lease time: a node counts as gone when its
+        heartbeat is older than two lease times.
+        """
+        self._next_orphan_check = time.monotonic() + self.options.lease_ttl
         horizon = now - timedelta(seconds=self.options.lease_ttl * 2)
         live = {n.id for n in self.store.list_nodes() if n.last_seen >= horizon}
         live.add(self.node_id)

@@ -12,7 +12,15 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from gnomon.domain import AuditEntry, JobDefinition, JobRecord, Run, RunStatus, TriggerSource, utcnow
+from gnomon.domain import (
+    AuditEntry,
+    JobDefinition,
+    JobRecord,
+    Run,
+    RunStatus,
+    TriggerSource,
+    utcnow,
+)
 from gnomon.engine.leadership import LEASE_NAME
 from gnomon.errors import (
     JobAlreadyRunning,
@@ -67,7 +75,9 @@ class JobService:
     def list_jobs(self) -> list[JobView]:
         """Every job, sorted by id, with its running count and last run."""
         records = self.store.list_jobs()
-        running = Counter(r.job_id for r in self.store.active_runs() if r.status == RunStatus.RUNNING)
+        running = Counter(
+            r.job_id for r in self.store.active_runs() if r.status == RunStatus.RUNNING
+        )
         latest = self.store.latest_runs()
         return [
             self._view(record, running=running[record.id], last_run=latest.get(record.id))
@@ -100,7 +110,9 @@ class JobService:
             recent_runs=recent,
         )
 
-    def preview_job(self, job_id: str, count: int = DETAIL_PREVIEW) -> tuple[Trigger, list[datetime]]:
+    def preview_job(
+        self, job_id: str, count: int = DETAIL_PREVIEW
+    ) -> tuple[Trigger, list[datetime]]:
         """The job's trigger in force and its next `count` fire times from now."""
         _check_count(count)
         record = self.store.get_job(job_id)
@@ -108,7 +120,10 @@ class JobService:
         return trigger, trigger.preview(self._clock(), count)
 
     def preview_trigger(
-        self, data: Mapping[str, Any], count: int = DETAIL_PREVIEW, default_timezone: str = "Asia/Shanghai"
+        self,
+        data: Mapping[str, Any],
+        count: int = DETAIL_PREVIEW,
+        default_timezone: str = "Asia/Shanghai",
     ) -> tuple[Trigger, list[datetime]]:
         """Validate a trigger as PUT would and give its next `count` fire times; changes nothing."""
         _check_count(count)
@@ -143,7 +158,9 @@ class JobService:
         record = self.store.get_job(job_id)
         if record.paused:
             return self._view(record)
-        return self._write(record, record.replace(paused=True, next_fire_time=None), actor, "job.pause")
+        return self._write(
+            record, record.replace(paused=True, next_fire_time=None), actor, "job.pause"
+        )
 
     def resume(self, job_id: str, actor: Actor) -> JobView:
         """Resume the job (idempotent). Raises JobNotFound, JobHasNoNextRun."""
@@ -201,7 +218,9 @@ class JobService:
 
     # --- ad-hoc jobs (Python API) --------------------------------------------------------------
 
-    def add_job(self, definition: JobDefinition, actor: Actor, replace_existing: bool = False) -> JobView:
+    def add_job(
+        self, definition: JobDefinition, actor: Actor, replace_existing: bool = False
+    ) -> JobView:
         """Add an ad-hoc job (never re-triggerable through the HTTP API, dropped by reload)."""
         from dataclasses import replace
 
@@ -242,7 +261,9 @@ class JobService:
             self._clock(),
         )
         expected = before.revision if before else None
-        [written] = self.store.write_jobs([JobWrite(after, expected_revision=expected)], audit=[audit])
+        [written] = self.store.write_jobs(
+            [JobWrite(after, expected_revision=expected)], audit=[audit]
+        )
         self._announce("jobs")
         return self._view(written)
 
@@ -300,4 +321,6 @@ def _audit_state(record: JobRecord) -> dict[str, Any]:
 
 def _check_count(count: int) -> None:
     if not 1 <= count <= MAX_PREVIEW:
-        raise ValidationFailed([Problem("count", f"must be between 1 and {MAX_PREVIEW}, got {count}")])
+        raise ValidationFailed(
+            [Problem("count", f"must be between 1 and {MAX_PREVIEW}, got {count}")]
+        )

@@ -66,9 +66,7 @@ def sync_on_start(
             updated = updated.replace(trigger=definition.trigger)
         writes.append(JobWrite(updated, expected_revision=record.revision))
     declared_ids = {d.id for d in declared}
-    removed = sorted(
-        r.id for r in current if r.definition.is_builtin and r.id not in declared_ids
-    )
+    removed = sorted(r.id for r in current if r.definition.is_builtin and r.id not in declared_ids)
     result = ReloadResult(
         deleted=removed, reloaded=[], added=added, removed=removed, changed=changed
     )
@@ -96,7 +94,9 @@ def reload_all(
             and record.next_fire_time is not None
         ):
             next_time = record.next_fire_time
-        fresh = JobRecord(definition=definition, trigger=definition.trigger, next_fire_time=next_time)
+        fresh = JobRecord(
+            definition=definition, trigger=definition.trigger, next_fire_time=next_time
+        )
         if record is not None and (
             record.definition != definition or record.overridden or record.paused
         ):

@@ -55,7 +55,9 @@ class UserService:
             raise ValidationFailed(problems)
         user = self.get_user(username)
         return self.store.update_user(
-            replace(user, password_hash=self._hasher.hash(password), password_changed_at=self._clock())
+            replace(
+                user, password_hash=self._hasher.hash(password), password_changed_at=self._clock()
+            )
         )
 
     def set_disabled(self, username: str, disabled: bool = True) -> User:

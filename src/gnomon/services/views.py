@@ -60,7 +60,7 @@ class JobView:
 
 @dataclass(frozen=True)
 class ReloadResult:
-    """What a reload did; `changed` lists kept jobs whose trigger, pause state or declaration moved."""
+    """What a reload did; `changed`: kept jobs whose trigger, pause or declaration changed."""
 
     deleted: list[str]
     reloaded: list[str]

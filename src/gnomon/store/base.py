@@ -27,7 +27,7 @@ from gnomon.domain import (
 from gnomon.errors import StoreError
 
 
-class LeaseLost(StoreError):  # noqa: N818 -- named like the other gnomon errors
+class LeaseLost(StoreError):
     """A write fenced by a lease was refused because the lease is no longer held by the writer."""
 
     def __init__(self, name: str, holder: str) -> None:

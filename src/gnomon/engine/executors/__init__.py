@@ -11,7 +11,6 @@ from gnomon.domain import JobDefinition, JobKind, Run, RunStatus, utcnow
 from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name
 from gnomon.engine.executors.command import run_command
 from gnomon.engine.executors.python import run_python
-from gnomon.store.base import Store
 from gnomon.engine.output import (
     DEFAULT_OUTPUT_CAP,
     MIN_OUTPUT_CAP,
@@ -19,6 +18,7 @@ from gnomon.engine.output import (
     install_output_routing,
     uninstall_output_routing,
 )
+from gnomon.store.base import Store
 
 __all__ = [
     "Outcome",
@@ -58,9 +58,7 @@ def run_job(
     try:
         if definition.kind is JobKind.COMMAND:
             return run_command(definition, run, cancel, clock=clock, output_cap=output_cap)
-        return run_python(
-            definition, run, cancel, clock=clock, output_cap=output_cap, store=store
-        )
+        return run_python(definition, run, cancel, clock=clock, output_cap=output_cap, store=store)
     except Exception as exc:  # a bug in an executor must not take the engine's worker down
         watch = Stopwatch(clock)
         return watch.outcome(

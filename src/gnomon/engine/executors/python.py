@@ -18,8 +18,8 @@ from typing import Any
 from gnomon.domain import JobDefinition, Run, RunStatus
 from gnomon.engine.context import RunContext
 from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name
-from gnomon.store.base import Store
 from gnomon.engine.output import OutputBuffer, capture_thread_output
+from gnomon.store.base import Store
 
 _MAX_RETURN_REPR = 2000
 _LOAD_HINT = "check the job's target and that its package is importable where the scheduler runs"

@@ -1,0 +1,111 @@
+"""The scheduler in this process, on a real SQLite store: firing, manual runs, cancel, overlap."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gnomon.domain import Run, RunStatus, TriggerSource
+from gnomon.services.runtime import Runtime
+from gnomon.services.views import Actor
+from tests.conftest import WriteConfig
+from tests.e2e.procs import wait_for
+
+TESTER = Actor("tester")
+
+CONFIG = """
+[scheduler]
+timezone = "UTC"
+poll_interval = 0.2
+shutdown_grace = 1
+
+[[jobs]]
+id = "every-second"
+command = ["sh", "-c", "echo tick"]
+trigger = { type = "interval", seconds = 1 }
+
+[[jobs]]
+id = "sleeper"
+command = ["sleep", "30"]
+trigger = { type = "interval", hours = 1, start_date = "2020-01-01T00:00:00Z" }
+
+[[jobs]]
+id = "overlapping"
+command = ["sleep", "3"]
+trigger = { type = "interval", seconds = 1 }
+"""
+
+
+@pytest.fixture
+def runtime(write_config: WriteConfig, runtime_factory: Callable[[Path], Runtime]) -> Runtime:
+    runtime = runtime_factory(write_config(CONFIG))
+    runtime.start_scheduler()
+    wait_for(runtime.jobs.scheduler_running, timeout=10, what="leadership")
+    return runtime
+
+
+def test_interval_job_fires_each_second_with_output(runtime: Runtime) -> None:
+    def two_succeeded() -> list[Run] | None:
+        page = runtime.runs.list_runs(job_id="every-second", status=RunStatus.SUCCEEDED)
+        return page.items if len(page.items) >= 2 else None
+
+    runs = wait_for(two_succeeded, timeout=10, what="two succeeded runs")
+    full = runtime.runs.get_run(runs[0].id)
+    assert full.output is not None and "tick" in full.output
+    assert full.trigger_source == TriggerSource.SCHEDULED
+    assert full.node == runtime.scheduler.node_id  # type: ignore[union-attr]
+
+
+def test_manual_run_is_executed_in_a_thread_named_by_its_manual_job_id(runtime: Runtime) -> None:
+    run = runtime.jobs.run_now("sleeper", TESTER)
+    started = wait_for(
+        lambda: r if (r := runtime.runs.get_run(run.id)).status == RunStatus.RUNNING else None,
+        timeout=5,
+        what="the manual run to start",
+    )
+    assert started.started_at is not None
+    cancelled = runtime.runs.cancel_run(run.id, TESTER)
+    assert cancelled.cancel_requested
+    final = wait_for(
+        lambda: r if (r := runtime.runs.get_run(run.id)).status.is_final else None,
+        timeout=10,
+        what="the cancelled run to end",
+    )
+    assert final.status == RunStatus.CANCELLED
+
+
+def test_fire_beyond_max_instances_is_recorded_skipped(runtime: Runtime) -> None:
+    skipped = wait_for(
+        lambda: runtime.runs.list_runs(job_id="overlapping", status=RunStatus.SKIPPED).items,
+        timeout=10,
+        what="a skipped record",
+    )
+    assert skipped[0].reason == "max_instances"
+
+
+def test_paused_job_does_not_fire(runtime: Runtime) -> None:
+    runtime.jobs.pause("every-second", TESTER)
+    time.sleep(0.5)
+    before = len(runtime.runs.list_runs(job_id="every-second", limit=500).items)
+    time.sleep(2.5)
+    assert len(runtime.runs.list_runs(job_id="every-second", limit=500).items) == before
+
+
+def test_stop_marks_runs_still_running_after_the_grace(runtime: Runtime) -> None:
+    run = runtime.jobs.run_now("sleeper", TESTER)
+    wait_for(
+        lambda: runtime.runs.get_run(run.id).status == RunStatus.RUNNING,
+        timeout=5,
+        what="the run to start",
+    )
+    scheduler = runtime.scheduler
+    assert scheduler is not None
+    scheduler.stop(grace=0.5)
+    runtime.scheduler = None
+    final = runtime.runs.get_run(run.id)
+    # Cancelled (its process group was terminated) within the extra wait after the grace.
+    assert final.status in (RunStatus.CANCELLED, RunStatus.INTERRUPTED)
+    assert not runtime.jobs.scheduler_running()  # a clean stop gives the lease up at once
