@@ -62,6 +62,10 @@ class JobService:
 
     # --- reading -------------------------------------------------------------------------------
 
+    def now(self) -> datetime:
+        """The service's clock (injected in tests)."""
+        return self._clock()
+
     def scheduler_running(self) -> bool:
         """True while some scheduler holds an unexpired lease on this store."""
         lease = self.store.find_lease(LEASE_NAME)

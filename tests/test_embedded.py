@@ -1,0 +1,58 @@
+"""gnomon inside an application: ad-hoc jobs added from Python."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gnomon
+import gnomon.embedded
+from gnomon.domain import RunStatus
+from gnomon.errors import JobExists, JobNotEditable
+from tests.conftest import WriteConfig
+from tests.e2e.procs import wait_for
+from tests.engine import targets
+
+
+def test_importing_gnomon_loads_no_database_code() -> None:
+    code = (
+        "import gnomon, sys; print('sqlalchemy' in sys.modules, 'gnomon.store.sql' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_ad_hoc_job_runs_and_cannot_be_retriggered(write_config: WriteConfig) -> None:
+    config = write_config('[scheduler]\ntimezone = "UTC"\npoll_interval = 0.2\n')
+    scheduler = gnomon.Scheduler(config, env={})
+    with scheduler:
+        view = scheduler.add_job(
+            targets.ok, {"trigger_type": "interval", "seconds": 1}, id="adhoc-ok"
+        )
+        assert not view.record.definition.is_builtin
+        assert view.editable_fields == []
+        with pytest.raises(JobExists):
+            scheduler.add_job(targets.ok, {"trigger_type": "interval", "seconds": 1}, id="adhoc-ok")
+        with pytest.raises(JobNotEditable):
+            scheduler.runtime.jobs.update_trigger(
+                "adhoc-ok", {"trigger_type": "interval", "seconds": 5}, gnomon.embedded.APPLICATION
+            )
+
+        def succeeded() -> bool:
+            page = scheduler.runtime.runs.list_runs(job_id="adhoc-ok", status=RunStatus.SUCCEEDED)
+            return bool(page.items)
+
+        wait_for(succeeded, timeout=10, what="the ad-hoc job to run")
+        scheduler.remove_job("adhoc-ok")
+        assert [j.id for j in scheduler.get_jobs()] == ["gnomon.prune_runs"]
+
+
+def test_add_job_refuses_a_local_function(tmp_path: Path) -> None:
+    def local() -> None:
+        pass
+
+    with pytest.raises(ValueError, match="module-level"):
+        gnomon.embedded.target_of(local)
