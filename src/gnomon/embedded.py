@@ -54,7 +54,7 @@ class Scheduler:
         func: Callable[..., Any] | str,
         trigger: Trigger | Mapping[str, Any],
         *,
-        id: str,  # noqa: A002 - the natural name, as in APScheduler
+        id: str,
         name: str | None = None,
         kwargs: Mapping[str, Any] | None = None,
         replace_existing: bool = False,
