@@ -19,6 +19,8 @@ def configure_logging(level: str) -> None:
         level=getattr(logging, level.upper()),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    # Alembic announces every plugin and migration step at INFO; its warnings still show.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.root.level))
 
 
 def announce_first_admin(runtime: Runtime) -> None:
@@ -70,6 +72,8 @@ def scheduler_command(log_level: str) -> None:
     runtime.prepare_store()
     announce_first_admin(runtime)
     scheduler = runtime.start_scheduler()
+    for view in runtime.jobs.list_jobs():
+        click.echo(f"  {view.id:<28} {view.state:<10} {view.trigger.summary()}", err=True)
     click.echo(f"gnomon scheduler running as node {scheduler.node_id}; Ctrl-C to stop", err=True)
     signum = wait_for_signal()
     click.echo(f"received {signal.Signals(signum).name}; stopping", err=True)
