@@ -8,4 +8,4 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=25.1'
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e . --group test --group lint
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e . --group test --group lint --group bench

@@ -1,0 +1,57 @@
+"""The HTTP API (/api/v1) as a Flask app built by `create_app`; importing it starts nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from gnomon.api import previews, runs, scheduler, status
+from gnomon.api.auth import init_auth
+from gnomon.api.envelope import add_request_id, request_id
+from gnomon.api.errors import register_error_handlers
+from gnomon.api.secret import load_secret_key
+from gnomon.api.state import EXTENSION, ApiState
+from gnomon.config import ServerSettings
+from gnomon.services.runtime import Runtime
+
+MAX_BODY = 1024 * 1024  # 1 MiB
+
+__all__ = ["MAX_BODY", "create_app"]
+
+
+def create_app(runtime: Runtime, settings: ServerSettings | None = None) -> Flask:
+    """The API app serving `runtime`; `settings` default to the runtime's `[server]` section.
+
+    Raises ConfigInvalid when the configured secret key is unusable.
+    """
+    settings = settings or runtime.config.settings.server
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = load_secret_key(settings, _data_dir(runtime))
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = ApiState(
+        runtime=runtime, settings=settings, node_id=status.process_node_id()
+    )
+    app.before_request(_begin_request)
+    app.after_request(add_request_id)
+    register_error_handlers(app)
+    init_auth(app, settings)
+    for blueprint in (scheduler.bp, runs.bp, previews.bp, status.bp, status.health):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def _data_dir(runtime: Runtime) -> Path:
+    data_dir = Path(runtime.config.settings.data_dir)
+    return data_dir if data_dir.is_absolute() else runtime.config.base_dir / data_dir
+
+
+def _begin_request() -> None:
+    request_id()
+    # Refuse an announced oversized body before any handler or check runs; bodies without a
+    # Content-Length are cut at MAX_CONTENT_LENGTH when read.
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise RequestEntityTooLarge()

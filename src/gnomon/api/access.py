@@ -1,0 +1,126 @@
+"""Who is asking and whether they may: session users, CSRF checks, permissions (SPEC §5.2)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+from flask import request
+from flask_login import current_user  # type: ignore[import-untyped]
+from flask_wtf.csrf import validate_csrf  # type: ignore[import-untyped]
+from itsdangerous import SignatureExpired
+from wtforms import ValidationError  # type: ignore[import-untyped]
+
+from gnomon.api.errors import AuthenticationRequired, CsrfExpired, CsrfInvalid, CsrfMissing
+from gnomon.domain import User
+from gnomon.errors import PermissionDenied
+from gnomon.services.views import Actor
+
+CSRF_HEADER = "X-CSRFToken"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+VIEW = "view"
+ADMIN = "admin"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class SessionUser:
+    """A store user as Flask-Login sees it."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    @property
+    def is_active(self) -> bool:
+        return not self.user.disabled
+
+    def get_id(self) -> str:
+        return str(self.user.id)
+
+
+def current_account() -> User | None:
+    """The logged-in user of this request, or None."""
+    found = current_user._get_current_object()
+    return found.user if isinstance(found, SessionUser) else None
+
+
+def user_document(user: User) -> dict[str, object]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role.value,
+        "permissions": sorted(user.permissions),
+    }
+
+
+def actor() -> Actor:
+    """The acting user of this request, for services' audit entries and manual runs."""
+    user = current_account()
+    if user is None:
+        raise AuthenticationRequired()
+    return Actor(name=user.username, user_id=user.id, client=request.remote_addr)
+
+
+def check_csrf() -> None:
+    """Check the X-CSRFToken header against the session; a token anywhere else never counts.
+
+    Raises CsrfMissing, CsrfExpired or CsrfInvalid.
+    """
+    token = request.headers.get(CSRF_HEADER)
+    if not token:
+        raise CsrfMissing("the X-CSRFToken header is missing")
+    try:
+        validate_csrf(token)
+    except ValidationError as exc:
+        if isinstance(exc.__cause__, SignatureExpired):
+            raise CsrfExpired("the CSRF token has expired") from None
+        raise CsrfInvalid("the CSRF token is invalid") from None
+    _check_origin()
+
+
+def _check_origin() -> None:
+    # Over HTTPS a browser's Origin/Referer must name this server. Clients that send neither
+    # (scripts) are not browsers and cannot be driven cross-site, so they pass.
+    if not request.is_secure:
+        return
+    source = request.headers.get("Origin") or request.referrer
+    if not source:
+        return
+    given, ours = urlsplit(source), urlsplit(request.host_url)
+    if (given.scheme, given.hostname, given.port) != (ours.scheme, ours.hostname, ours.port):
+        raise CsrfInvalid("the request comes from another origin")
+
+
+def check_access(permission: str | None) -> User:
+    """Authentication, then CSRF for writes, then the permission, in that order (SPEC §5.2).
+
+    Raises AuthenticationRequired, a CsrfFailed error or PermissionDenied.
+    """
+    user = current_account()
+    if user is None:
+        raise AuthenticationRequired()
+    if request.method in UNSAFE_METHODS:
+        check_csrf()
+    if permission is not None and permission not in user.permissions:
+        raise PermissionDenied(permission)
+    return user
+
+
+def require(permission: str | None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a view: login needed, CSRF for writes, and `permission` (None: login only)."""
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(view)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            check_access(permission)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate

@@ -1,0 +1,151 @@
+"""Session login for people and the console: CSRF token, login, logout, who am I."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from flask import Blueprint, Flask, Response, g, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import LoginManager, login_user, logout_user  # type: ignore[import-untyped]
+from flask_wtf.csrf import CSRFProtect, generate_csrf  # type: ignore[import-untyped]
+
+from gnomon.api.access import (
+    SessionUser,
+    check_access,
+    check_csrf,
+    current_account,
+    require,
+    user_document,
+)
+from gnomon.api.envelope import success
+from gnomon.api.params import object_body
+from gnomon.api.state import state
+from gnomon.config import ServerSettings
+from gnomon.errors import InvalidCredentials, Problem, ValidationFailed
+
+bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
+
+SESSION_LIFETIME = timedelta(hours=12)
+LOGIN_TIME_KEY = "gnomon_login_at"
+CREDENTIAL_KEYS = ("username", "password")
+
+
+class _CookieSessions(SecureCookieSessionInterface):
+    """Signed cookie sessions whose Secure flag follows `server.cookie_secure`."""
+
+    def __init__(self, cookie_secure: str) -> None:
+        self.cookie_secure = cookie_secure
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if self.cookie_secure == "always":
+            return True
+        if self.cookie_secure == "never":
+            return False
+        return has_request_context() and request.is_secure
+
+
+def init_auth(app: Flask, settings: ServerSettings) -> None:
+    """Cookies, Flask-Login and Flask-WTF's CSRF tokens, configured for a JSON API.
+
+    CSRFProtect's own before-request check stays off: `check_access` runs it after the
+    authentication check (SPEC §5.2 order) and reads the token from the header only.
+    """
+    app.config.update(
+        SESSION_COOKIE_NAME="gnomon_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_HEADERS=["X-CSRFToken"],
+        WTF_CSRF_TIME_LIMIT=3600,
+    )
+    app.session_interface = _CookieSessions(settings.cookie_secure)
+    CSRFProtect(app)
+    manager = LoginManager(app)
+    manager.session_protection = "basic"
+    manager.user_loader(_load_user)
+    app.register_blueprint(bp)
+
+
+def _load_user(user_id: str) -> SessionUser | None:
+    """The session's user, unless it was deleted, disabled or changed password since login."""
+    try:
+        user = state().runtime.store.find_user_by_id(int(user_id))
+    except ValueError:
+        return None
+    if user is None or user.disabled:
+        return None
+    logged_in_at = session.get(LOGIN_TIME_KEY)
+    changed = user.password_changed_at
+    if changed is not None and (
+        not isinstance(logged_in_at, int | float) or changed.timestamp() > logged_in_at
+    ):
+        return None
+    return SessionUser(user)
+
+
+def _credentials(body: dict[str, object]) -> tuple[str, str]:
+    problems = [Problem(str(k), "unknown key") for k in body if k not in CREDENTIAL_KEYS]
+    values = []
+    for key in CREDENTIAL_KEYS:
+        value = body.get(key)
+        if not isinstance(value, str) or not value:
+            problems.append(Problem(key, "is required and must be a non-empty string"))
+        values.append(value if isinstance(value, str) else "")
+    if problems:
+        raise ValidationFailed(problems)
+    return values[0], values[1]
+
+
+def _fresh_session() -> None:
+    # A new session (and CSRF secret) at every login and logout: no session fixation.
+    session.clear()
+    g.pop("csrf_token", None)
+
+
+@bp.get("/csrf-token")
+def csrf_token() -> Response:
+    """A CSRF token for X-CSRFToken; sets the session cookie it is bound to."""
+    return success({"csrf_token": generate_csrf()})
+
+
+@bp.post("/login")
+def login() -> Response:
+    """{username, password} → {user, csrf_token}. Raises CsrfFailed, ValidationFailed,
+    RateLimited, InvalidCredentials, AccountDisabled."""
+    check_csrf()
+    username, password = _credentials(object_body())
+    st = state()
+    key = (username, request.remote_addr or "")
+    st.limiter.check(key)
+    try:
+        user = st.runtime.users.authenticate(username, password)
+    except InvalidCredentials:
+        st.limiter.record_failure(key)
+        raise
+    st.limiter.reset(key)
+    _fresh_session()
+    login_user(SessionUser(user))
+    session.permanent = True
+    session[LOGIN_TIME_KEY] = time.time()
+    return success({"user": user_document(user), "csrf_token": generate_csrf()}, "logged_in")
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """End the session; needs login and X-CSRFToken like every write."""
+    check_access(None)
+    logout_user()
+    _fresh_session()
+    return success(None, "logged_out")
+
+
+@bp.get("/me")
+@require(None)
+def me() -> Response:
+    """The logged-in user."""
+    user = current_account()
+    return success(user_document(user) if user else None)

@@ -1,0 +1,102 @@
+"""Reading request bodies and query parameters, with one problem per bad field."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from flask import request
+
+from gnomon.api.errors import InvalidJson
+from gnomon.errors import Problem, ValidationFailed
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def json_body() -> Any:
+    """The parsed body, or None when there is none. Raises InvalidJson.
+
+    The body is parsed whatever its Content-Type: session writes need the X-CSRFToken header
+    anyway, so a form-encoded cross-site post cannot reach a handler.
+    """
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJson("the request body is not valid JSON") from None
+
+
+def object_body(required: bool = True) -> dict[str, Any]:
+    """The body as a JSON object ({} when absent and not required). Raises ValidationFailed."""
+    body = json_body()
+    if body is None and not required:
+        return {}
+    if not isinstance(body, dict):
+        raise ValidationFailed([Problem("body", "must be a JSON object")])
+    return body
+
+
+def no_body() -> None:
+    """For actions without parameters: accept no body or `{}`; name any key given."""
+    body = object_body(required=False)
+    if body:
+        raise ValidationFailed(
+            [Problem(str(key), "unknown key; this action takes no parameters") for key in body]
+        )
+
+
+def body_int(body: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    """An optional integer in a JSON body, within [low, high]. Raises ValidationFailed."""
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationFailed([Problem(key, f"must be an integer from {low} to {high}")])
+    return value
+
+
+class Query:
+    """Query parameters read one by one; `done()` raises every problem found at once."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        text = request.args.get(name)
+        if text is None or text == "":
+            return default
+        try:
+            value = int(text, 10)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            self.problems.append(Problem(name, f"must be an integer from {low} to {high}"))
+            return default
+        return value
+
+    def choice(self, name: str, enum: type[E]) -> E | None:
+        text = request.args.get(name)
+        if text is None or text == "":
+            return None
+        try:
+            return enum(text)
+        except ValueError:
+            allowed = ", ".join(member.value for member in enum)
+            self.problems.append(Problem(name, f"must be one of {allowed}; got {text!r}"))
+            return None
+
+    def text(self, name: str, max_length: int = 512) -> str | None:
+        text = request.args.get(name)
+        if text is None or text == "":
+            return None
+        if len(text) > max_length:
+            self.problems.append(Problem(name, f"must be at most {max_length} characters"))
+            return None
+        return text
+
+    def done(self) -> None:
+        if self.problems:
+            raise ValidationFailed(self.problems)

@@ -1,0 +1,74 @@
+"""Run history endpoints: a job's runs, one run with its output, cancelling a run (SPEC §5.4)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Blueprint, Response
+
+from gnomon.api.access import ADMIN, VIEW, actor, require
+from gnomon.api.envelope import success
+from gnomon.api.params import Query, no_body
+from gnomon.api.state import state
+from gnomon.domain import RunStatus, TriggerSource
+from gnomon.services.documents import run_document
+from gnomon.services.runs import MAX_PAGE
+
+bp = Blueprint("runs", __name__, url_prefix="/api/v1/scheduler")
+
+DEFAULT_PAGE = 50
+
+
+def _job_timezone(job_id: str) -> ZoneInfo | None:
+    """The timezone run times are shown in: the job's, or UTC once the job is gone."""
+    record = state().runtime.store.find_job(job_id)
+    name = record.trigger.get("timezone") if record is not None else None
+    if not isinstance(name, str):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+@bp.get("/jobs/<job_id>/runs")
+@require(VIEW)
+def list_runs(job_id: str) -> Response:
+    """Newest first: ?status=&trigger_source=&limit=1..500&cursor= → {items, next_cursor}.
+
+    Raises JobNotFound, ValidationFailed (per query parameter).
+    """
+    query = Query()
+    status = query.choice("status", RunStatus)
+    source = query.choice("trigger_source", TriggerSource)
+    limit = query.integer("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    cursor = query.text("cursor")
+    query.done()
+    page = state().runtime.runs.list_runs(
+        job_id, status=status, trigger_source=source, limit=limit, cursor=cursor
+    )
+    tz = _job_timezone(job_id)
+    return success(
+        {
+            "items": [run_document(run, tz) for run in page.items],
+            "next_cursor": page.next_cursor,
+        }
+    )
+
+
+@bp.get("/runs/<run_id>")
+@require(VIEW)
+def get_run(run_id: str) -> Response:
+    """One run with its output and traceback. Raises RunNotFound."""
+    run = state().runtime.runs.get_run(run_id)
+    return success(run_document(run, _job_timezone(run.job_id), with_output=True))
+
+
+@bp.post("/runs/<run_id>/actions/cancel")
+@require(ADMIN)
+def cancel_run(run_id: str) -> Response:
+    """Ask a queued or running run to stop. Raises RunNotFound, RunNotCancellable."""
+    no_body()
+    run = state().runtime.runs.cancel_run(run_id, actor())
+    document = run_document(run, _job_timezone(run.job_id), with_output=True)
+    return success(document, "run_cancel_requested")

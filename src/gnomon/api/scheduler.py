@@ -1,0 +1,109 @@
+"""The seven contract endpoints of /api/v1/scheduler (SPEC §5.3, seed: Endpoints 总览).
+
+Each one checks access, then that a scheduler is live for this store (409 otherwise), then asks
+the job service; handlers only translate between HTTP and the service.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from gnomon.api.access import ADMIN, VIEW, actor, require
+from gnomon.api.envelope import language, success
+from gnomon.api.params import no_body, object_body
+from gnomon.api.state import state
+from gnomon.services.documents import job_document
+from gnomon.services.jobs import JobService
+from gnomon.services.views import ReloadResult
+
+bp = Blueprint("scheduler", __name__, url_prefix="/api/v1/scheduler")
+
+
+def _jobs() -> JobService:
+    """The job service, once a live scheduler is confirmed; raises SchedulerNotRunning."""
+    jobs = state().runtime.jobs
+    jobs.require_scheduler()
+    return jobs
+
+
+def _job_answer(job_id: str, message: str) -> Response:
+    """The job object after a change (read afresh: running count, next fire times)."""
+    view = state().runtime.jobs.get_job(job_id)
+    return success(job_document(view, language(), detail=True), message)
+
+
+@bp.get("/jobs")
+@require(VIEW)
+def list_jobs() -> Response:
+    """Every job, sorted by id."""
+    lang = language()
+    return success([job_document(view, lang) for view in _jobs().list_jobs()])
+
+
+@bp.get("/jobs/<job_id>")
+@require(VIEW)
+def get_job(job_id: str) -> Response:
+    """One job with its next fire times and recent runs. Raises JobNotFound."""
+    view = _jobs().get_job(job_id)
+    return success(job_document(view, language(), detail=True))
+
+
+@bp.put("/jobs/<job_id>")
+@require(ADMIN)
+def update_job(job_id: str) -> Response:
+    """Change a builtin job's trigger. Raises JobNotFound, JobNotEditable, ValidationFailed."""
+    jobs = _jobs()
+    body = object_body()
+    jobs.update_trigger(job_id, body, actor())
+    return _job_answer(job_id, "job_updated")
+
+
+@bp.post("/jobs/<job_id>/actions/pause")
+@require(ADMIN)
+def pause_job(job_id: str) -> Response:
+    """Pause (idempotent). Raises JobNotFound."""
+    jobs = _jobs()
+    no_body()
+    jobs.pause(job_id, actor())
+    return _job_answer(job_id, "job_paused")
+
+
+@bp.post("/jobs/<job_id>/actions/resume")
+@require(ADMIN)
+def resume_job(job_id: str) -> Response:
+    """Resume (idempotent). Raises JobNotFound, JobHasNoNextRun."""
+    jobs = _jobs()
+    no_body()
+    jobs.resume(job_id, actor())
+    return _job_answer(job_id, "job_resumed")
+
+
+@bp.post("/jobs/<job_id>/actions/run")
+@require(ADMIN)
+def run_job(job_id: str) -> Response:
+    """Start a manual run in the background. Raises JobNotFound, JobAlreadyRunning."""
+    jobs = _jobs()
+    no_body()
+    run = jobs.run_now(job_id, actor())
+    return success({"manual_job_id": run.manual_job_id, "run_id": run.id}, "job_started")
+
+
+@bp.post("/jobs/actions/reload")
+@require(ADMIN)
+def reload_jobs() -> Response:
+    """Re-register every job from the configuration. Raises ConfigInvalid (nothing changed)."""
+    jobs = _jobs()
+    no_body()
+    return success(reload_document(jobs.reload(actor())), "jobs_reloaded")
+
+
+def reload_document(result: ReloadResult) -> dict[str, object]:
+    return {
+        "deleted": result.deleted,
+        "reloaded": result.reloaded,
+        "deleted_count": len(result.deleted),
+        "reloaded_count": len(result.reloaded),
+        "added": result.added,
+        "removed": result.removed,
+        "changed": result.changed,
+    }

@@ -1,0 +1,219 @@
+"""Session login, CSRF (header only, checked after authentication), cookies and throttling."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gnomon.api.ratelimit import LoginLimiter
+from gnomon.api.state import state
+from gnomon.services.runtime import Runtime
+from tests.api.conftest import API, JOBS, PASSWORDS, AuthActions, assert_error, assert_ok
+
+LOGIN = f"{API}/auth/login"
+
+
+def test_csrf_token_sets_an_httponly_lax_session_cookie(client: FlaskClient) -> None:
+    response = client.get(f"{API}/auth/csrf-token")
+    assert assert_ok(response)["csrf_token"]
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("gnomon_session=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie
+
+
+def test_session_cookie_is_secure_over_https_when_auto(client: FlaskClient) -> None:
+    response = client.get(f"{API}/auth/csrf-token", base_url="https://localhost")
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_login_answers_user_and_fresh_csrf_token(auth: AuthActions) -> None:
+    before = auth.fetch_csrf()
+    response = auth.client.post(
+        LOGIN,
+        json={"username": "viewer", "password": PASSWORDS["viewer"]},
+        headers={"X-CSRFToken": before},
+    )
+    data = assert_ok(response)
+    assert data["user"]["username"] == "viewer"
+    assert data["user"]["role"] == "viewer"
+    assert data["user"]["permissions"] == ["view"]
+    assert data["csrf_token"] and data["csrf_token"] != before
+    assert "password_hash" not in data["user"]
+
+
+def test_me_names_the_logged_in_user(auth: AuthActions) -> None:
+    auth.login("admin")
+    data = assert_ok(auth.get(f"{API}/auth/me"))
+    assert data["username"] == "admin"
+    assert data["permissions"] == ["admin", "view"]
+
+
+def test_me_without_login_is_401(client: FlaskClient) -> None:
+    body = assert_error(client.get(f"{API}/auth/me"), 401, "AUTHENTICATION_REQUIRED")
+    assert body["category"] == "authentication"
+
+
+def test_errors_of_a_logged_in_user_carry_the_user_id(auth: AuthActions, runtime: Runtime) -> None:
+    auth.login("viewer")
+    body = assert_error(auth.get(f"{API}/nowhere"), 404, "NOT_FOUND")
+    assert body["context"]["user_id"] == runtime.users.get_user("viewer").id
+
+
+def test_login_needs_the_csrf_header(client: FlaskClient) -> None:
+    client.get(f"{API}/auth/csrf-token")
+    response = client.post(LOGIN, json={"username": "admin", "password": PASSWORDS["admin"]})
+    assert_error(response, 403, "CSRF_MISSING")
+
+
+def test_csrf_token_in_json_body_is_never_accepted(auth: AuthActions) -> None:
+    token = auth.fetch_csrf()
+    response = auth.client.post(
+        LOGIN, json={"username": "admin", "password": PASSWORDS["admin"], "csrf_token": token}
+    )
+    assert_error(response, 403, "CSRF_MISSING")
+
+
+def test_csrf_token_in_form_field_is_never_accepted(auth: AuthActions) -> None:
+    token = auth.fetch_csrf()
+    response = auth.client.post(
+        LOGIN, data={"username": "admin", "password": PASSWORDS["admin"], "csrf_token": token}
+    )
+    assert_error(response, 403, "CSRF_MISSING")
+
+
+def test_wrong_csrf_token_is_invalid(auth: AuthActions) -> None:
+    auth.fetch_csrf()
+    response = auth.client.post(
+        LOGIN,
+        json={"username": "admin", "password": PASSWORDS["admin"]},
+        headers={"X-CSRFToken": "not-a-token"},
+    )
+    assert_error(response, 403, "CSRF_INVALID")
+
+
+def test_csrf_token_of_another_session_is_invalid(app: Flask, auth: AuthActions) -> None:
+    foreign = AuthActions(app.test_client()).fetch_csrf()
+    auth.fetch_csrf()
+    response = auth.client.post(
+        LOGIN,
+        json={"username": "admin", "password": PASSWORDS["admin"]},
+        headers={"X-CSRFToken": foreign},
+    )
+    assert_error(response, 403, "CSRF_INVALID")
+
+
+def test_stale_csrf_token_is_expired(app: Flask, admin: AuthActions) -> None:
+    app.config["WTF_CSRF_TIME_LIMIT"] = -1  # every token is already too old
+    assert_error(admin.post(f"{JOBS}/report/actions/pause"), 403, "CSRF_EXPIRED")
+
+
+def test_cross_origin_write_over_https_is_csrf_invalid(client: FlaskClient) -> None:
+    https = "https://localhost"
+    token = client.get(f"{API}/auth/csrf-token", base_url=https).get_json()["data"]["csrf_token"]
+    response = client.post(
+        LOGIN,
+        json={"username": "admin", "password": PASSWORDS["admin"]},
+        headers={"X-CSRFToken": token, "Origin": "https://evil.example"},
+        base_url=https,
+    )
+    assert_error(response, 403, "CSRF_INVALID")
+    same = client.post(
+        LOGIN,
+        json={"username": "admin", "password": PASSWORDS["admin"]},
+        headers={"X-CSRFToken": token, "Origin": https},
+        base_url=https,
+    )
+    assert_ok(same)
+
+
+def test_wrong_password_is_invalid_credentials(auth: AuthActions) -> None:
+    body = assert_error(auth.login("admin", "wrong-password"), 401, "INVALID_CREDENTIALS")
+    assert body["context"]["user_id"] is None
+
+
+def test_unknown_user_is_invalid_credentials(auth: AuthActions) -> None:
+    assert_error(auth.login("nobody", "whatever-pass"), 401, "INVALID_CREDENTIALS")
+
+
+def test_disabled_user_is_account_disabled(auth: AuthActions, runtime: Runtime) -> None:
+    runtime.users.set_disabled("viewer")
+    assert_error(auth.login("viewer"), 403, "ACCOUNT_DISABLED")
+
+
+def test_login_body_is_validated(auth: AuthActions) -> None:
+    token = auth.fetch_csrf()
+    response = auth.client.post(
+        LOGIN, json={"username": 3, "extra": 1}, headers={"X-CSRFToken": token}
+    )
+    body = assert_error(response, 400, "VALIDATION_ERROR")
+    fields = {d["field"] for d in body["details"]}
+    assert fields == {"username", "password", "extra"}
+
+
+def test_logout_ends_the_session(auth: AuthActions) -> None:
+    auth.login("admin")
+    assert_ok(auth.logout())
+    assert_error(auth.get(f"{API}/auth/me"), 401, "AUTHENTICATION_REQUIRED")
+
+
+def test_logout_needs_csrf(auth: AuthActions) -> None:
+    auth.login("admin")
+    assert_error(auth.request("POST", f"{API}/auth/logout", csrf=False), 403, "CSRF_MISSING")
+
+
+def test_disabling_a_user_ends_its_session(auth: AuthActions, runtime: Runtime) -> None:
+    auth.login("viewer")
+    runtime.users.set_disabled("viewer")
+    assert_error(auth.get(JOBS), 401, "AUTHENTICATION_REQUIRED")
+
+
+def test_password_change_ends_older_sessions(auth: AuthActions, runtime: Runtime) -> None:
+    auth.login("viewer")
+    assert auth.get(f"{API}/auth/me").status_code == 200
+    runtime.users.set_password("viewer", "another-password")
+    assert_error(auth.get(f"{API}/auth/me"), 401, "AUTHENTICATION_REQUIRED")
+    assert auth.login("viewer", "another-password").status_code == 200
+
+
+def test_eleventh_failed_login_within_a_minute_is_rate_limited(auth: AuthActions) -> None:
+    for _ in range(10):
+        assert_error(auth.login("admin", "wrong-password"), 401, "INVALID_CREDENTIALS")
+    response = auth.login("admin", PASSWORDS["admin"])
+    body = assert_error(response, 429, "RATE_LIMITED")
+    assert body["category"] == "security"
+    assert int(response.headers["Retry-After"]) >= 1
+    # Other usernames from the same address are counted apart.
+    assert auth.login("viewer").status_code == 200
+
+
+def test_rate_limit_window_slides(app: Flask, auth: AuthActions) -> None:
+    now = [1000.0]
+    state_ = app.extensions["gnomon"]
+    state_.limiter = LoginLimiter(max_failures=2, window_s=60, clock=lambda: now[0])
+    for _ in range(2):
+        auth.login("admin", "wrong-password")
+    assert_error(auth.login("admin"), 429, "RATE_LIMITED")
+    now[0] += 61
+    assert auth.login("admin").status_code == 200
+
+
+def test_rate_limit_message_is_translated(app: Flask, auth: AuthActions) -> None:
+    with app.test_request_context():
+        state().limiter = LoginLimiter(max_failures=1)
+    auth.login("admin", "wrong-password")
+    token = auth.fetch_csrf()
+    response = auth.client.post(
+        LOGIN,
+        json={"username": "admin", "password": "wrong-password"},
+        headers={"X-CSRFToken": token, "Accept-Language": "zh"},
+    )
+    body = assert_error(response, 429, "RATE_LIMITED")
+    assert "秒后重试" in body["message"]
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", f"{API}/auth/csrf-token"])
+def test_open_endpoints_need_no_login(client: FlaskClient, path: str) -> None:
+    assert client.get(path).status_code == 200
