@@ -1,0 +1,252 @@
+"""Firing precision and capacity: N interval jobs every second, in one engine, in this process.
+
+    python bench/firing.py --engine gnomon-sqlite --jobs 1000 --mode spread --seconds 20
+
+Engines: `gnomon-sqlite` and `gnomon-postgres` (gnomon's scheduler with run records written),
+`aps-memory` (bare APScheduler 3, memory job store, no persistence) and `aps-sqlite` (APScheduler
+3 with its SQLAlchemy job store on SQLite). Phases are spread evenly over the second (`spread`) or
+all due at the same instant (`aligned`). Prints one JSON object: p50/p99/max lateness (actual
+start − scheduled time) in ms, fires/s achieved vs expected, CPU seconds and peak RSS. Run it in a
+fresh process per measurement (bench/run_all.py does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+PG_URL = os.environ.get(
+    "GNOMON_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gnomon_bench"
+)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def phases(count: int, mode: str) -> list[float]:
+    return [i / count for i in range(count)] if mode == "spread" else [0.0] * count
+
+
+def summarise(lateness_s: list[float], jobs: int, seconds: float, **extra: Any) -> dict[str, Any]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    ms = [x * 1000 for x in lateness_s]
+    return {
+        "fires": len(ms),
+        "expected_fires": int(jobs * seconds),
+        "fires_per_s": round(len(ms) / seconds, 1),
+        "p50_ms": round(percentile(ms, 0.50), 2),
+        "p99_ms": round(percentile(ms, 0.99), 2),
+        "max_ms": round(max(ms), 2) if ms else None,
+        "mean_ms": round(statistics.fmean(ms), 2) if ms else None,
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        **extra,
+    }
+
+
+# --- gnomon ----------------------------------------------------------------------------------
+
+
+def gnomon_config(path: Path, jobs: int, mode: str, base: datetime, store_url: str) -> None:
+    lines = [
+        f'data_dir = "{path.parent}"',
+        "[store]",
+        f'url = "{store_url}"',
+        "[scheduler]",
+        'timezone = "UTC"',
+        "pool_size = 16",
+        f'python_path = ["{BENCH_DIR}"]',
+        "[[jobs]]",
+        'id = "gnomon.prune_runs"',
+        "enabled = false",
+    ]
+    for index, phase in enumerate(phases(jobs, mode)):
+        start = (base + timedelta(seconds=phase)).isoformat()
+        lines += [
+            "[[jobs]]",
+            f'id = "j{index:05d}"',
+            'target = "targets:noop"',
+            f'trigger = {{ type = "interval", seconds = 1, start_date = "{start}" }}',
+        ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def reset_postgres(url: str) -> None:
+    """Drop and create the benchmark's own database (named by the URL) for a clean start."""
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    base, _, name = dsn.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
+    from gnomon.services.runtime import Runtime
+
+    workdir = Path(tempfile.mkdtemp(prefix="gnomon-bench-"))
+    if args.engine == "gnomon-postgres":
+        store_url = args.pg_url
+        reset_postgres(store_url)
+    else:
+        store_url = f"sqlite:///{workdir / 'gnomon.db'}"
+    config = workdir / "gnomon.toml"
+    gnomon_config(config, args.jobs, args.mode, datetime(2020, 1, 1, tzinfo=UTC), store_url)
+    started = time.perf_counter()
+    runtime = Runtime.from_config_file(config, env={})
+    runtime.prepare_store()
+    runtime.start_scheduler()
+    setup_s = time.perf_counter() - started
+    window_start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1 + args.warmup)
+    window_end = window_start + timedelta(seconds=args.seconds)
+    time.sleep(max(0.0, (window_end - datetime.now(UTC)).total_seconds()) + 1.5)
+    runtime.close(grace=5)
+    lateness, missed = gnomon_lateness(store_url, window_start, window_end)
+    return summarise(lateness, args.jobs, args.seconds, missed=missed, setup_s=round(setup_s, 2))
+
+
+def gnomon_lateness(store_url: str, start: datetime, end: datetime) -> tuple[list[float], int]:
+    query = (
+        "SELECT scheduled_for, started_at, status, fire_count FROM runs "
+        "WHERE scheduled_for >= :start AND scheduled_for < :end"
+    )
+    rows: list[tuple[Any, ...]]
+    if store_url.startswith("sqlite"):
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as conn:
+            rows = conn.execute(
+                query.replace(":start", "?").replace(":end", "?"),
+                (iso_sqlite(start), iso_sqlite(end)),
+            ).fetchall()
+    else:
+        import psycopg
+
+        dsn = store_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn) as conn:
+            rows = conn.execute(
+                query.replace(":start", "%s").replace(":end", "%s"), (start, end)
+            ).fetchall()
+    lateness: list[float] = []
+    missed = 0
+    for scheduled, started, status, fire_count in rows:
+        if status in ("missed", "skipped"):
+            missed += int(fire_count)
+            continue
+        if started is None:
+            continue
+        lateness.append((as_dt(started) - as_dt(scheduled)).total_seconds())
+    return lateness, missed
+
+
+def iso_sqlite(value: datetime) -> str:
+    # How the store's UtcDateTime type writes datetimes on SQLite (naive UTC text).
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+
+def as_dt(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+# --- APScheduler 3 ---------------------------------------------------------------------------
+
+
+def run_apscheduler(args: argparse.Namespace) -> dict[str, Any]:
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    lateness: list[float] = []
+    # Phases hang off a whole second in the past; the window opens once the jobs are added.
+    anchor = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    window = {"start": float("inf"), "end": float("inf")}
+    _APS_STATE.update(
+        anchor=anchor.timestamp(), window=window, lateness=lateness, lock=threading.Lock()
+    )
+    jobstores: dict[str, Any] = {}
+    if args.engine == "aps-sqlite":
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+        db = Path(tempfile.mkdtemp(prefix="aps-bench-")) / "jobs.sqlite"
+        jobstores["default"] = SQLAlchemyJobStore(url=f"sqlite:///{db}")
+    scheduler = BackgroundScheduler(
+        jobstores=jobstores, executors={"default": ThreadPoolExecutor(16)}, timezone="UTC"
+    )
+    started = time.perf_counter()
+    for index, phase in enumerate(phases(args.jobs, args.mode)):
+        scheduler.add_job(
+            aps_job,
+            IntervalTrigger(
+                seconds=1, start_date=anchor + timedelta(seconds=phase), timezone="UTC"
+            ),
+            args=[phase],
+            id=f"j{index:05d}",
+            misfire_grace_time=300,
+            coalesce=True,
+            max_instances=1,
+        )
+    scheduler.start()
+    setup_s = time.perf_counter() - started
+    window["start"] = float(int(time.time()) + 1 + args.warmup)
+    window["end"] = window["start"] + args.seconds
+    time.sleep(max(0.0, window["end"] - time.time()) + 1.5)
+    scheduler.shutdown(wait=False)
+    return summarise(lateness, args.jobs, args.seconds, missed=None, setup_s=round(setup_s, 2))
+
+
+_APS_STATE: dict[str, Any] = {}
+
+
+def aps_job(phase: float) -> None:
+    """The APScheduler job (module level: its SQLAlchemy store pickles jobs by reference).
+
+    Scheduled times are anchor + phase + k seconds, so lateness below 1 s is recovered here;
+    APScheduler's figures are only exact while it keeps lateness under a second.
+    """
+    now = time.time()
+    late = (now - _APS_STATE["anchor"] - phase) % 1.0
+    window = _APS_STATE["window"]
+    if window["start"] <= now - late < window["end"]:
+        with _APS_STATE["lock"]:
+            _APS_STATE["lateness"].append(late)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--engine",
+        choices=["gnomon-sqlite", "gnomon-postgres", "aps-memory", "aps-sqlite"],
+        required=True,
+    )
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--mode", choices=["spread", "aligned"], default="spread")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--warmup", type=float, default=5)
+    parser.add_argument("--pg-url", default=PG_URL)
+    args = parser.parse_args()
+    sys.path.insert(0, str(BENCH_DIR))
+    result = run_gnomon(args) if args.engine.startswith("gnomon") else run_apscheduler(args)
+    result.update(engine=args.engine, jobs=args.jobs, mode=args.mode, seconds=args.seconds)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

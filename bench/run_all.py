@@ -1,0 +1,95 @@
+"""Run the firing benchmark matrix, each measurement in a fresh process, and write a JSON file.
+
+    python bench/run_all.py                       # the engine-choice matrix, 3 repeats
+    python bench/run_all.py --jobs 100 --seconds 2 --repeats 1 --engines gnomon-sqlite aps-memory
+
+Prints a table of medians over the repeats and, for each row, the ratio of gnomon's p99 lateness
+and fires/s to bare APScheduler 3's (memory store) measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+DEFAULT_ENGINES = ["aps-memory", "aps-sqlite", "gnomon-sqlite", "gnomon-postgres"]
+FIGURES = ["fires_per_s", "p50_ms", "p99_ms", "max_ms", "cpu_s", "peak_rss_mb", "setup_s"]
+
+
+def measure(engine: str, jobs: int, mode: str, seconds: float, warmup: float) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        str(BENCH_DIR / "firing.py"),
+        "--engine", engine,
+        "--jobs", str(jobs),
+        "--mode", mode,
+        "--seconds", str(seconds),
+        "--warmup", str(warmup),
+    ]  # fmt: skip
+    out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=900)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def median_row(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    row = dict(samples[0])
+    for key in [*FIGURES, "missed"]:
+        values = [s[key] for s in samples if s.get(key) is not None]
+        row[key] = round(statistics.median(values), 2) if values else None
+    row["repeats"] = len(samples)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--engines", nargs="+", default=DEFAULT_ENGINES)
+    parser.add_argument("--jobs", nargs="+", type=int, default=[100, 1000])
+    parser.add_argument("--modes", nargs="+", default=["spread", "aligned"])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--warmup", type=float, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "firing.json")
+    args = parser.parse_args()
+
+    rows: list[dict[str, Any]] = []
+    for jobs in args.jobs:
+        for mode in args.modes:
+            for engine in args.engines:
+                samples = [
+                    measure(engine, jobs, mode, args.seconds, args.warmup)
+                    for _ in range(args.repeats)
+                ]
+                rows.append(median_row(samples))
+                print(json.dumps(rows[-1]), file=sys.stderr)
+    baseline = {(r["jobs"], r["mode"]): r for r in rows if r["engine"] == "aps-memory"}
+    for row in rows:
+        base = baseline.get((row["jobs"], row["mode"]))
+        if base and base["p99_ms"]:
+            row["p99_vs_aps_memory"] = round(row["p99_ms"] / base["p99_ms"], 2)
+            row["fires_vs_aps_memory"] = round(row["fires_per_s"] / base["fires_per_s"], 3)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows}, indent=2
+        )
+    )
+    header = f"{'engine':<16}{'jobs':>6} {'mode':<8}{'fires/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+    header += f"{'max ms':>9}{'missed':>8}{'cpu s':>7}{'rss MB':>8}{'p99 ×aps':>9}"
+    print(header)
+    for r in rows:
+        print(
+            f"{r['engine']:<16}{r['jobs']:>6} {r['mode']:<8}{r['fires_per_s']:>9}{r['p50_ms']:>9}"
+            f"{r['p99_ms']:>9}{r['max_ms']!s:>9}{r['missed']!s:>8}{r['cpu_s']:>7}"
+            f"{r['peak_rss_mb']:>8}{r.get('p99_vs_aps_memory', '-')!s:>9}"
+        )
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
