@@ -11,7 +11,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from gnomon.domain import Role, User, utcnow
-from gnomon.errors import AccountDisabled, InvalidCredentials, Problem, ValidationFailed
+from gnomon.errors import (
+    AccountDisabled,
+    InvalidCredentials,
+    Problem,
+    UserExists,
+    ValidationFailed,
+)
 from gnomon.store.base import Store
 
 MIN_PASSWORD_LENGTH = 8
@@ -21,10 +27,16 @@ FIRST_ADMIN = "admin"
 class UserService:
     """Users of one store; passwords are kept as argon2 hashes."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
         self.store = store
         self._clock = clock
-        self._hasher = PasswordHasher()
+        self._hasher = hasher or PasswordHasher()
 
     def create_user(self, username: str, role: Role, password: str) -> User:
         """Raises ValidationFailed for a bad name or short password, UserExists."""
@@ -38,6 +50,10 @@ class UserService:
 
     def list_users(self) -> list[User]:
         return self.store.list_users()
+
+    def find_user_by_id(self, user_id: int) -> User | None:
+        """The user with this id, or None."""
+        return self.store.find_user_by_id(user_id)
 
     def get_user(self, username: str) -> User:
         """Raises UserNotFound."""
@@ -85,7 +101,10 @@ class UserService:
         if self.store.count_users() > 0:
             return None
         password = password or secrets.token_urlsafe(12)
-        self.create_user(FIRST_ADMIN, Role.ADMIN, password)
+        try:
+            self.create_user(FIRST_ADMIN, Role.ADMIN, password)
+        except UserExists:
+            return None  # another process starting at the same moment created it first
         return password
 
 
