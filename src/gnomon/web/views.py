@@ -1,0 +1,58 @@
+"""Console pages: each route renders a shell; the page's ES module fills it from the JSON API.
+
+The views hold no data and check no login: the scripts ask the API, which enforces access, and
+send the browser to the login page on a 401. So the console can do nothing the API does not allow.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template
+
+bp = Blueprint(
+    "console",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/console/static",
+)
+
+# Everything is served from this origin: no inline script, no CDN, no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+def _page(template: str, **context: str) -> Response:
+    response = Response(render_template(template, **context))
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    # Shells are tiny and must follow a redeploy's scripts at once.
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/")
+def jobs_page() -> Response:
+    """The jobs table."""
+    return _page("jobs.html", page="jobs")
+
+
+@bp.get("/login")
+def login_page() -> Response:
+    """The login form."""
+    return _page("login.html", page="login")
+
+
+@bp.get("/jobs/<job_id>")
+def job_page(job_id: str) -> Response:
+    """One job: details, trigger editor, actions and run history."""
+    return _page("job.html", page="job", job_id=job_id)
+
+
+@bp.get("/runs/<run_id>")
+def run_page(run_id: str) -> Response:
+    """One run with its output, refreshed while it runs."""
+    return _page("run.html", page="run", run_id=run_id)
