@@ -111,6 +111,7 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     config = workdir / "gnomon.toml"
     gnomon_config(config, args.jobs, args.mode, datetime(2020, 1, 1, tzinfo=UTC), store_url)
     started = time.perf_counter()
+    wall_start = datetime.now(UTC)
     runtime = Runtime.from_config_file(config, env={})
     runtime.prepare_store()
     runtime.start_scheduler()
@@ -120,7 +121,32 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     time.sleep(max(0.0, (window_end - datetime.now(UTC)).total_seconds()) + 1.5)
     runtime.close(grace=5)
     lateness, missed = gnomon_lateness(store_url, window_start, window_end)
-    return summarise(lateness, args.jobs, args.seconds, missed=missed, setup_s=round(setup_s, 2))
+    first = first_start(store_url)
+    first_fire_s = None if first is None else round((first - wall_start).total_seconds(), 2)
+    return summarise(
+        lateness,
+        args.jobs,
+        args.seconds,
+        missed=missed,
+        setup_s=round(setup_s, 2),
+        first_fire_s=first_fire_s,
+    )
+
+
+def first_start(store_url: str) -> datetime | None:
+    """When the first run of all started: start-up time is measured up to that instant."""
+    query = "SELECT min(started_at) FROM runs"
+    if store_url.startswith("sqlite"):
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as conn:
+            value = conn.execute(query).fetchone()[0]
+    else:
+        import psycopg
+
+        dsn = store_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute(query).fetchone()
+            value = row[0] if row else None
+    return None if value is None else as_dt(value)
 
 
 def gnomon_lateness(store_url: str, start: datetime, end: datetime) -> tuple[list[float], int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from gnomon.domain import JobDefinition, JobKind, JobRecord, RunStatus
-from gnomon.engine.planning import plan_fires
+from gnomon.engine.planning import plan_ahead, plan_fires
 from gnomon.triggers import load_trigger, parse_trigger
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -129,3 +129,30 @@ def test_long_outage_is_summarised_not_enumerated_forever() -> None:
     assert missed.fire_count == 100_000
     assert "cap" in (missed.error_message or "")
     assert result.next_fire_time is not None and result.next_fire_time > now
+
+
+def test_fire_planned_ahead_is_one_queued_run_of_its_own_time() -> None:
+    record = job(T0 + timedelta(seconds=10))
+    trigger = load_trigger(record.trigger)
+    now = T0 + timedelta(seconds=9, milliseconds=900)
+    result = plan_ahead(record, trigger, T0 + timedelta(seconds=10), now=now, node="n1")
+    [run] = result.records
+    assert (run.status, run.scheduled_for, run.queued_at) == (
+        RunStatus.QUEUED,
+        T0 + timedelta(seconds=10),
+        now,
+    )
+    assert run.fire_count == 1 and run.last_scheduled_for is None
+    assert result.to_execute == [run]
+    assert result.next_fire_time == T0 + timedelta(seconds=20)
+
+
+def test_plan_starts_from_the_given_due_time_instead_of_the_stored_one() -> None:
+    record = job(T0)  # stored: 0 s; the scheduler already fired it and now holds 10 s
+    trigger = load_trigger(record.trigger)
+    result = plan_fires(
+        record, trigger, T0 + timedelta(seconds=10), active=0, node="n1", down_until=T0,
+        due=T0 + timedelta(seconds=10),
+    )  # fmt: skip
+    [run] = result.records
+    assert run.scheduled_for == T0 + timedelta(seconds=10)

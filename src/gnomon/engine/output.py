@@ -164,16 +164,24 @@ def output_routing_installed() -> bool:
     return bool(_installed)
 
 
+def route_thread_output(buffer: OutputBuffer | None) -> OutputBuffer | None:
+    """From now on, sys.stdout/sys.stderr writes from the current thread go to ``buffer`` (when
+    routing is installed; None: to the real streams). Returns the buffer routed before, to put
+    back afterwards. The executor's per-run path uses this instead of the context manager."""
+    previous = cast("OutputBuffer | None", getattr(_route, "buffer", None))
+    _route.buffer = buffer
+    return previous
+
+
 @contextmanager
 def capture_thread_output(buffer: OutputBuffer) -> Iterator[None]:
     """While inside, sys.stdout/sys.stderr writes from the current thread go to ``buffer``
     (when routing is installed)."""
-    previous = getattr(_route, "buffer", None)
-    _route.buffer = buffer
+    previous = route_thread_output(buffer)
     try:
         yield
     finally:
-        _route.buffer = previous
+        route_thread_output(previous)
 
 
 @contextmanager

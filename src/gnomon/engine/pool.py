@@ -1,14 +1,23 @@
-"""A bounded pool of daemon worker threads that execute runs.
+"""A bounded pool of daemon worker threads that execute runs, now or at a given instant.
 
 Not concurrent.futures: its threads are joined at interpreter exit, so one hung job would keep a
 stopped scheduler from exiting. Ours are daemons; the scheduler decides how long to wait.
+
+Work due later (fires claimed shortly before their time) waits in a heap, and the workers
+themselves wait for it, leader/follower style as in Java's DelayQueue: one idle worker sleeps
+until the earliest item is due and runs it straight away, the others sleep until work arrives.
+A run thus starts in the thread that woke for it, with no hand-off from a timer thread, and the
+scheduler loop may be busy writing the next claims to the store meanwhile.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
-import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -17,17 +26,22 @@ Work = Callable[[], None]
 
 
 class WorkerPool:
-    """`size` daemon threads taking work items from one queue, first in first out."""
+    """`size` daemon threads running work items: ready ones first in first out, timed ones at
+    their instant (on the time.monotonic clock)."""
 
     def __init__(self, size: int, name: str = "gnomon-worker") -> None:
         self.size = size
         self._name = name
-        self._queue: queue.SimpleQueue[Work | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._busy = 0
-        self._pending = 0
         self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
+        self._available = threading.Condition(self._lock)  # workers wait here for work
+        self._idle = threading.Condition(self._lock)  # wait_idle waits here
+        self._ready: deque[Work] = deque()
+        self._timed: list[tuple[float, int, Work]] = []
+        self._order = itertools.count()  # ties on the instant keep submission order
+        self._leader: object | None = None  # the worker sleeping until the heap's head is due
+        self._pending = 0
+        self._closed = False
 
     def start(self) -> None:
         for index in range(self.size):
@@ -35,16 +49,22 @@ class WorkerPool:
             thread.start()
             self._threads.append(thread)
 
-    def submit(self, work: Work) -> None:
+    def submit(self, work: Work, at: float | None = None) -> None:
+        """Run `work` as soon as a worker is free, or not before `at` (time.monotonic())."""
         with self._lock:
             self._pending += 1
-        self._queue.put(work)
+            if at is None:
+                self._ready.append(work)
+            else:
+                heapq.heappush(self._timed, (at, next(self._order), work))
+                if self._timed[0][2] is work:
+                    self._leader = None  # a new earliest item: whoever wakes times it afresh
+            self._available.notify()
 
     @property
     def depth(self) -> int:
-        """Work items submitted and not yet finished (queued plus executing)."""
-        with self._lock:
-            return self._pending
+        """Work items submitted and not yet finished (waiting, timed or executing)."""
+        return self._pending  # an int read is atomic; no lock on this per-loop-pass read
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every submitted item has finished; False when `timeout` ran out first."""
@@ -52,21 +72,60 @@ class WorkerPool:
             return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
 
     def shutdown(self) -> None:
-        """Let idle threads exit; threads still busy are daemons and do not block exit."""
-        for _ in self._threads:
-            self._queue.put(None)
+        """Let idle threads exit (dropping timed items not yet due); busy threads are daemons
+        and do not block exit."""
+        with self._lock:
+            self._closed = True
+            self._available.notify_all()
+
+    def _take(self, finished: bool) -> Work | None:
+        """The next item to run, waiting for it; `finished`: the caller's previous item ended
+        (counted here, under the same lock acquisition as the taking)."""
+        with self._lock:
+            if finished:
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.notify_all()
+            while True:
+                if self._ready:
+                    work = self._ready.popleft()
+                    break
+                if self._closed:
+                    return None
+                if not self._timed:
+                    self._available.wait()
+                    continue
+                delay = self._timed[0][0] - time.monotonic()
+                if delay <= 0:
+                    work = heapq.heappop(self._timed)[2]
+                    break
+                if self._leader is not None:
+                    self._available.wait()
+                    continue
+                me = self._leader = object()
+                try:
+                    self._available.wait(delay)
+                finally:
+                    if self._leader is me:
+                        self._leader = None
+            if self._leader is None and self._timed:
+                self._available.notify()  # someone else takes over waiting for the next one
+            return work
 
     def _work(self) -> None:
+        finished = False
         while True:
-            work = self._queue.get()
+            work = self._take(finished)
             if work is None:
                 return
             try:
                 work()
             except Exception:
                 log.exception("a worker item raised; the pool continues")
-            finally:
-                with self._idle:
+            except BaseException:  # e.g. the operator's Ctrl-C: this thread ends, counted
+                with self._lock:
                     self._pending -= 1
                     if self._pending == 0:
                         self._idle.notify_all()
+                raise
+            finished = True

@@ -37,6 +37,7 @@ from gnomon.domain import (
 )
 from gnomon.errors import Problem, RunNotFound, ValidationFailed
 from gnomon.store.sql_auth import insert_audit
+from gnomon.store.sql_batch import update_runs
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.tables import jobs, runs
 
@@ -45,18 +46,6 @@ _FINAL = [s.value for s in RunStatus if s.is_final]
 _HEAVY = ("output", "traceback")
 #: Every column but the large text ones: what lists and pages carry.
 LIGHT_COLUMNS = [c for c in runs.c if c.name not in _HEAVY]
-_UPDATE_FIELDS = (
-    "started_at",
-    "finished_at",
-    "duration_ms",
-    "error_type",
-    "error_message",
-    "traceback",
-    "output",
-    "exit_code",
-    "node",
-    "reason",
-)
 
 
 def run_params(run: Run) -> dict[str, Any]:
@@ -144,27 +133,10 @@ class SqlRuns(SqlBase):
         return run
 
     def update_runs(self, updates: Sequence[RunUpdate]) -> None:
-        # One executemany per distinct set of fields, so None never overwrites a stored value.
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for change in sorted(updates, key=lambda u: u.run_id):
-            values: dict[str, Any] = {"status": change.status.value}
-            for name in _UPDATE_FIELDS:
-                value = getattr(change, name)
-                if value is not None:
-                    values[name] = value
-            groups.setdefault(tuple(sorted(values)), []).append({"b_id": change.run_id, **values})
-        if not groups:
+        if not updates:
             return
-        stmt = update(runs).where(runs.c.id == bindparam("b_id"))
         with self._write() as conn:
-            if self._is_pg and len(groups) > 1:
-                # Lock every row first, in id order like interrupt_runs: separate UPDATEs
-                # per group would otherwise lock out of order and could deadlock with it.
-                ids = sorted({u.run_id for u in updates})
-                lock = select(runs.c.id).where(runs.c.id.in_(ids)).order_by(runs.c.id)
-                conn.execute(lock.with_for_update())
-            for params in groups.values():
-                conn.execute(stmt, params)
+            update_runs(conn, updates, self._is_pg)
 
     def find_run(self, run_id: str) -> Run | None:
         with self._read() as conn:

@@ -1,0 +1,146 @@
+"""The runs this process executes: handed to the pool (now or at their time), tracked, recorded.
+
+A run counts as active (against `max_instances`, and for cancellation) from the moment it is
+claimed until its final status is recorded, including while it waits in the pool for its
+scheduled time (fires claimed shortly ahead, see scheduler.py) or for a free worker.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from gnomon.domain import JobRecord, Run, RunStatus, RunUpdate, TriggerType
+from gnomon.engine.executors import run_job
+from gnomon.engine.observe import EngineMetricsProtocol
+from gnomon.engine.pool import WorkerPool
+from gnomon.engine.recorder import RunRecorder
+from gnomon.store.base import Store
+
+
+class _Active:
+    # The cancel Event is made by the worker when the run starts (an Event is a Condition, a
+    # lock and a deque: measurable on the scheduler loop at thousands of fires a second);
+    # `cancelled` carries a cancel that came earlier.
+    __slots__ = ("cancel", "cancelled", "record", "run")
+
+    def __init__(self, record: JobRecord, run: Run) -> None:
+        self.record = record
+        self.run = run
+        self.cancel: threading.Event | None = None
+        self.cancelled = False
+
+
+class ActiveRuns:
+    """Starts runs on the pool (now, or at their scheduled time) and records how they end."""
+
+    def __init__(
+        self,
+        store: Store,
+        pool: WorkerPool,
+        recorder: RunRecorder,
+        metrics: EngineMetricsProtocol,
+        *,
+        node_id: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._pool = pool
+        self._recorder = recorder
+        self._metrics = metrics
+        self._node_id = node_id
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._active: dict[str, _Active] = {}
+        self._per_job: dict[str, int] = {}
+
+    def count(self, job_id: str) -> int:
+        """Runs of the job active in this process."""
+        return self._per_job.get(job_id, 0)  # a dict read is atomic; the loop reads it often
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return list(self._active)
+
+    def start(self, record: JobRecord, run: Run, at: datetime | None = None) -> None:
+        """Execute `run` on the pool as soon as a worker is free, or once `at` has come."""
+        active = _Active(record, run)
+        with self._lock:
+            self._active[run.id] = active
+            self._per_job[run.job_id] = self._per_job.get(run.job_id, 0) + 1
+        when = None
+        if at is not None:
+            when = time.monotonic() + (at - self._clock()).total_seconds()
+        self._pool.submit(lambda: self._execute(active), when)
+
+    def cancel(self, run_ids: Iterable[str]) -> None:
+        with self._lock:
+            for run_id in run_ids:
+                active = self._active.get(run_id)
+                if active is not None:
+                    active.cancelled = True
+                    if active.cancel is not None:
+                        active.cancel.set()
+
+    def cancel_all(self) -> None:
+        self.cancel(self.ids())
+
+    def interrupt_all(self, reason: str) -> None:
+        """Record every run still active as interrupted (they could not be stopped in time)."""
+        now = self._clock()
+        with self._lock:
+            still = list(self._active.values())
+        for active in still:
+            self._recorder.record(
+                RunUpdate(
+                    run_id=active.run.id,
+                    status=RunStatus.INTERRUPTED,
+                    finished_at=now,
+                    reason=reason,
+                )
+            )
+
+    def _execute(self, active: _Active) -> None:
+        run, record = active.run, active.record
+        # No lock: cancel() sets `cancelled` before it reads `cancel`, and this publishes `cancel`
+        # before it reads `cancelled` (each step atomic under the GIL), so whichever runs second
+        # sees the other's write and the Event ends up set.
+        cancel = active.cancel = threading.Event()
+        if active.cancelled:
+            cancel.set()
+        thread = threading.current_thread()
+        pool_name = thread.name
+        thread.name = run.manual_job_id or f"gnomon-run-{run.id[:8]}"
+        try:
+            trigger = record.trigger
+            if run.scheduled_for is not None and trigger.get("type") == TriggerType.INTERVAL:
+                jitter = trigger.get("jitter")
+                if jitter:
+                    cancel.wait(random.uniform(0, float(jitter)))  # noqa: S311
+            if cancel.is_set():
+                self._recorder.record(
+                    RunUpdate(run_id=run.id, status=RunStatus.CANCELLED, finished_at=self._clock())
+                )
+                self._metrics.finished(run.job_id, RunStatus.CANCELLED.value)
+                return
+            started = self._clock()
+            self._recorder.started(run.id, started, self._node_id)
+            scheduled = run.scheduled_for
+            self._metrics.fired(
+                run.job_id, 0.0 if scheduled is None else (started - scheduled).total_seconds()
+            )
+            outcome = run_job(record.definition, run, cancel, clock=self._clock, store=self._store)
+            self._recorder.record(outcome.to_update(run.id, node=self._node_id))
+            self._metrics.finished(run.job_id, outcome.status.value)
+        finally:
+            thread.name = pool_name
+            with self._lock:
+                self._active.pop(run.id, None)
+                left = self._per_job[run.job_id] - 1
+                if left > 0:
+                    self._per_job[run.job_id] = left
+                else:
+                    del self._per_job[run.job_id]

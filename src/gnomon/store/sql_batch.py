@@ -1,0 +1,208 @@
+"""The firing hot paths in driver SQL: fire claims, next fire times and run updates, in batches.
+
+The scheduler writes these thousands of times a second. Through SQLAlchemy Core each row costs
+tens of microseconds in parameter processing (type decorators, per-row dicts, RETURNING batches);
+here every batch is one `executemany` of a fixed statement (SQLite, where the loop runs in C) or
+one statement over `unnest`ed arrays (PostgreSQL, one round trip). The semantics are those of the
+Store contract: an insert never overwrites a claimed (job_id, scheduled_for), a next fire time is
+only written where the revision still matches, and a None field never overwrites a stored value.
+Row locks on PostgreSQL are taken in id order, like interrupt_runs and write_jobs take them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from gnomon.domain import Run, RunUpdate
+
+# Column order of the runs rows written by claims (every column of the table).
+RUN_COLUMNS = (
+    "id", "job_id", "trigger_source", "status", "scheduled_for", "last_scheduled_for",
+    "fire_count", "created_by", "queued_at", "started_at", "finished_at", "duration_ms",
+    "reason", "error_type", "error_message", "traceback", "output", "exit_code", "node",
+    "manual_job_id", "cancel_requested",
+)  # fmt: skip
+_PG_RUN_TYPES = (
+    "text", "text", "text", "text", "timestamptz", "timestamptz",
+    "int", "int", "timestamptz", "timestamptz", "timestamptz", "bigint",
+    "text", "text", "text", "text", "text", "int", "text",
+    "text", "boolean",
+)  # fmt: skip
+# The fields a RunUpdate may change, besides status (which it always sets).
+UPDATE_COLUMNS = (
+    "started_at", "finished_at", "duration_ms", "error_type", "error_message", "traceback",
+    "output", "exit_code", "node", "reason",
+)  # fmt: skip
+_PG_UPDATE_TYPES = (
+    "timestamptz", "timestamptz", "bigint", "text", "text", "text", "text", "int", "text", "text",
+)  # fmt: skip
+_CONFLICT = "ON CONFLICT (job_id, scheduled_for) DO NOTHING"
+_NAMES = ", ".join(RUN_COLUMNS)
+_PG_ARRAYS = ", ".join(f"%s::{kind}[]" for kind in _PG_RUN_TYPES)
+# Statements are built once, from the constant column names above, never from input.
+_PG_INSERT = (
+    f"INSERT INTO runs ({_NAMES}) SELECT * FROM unnest({_PG_ARRAYS}) {_CONFLICT} RETURNING id"  # noqa: S608
+)
+_SQLITE_INSERT = f"INSERT INTO runs ({_NAMES}) VALUES {{values}} {_CONFLICT}"  # noqa: S608
+_PG_UPDATE_RUNS = (
+    "UPDATE runs SET status = v.status, "  # noqa: S608
+    + ", ".join(f"{c} = COALESCE(v.{c}, runs.{c})" for c in UPDATE_COLUMNS)
+    + " FROM (SELECT u.* FROM unnest("
+    + ", ".join(f"%s::{kind}[]" for kind in ("text", "text", *_PG_UPDATE_TYPES))
+    + ") AS u("
+    + ", ".join(("id", "status", *UPDATE_COLUMNS))
+    + ") JOIN runs r ON r.id = u.id ORDER BY u.id FOR UPDATE OF r) AS v WHERE runs.id = v.id"
+)
+_SQLITE_UPDATE_RUNS = (
+    "UPDATE runs SET status = v.column2, "  # noqa: S608
+    + ", ".join(f"{c} = COALESCE(v.column{i}, {c})" for i, c in enumerate(UPDATE_COLUMNS, 3))
+    + " FROM (VALUES {values}) AS v WHERE runs.id = v.column1"
+)
+_SQLITE_SET_NEXT_TIMES = (
+    "UPDATE jobs SET next_fire_time = v.column2 FROM (VALUES {values}) AS v"
+    " WHERE jobs.id = v.column1 AND jobs.revision = v.column3"
+)
+_PG_SET_NEXT_TIMES = (
+    "UPDATE jobs SET next_fire_time = v.t FROM ("
+    " SELECT j.id, u.rev, u.t FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[])"
+    " AS u(id, rev, t) JOIN jobs j ON j.id = u.id ORDER BY j.id FOR UPDATE OF j"
+    ") AS v WHERE jobs.id = v.id AND jobs.revision = v.rev"
+)
+_SQLITE_CHUNK = 500  # ids per `IN (…)`: well under SQLite's bound-parameter limit
+_SQLITE_MAX_ROWS = 512  # rows per multi-row statement: 512 × 21 parameters < SQLite's 32,766
+
+
+def _sqlite_many(conn: Connection, template: str, rows: Sequence[tuple[Any, ...]]) -> int:
+    """Run `template` (with a `{values}` slot) over `rows` as multi-row statements; rows changed.
+
+    One statement per chunk rather than `executemany`: pysqlite releases and re-takes the GIL
+    around every step, and each re-take can wait a whole switch interval (5 ms) behind busy
+    worker threads, which made a batch of claims crawl. Chunks have power-of-two sizes so that
+    only a handful of statement texts exist, and each is parsed once (pysqlite's statement cache).
+    """
+    changed = 0
+    start = 0
+    width = len(rows[0]) if rows else 0
+    while start < len(rows):
+        size = min(_SQLITE_MAX_ROWS, 1 << ((len(rows) - start).bit_length() - 1))
+        chunk = rows[start : start + size]
+        row_marks = "(" + ", ".join("?" * width) + ")"
+        sql = template.format(values=", ".join([row_marks] * size))
+        params = tuple(value for row in chunk for value in row)
+        changed += conn.exec_driver_sql(sql, params).rowcount
+        start += size
+    return changed
+
+
+def sqlite_time(value: datetime | None) -> str | None:
+    """A datetime as the store keeps it on SQLite: naive UTC text with microseconds, exactly what
+    the UtcDateTime column type writes through SQLAlchemy (so text comparisons keep working)."""
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the store; pass an aware UTC time")
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _run_row(run: Run, sqlite: bool) -> tuple[Any, ...]:
+    fmt = sqlite_time if sqlite else _aware
+    return (
+        run.id, run.job_id, run.trigger_source.value, run.status.value,
+        fmt(run.scheduled_for), fmt(run.last_scheduled_for), run.fire_count, run.created_by,
+        fmt(run.queued_at), fmt(run.started_at), fmt(run.finished_at), run.duration_ms,
+        run.reason, run.error_type, run.error_message, run.traceback, run.output, run.exit_code,
+        run.node, run.manual_job_id, run.cancel_requested,
+    )  # fmt: skip
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} given to the store; pass an aware UTC time")
+    return value
+
+
+def insert_claimed_runs(conn: Connection, claimed: Sequence[Run], is_pg: bool) -> set[str]:
+    """Insert the runs whose (job_id, scheduled_for) is still free; the ids that were inserted."""
+    if not claimed:
+        return set()
+    rows = [_run_row(run, not is_pg) for run in claimed]
+    if is_pg:
+        arrays = tuple(map(list, zip(*rows, strict=True)))
+        return set(conn.exec_driver_sql(_PG_INSERT, arrays).scalars())
+    ids = [run.id for run in claimed]
+    if _sqlite_many(conn, _SQLITE_INSERT, rows) == len(ids):
+        return set(ids)  # the common case: nothing collided
+    # Run ids are fresh UUIDs: inside this write transaction, the ones present were inserted now.
+    inserted: set[str] = set()
+    for start in range(0, len(ids), _SQLITE_CHUNK):
+        chunk = ids[start : start + _SQLITE_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        query = f"SELECT id FROM runs WHERE id IN ({marks})"  # noqa: S608 - only placeholders
+        found = conn.exec_driver_sql(query, tuple(chunk))
+        inserted.update(found.scalars())
+    return inserted
+
+
+def set_next_times(
+    conn: Connection, times: dict[str, tuple[int, datetime | None]], is_pg: bool
+) -> None:
+    """Write next fire times only where the job still has the expected revision."""
+    if not times:
+        return
+    ordered = sorted(times.items())
+    if is_pg:
+        ids = [job_id for job_id, _ in ordered]
+        revisions = [revision for _, (revision, _) in ordered]
+        whens = [_aware(when) for _, (_, when) in ordered]
+        conn.exec_driver_sql(_PG_SET_NEXT_TIMES, (ids, revisions, whens))
+        return
+    _sqlite_many(
+        conn,
+        _SQLITE_SET_NEXT_TIMES,
+        [(job_id, sqlite_time(when), revision) for job_id, (revision, when) in ordered],
+    )
+
+
+def update_runs(conn: Connection, updates: Sequence[RunUpdate], is_pg: bool) -> None:
+    """Apply lifecycle updates; a field left None keeps its stored value (COALESCE)."""
+    if not updates:
+        return
+    ordered = sorted(updates, key=lambda u: u.run_id)  # stable: a run's updates keep their order
+    if len(ordered) > 1 and len({u.run_id for u in ordered}) < len(ordered):
+        # One UPDATE … FROM applies only one of two rows for the same run; apply them in turn
+        # (rare: the recorder merges a run's updates before flushing).
+        for update in ordered:
+            update_runs(conn, [update], is_pg)
+        return
+    if is_pg:
+        columns: list[list[Any]] = [[u.run_id for u in ordered], [u.status.value for u in ordered]]
+        columns += [[getattr(u, c) for u in ordered] for c in UPDATE_COLUMNS]
+        conn.exec_driver_sql(_PG_UPDATE_RUNS, tuple(columns))
+        return
+    _sqlite_many(
+        conn,
+        _SQLITE_UPDATE_RUNS,
+        [
+            (
+                u.run_id,
+                u.status.value,
+                sqlite_time(u.started_at),
+                sqlite_time(u.finished_at),
+                u.duration_ms,
+                u.error_type,
+                u.error_message,
+                u.traceback,
+                u.output,
+                u.exit_code,
+                u.node,
+                u.reason,
+            )
+            for u in ordered
+        ],
+    )

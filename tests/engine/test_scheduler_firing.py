@@ -1,0 +1,92 @@
+"""The scheduler loop on its own: fires claimed ahead start on time, and metrics are reported."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from gnomon.domain import JobDefinition, JobKind, JobRecord, RunStatus, utcnow
+from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
+from gnomon.engine.scheduler import Scheduler, SchedulerOptions
+from gnomon.store.base import JobWrite
+from gnomon.store.sql import SqlStore
+from gnomon.triggers import parse_trigger
+from tests.e2e.procs import wait_for
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class RecordingMetrics(NullMetrics):
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.fired_calls: list[tuple[str, float]] = []
+        self.finished_calls: list[tuple[str, str]] = []
+        self.leader: list[bool] = []
+        self.depths: list[int] = []
+
+    def fired(self, job_id: str, lateness_s: float) -> None:
+        with self.lock:
+            self.fired_calls.append((job_id, lateness_s))
+
+    def finished(self, job_id: str, status: str) -> None:
+        with self.lock:
+            self.finished_calls.append((job_id, status))
+
+    def set_leader(self, is_leader: bool) -> None:
+        self.leader.append(is_leader)
+
+    def set_queue_depth(self, depth: int) -> None:
+        self.depths.append(depth)
+
+
+def _store_with_ticking_job(tmp_path: Path) -> SqlStore:
+    store = SqlStore(f"sqlite:///{tmp_path / 'gnomon.db'}")
+    store.upgrade()
+    trigger = parse_trigger(
+        {"trigger_type": "interval", "seconds": 1, "start_date": "2026-01-01T00:00:00Z"},
+        default_timezone="UTC",
+        now=T0,
+    )
+    definition = JobDefinition(
+        id="tick",
+        name="tick",
+        trigger=trigger.to_spec(),
+        kind=JobKind.PYTHON,
+        target="tests.engine.targets:ok",
+    )
+    first = trigger.next_fire_time(utcnow() + timedelta(seconds=0.5))
+    record = JobRecord(definition=definition, trigger=definition.trigger, next_fire_time=first)
+    store.write_jobs([JobWrite(record)])
+    return store
+
+
+def test_fires_claimed_ahead_start_at_their_time_and_metrics_see_them(tmp_path: Path) -> None:
+    store = _store_with_ticking_job(tmp_path)
+    metrics = RecordingMetrics()
+    options = SchedulerOptions(poll_interval=0.2, lease_ttl=2, claim_ahead=0.3)
+    scheduler = Scheduler(store, options, metrics=metrics)
+    scheduler.start()
+    try:
+        wait_for(lambda: len(metrics.finished_calls) >= 3, timeout=15, what="three runs")
+    finally:
+        scheduler.stop(grace=2)
+    runs = [r for r in store.list_runs(job_id="tick").items if r.status.is_final]
+    assert runs and all(r.status is RunStatus.SUCCEEDED for r in runs)
+    ahead = [r for r in runs if r.scheduled_for is not None and r.queued_at < r.scheduled_for]
+    assert ahead, "no fire was claimed ahead of its time"
+    for r in ahead:
+        assert r.started_at is not None and r.scheduled_for is not None
+        assert r.started_at >= r.scheduled_for  # never started early
+    assert metrics.leader[0] is True
+    assert metrics.depths
+    assert all(job == "tick" and lateness >= 0 for job, lateness in metrics.fired_calls)
+    assert {status for _, status in metrics.finished_calls} == {"succeeded"}
+
+
+def test_scheduler_without_metrics_uses_the_null_implementation(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'gnomon.db'}")
+    scheduler = Scheduler(store)
+    assert isinstance(scheduler.metrics, NullMetrics)
+    hooks: EngineMetricsProtocol = RecordingMetrics()  # the protocol is structural
+    assert Scheduler(store, metrics=hooks).metrics is hooks
