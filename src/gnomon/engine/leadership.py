@@ -1,9 +1,16 @@
 """Scheduler leadership: a lease in the store, renewed by the leader, plus this node's heartbeat.
 
-The leader may fire only while `is_leader()` is true, which is judged by this process's monotonic
+The leader may fire only while `is_leader()` is true, which is judged by this process's own
 clock against the lease's expiry minus a safety margin: a process frozen past its lease (SIGSTOP,
-a long GC pause) wakes up no longer leader and fires nothing until it renews. The store's fenced
-claim refuses its writes too if it tries.
+a long GC pause, a suspended VM) wakes up no longer leader and fires nothing until it renews —
+and a renewal after such a lapse counts as a new election, so the scheduler reloads everything.
+The store's fenced claim refuses its writes too if it tries (see store/sql_nodes.py).
+
+Timing, with the default ttl of 10 s: the leader renews every ttl/4 (2.5 s), so three renewals
+in a row may fail before it stops firing at 0.8 × ttl (8 s) after the last successful renewal
+began; the store counts the lease until ttl (10 s) after that instant, by the leader's clock.
+A standby retries every ttl/4 and, when it learns when the holder's lease ends, right at that
+moment: a dead leader is replaced within the lease time of its last renewal.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from gnomon.domain import Lease, Node, utcnow
 from gnomon.store.base import Store
@@ -24,6 +31,27 @@ log = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
 
+#: The fraction of the lease time this process trusts a renewal for (the rest is the margin
+#: that absorbs clock drift between nodes and the time the renewal's reply took).
+VALIDITY = 0.8
+#: Renewals per lease time: a leader survives this many minus one failed renewals in a row.
+RENEWALS_PER_TTL = 4
+#: Nodes not seen for this many lease times are removed from the registry by the leader. It is
+#: far beyond the two lease times after which their runs count as orphaned, so pruning never
+#: changes what is orphaned; a node that comes back simply registers again.
+NODE_RETENTION_TTLS = 30
+#: A standby wakes this long after the holder's lease ends, so its clock surely agrees.
+_TAKEOVER_SLACK = 0.05
+
+_BOOTTIME = getattr(time, "CLOCK_BOOTTIME", None)
+
+
+def monotonic() -> float:
+    """Seconds on a clock that never goes back and, unlike time.monotonic, counts suspend too."""
+    if _BOOTTIME is not None:
+        return time.clock_gettime(_BOOTTIME)
+    return time.monotonic()
+
 
 def new_node_id() -> str:
     """A node id unique to this process: host, pid and a random suffix."""
@@ -31,7 +59,12 @@ def new_node_id() -> str:
 
 
 class Leadership:
-    """Keeps trying to hold the scheduler lease; calls back on gaining and losing it."""
+    """Keeps trying to hold the scheduler lease; calls back on gaining and losing it.
+
+    The callbacks run on the leadership thread while its state lock is held, so by the time any
+    thread sees `is_leader()` turn true the `on_elected` callback has already run. They must be
+    quick and must not wait for other threads.
+    """
 
     def __init__(
         self,
@@ -42,6 +75,7 @@ class Leadership:
         on_elected: Callable[[Lease], None] | None = None,
         on_deposed: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        monotonic_clock: Callable[[], float] = monotonic,
     ) -> None:
         self._store = store
         self.node_id = node_id
@@ -49,22 +83,30 @@ class Leadership:
         self._on_elected = on_elected
         self._on_deposed = on_deposed
         self._clock = clock
+        self._monotonic = monotonic_clock
+        self._state = threading.RLock()
         self._lease: Lease | None = None
-        self._valid_until = 0.0  # monotonic
+        self._valid_until = 0.0  # on self._monotonic
+        self._next_prune = 0.0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._started_at = clock()
 
     @property
     def lease(self) -> Lease | None:
-        return self._lease if self.is_leader() else None
+        """The lease while this process may act on it, else None."""
+        with self._state:
+            return self._lease if self._valid() else None
 
     def is_leader(self) -> bool:
-        return self._lease is not None and time.monotonic() < self._valid_until
+        with self._state:
+            return self._valid()
 
     def start(self) -> None:
-        self.tick()
-        self._thread = threading.Thread(target=self._loop, name="gnomon-leadership", daemon=True)
+        wait = self.tick()
+        self._thread = threading.Thread(
+            target=self._loop, args=(wait,), name="gnomon-leadership", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -72,8 +114,9 @@ class Leadership:
         self._stopping.set()
         if self._thread:
             self._thread.join(timeout=10)
-        was_leader = self._lease is not None
-        self._lease = None
+        with self._state:
+            was_leader = self._lease is not None
+            self._lease = None
         if was_leader:
             try:
                 self._store.release_lease(LEASE_NAME, self.node_id)
@@ -84,10 +127,12 @@ class Leadership:
         except Exception:
             log.exception("could not unregister node %s", self.node_id)
 
-    def tick(self) -> None:
-        """Heartbeat and try to take or renew the lease once."""
+    def tick(self) -> float:
+        """Heartbeat and try to take or renew the lease once; returns the seconds until the next."""
         now = self._clock()
-        started = time.monotonic()
+        # Taken before the round trip: the lease is trusted from when it was asked for, so a
+        # reply delayed by a freeze is already stale when it arrives.
+        asked_at = self._monotonic()
         try:
             self._store.heartbeat(
                 Node(
@@ -99,17 +144,37 @@ class Leadership:
                 )
             )
             lease = self._store.acquire_lease(LEASE_NAME, self.node_id, self.ttl, now)
+            held = self._store.find_lease(LEASE_NAME) if lease is None else lease
         except Exception:
-            log.exception("leadership check failed; not firing until it succeeds")
-            lease = None
-        if lease is None:
+            log.exception("leadership check failed; retrying soon")
+            with self._state:
+                # Keep a lease that is still valid: one failed renewal is no reason to hand over.
+                if self._lease is not None and not self._valid():
+                    self._lose()
+            return min(1.0, self.ttl / RENEWALS_PER_TTL)
+        with self._state:
+            if lease is None:
+                self._lose()
+            else:
+                self._renewed(lease, asked_at)
+        if lease is not None:
+            self._prune_nodes(now)
+            return self.ttl / RENEWALS_PER_TTL
+        return self._standby_wait(held, now)
+
+    def _valid(self) -> bool:
+        return self._lease is not None and self._monotonic() < self._valid_until
+
+    def _renewed(self, lease: Lease, asked_at: float) -> None:
+        if self._lease is not None and not self._valid():
+            # The lease lapsed here before this renewal (a freeze, a slow store): the scheduler
+            # has dropped its state meanwhile, so this must count as a new election even though
+            # the store kept our token (nobody else took the lease in between).
+            log.warning("node %s let the scheduler lease lapse; taking it afresh", self.node_id)
             self._lose()
-            return
         gained = self._lease is None or self._lease.token != lease.token
         self._lease = lease
-        # Count the lease from before the round trip, minus a margin, so that we stop firing
-        # before the store could consider the lease expired.
-        self._valid_until = started + self.ttl * 0.8
+        self._valid_until = asked_at + self.ttl * VALIDITY
         if gained:
             log.info("node %s is now the scheduler leader (token %d)", self.node_id, lease.token)
             if self._on_elected:
@@ -122,6 +187,28 @@ class Leadership:
             if self._on_deposed:
                 self._on_deposed()
 
-    def _loop(self) -> None:
-        while not self._stopping.wait(self.ttl / 4):
-            self.tick()
+    def _standby_wait(self, held: Lease | None, now: datetime) -> float:
+        """Until the holder's lease ends (judged by our clock, as acquire_lease judges it)."""
+        wait = self.ttl / RENEWALS_PER_TTL
+        if held is not None and held.holder != self.node_id:
+            ends_in = (held.expires_at - now).total_seconds() + _TAKEOVER_SLACK
+            wait = min(wait, max(_TAKEOVER_SLACK, ends_in))
+        return wait
+
+    def _prune_nodes(self, now: datetime) -> None:
+        """Remove nodes long gone from the registry, once per lease time."""
+        if self._monotonic() < self._next_prune:
+            return
+        self._next_prune = self._monotonic() + self.ttl
+        horizon = now - timedelta(seconds=self.ttl * NODE_RETENTION_TTLS)
+        try:
+            for node in self._store.list_nodes():
+                if node.last_seen < horizon and node.id != self.node_id:
+                    self._store.remove_node(node.id)
+                    log.info("removed node %s, last seen %s", node.id, node.last_seen.isoformat())
+        except Exception:
+            log.exception("could not prune stale nodes; trying again in %.0fs", self.ttl)
+
+    def _loop(self, wait: float) -> None:
+        while not self._stopping.wait(wait):
+            wait = self.tick()

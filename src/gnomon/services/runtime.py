@@ -11,6 +11,8 @@ from pathlib import Path
 
 from gnomon.config import LoadedConfig, declared_jobs, load_config
 from gnomon.domain import JobDefinition, utcnow
+from gnomon.engine.listener import MANUAL_RUN, RUNS, ChangeListener, ChangePublisher, libpq_url
+from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
 from gnomon.services.jobs import JobService
 from gnomon.services.runs import RunService
@@ -39,10 +41,15 @@ class Runtime:
         self._env = dict(os.environ) if env is None else dict(env)
         self.store = store or create_store(config.store_url)
         self.scheduler: Scheduler | None = None
+        # On PostgreSQL, changes reach schedulers in other processes by LISTEN/NOTIFY; on SQLite
+        # they see them when they next poll the change counter (every poll_interval).
+        self._changes_dsn = libpq_url(config.store_url)
+        self._publisher = ChangePublisher(self._changes_dsn) if self._changes_dsn else None
+        self._listener: ChangeListener | None = None
         self.jobs = JobService(
             self.store, declarations=self._declarations, clock=clock, notify=self._notify
         )
-        self.runs = RunService(self.store, clock=clock, notify=self._notify)
+        self.runs = RunService(self.store, clock=clock, notify=self._notify_runs)
         self.users = UserService(self.store, clock=clock)
         self._clock = clock
 
@@ -62,13 +69,25 @@ class Runtime:
     def _notify(self, what: str) -> None:
         if self.scheduler is not None:
             self.scheduler.notify(what)
+        # Job writes notify in their own transaction (the store does it); a queued manual run
+        # is announced here, after its commit, so the leader need not wait for its next poll.
+        if what == MANUAL_RUN and self._publisher is not None:
+            self._publisher.publish(MANUAL_RUN)
+
+    def _notify_runs(self, what: str) -> None:
+        """A run was changed (a cancellation requested): the node running it should look now."""
+        if self.scheduler is not None:
+            self.scheduler.notify(what)
+        if self._publisher is not None:
+            self._publisher.publish(RUNS)
 
     def prepare_store(self) -> None:
         """Migrate the schema to the newest revision."""
         self.store.upgrade()
 
-    def start_scheduler(self) -> Scheduler:
-        """Register the declared jobs (keeping their state) and start firing."""
+    def start_scheduler(self, *, metrics: EngineMetricsProtocol | None = None) -> Scheduler:
+        """Register the declared jobs (keeping their state) and start firing, reporting to
+        `metrics` (the ones the API's /metrics shows) when given."""
         for directory in reversed(self.config.python_path):
             if str(directory) not in sys.path:
                 sys.path.insert(0, str(directory))
@@ -83,12 +102,21 @@ class Runtime:
                 shutdown_grace=settings.shutdown_grace,
             ),
             clock=self._clock,
+            metrics=metrics,
         )
         self.scheduler.start()
+        if self._changes_dsn is not None:
+            self._listener = ChangeListener(self._changes_dsn, self.scheduler.notify)
+            self._listener.start()
         return self.scheduler
 
     def close(self, grace: float | None = None) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
         if self.scheduler is not None:
             self.scheduler.stop(grace)
             self.scheduler = None
+        if self._publisher is not None:
+            self._publisher.close()
         self.store.close()

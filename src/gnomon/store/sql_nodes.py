@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, case, delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    case,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gnomon.domain import Lease, Node, utcnow
@@ -15,6 +24,9 @@ from gnomon.store.tables import leases, nodes
 
 # What a released lease expires at: long past, so anyone may take it at once.
 _RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
+# The shortest stall of a fenced transaction PostgreSQL tolerates, even for a lease about to end:
+# short enough not to hold up failover much, long enough for a busy client's pauses.
+_MIN_IDLE_TIMEOUT_MS = 1000
 
 
 def check_fence(conn: Connection, fence: Lease, lock: bool) -> None:
@@ -29,7 +41,8 @@ def check_fence(conn: Connection, fence: Lease, lock: bool) -> None:
         leases.c.name == fence.name
     )
     if lock:
-        stmt = stmt.with_for_update()
+        # In the same statement as the lock, not one more round trip on the firing path.
+        stmt = stmt.add_columns(_bound_lock_holding(fence)).with_for_update()
     row = conn.execute(stmt).first()
     if (
         row is None
@@ -38,6 +51,19 @@ def check_fence(conn: Connection, fence: Lease, lock: bool) -> None:
         or row.expires_at <= utcnow()
     ):
         raise LeaseLost(fence.name, fence.holder)
+
+
+def _bound_lock_holding(fence: Lease) -> ColumnElement[Any]:
+    """An expression making PostgreSQL end this transaction if it stalls past the lease's end.
+
+    The fenced write holds the lease row locked, and a standby's acquire_lease waits for that
+    lock: a leader frozen (SIGSTOP) in the middle of the transaction would otherwise block
+    failover until it is resumed. The server aborts a transaction left idle this long, which
+    releases the lock; the frozen client's next statement then fails and nothing is written.
+    """
+    remaining_ms = int((fence.expires_at - utcnow()).total_seconds() * 1000)
+    timeout_ms = max(_MIN_IDLE_TIMEOUT_MS, remaining_ms)
+    return func.set_config("idle_in_transaction_session_timeout", str(timeout_ms), True)
 
 
 def _row_to_lease(row: RowMapping) -> Lease:

@@ -1,0 +1,379 @@
+"""End-to-end: several real `gnomon scheduler` processes on one PostgreSQL database.
+
+Each test gets its own fresh database. Jobs fire every second, so every whole second is a fire
+time of every job; the checks read the runs table directly and expand each record to the fire
+times it stands for (a coalesced run or a `missed` span covers `fire_count` of them).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import statistics
+import textwrap
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.rows import class_row
+
+from gnomon.services.runtime import Runtime
+from gnomon.services.views import Actor
+from tests.e2e.pg import fresh_database, libpq
+from tests.e2e.procs import SchedulerProcess, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("processes")]
+
+TESTER = Actor("tester")
+JOBS = [f"j{index:02d}" for index in range(50)]
+LEASE_TTL = 10.0  # the default, so the failover figures are the shipped ones
+SECOND = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: str
+    job_id: str
+    trigger_source: str
+    status: str
+    scheduled_for: datetime | None
+    last_scheduled_for: datetime | None
+    fire_count: int
+    queued_at: datetime
+    finished_at: datetime | None
+    node: str | None
+    reason: str | None
+
+
+class Cluster:
+    """A config on a fresh database, a Runtime on it in this process, scheduler processes."""
+
+    def __init__(self, url: str, directory: Path) -> None:
+        self.url = url
+        self.directory = directory
+        self.procs: list[SchedulerProcess] = []
+        self.runtime: Runtime | None = None
+        self.config = directory / "gnomon.toml"
+
+    def write_config(self, *, poll_interval: float = 1.0, extra: str = "") -> None:
+        (self.directory / "noopjobs.py").write_text("def noop():\n    pass\n", encoding="utf-8")
+        jobs = "".join(
+            f'[[jobs]]\nid = "{job}"\ntarget = "noopjobs:noop"\n'
+            'trigger = { type = "interval", seconds = 1 }\n\n'
+            for job in JOBS
+        )
+        self.config.write_text(
+            f'[store]\nurl = "{self.url}"\n\n'
+            f'[scheduler]\ntimezone = "UTC"\nlease_ttl = {LEASE_TTL}\n'
+            f'poll_interval = {poll_interval}\nshutdown_grace = 2\npython_path = ["."]\n\n'
+            f"{jobs}{textwrap.dedent(extra)}",
+            encoding="utf-8",
+        )
+        self.runtime = Runtime.from_config_file(self.config, env={})
+        self.runtime.prepare_store()
+
+    def start(self, count: int) -> None:
+        """Start `count` processes: one first, the rest once it has registered.
+
+        Not all at once: processes starting together on an empty store race to create the first
+        admin user, and the losers exit with "user 'admin' already exists".
+        """
+        for index in range(len(self.procs), len(self.procs) + count):
+            self.procs.append(SchedulerProcess(self.config, self.directory / f"s{index}.log"))
+            if index == 0:
+                self.node_ids()
+
+    def node_ids(self) -> dict[str, SchedulerProcess]:
+        """Node id of every started process, waiting until each has registered."""
+        by_pid = {proc.proc.pid: proc for proc in self.procs}
+
+        def registered() -> dict[str, SchedulerProcess] | None:
+            rows = self.query("SELECT id, pid FROM nodes")
+            found = {str(node): by_pid[pid] for node, pid in rows if pid in by_pid}
+            return found if len(found) == len(self.procs) else None
+
+        return wait_for(registered, timeout=60, what="every scheduler process to register")
+
+    def leader(self) -> str | None:
+        rows = self.query(
+            "SELECT holder FROM leases WHERE name = 'scheduler' AND expires_at > now()"
+        )
+        return str(rows[0][0]) if rows else None
+
+    def lease_expiry(self) -> datetime:
+        [(expires_at,)] = self.query("SELECT expires_at FROM leases WHERE name = 'scheduler'")
+        assert isinstance(expires_at, datetime)
+        return expires_at
+
+    def query(self, sql: str, *params: object) -> list[tuple[object, ...]]:
+        with psycopg.connect(libpq(self.url)) as conn:
+            return list(conn.execute(sql.encode(), params).fetchall())
+
+    def runs(self) -> list[RunRow]:
+        with (
+            psycopg.connect(libpq(self.url)) as conn,
+            conn.cursor(row_factory=class_row(RunRow)) as cur,
+        ):
+            cur.execute(
+                "SELECT id, job_id, trigger_source, status, scheduled_for, last_scheduled_for,"
+                " fire_count, queued_at, finished_at, node, reason FROM runs"
+            )
+            return cur.fetchall()
+
+    def first_fire_by(self, node: str) -> datetime | None:
+        rows = self.query(
+            "SELECT min(queued_at) FROM runs WHERE node = %s AND trigger_source = 'scheduled'",
+            node,
+        )
+        value = rows[0][0]
+        return value if isinstance(value, datetime) else None
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.proc.poll() is None:
+                os.kill(proc.proc.pid, signal.SIGCONT)  # a frozen process cannot handle SIGTERM
+                proc.proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.stop(timeout=30)
+            except Exception:
+                proc.kill()
+        if self.runtime is not None:
+            self.runtime.close(grace=1)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    with fresh_database("gnomon_multinode") as url:
+        made = Cluster(url, tmp_path)
+        try:
+            yield made
+        finally:
+            made.close()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def covered_times(runs: list[RunRow]) -> dict[str, list[datetime]]:
+    """Per job, every fire time some scheduled-run record stands for (duplicates kept)."""
+    covered: dict[str, list[datetime]] = defaultdict(list)
+    for run in runs:
+        if run.trigger_source != "scheduled" or run.scheduled_for is None:
+            continue
+        times = [run.scheduled_for + SECOND * i for i in range(run.fire_count)]
+        if run.fire_count > 1:
+            assert run.last_scheduled_for == times[-1], run
+        covered[run.job_id].extend(times)
+    return covered
+
+
+def assert_exactly_once_without_loss(
+    runs: list[RunRow], must_cover: tuple[datetime, datetime]
+) -> None:
+    """No fire time twice; no gap between a job's first and last; the window covered by all."""
+    unrecorded = [r for r in runs if r.status in ("missed", "skipped") and not r.reason]
+    assert not unrecorded, f"missed or skipped records without a reason: {unrecorded[:3]}"
+    covered = covered_times(runs)
+    assert sorted(covered) == JOBS
+    start = datetime.fromtimestamp(math.ceil(must_cover[0].timestamp()), UTC)
+    end = datetime.fromtimestamp(math.floor(must_cover[1].timestamp()), UTC)
+    window = {start + SECOND * i for i in range(int((end - start) / SECOND) + 1)}
+    for job, times in covered.items():
+        doubled = [t for t, n in Counter(times).items() if n > 1]
+        assert not doubled, f"{job}: fire times with two records: {doubled}"
+        span = int((max(times) - min(times)) / SECOND) + 1
+        assert span == len(times), f"{job}: {span - len(times)} fire time(s) silently lost"
+        assert window <= set(times), f"{job}: window {start}..{end} not fully recorded"
+
+
+def wait_for_leader_firing(cluster: Cluster, nodes: dict[str, SchedulerProcess]) -> str:
+    def firing_leader() -> str | None:
+        leader = cluster.leader()
+        if leader in nodes and cluster.first_fire_by(leader) is not None:
+            return leader
+        return None
+
+    return wait_for(firing_leader, timeout=60, what="a leader that fires")
+
+
+def wait_for_new_leader(cluster: Cluster, old: str) -> tuple[str, datetime]:
+    def new_leader_fired() -> tuple[str, datetime] | None:
+        leader = cluster.leader()
+        if leader is None or leader == old:
+            return None
+        first = cluster.first_fire_by(leader)
+        return (leader, first) if first is not None else None
+
+    return wait_for(
+        new_leader_fired, timeout=LEASE_TTL * 3, what="a new leader's first fire", every=0.05
+    )
+
+
+def slow_job(seconds: int) -> str:
+    """A job that only runs when asked to (its next fire time is within the hour)."""
+    return f"""
+        [[jobs]]
+        id = "slow"
+        command = ["sleep", "{seconds}"]
+        trigger = {{ type = "interval", hours = 1, start_date = "2020-01-01T00:00:00Z" }}
+        """
+
+
+def start_slow_run(cluster: Cluster) -> str:
+    assert cluster.runtime is not None
+    runs = cluster.runtime.runs
+    run = cluster.runtime.jobs.run_now("slow", TESTER)
+    wait_for(
+        lambda: runs.get_run(run.id).status == "running",
+        timeout=10,
+        what="the slow manual run to start on the leader",
+    )
+    return run.id
+
+
+def test_leader_killed_new_leader_fires_within_lease_time_no_double_no_loss(
+    cluster: Cluster,
+) -> None:
+    cluster.write_config(extra=slow_job(40))
+    cluster.start(3)
+    nodes = cluster.node_ids()
+    old = wait_for_leader_firing(cluster, nodes)
+    orphan = start_slow_run(cluster)
+    time.sleep(2)
+
+    nodes[old].kill()
+    killed_at = now()
+    dead_lease_ends = cluster.lease_expiry()  # still the dead leader's: nobody renews it now
+    _, first_fire = wait_for_new_leader(cluster, old)
+    time.sleep(3)
+    checked_until = now()
+    assert cluster.runtime is not None
+    runs_service = cluster.runtime.runs
+    # A node counts as gone two lease times after its last heartbeat; the leader looks once per
+    # lease time, so the run it left is marked within three lease times of the kill.
+    interrupted = wait_for(
+        lambda: run if (run := runs_service.get_run(orphan)).status != "running" else None,
+        timeout=LEASE_TTL * 3 + 5,
+        what="the dead leader's run to be marked",
+    )
+    cluster.close()
+
+    failover = (first_fire - killed_at).total_seconds()
+    after_expiry = (first_fire - dead_lease_ends).total_seconds()
+    assert interrupted.finished_at is not None
+    print(
+        f"\nfailover: new leader's first fire {failover:.2f}s after SIGKILL, "
+        f"{after_expiry:+.2f}s after the dead leader's lease ended; its running run marked "
+        f"{interrupted.status} {(interrupted.finished_at - killed_at).total_seconds():.1f}s "
+        "after the kill"
+    )
+    assert interrupted.status == "interrupted"
+    assert interrupted.node == old
+    # The lease runs ttl from the dead leader's last renewal (every ttl/4): the standby takes it
+    # the moment it ends; the slack is for takeover work on a busy two-core machine.
+    assert after_expiry < 1.0
+    assert failover <= LEASE_TTL + 1.0
+    runs = cluster.runs()
+    assert {r.node for r in runs} <= set(nodes)
+    assert_exactly_once_without_loss(runs, (killed_at - 3 * SECOND, checked_until - 2 * SECOND))
+
+
+def test_frozen_leader_fires_nothing_after_waking_and_finishes_its_runs(cluster: Cluster) -> None:
+    cluster.write_config(extra=slow_job(10))
+    cluster.start(3)
+    nodes = cluster.node_ids()
+    old = wait_for_leader_firing(cluster, nodes)
+    slow = start_slow_run(cluster)
+    # Let every job fire for a few seconds first: the window checked below begins 3 s before
+    # the freeze and must not begin before the jobs' first fire times.
+    time.sleep(4)
+
+    os.kill(nodes[old].proc.pid, signal.SIGSTOP)
+    frozen_at = now()
+    new, first_fire = wait_for_new_leader(cluster, old)
+    time.sleep(max(0.0, LEASE_TTL + 2 - (now() - frozen_at).total_seconds()))
+    woke_at = now()  # before SIGCONT: the woken process may record something at once
+    os.kill(nodes[old].proc.pid, signal.SIGCONT)
+    time.sleep(4)
+    checked_until = now()
+    assert cluster.leader() == new  # the woken node did not take the lease back
+    cluster.close()
+
+    print(
+        f"\nfreeze: new leader's first fire {(first_fire - frozen_at).total_seconds():.2f}s "
+        f"after SIGSTOP; old leader frozen {(woke_at - frozen_at).total_seconds():.1f}s"
+    )
+    assert (first_fire - frozen_at).total_seconds() <= LEASE_TTL + 1.0
+    runs = cluster.runs()
+    # Every scheduled run the frozen node wrote was claimed (queued_at is the claim's planning
+    # time, taken before the fenced write) before SIGSTOP was sent: after waking it fired nothing.
+    late = [
+        r
+        for r in runs
+        if r.node == old and r.trigger_source == "scheduled" and r.queued_at >= frozen_at
+    ]
+    assert not late, f"the old leader fired after its freeze: {late[:3]}"
+    # The run it was executing went on and was recorded by it, after it woke.
+    finished = cluster.runtime.runs.get_run(slow) if cluster.runtime else None
+    assert finished is not None
+    assert finished.status == "succeeded", (finished, woke_at)
+    assert finished.node == old
+    assert finished.finished_at is not None and finished.finished_at >= woke_at, (finished, woke_at)
+    assert_exactly_once_without_loss(runs, (frozen_at - 3 * SECOND, checked_until - 2 * SECOND))
+
+
+def test_pause_and_manual_run_through_another_process_reach_the_leader_within_a_second(
+    cluster: Cluster,
+) -> None:
+    # Polling every 5 s: the 1 s guarantees below can only come from LISTEN/NOTIFY.
+    cluster.write_config(poll_interval=5)
+    cluster.start(2)
+    nodes = cluster.node_ids()
+    leader = wait_for_leader_firing(cluster, nodes)
+    runtime = cluster.runtime
+    assert runtime is not None
+    samples: list[float] = []
+    for job in JOBS[:5]:
+        # Pause half-way between two fire times. The leader claims fires up to 0.2 s ahead, so
+        # the next one is claimed 0.3 s after the pause: unless the leader has heard of it by
+        # then, the job fires after the pause's commit.
+        time.sleep(1.5 - (time.time() % 1.0))
+        paused = runtime.jobs.pause(job, TESTER)
+        committed = paused.record.updated_at  # set in the pausing transaction, before commit
+        assert committed is not None
+        time.sleep(2.5)
+        [(last_fire,)] = cluster.query(
+            "SELECT max(coalesce(last_scheduled_for, scheduled_for)) FROM runs"
+            " WHERE job_id = %s AND trigger_source = 'scheduled' AND status <> 'missed'",
+            job,
+        )
+        assert isinstance(last_fire, datetime)
+        samples.append((last_fire - committed).total_seconds())
+    assert cluster.leader() == leader
+    print(
+        f"\npause commit -> last fire time (s; negative: no fire after the commit): "
+        f"{[round(s, 3) for s in samples]}, median {statistics.median(samples):.3f}"
+    )
+    assert all(sample <= 1.0 for sample in samples), samples
+
+    # A manual run queued through this process starts on the leader at once, not at its next
+    # poll (the jobs are paused now, so only the manual run runs).
+    waits = [manual_run_wait(runtime, job) for job in JOBS[:3]]
+    print(f"manual run queued -> started (s): {[round(w, 3) for w in waits]}")
+    assert all(wait <= 1.0 for wait in waits), waits
+
+
+def manual_run_wait(runtime: Runtime, job: str) -> float:
+    run = runtime.jobs.run_now(job, TESTER)
+    started = wait_for(
+        lambda: runtime.runs.get_run(run.id).started_at, timeout=10, what="the manual run"
+    )
+    return (started - run.queued_at).total_seconds()
