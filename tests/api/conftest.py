@@ -15,9 +15,11 @@ from werkzeug.test import TestResponse
 from gnomon.api import create_app
 from gnomon.domain import Role
 from gnomon.services.runtime import Runtime
+from gnomon.services.users import UserService
 
 API = "/api/v1"
 JOBS = f"{API}/scheduler/jobs"
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORDS = {"admin": "admin-password", "viewer": "viewer-password"}
 
 CONFIG = """
@@ -58,9 +60,8 @@ def runtime(config_path: Path, runtime_factory: Callable[[Path], Runtime]) -> Ru
     """A migrated SQLite runtime with users admin/viewer and a running scheduler (closed by
     runtime_factory at teardown)."""
     runtime = runtime_factory(config_path)
-    if hasattr(runtime.users, "_hasher"):
-        # Cheap argon2 parameters: every test logs in, and the default cost dominates run time.
-        runtime.users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    # Cheap argon2 parameters: every test logs in, and the default cost dominates run time.
+    runtime.users = UserService(runtime.store, hasher=CHEAP_HASHER)
     runtime.users.create_user("admin", Role.ADMIN, PASSWORDS["admin"])
     runtime.users.create_user("viewer", Role.VIEWER, PASSWORDS["viewer"])
     runtime.start_scheduler()

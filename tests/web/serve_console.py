@@ -23,6 +23,7 @@ from werkzeug.serving import make_server
 from gnomon.api import create_app
 from gnomon.domain import Role
 from gnomon.services.runtime import Runtime
+from gnomon.services.users import UserService
 from gnomon.web import register_console
 
 
@@ -36,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     runtime = Runtime.from_config_file(args.config, env={})
     runtime.prepare_store()
     # Cheap argon2 parameters: tests log in often, and the default cost would dominate.
-    runtime.users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # type: ignore[attr-defined]
+    runtime.users = UserService(
+        runtime.store, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
     for spec in args.user:
         name, role, password = spec.split(":", 2)
         if runtime.store.find_user(name) is None:

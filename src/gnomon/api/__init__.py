@@ -7,23 +7,33 @@ from pathlib import Path
 from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from gnomon.api import previews, runs, scheduler, status
+from gnomon.api import audit, openapi, previews, runs, scheduler, status, tokens
 from gnomon.api.auth import init_auth
 from gnomon.api.envelope import add_request_id, request_id
 from gnomon.api.errors import register_error_handlers
 from gnomon.api.secret import load_secret_key
 from gnomon.api.state import EXTENSION, ApiState
 from gnomon.config import ServerSettings
+from gnomon.engine.metrics import EngineMetrics
+from gnomon.services.audit import AuditService
 from gnomon.services.runtime import Runtime
+from gnomon.services.status import StatusService
+from gnomon.services.tokens import TokenService
 
 MAX_BODY = 1024 * 1024  # 1 MiB
 
 __all__ = ["MAX_BODY", "create_app"]
 
 
-def create_app(runtime: Runtime, settings: ServerSettings | None = None) -> Flask:
+def create_app(
+    runtime: Runtime,
+    settings: ServerSettings | None = None,
+    *,
+    metrics: EngineMetrics | None = None,
+) -> Flask:
     """The API app serving `runtime`; `settings` default to the runtime's `[server]` section.
 
+    `metrics` are what /metrics shows: pass the ones given to the runtime's scheduler.
     Raises ConfigInvalid when the configured secret key is unusable.
     """
     settings = settings or runtime.config.settings.server
@@ -33,13 +43,20 @@ def create_app(runtime: Runtime, settings: ServerSettings | None = None) -> Flas
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = ApiState(
-        runtime=runtime, settings=settings, node_id=status.process_node_id()
+        runtime=runtime,
+        settings=settings,
+        node_id=status.process_node_id(),
+        tokens=TokenService(runtime.store, runtime.users),
+        audit=AuditService(runtime.store),
+        status=StatusService(runtime.store, runtime.jobs),
+        metrics=metrics or EngineMetrics(),
     )
     app.before_request(_begin_request)
     app.after_request(add_request_id)
     register_error_handlers(app)
     init_auth(app, settings)
-    for blueprint in (scheduler.bp, runs.bp, previews.bp, status.bp, status.health):
+    blueprints = (scheduler.bp, runs.bp, previews.bp, status.bp, status.health, audit.bp)
+    for blueprint in (*blueprints, tokens.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -1,4 +1,4 @@
-"""Who is asking and whether they may: session users, CSRF checks, permissions (SPEC §5.2)."""
+"""Who is asking and whether they may: bearer tokens, session users, CSRF, permissions (§5.2)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,22 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import g, request
 from flask_login import current_user  # type: ignore[import-untyped]
 from flask_wtf.csrf import validate_csrf  # type: ignore[import-untyped]
 from itsdangerous import SignatureExpired
 from wtforms import ValidationError  # type: ignore[import-untyped]
 
-from gnomon.api.errors import AuthenticationRequired, CsrfExpired, CsrfInvalid, CsrfMissing
+from gnomon.api.errors import (
+    AuthenticationRequired,
+    CsrfExpired,
+    CsrfInvalid,
+    CsrfMissing,
+    TokenInvalid,
+)
+from gnomon.api.state import state
 from gnomon.domain import User
-from gnomon.errors import PermissionDenied
+from gnomon.errors import AccountDisabled, PermissionDenied
 from gnomon.services.views import Actor
 
 CSRF_HEADER = "X-CSRFToken"
@@ -44,8 +51,35 @@ class SessionUser:
         return str(self.user.id)
 
 
+def bearer_secret() -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None without one."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def token_account() -> User | None:
+    """The user of this request's bearer token (None without one); raises TokenInvalid."""
+    if "token_user" in g:
+        found: User = g.token_user
+        return found
+    secret = bearer_secret()
+    if secret is None:
+        return None
+    user = state().tokens.authenticate(secret)
+    if user is None:
+        raise TokenInvalid()
+    g.token_user = user
+    return user
+
+
 def current_account() -> User | None:
-    """The logged-in user of this request, or None."""
+    """The user of this request (bearer token first, else the session), or None.
+
+    Raises TokenInvalid for a bearer token that is unknown, revoked or expired.
+    """
+    user = token_account()
+    if user is not None:
+        return user
     found = current_user._get_current_object()
     return found.user if isinstance(found, SessionUser) else None
 
@@ -98,14 +132,19 @@ def _check_origin() -> None:
 
 
 def check_access(permission: str | None) -> User:
-    """Authentication, then CSRF for writes, then the permission, in that order (SPEC §5.2).
+    """Authentication, then CSRF for session writes, then the permission (SPEC §5.2 order).
 
-    Raises AuthenticationRequired, a CsrfFailed error or PermissionDenied.
+    Bearer requests need no CSRF token: a browser never adds an Authorization header on its own,
+    so a cross-site page cannot forge one. Raises AuthenticationRequired, TokenInvalid,
+    AccountDisabled, a CsrfFailed error or PermissionDenied.
     """
     user = current_account()
     if user is None:
         raise AuthenticationRequired()
-    if request.method in UNSAFE_METHODS:
+    if "token_user" in g:
+        if user.disabled:
+            raise AccountDisabled(user.username)
+    elif request.method in UNSAFE_METHODS:
         check_csrf()
     if permission is not None and permission not in user.permissions:
         raise PermissionDenied(permission)

@@ -10,6 +10,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, login_user, logout_user  # type: ignore[import-untyped]
 from flask_wtf.csrf import CSRFProtect, generate_csrf  # type: ignore[import-untyped]
 
+from gnomon.api import schemas as s
 from gnomon.api.access import (
     SessionUser,
     check_access,
@@ -19,6 +20,7 @@ from gnomon.api.access import (
     user_document,
 )
 from gnomon.api.envelope import success
+from gnomon.api.openapi import CSRF_ONLY, PUBLIC, WRITE, document
 from gnomon.api.params import object_body
 from gnomon.api.state import state
 from gnomon.config import ServerSettings
@@ -73,7 +75,7 @@ def init_auth(app: Flask, settings: ServerSettings) -> None:
 def _load_user(user_id: str) -> SessionUser | None:
     """The session's user, unless it was deleted, disabled or changed password since login."""
     try:
-        user = state().runtime.store.find_user_by_id(int(user_id))
+        user = state().runtime.users.find_user_by_id(int(user_id))
     except ValueError:
         return None
     if user is None or user.disabled:
@@ -107,12 +109,16 @@ def _fresh_session() -> None:
 
 
 @bp.get("/csrf-token")
+@document(s.CsrfEnvelope, security=PUBLIC, tag="auth")
 def csrf_token() -> Response:
     """A CSRF token for X-CSRFToken; sets the session cookie it is bound to."""
     return success({"csrf_token": generate_csrf()})
 
 
 @bp.post("/login")
+@document(
+    s.LoginEnvelope, errors=(400, 401, 403, 429), json=s.LoginInput, security=CSRF_ONLY, tag="auth"
+)
 def login() -> Response:
     """{username, password} → {user, csrf_token}. Raises CsrfFailed, ValidationFailed,
     RateLimited, InvalidCredentials, AccountDisabled."""
@@ -135,6 +141,7 @@ def login() -> Response:
 
 
 @bp.post("/logout")
+@document(s.EmptyEnvelope, errors=(401, 403), security=WRITE, tag="auth")
 def logout() -> Response:
     """End the session; needs login and X-CSRFToken like every write."""
     check_access(None)
@@ -144,6 +151,7 @@ def logout() -> Response:
 
 
 @bp.get("/me")
+@document(s.MeEnvelope, errors=(401,), tag="auth")
 @require(None)
 def me() -> Response:
     """The logged-in user."""

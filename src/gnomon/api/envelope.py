@@ -69,6 +69,9 @@ def success(data: Any = None, message: str = "ok", status: int = 200) -> Respons
 
 def current_user_id() -> int | None:
     """The logged-in user's id, or None (also when loading the user itself failed)."""
+    token_user = g.get("token_user")
+    if token_user is not None:
+        return int(token_user.id)
     try:
         if current_user.is_authenticated:
             return int(current_user.get_id())

@@ -31,6 +31,13 @@ class AuthenticationRequired(e.AuthError):
         super().__init__("log in first")
 
 
+class TokenInvalid(e.AuthError):
+    """A bearer token that is unknown, revoked or expired."""
+
+    def __init__(self) -> None:
+        super().__init__("the API token is unknown, revoked or expired")
+
+
 class CsrfFailed(e.AuthError):
     """The X-CSRFToken header of a session request is missing, wrong or stale."""
 
@@ -92,6 +99,7 @@ ERROR_TABLE: Mapping[type[BaseException], ErrorSpec] = {
     e.JobNotEditable: _spec(403, "JOB_NOT_EDITABLE", "business", "low", recoverable=False),
     AuthenticationRequired: _spec(401, "AUTHENTICATION_REQUIRED", "authentication", "low"),
     e.InvalidCredentials: _spec(401, "INVALID_CREDENTIALS", "authentication", "medium"),
+    TokenInvalid: _spec(401, "TOKEN_INVALID", "authentication", "medium"),
     e.AccountDisabled: _spec(403, "ACCOUNT_DISABLED", "authentication", "medium", False),
     e.PermissionDenied: _spec(403, "PERMISSION_DENIED", "authorization", "medium", False),
     CsrfMissing: _spec(403, "CSRF_MISSING", "security", "medium"),

@@ -79,6 +79,10 @@ ERROR_MESSAGES: Mapping[str, Mapping[str, str]] = {
     },
     "AUTHENTICATION_REQUIRED": {"en": "Log in first.", "zh": "请先登录。"},
     "INVALID_CREDENTIALS": {"en": "Wrong username or password.", "zh": "用户名或密码错误。"},
+    "TOKEN_INVALID": {
+        "en": "The API token is unknown, revoked or expired.",
+        "zh": "API 令牌不存在、已吊销或已过期。",
+    },
     "ACCOUNT_DISABLED": {"en": "This account is disabled.", "zh": "该账户已被停用。"},
     "PERMISSION_DENIED": {
         "en": "This action needs the {permission!r} permission.",
@@ -148,6 +152,10 @@ SUGGESTIONS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "en": ("Check the username and password.",),
         "zh": ("请检查用户名和密码。",),
     },
+    "TOKEN_INVALID": {
+        "en": ("Ask an administrator for a new token (gnomon tokens create).",),
+        "zh": ("请管理员创建新的令牌（gnomon tokens create）。",),
+    },
     "ACCOUNT_DISABLED": {
         "en": ("Ask an administrator to enable the account.",),
         "zh": ("请联系管理员启用该账户。",),
@@ -184,6 +192,11 @@ SUCCESS_MESSAGES: Mapping[str, Mapping[str, str]] = {
     "run_cancel_requested": {"en": "Cancellation requested", "zh": "已请求取消"},
     "logged_in": {"en": "Logged in", "zh": "登录成功"},
     "logged_out": {"en": "Logged out", "zh": "已退出登录"},
+    "token_created": {
+        "en": "Token created; copy it now, it is not shown again",
+        "zh": "令牌已创建；请立即复制，之后不再显示",
+    },
+    "token_revoked": {"en": "Token revoked", "zh": "令牌已吊销"},
 }
 
 

@@ -59,14 +59,18 @@ def body_int(body: dict[str, Any], key: str, default: int, low: int, high: int) 
 
 
 class Query:
-    """Query parameters read one by one; `done()` raises every problem found at once."""
+    """Query parameters read one by one; `done()` raises every problem found at once.
+
+    A parameter given empty (`?status=`) is a bad value, not an absent one, as the OpenAPI
+    document says; only `text` parameters treat an empty value as absent.
+    """
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         text = request.args.get(name)
-        if text is None or text == "":
+        if text is None:
             return default
         try:
             value = int(text, 10)
@@ -79,7 +83,7 @@ class Query:
 
     def choice(self, name: str, enum: type[E]) -> E | None:
         text = request.args.get(name)
-        if text is None or text == "":
+        if text is None:
             return None
         try:
             return enum(text)

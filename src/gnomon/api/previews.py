@@ -7,8 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from gnomon.api import schemas as s
 from gnomon.api.access import VIEW, require
 from gnomon.api.envelope import language, success
+from gnomon.api.openapi import WRITE, document
 from gnomon.api.params import Query, body_int, object_body
 from gnomon.api.state import state
 from gnomon.errors import Problem, ValidationFailed
@@ -29,6 +31,7 @@ def preview_document(trigger: Trigger, times: list[datetime]) -> dict[str, Any]:
 
 
 @bp.get("/jobs/<job_id>/preview")
+@document(s.PreviewEnvelope, errors=(400, 401, 404), query=s.CountQuery, tag="triggers")
 @require(VIEW)
 def preview_job(job_id: str) -> Response:
     """?count=1..100 (default 5) next fire times of the job's trigger. Raises JobNotFound."""
@@ -40,6 +43,9 @@ def preview_job(job_id: str) -> Response:
 
 
 @bp.post("/triggers/preview")
+@document(
+    s.PreviewEnvelope, errors=(400, 401, 403), json=s.PreviewInput, security=WRITE, tag="triggers"
+)
 @require(VIEW)
 def preview_trigger() -> Response:
     """A PUT body plus optional `count`: validated like PUT, nothing is changed.

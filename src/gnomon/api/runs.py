@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response
 
+from gnomon.api import schemas as s
 from gnomon.api.access import ADMIN, VIEW, actor, require
 from gnomon.api.envelope import success
+from gnomon.api.openapi import WRITE, document
 from gnomon.api.params import Query, no_body
 from gnomon.api.state import state
 from gnomon.domain import RunStatus, TriggerSource
@@ -21,17 +23,11 @@ DEFAULT_PAGE = 50
 
 def _job_timezone(job_id: str) -> ZoneInfo | None:
     """The timezone run times are shown in: the job's, or UTC once the job is gone."""
-    record = state().runtime.store.find_job(job_id)
-    name = record.trigger.get("timezone") if record is not None else None
-    if not isinstance(name, str):
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    return state().runtime.runs.job_timezone(job_id)
 
 
 @bp.get("/jobs/<job_id>/runs")
+@document(s.RunPageEnvelope, errors=(400, 401, 404), query=s.RunQuery, tag="runs")
 @require(VIEW)
 def list_runs(job_id: str) -> Response:
     """Newest first: ?status=&trigger_source=&limit=1..500&cursor= → {items, next_cursor}.
@@ -57,6 +53,7 @@ def list_runs(job_id: str) -> Response:
 
 
 @bp.get("/runs/<run_id>")
+@document(s.RunEnvelope, errors=(401, 404), tag="runs")
 @require(VIEW)
 def get_run(run_id: str) -> Response:
     """One run with its output and traceback. Raises RunNotFound."""
@@ -65,6 +62,7 @@ def get_run(run_id: str) -> Response:
 
 
 @bp.post("/runs/<run_id>/actions/cancel")
+@document(s.RunEnvelope, errors=(401, 403, 404, 409), security=WRITE, tag="runs")
 @require(ADMIN)
 def cancel_run(run_id: str) -> Response:
     """Ask a queued or running run to stop. Raises RunNotFound, RunNotCancellable."""

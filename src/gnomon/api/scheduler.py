@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from gnomon.api import schemas as s
 from gnomon.api.access import ADMIN, VIEW, actor, require
 from gnomon.api.envelope import language, success
+from gnomon.api.openapi import WRITE, document
 from gnomon.api.params import no_body, object_body
 from gnomon.api.state import state
 from gnomon.services.documents import job_document
@@ -33,6 +35,7 @@ def _job_answer(job_id: str, message: str) -> Response:
 
 
 @bp.get("/jobs")
+@document(s.JobListEnvelope, errors=(401, 409))
 @require(VIEW)
 def list_jobs() -> Response:
     """Every job, sorted by id."""
@@ -41,6 +44,7 @@ def list_jobs() -> Response:
 
 
 @bp.get("/jobs/<job_id>")
+@document(s.JobEnvelope, errors=(401, 404, 409))
 @require(VIEW)
 def get_job(job_id: str) -> Response:
     """One job with its next fire times and recent runs. Raises JobNotFound."""
@@ -49,6 +53,7 @@ def get_job(job_id: str) -> Response:
 
 
 @bp.put("/jobs/<job_id>")
+@document(s.JobEnvelope, errors=(400, 401, 403, 404, 409), json=s.TriggerInput, security=WRITE)
 @require(ADMIN)
 def update_job(job_id: str) -> Response:
     """Change a builtin job's trigger. Raises JobNotFound, JobNotEditable, ValidationFailed."""
@@ -59,6 +64,7 @@ def update_job(job_id: str) -> Response:
 
 
 @bp.post("/jobs/<job_id>/actions/pause")
+@document(s.JobEnvelope, errors=(401, 403, 404, 409), security=WRITE)
 @require(ADMIN)
 def pause_job(job_id: str) -> Response:
     """Pause (idempotent). Raises JobNotFound."""
@@ -69,6 +75,7 @@ def pause_job(job_id: str) -> Response:
 
 
 @bp.post("/jobs/<job_id>/actions/resume")
+@document(s.JobEnvelope, errors=(401, 403, 404, 409), security=WRITE)
 @require(ADMIN)
 def resume_job(job_id: str) -> Response:
     """Resume (idempotent). Raises JobNotFound, JobHasNoNextRun."""
@@ -79,6 +86,7 @@ def resume_job(job_id: str) -> Response:
 
 
 @bp.post("/jobs/<job_id>/actions/run")
+@document(s.ManualRunEnvelope, errors=(401, 403, 404, 409), security=WRITE)
 @require(ADMIN)
 def run_job(job_id: str) -> Response:
     """Start a manual run in the background. Raises JobNotFound, JobAlreadyRunning."""
@@ -89,6 +97,7 @@ def run_job(job_id: str) -> Response:
 
 
 @bp.post("/jobs/actions/reload")
+@document(s.ReloadEnvelope, errors=(400, 401, 403, 409), security=WRITE)
 @require(ADMIN)
 def reload_jobs() -> Response:
     """Re-register every job from the configuration. Raises ConfigInvalid (nothing changed)."""

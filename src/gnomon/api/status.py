@@ -1,4 +1,4 @@
-"""Scheduler status (never 409) and the unauthenticated probes /healthz and /readyz."""
+"""Scheduler status (never 409) and the unauthenticated /healthz, /readyz and /metrics."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import socket
 from typing import Any
 
 from flask import Blueprint, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from gnomon import __version__
+from gnomon.api import schemas as s
 from gnomon.api.access import VIEW, require
 from gnomon.api.envelope import success
+from gnomon.api.openapi import PUBLIC, document
 from gnomon.api.state import state
-from gnomon.domain import utcnow
-from gnomon.engine.leadership import LEASE_NAME
 from gnomon.errors import StoreError, StoreNotReady
 from gnomon.services.documents import iso
 
@@ -29,9 +30,7 @@ def process_node_id() -> str:
 def status_document() -> dict[str, Any]:
     st = state()
     runtime = st.runtime
-    lease = runtime.store.find_lease(LEASE_NAME)
-    leader = lease.holder if lease is not None and lease.expires_at > utcnow() else None
-    views = runtime.jobs.list_jobs()
+    status = st.status.get_status()
     nodes = [
         {
             "id": node.id,
@@ -39,26 +38,27 @@ def status_document() -> dict[str, Any]:
             "pid": node.pid,
             "started_at": iso(node.started_at),
             "last_seen": iso(node.last_seen),
-            "is_leader": node.id == leader,
+            "is_leader": node.id == status.leader,
         }
-        for node in runtime.store.list_nodes()
+        for node in status.nodes
     ]
     return {
-        "running": leader is not None,
+        "running": status.running,
         "node": runtime.scheduler.node_id if runtime.scheduler is not None else st.node_id,
-        "leader": leader,
+        "leader": status.leader,
         "nodes": nodes,
         "version": __version__,
         "uptime_s": st.uptime_s,
         "jobs": {
-            "total": len(views),
-            "paused": sum(1 for view in views if view.record.paused),
-            "running": sum(view.running for view in views),
+            "total": status.jobs.total,
+            "paused": status.jobs.paused,
+            "running": status.jobs.running,
         },
     }
 
 
 @bp.get("/status")
+@document(s.StatusEnvelope, errors=(401,), tag="status")
 @require(VIEW)
 def scheduler_status() -> Response:
     """Whether a scheduler is live, who leads, the nodes and job counts; never 409."""
@@ -66,18 +66,29 @@ def scheduler_status() -> Response:
 
 
 @health.get("/healthz")
+@document(s.HealthEnvelope, security=PUBLIC, tag="status")
 def healthz() -> Response:
     """The process is alive."""
     return success({"status": "ok"})
 
 
 @health.get("/readyz")
+@document(s.HealthEnvelope, errors=(503,), security=PUBLIC, tag="status")
 def readyz() -> Response:
     """The store is reachable and migrated; 503 STORE_NOT_READY otherwise."""
     try:
-        state().runtime.store.check_ready()
+        state().status.check_ready()
     except StoreError:
         raise
     except Exception as exc:
         raise StoreNotReady(type(exc).__name__) from exc
     return success({"status": "ready"})
+
+
+@health.get("/metrics")
+@document(None, security=PUBLIC, tag="status")
+def metrics() -> Response:
+    """Prometheus text format: the engine's metrics and the number of registered nodes."""
+    st = state()
+    st.metrics.set_nodes(len(st.status.list_nodes()))
+    return Response(st.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

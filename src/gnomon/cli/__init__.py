@@ -11,6 +11,8 @@ from gnomon.cli.db import db_group
 from gnomon.cli.jobs import jobs_group
 from gnomon.cli.runs import runs_group
 from gnomon.cli.scheduler import scheduler_command
+from gnomon.cli.serve import api_command, serve_command
+from gnomon.cli.tokens import tokens_group
 from gnomon.cli.users import users_group
 
 
@@ -21,6 +23,8 @@ def cli() -> None:
 
 
 for command in (
+    serve_command,
+    api_command,
     scheduler_command,
     jobs_group,
     runs_group,
@@ -28,6 +32,7 @@ for command in (
     config_group,
     db_group,
     users_group,
+    tokens_group,
 ):
     cli.add_command(command)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gnomon.domain import AuditEntry, Run, RunPage, RunStatus, RunUpdate, TriggerSource, utcnow
 from gnomon.errors import Problem, RunNotCancellable, ValidationFailed
@@ -48,6 +49,17 @@ class RunService:
             limit=limit,
             cursor=cursor,
         )
+
+    def job_timezone(self, job_id: str) -> ZoneInfo | None:
+        """The timezone a job's run times are shown in, or None once the job is gone."""
+        record = self.store.find_job(job_id)
+        name = record.trigger.get("timezone") if record is not None else None
+        if not isinstance(name, str):
+            return None
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
 
     def get_run(self, run_id: str) -> Run:
         """One run with its output; raises RunNotFound."""

@@ -1,0 +1,68 @@
+"""Request and response shapes of the API as pydantic models, for the OpenAPI document only.
+
+Handlers build plain dicts and validate input themselves (one problem per field, SPEC §5.3);
+these models describe the same shapes, and the schemathesis suite checks that they agree.
+"""
+
+from __future__ import annotations
+
+from gnomon.api.schemas.admin import (
+    AuditEntry,
+    AuditPage,
+    AuditQuery,
+    CsrfToken,
+    Health,
+    LoginInput,
+    LoginResult,
+    NewToken,
+    Status,
+    Token,
+    TokenInput,
+    UserDoc,
+)
+from gnomon.api.schemas.envelopes import ErrorEnvelope, envelope
+from gnomon.api.schemas.jobs import (
+    CountQuery,
+    Job,
+    ManualRun,
+    Preview,
+    PreviewInput,
+    Reload,
+    Run,
+    RunPage,
+    RunQuery,
+    TriggerInput,
+)
+
+JobEnvelope = envelope("JobEnvelope", Job)
+JobListEnvelope = envelope("JobListEnvelope", list[Job])
+ManualRunEnvelope = envelope("ManualRunEnvelope", ManualRun)
+ReloadEnvelope = envelope("ReloadEnvelope", Reload)
+RunEnvelope = envelope("RunEnvelope", Run)
+RunPageEnvelope = envelope("RunPageEnvelope", RunPage)
+PreviewEnvelope = envelope("PreviewEnvelope", Preview)
+StatusEnvelope = envelope("StatusEnvelope", Status)
+AuditEnvelope = envelope("AuditEnvelope", AuditPage)
+HealthEnvelope = envelope("HealthEnvelope", Health)
+CsrfEnvelope = envelope("CsrfEnvelope", CsrfToken)
+LoginEnvelope = envelope("LoginEnvelope", LoginResult)
+MeEnvelope = envelope("MeEnvelope", UserDoc | None)
+EmptyEnvelope = envelope("EmptyEnvelope", None)
+TokenEnvelope = envelope("TokenEnvelope", Token)
+TokenListEnvelope = envelope("TokenListEnvelope", list[Token])
+NewTokenEnvelope = envelope("NewTokenEnvelope", NewToken)
+
+__all__ = [
+    "AuditEntry",
+    "AuditQuery",
+    "CountQuery",
+    "ErrorEnvelope",
+    "Job",
+    "LoginInput",
+    "PreviewInput",
+    "Run",
+    "RunQuery",
+    "Token",
+    "TokenInput",
+    "TriggerInput",
+]

@@ -1,0 +1,102 @@
+"""Status, audit entries, users, login and API tokens."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from gnomon.api.schemas.envelopes import Strict, Text
+
+
+class NodeDoc(BaseModel):
+    id: str
+    host: str
+    pid: int
+    started_at: Text
+    last_seen: Text
+    is_leader: bool
+
+
+class JobCounts(BaseModel):
+    total: int
+    paused: int
+    running: int
+
+
+class Status(BaseModel):
+    running: bool
+    node: str
+    leader: Text
+    nodes: list[NodeDoc]
+    version: str
+    uptime_s: float
+    jobs: JobCounts
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: str
+    actor: str
+    user_id: int | None
+    client: Text
+    action: str
+    target: Text
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    next_before_id: int | None
+
+
+class Health(BaseModel):
+    status: str
+
+
+class UserDoc(BaseModel):
+    id: int
+    username: str
+    role: Literal["viewer", "admin"]
+    permissions: list[str]
+
+
+class CsrfToken(BaseModel):
+    csrf_token: str
+
+
+class LoginInput(Strict):
+    username: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+
+
+class LoginResult(BaseModel):
+    user: UserDoc
+    csrf_token: str
+
+
+class TokenInput(Strict):
+    user: Text = Field(default=None, description="Username; omitted: the caller.")
+    name: str = Field(min_length=1, max_length=100)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class Token(BaseModel):
+    id: int
+    name: str
+    user: Text
+    user_id: int
+    created_at: Text
+    expires_at: Text
+    revoked_at: Text
+    last_used_at: Text
+
+
+class NewToken(Token):
+    token: str = Field(description="The secret: shown this once, never again.")
+
+
+class AuditQuery(Strict):
+    limit: int = Field(default=50, ge=1, le=500)
+    before_id: int | None = Field(default=None, ge=1, le=2**53)

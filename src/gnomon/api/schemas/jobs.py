@@ -1,0 +1,155 @@
+"""Jobs, runs, triggers and previews: the job object of SPEC §5.3 and what surrounds it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from gnomon.api.schemas.envelopes import Strict, Text
+
+CronField = str | int | None
+
+
+class Run(BaseModel):
+    id: str
+    job_id: str
+    trigger_source: Literal["scheduled", "manual"]
+    created_by: int | None
+    status: str
+    scheduled_for: Text
+    last_scheduled_for: Text
+    fire_count: int
+    queued_at: Text
+    started_at: Text
+    finished_at: Text
+    duration_ms: int | None
+    reason: Text
+    error_type: Text
+    error_message: Text
+    exit_code: int | None
+    node: Text
+    manual_job_id: Text
+    cancel_requested: bool
+    traceback: Text = Field(default=None, description="One run only.")
+    output: Text = Field(default=None, description="One run only.")
+
+
+class DeclaredTrigger(BaseModel):
+    trigger_type: Literal["cron", "interval", "date"]
+    trigger_args: dict[str, Any]
+    timezone: str
+    trigger: str
+
+
+# pydantic's mypy plugin names __init__ parameters after aliases, and "kwargs" clashes.
+class Job(BaseModel):  # type: ignore[no-redef]
+    """The job object (SPEC §5.3); the detail adds declared_trigger, next_run_times and
+    recent_runs."""
+
+    id: str
+    name: str
+    description: str
+    is_builtin: bool
+    editable_fields: list[str]
+    kind: Literal["python", "command"]
+    func: str
+    state: Literal["scheduled", "paused", "finished"]
+    running: int
+    trigger_type: Literal["cron", "interval", "date"]
+    trigger_args: dict[str, Any]
+    cron_expression: Text
+    timezone: str
+    trigger: str
+    trigger_description: str
+    next_run_time: Text
+    last_run_time: Text
+    last_run_status: Text
+    misfire_grace_time: int | None
+    coalesce: bool
+    max_instances: int
+    timeout: float | None
+    args: list[Any]
+    kwargs_: dict[str, Any] = Field(alias="kwargs")
+    overridden: bool
+    declared_trigger: DeclaredTrigger | None = None
+    next_run_times: list[str] = Field(default_factory=list)
+    recent_runs: list[Run] = Field(default_factory=list)
+
+
+class TriggerInput(Strict):
+    """PUT body: `trigger_type` and that type's keys; unknown keys are refused."""
+
+    trigger_type: Literal["cron", "interval", "date"]
+    timezone: Text = Field(default=None, description="IANA name; omitted: the job keeps its own.")
+    cron_expression: Text = None
+    cron_second: CronField = None
+    cron_minute: CronField = None
+    cron_hour: CronField = None
+    cron_day: CronField = None
+    cron_month: CronField = None
+    cron_weekday: CronField = None
+    year: CronField = None
+    weeks: int | None = None
+    days: int | None = None
+    hours: int | None = None
+    minutes: int | None = None
+    seconds: int | None = None
+    start_date: Text = None
+    jitter: int | None = None
+    run_date: Text = None
+
+
+class PreviewInput(TriggerInput):
+    count: int | None = Field(default=None, ge=1, le=100)
+
+
+class ManualRun(BaseModel):
+    manual_job_id: str
+    run_id: str
+
+
+class Reload(BaseModel):
+    deleted: list[str]
+    reloaded: list[str]
+    deleted_count: int
+    reloaded_count: int
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+
+class RunPage(BaseModel):
+    items: list[Run]
+    next_cursor: Text
+
+
+class Preview(BaseModel):
+    next_run_times: list[str]
+    description: str
+    trigger: str
+    timezone: str
+
+
+class RunQuery(Strict):
+    status: (
+        Literal[
+            "queued",
+            "running",
+            "succeeded",
+            "failed",
+            "missed",
+            "skipped",
+            "interrupted",
+            "cancelled",
+            "timed_out",
+        ]
+        | None
+    ) = None
+    trigger_source: Literal["scheduled", "manual"] | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: Text = Field(default=None, max_length=512)
+
+
+class CountQuery(Strict):
+    count: int = Field(default=5, ge=1, le=100)

@@ -1,0 +1,171 @@
+"""`gnomon serve` (API, console and scheduler) and `gnomon api` (API only) on gunicorn.
+
+Every worker process serves the API and, with `serve`, runs its own scheduler: the store's lease
+lets exactly one of them fire. Schedulers start in gunicorn's post-fork hook, never in the master
+(threads and store connections do not survive a fork), and stop in the worker-exit hook, giving
+up the lease at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import click
+from flask import Flask
+from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+
+from gnomon.api import create_app
+from gnomon.cli.options import config_option, config_path, handle_errors
+from gnomon.cli.scheduler import announce_first_admin, configure_logging
+from gnomon.engine.metrics import EngineMetrics
+from gnomon.services.runtime import Runtime
+from gnomon.web import register_console
+
+log = logging.getLogger(__name__)
+
+THREADS = 4  # requests served at once by each worker
+
+
+class GnomonServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn, configured in code (not from sys.argv), with gnomon's hooks."""
+
+    def __init__(
+        self,
+        config: str | None,
+        *,
+        bind: str,
+        workers: int,
+        with_scheduler: bool,
+        shutdown_grace: float,
+        log_level: str,
+    ) -> None:
+        self.config_source = config
+        self.options: dict[str, Any] = {
+            "bind": [bind],
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": THREADS,
+            # A stopping worker waits for its scheduler's running jobs (shutdown_grace).
+            "graceful_timeout": math.ceil(shutdown_grace) + 10,
+            "timeout": max(30, math.ceil(shutdown_grace) + 10),
+            "loglevel": log_level,
+            "proc_name": "gnomon",
+            # gunicorn answers longer request lines itself, in HTML, not in the API's envelope;
+            # 8190 (its maximum) leaves room for a 512-character cursor percent-encoded.
+            "limit_request_line": 8190,
+            "post_fork": self._post_fork,
+            "worker_exit": self._worker_exit,
+        }
+        self.with_scheduler = with_scheduler
+        self.runtime: Runtime | None = None
+        self.metrics: EngineMetrics | None = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn's control socket lives at one path per user: two servers would collide.
+            self.cfg.set("control_socket_disable", True)
+
+    def load(self) -> Flask:
+        """Called in each worker after the post-fork hook: the app on that worker's runtime."""
+        assert self.runtime is not None, "post_fork builds the runtime first"
+        app = create_app(self.runtime, metrics=self.metrics)
+        register_console(app)
+        return app
+
+    def _post_fork(self, _server: Any, worker: Any) -> None:
+        runtime = Runtime.from_config_file(self.config_source)
+        self.metrics = EngineMetrics()
+        self.runtime = runtime
+        if self.with_scheduler:
+            scheduler = runtime.start_scheduler(metrics=self.metrics)
+            log.info("worker %s runs scheduler node %s", worker.pid, scheduler.node_id)
+
+    def _worker_exit(self, _server: Any, _worker: Any) -> None:
+        if self.runtime is not None:
+            self.runtime.close()
+            self.runtime = None
+
+
+def _prepare(config: str | None) -> Runtime:
+    """In the master, before any fork: migrate the store and create the first admin."""
+    runtime = Runtime.from_config_file(config)
+    runtime.prepare_store()
+    announce_first_admin(runtime)
+    return runtime
+
+
+def _run(bind: str | None, workers: int | None, log_level: str, with_scheduler: bool) -> None:
+    configure_logging(log_level)
+    config = config_path()
+    runtime = _prepare(config)
+    settings = runtime.config.settings
+    runtime.close()  # nothing of the master's store may be shared with the workers
+    server = GnomonServer(
+        config,
+        bind=bind or settings.server.bind,
+        workers=workers or settings.server.workers,
+        with_scheduler=with_scheduler,
+        shutdown_grace=settings.scheduler.shutdown_grace,
+        log_level=log_level,
+    )
+    what = "API and scheduler" if with_scheduler else "API (no scheduler)"
+    click.echo(f"gnomon serving the {what} on http://{server.options['bind'][0]}", err=True)
+    server.run()
+
+
+def _check_bind(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter("must be HOST:PORT, e.g. 127.0.0.1:8080")
+    return value
+
+
+bind_option = click.option(
+    "--bind",
+    metavar="HOST:PORT",
+    callback=_check_bind,
+    help="Address to listen on (default: server.bind, or $GNOMON_SERVER_BIND).",
+)
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Worker processes (default: server.workers).",
+)
+log_level_option = click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+
+
+@click.command("serve")
+@config_option
+@bind_option
+@workers_option
+@log_level_option
+@handle_errors
+def serve_command(bind: str | None, workers: int | None, log_level: str) -> None:
+    """Serve the API and the console, and run the scheduler, until SIGINT or SIGTERM.
+
+    Safe with several workers: each one runs a scheduler and only the lease holder fires.
+    """
+    _run(bind, workers, log_level, with_scheduler=True)
+
+
+@click.command("api")
+@config_option
+@bind_option
+@workers_option
+@log_level_option
+@handle_errors
+def api_command(bind: str | None, workers: int | None, log_level: str) -> None:
+    """Serve the API only; jobs are fired by a scheduler running elsewhere."""
+    _run(bind, workers, log_level, with_scheduler=False)

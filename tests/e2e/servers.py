@@ -1,0 +1,124 @@
+"""Start real `gnomon serve` / `gnomon api` processes and talk to them over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.e2e.procs import wait_for
+
+ADMIN_PASSWORD = "test-admin-password"
+API = "/api/v1"
+JOBS = f"{API}/scheduler/jobs"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """`python -m gnomon serve|api --config PATH --bind 127.0.0.1:PORT`, logging to a file."""
+
+    def __init__(
+        self,
+        config: Path,
+        log: Path,
+        command: str = "serve",
+        workers: int = 1,
+        admin_password: str | None = ADMIN_PASSWORD,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log
+        env = dict(os.environ)
+        env.pop("GNOMON_ADMIN_PASSWORD", None)
+        if admin_password is not None:
+            env["GNOMON_ADMIN_PASSWORD"] = admin_password
+        env.pop("GNOMON_CONFIG", None)
+        self._log = log.open("ab")
+        args = [command, "--config", str(config), "--bind", f"127.0.0.1:{self.port}"]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gnomon", *args, "--workers", str(workers)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        wait_for(self._ready, timeout=30, what=f"gnomon {command} to answer /readyz")
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"gnomon exited early:\n{self.output()}")
+        try:
+            return requests.get(f"{self.url}/readyz", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def stop(self, timeout: float = 30, signum: int = signal.SIGTERM) -> int:
+        """SIGTERM (or `signum`) and wait: the clean stop."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self._log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class Client:
+    """A requests session against one server; `login` keeps the session's CSRF token."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = requests.Session()
+        self.csrf: str | None = None
+        self.bearer: str | None = None
+
+    def login(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> Client:
+        token = self.http.get(f"{self.base}{API}/auth/csrf-token", timeout=10).json()
+        response = self.http.post(
+            f"{self.base}{API}/auth/login",
+            json={"username": username, "password": password},
+            headers={"X-CSRFToken": token["data"]["csrf_token"]},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        self.csrf = response.json()["data"]["csrf_token"]
+        return self
+
+    def request(
+        self, method: str, path: str, json: Any = None, csrf: bool = True
+    ) -> requests.Response:
+        headers = {}
+        if csrf and self.csrf:
+            headers["X-CSRFToken"] = self.csrf
+        if self.bearer:
+            headers["Authorization"] = f"Bearer {self.bearer}"
+        return self.http.request(
+            method, f"{self.base}{path}", json=json, headers=headers, timeout=30
+        )
+
+
+def ok(response: requests.Response, status: int = 200) -> Any:
+    body = response.json()
+    assert response.status_code == status, body
+    assert body["success"] is True
+    return body["data"]
+
+
+def error(response: requests.Response, status: int, code: str) -> dict[str, Any]:
+    body: dict[str, Any] = response.json()
+    assert (response.status_code, body.get("message_code")) == (status, code), body
+    assert body["success"] is False and len(body["error_id"]) == 32
+    return body

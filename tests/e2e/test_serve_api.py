@@ -1,0 +1,235 @@
+"""End-to-end: a real `gnomon serve` (and `gnomon api`) process driven over HTTP."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from gnomon.domain import Role
+from gnomon.services.runtime import Runtime
+from tests.e2e.servers import API, JOBS, Client, ServerProcess, error, ok
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("processes")]
+
+CONFIG = """
+data_dir = "data"
+
+[scheduler]
+timezone = "UTC"
+shutdown_grace = 2
+
+[[jobs]]
+id = "tick"
+command = ["true"]
+max_instances = 10
+trigger = { type = "interval", hours = 1 }
+
+[[jobs]]
+id = "report"
+command = ["true"]
+max_instances = 10
+trigger = { type = "cron", expression = "0 30 2 * * mon-fri" }
+"""
+VIEWER_PASSWORD = "viewer-password"
+
+READ, WRITE = "read", "write"
+ENDPOINTS = [
+    ("GET", f"{JOBS}", None, READ),
+    ("GET", f"{JOBS}/tick", None, READ),
+    ("PUT", f"{JOBS}/tick", {"trigger_type": "interval", "hours": 2}, WRITE),
+    ("POST", f"{JOBS}/report/actions/pause", None, WRITE),
+    ("POST", f"{JOBS}/report/actions/resume", None, WRITE),
+    ("POST", f"{JOBS}/tick/actions/run", None, WRITE),
+    ("POST", f"{JOBS}/actions/reload", None, WRITE),
+]
+# identity -> (answer to reads, answer to writes): a status, and the message_code of errors.
+EXPECTED: dict[str, tuple[tuple[int, str | None], tuple[int, str | None]]] = {
+    "anonymous": ((401, "AUTHENTICATION_REQUIRED"), (401, "AUTHENTICATION_REQUIRED")),
+    "viewer": ((200, None), (403, "PERMISSION_DENIED")),
+    "admin_csrf": ((200, None), (200, None)),
+    "admin_no_csrf": ((200, None), (403, "CSRF_MISSING")),
+    "bearer": ((200, None), (200, None)),
+    "revoked_bearer": ((401, "TOKEN_INVALID"), (401, "TOKEN_INVALID")),
+}
+
+
+def write_config(directory: Path, body: str = CONFIG) -> Path:
+    path = directory / "gnomon.toml"
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+def add_viewer(config: Path) -> None:
+    runtime = Runtime.from_config_file(config, env={})
+    try:
+        runtime.users.create_user("viewer", Role.VIEWER, VIEWER_PASSWORD)
+    finally:
+        runtime.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    directory = tmp_path_factory.mktemp("serve")
+    config = write_config(directory)
+    proc = ServerProcess(config, directory / "serve.log")
+    add_viewer(config)
+    yield proc
+    assert proc.stop() == 0, proc.output()
+
+
+@pytest.fixture(scope="module")
+def clients(server: ServerProcess) -> dict[str, Client]:
+    admin = Client(server.url).login()
+    made: dict[str, Client] = {
+        "anonymous": Client(server.url),
+        "viewer": Client(server.url).login("viewer", VIEWER_PASSWORD),
+        "admin_csrf": admin,
+        "admin_no_csrf": Client(server.url).login(),
+        "bearer": Client(server.url),
+        "revoked_bearer": Client(server.url),
+    }
+    made["admin_no_csrf"].csrf = None
+    for name in ("bearer", "revoked_bearer"):
+        token = ok(admin.request("POST", f"{API}/auth/tokens", {"name": name}), 201)
+        made[name].bearer = token["token"]
+        if name == "revoked_bearer":
+            ok(admin.request("DELETE", f"{API}/auth/tokens/{token['id']}"))
+    return made
+
+
+@pytest.mark.parametrize("identity", list(EXPECTED))
+@pytest.mark.parametrize(("method", "path", "body", "kind"), ENDPOINTS)
+def test_access_matrix(
+    clients: dict[str, Client],
+    identity: str,
+    method: str,
+    path: str,
+    body: object,
+    kind: str,
+) -> None:
+    status, code = EXPECTED[identity][0 if kind == READ else 1]
+    response = clients[identity].request(method, path, body)
+    if code is None:
+        ok(response, status)
+    else:
+        error(response, status, code)
+
+
+BAD_TRIGGERS = [
+    ({"trigger_type": "interval", "hours": 1, "colour": "red"}, "colour"),
+    ({"trigger_type": "interval", "hours": "1"}, "hours"),
+    ({"trigger_type": "cron", "cron_expression": "0 61 * * *"}, "cron_expression"),
+    ({"trigger_type": "cron", "cron_minute": "99"}, "cron_minute"),
+    ({"trigger_type": "interval", "hours": 0, "minutes": 0}, None),
+    ({"trigger_type": "date", "run_date": "2001-01-01T00:00:00"}, "run_date"),
+    ({"trigger_type": "cron", "cron_expression": "0 2 * * *", "timezone": "Mars/Base"}, "timezone"),
+    ({"trigger_type": 3}, "trigger_type"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), BAD_TRIGGERS)
+def test_put_validation_names_the_field(
+    clients: dict[str, Client], body: dict[str, object], field: str | None
+) -> None:
+    admin = clients["admin_csrf"]
+    before = ok(admin.request("GET", f"{JOBS}/report"))
+    answer = error(admin.request("PUT", f"{JOBS}/report", body), 400, "VALIDATION_ERROR")
+    assert answer["details"]
+    if field is not None:
+        assert field in {d["field"] for d in answer["details"]}, answer["details"]
+    assert ok(admin.request("GET", f"{JOBS}/report"))["trigger"] == before["trigger"]
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [
+        ("GET", ""),
+        ("PUT", ""),
+        ("POST", "/actions/pause"),
+        ("POST", "/actions/resume"),
+        ("POST", "/actions/run"),
+    ],
+)
+def test_unknown_job_is_404(clients: dict[str, Client], method: str, suffix: str) -> None:
+    body = {"trigger_type": "interval", "hours": 1} if method == "PUT" else None
+    response = clients["admin_csrf"].request(method, f"{JOBS}/nope{suffix}", body)
+    error(response, 404, "JOB_NOT_FOUND")
+
+
+def test_unknown_route_and_metrics(server: ServerProcess) -> None:
+    error(requests.get(f"{server.url}{API}/nothing", timeout=10), 404, "NOT_FOUND")
+    metrics = requests.get(f"{server.url}/metrics", timeout=10)
+    assert metrics.status_code == 200 and "gnomon_nodes 1.0" in metrics.text
+    doc = requests.get(f"{server.url}{API}/openapi.json", timeout=10).json()
+    assert "/api/v1/scheduler/jobs/{job_id}" in doc["paths"]
+
+
+def test_api_without_scheduler_answers_409(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    proc = ServerProcess(config, tmp_path / "api.log", command="api")
+    try:
+        admin = Client(proc.url).login()
+        for method, path, body, _kind in ENDPOINTS:
+            error(admin.request(method, path, body), 409, "SCHEDULER_NOT_RUNNING")
+        status = ok(admin.request("GET", f"{API}/scheduler/status"))
+        assert status["running"] is False and status["leader"] is None
+    finally:
+        assert proc.stop() == 0, proc.output()
+
+
+def restart(config: Path, log: Path, proc: ServerProcess) -> ServerProcess:
+    assert proc.stop() == 0, proc.output()
+    return ServerProcess(config, log)
+
+
+def test_trigger_change_and_pause_survive_restart(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    proc = ServerProcess(config, tmp_path / "serve.log")
+    try:
+        admin = Client(proc.url).login()
+        changed = {"trigger_type": "cron", "cron_expression": "0 15 4 * * *"}
+        ok(admin.request("PUT", f"{JOBS}/tick", changed))
+        ok(admin.request("POST", f"{JOBS}/report/actions/pause"))
+        proc = restart(config, tmp_path / "serve.log", proc)
+        admin = Client(proc.url).login()
+        tick = ok(admin.request("GET", f"{JOBS}/tick"))
+        assert tick["trigger_type"] == "cron" and tick["cron_expression"] == "0 15 4 * * * *"
+        assert tick["overridden"] is True
+        assert ok(admin.request("GET", f"{JOBS}/report"))["state"] == "paused"
+    finally:
+        assert proc.stop() == 0, proc.output()
+
+
+def test_reload_with_a_broken_config_changes_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    proc = ServerProcess(config, tmp_path / "serve.log")
+    try:
+        admin = Client(proc.url).login()
+        ok(admin.request("POST", f"{JOBS}/report/actions/pause"))
+        before = ok(admin.request("GET", JOBS))
+        config.write_text(CONFIG.replace('id = "tick"', 'id = "tick"\ncolour = 3'), "utf-8")
+        answer = error(admin.request("POST", f"{JOBS}/actions/reload"), 400, "CONFIG_INVALID")
+        assert answer["details"]
+        after = ok(admin.request("GET", JOBS))
+        assert [(j["id"], j["state"]) for j in after] == [(j["id"], j["state"]) for j in before]
+        write_config(tmp_path)
+        reloaded = ok(admin.request("POST", f"{JOBS}/actions/reload"))
+        assert "report" in reloaded["changed"]
+        assert ok(admin.request("GET", f"{JOBS}/report"))["state"] == "scheduled"
+    finally:
+        assert proc.stop() == 0, proc.output()
+
+
+def test_bad_json_and_unknown_route_keep_the_envelope(server: ServerProcess) -> None:
+    admin = Client(server.url).login()
+    response = admin.http.put(
+        f"{server.url}{JOBS}/tick",
+        data="{not json",
+        headers={"X-CSRFToken": admin.csrf or "", "Content-Type": "application/json"},
+        timeout=10,
+    )
+    error(response, 400, "INVALID_JSON")

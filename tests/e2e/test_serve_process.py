@@ -1,0 +1,93 @@
+"""End-to-end: `gnomon serve` as a process: workers, first admin, metrics, clean stops."""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from gnomon.services.runtime import Runtime
+from gnomon.services.status import StatusService
+from tests.e2e.procs import wait_for
+from tests.e2e.servers import API, JOBS, Client, ServerProcess, ok
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("processes")]
+
+CONFIG = """
+data_dir = "data"
+
+[scheduler]
+timezone = "UTC"
+shutdown_grace = 2
+
+[[jobs]]
+id = "tick"
+command = ["true"]
+trigger = { type = "interval", seconds = 1 }
+misfire_grace_time = 5
+"""
+
+
+def leader_of(config: Path) -> str | None:
+    runtime = Runtime.from_config_file(config, env={})
+    try:
+        return StatusService(runtime.store, runtime.jobs).leader()
+    finally:
+        runtime.close()
+
+
+def metric(url: str, name: str) -> float:
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    found = re.findall(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE)
+    return sum(float(value) for value in found)
+
+
+def test_two_workers_one_leader_metrics_and_sigint_gives_up_the_lease(tmp_path: Path) -> None:
+    config = tmp_path / "gnomon.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    proc = ServerProcess(config, tmp_path / "serve.log", workers=2)
+    try:
+        admin = Client(proc.url).login()
+
+        def two_nodes_one_leader() -> dict[str, Any] | None:
+            found: dict[str, Any] = ok(admin.request("GET", f"{API}/scheduler/status"))
+            return found if len(found["nodes"]) == 2 and found["leader"] else None
+
+        status = wait_for(two_nodes_one_leader, timeout=20, what="two nodes, one leader")
+        assert sum(node["is_leader"] for node in status["nodes"]) == 1
+        # Each worker has its own metrics; the leader's show fires, so poll until one answers.
+        wait_for(
+            lambda: (
+                metric(proc.url, "gnomon_runs_total") > 0
+                and metric(proc.url, "gnomon_fire_lag_seconds_count") > 0
+            ),
+            timeout=30,
+            what="a worker reporting fired and finished runs",
+        )
+        assert ok(admin.request("GET", f"{JOBS}/tick"))["last_run_status"] is not None
+    finally:
+        assert proc.stop(signum=signal.SIGINT) == 0, proc.output()
+    assert leader_of(config) is None, "a clean stop gives the lease up at once"
+
+
+def test_first_start_prints_a_generated_admin_password_once(tmp_path: Path) -> None:
+    config = tmp_path / "gnomon.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    proc = ServerProcess(config, tmp_path / "serve.log", admin_password=None)
+    try:
+        found = re.search(r"Password \(shown once\): (\S+)", proc.output())
+        assert found, proc.output()
+        Client(proc.url).login("admin", found.group(1))
+    finally:
+        assert proc.stop() == 0, proc.output()
+    proc = ServerProcess(config, tmp_path / "serve2.log", admin_password=None)
+    try:
+        assert "shown once" not in proc.output()
+        assert requests.get(f"{proc.url}/", timeout=10).text.startswith("<!doctype html>")
+        assert requests.get(f"{proc.url}{API}/docs", timeout=10).status_code == 200
+    finally:
+        assert proc.stop() == 0, proc.output()
