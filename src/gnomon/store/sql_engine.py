@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from gnomon.errors import StoreError
@@ -123,6 +123,8 @@ class SqlBase:
     def _translate_errors(self) -> Iterator[None]:
         try:
             yield
-        except (OperationalError, InterfaceError) as exc:
+        except (OperationalError, InterfaceError, InternalError) as exc:
+            # InternalError covers PostgreSQL ending a transaction left idle past the lease
+            # (idle_in_transaction_session_timeout, set by the fenced claim).
             where = self._url.render_as_string(hide_password=True)
             raise StoreError(f"the store at {where} failed: {exc.orig or exc}") from exc
