@@ -249,6 +249,10 @@ class Scheduler:
         # tracked object and, with 10,000 jobs, took up to 370 ms, stalling every thread: fires
         # came hundreds of ms late. Objects freed by reference counting are still freed; only
         # reference cycles among these long-lived objects would outlive their use.
+        # Collect first, so garbage cycles alive at this moment (from requests, runs, …) are
+        # freed rather than frozen for good; frozen objects are skipped by later collections, so
+        # this costs only what was allocated since the previous reload.
+        gc.collect()
         gc.freeze()
         log.debug("loaded %d job(s), %d scheduled", len(records), len(self._heap))
 
