@@ -113,7 +113,7 @@ def _run(bind: str | None, workers: int | None, log_level: str, with_scheduler: 
         shutdown_grace=settings.scheduler.shutdown_grace,
         log_level=log_level,
     )
-    what = "API and scheduler" if with_scheduler else "API (no scheduler)"
+    what = "console, API and scheduler" if with_scheduler else "console and API (no scheduler)"
     click.echo(f"gnomon serving the {what} on http://{server.options['bind'][0]}", err=True)
     server.run()
 
