@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -59,10 +61,24 @@ def parse_trigger(data: Mapping[str, Any], *, default_timezone: str, now: dateti
 def load_trigger(spec: TriggerSpec) -> Trigger:
     """Rebuild a trigger from the spec :meth:`Trigger.to_spec` produced (no "past" check).
 
-    Raises TriggerInvalid when `spec` is not such a spec.
+    Raises TriggerInvalid when `spec` is not such a spec. Results are cached by the spec's text:
+    triggers are immutable, and listing jobs rebuilds every job's trigger on each request.
     """
     if not isinstance(spec, Mapping):
         raise TriggerInvalid([Problem("", "a stored trigger must be a JSON object")])
+    try:
+        key = json.dumps(spec, sort_keys=True)
+    except (TypeError, ValueError):
+        return _load(spec)  # not JSON: let the loader name the problem
+    return _load_cached(key)
+
+
+@functools.lru_cache(maxsize=16384)
+def _load_cached(key: str) -> Trigger:
+    return _load(json.loads(key))
+
+
+def _load(spec: Mapping[str, Any]) -> Trigger:
     kind = spec.get("type")
     loader = _LOADERS.get(kind) if isinstance(kind, str) else None
     if loader is None:
