@@ -227,6 +227,19 @@ def slow_job(seconds: int) -> str:
         """
 
 
+def wait_until_stopped(pid: int) -> None:
+    """Wait until every thread of `pid` is in the stopped state ("T" in /proc)."""
+
+    def all_stopped() -> bool:
+        states = [
+            (Path(f"/proc/{pid}/task") / tid / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            for tid in os.listdir(f"/proc/{pid}/task")
+        ]
+        return all(state in ("T", "t") for state in states)
+
+    wait_for(all_stopped, timeout=10, what=f"process {pid} to stop", every=0.01)
+
+
 def start_slow_run(cluster: Cluster) -> str:
     assert cluster.runtime is not None
     runs = cluster.runtime.runs
@@ -297,6 +310,8 @@ def test_frozen_leader_fires_nothing_after_waking_and_finishes_its_runs(cluster:
     time.sleep(4)
 
     os.kill(nodes[old].proc.pid, signal.SIGSTOP)
+    # The signal is delivered asynchronously: the freeze begins once every thread has stopped.
+    wait_until_stopped(nodes[old].proc.pid)
     frozen_at = now()
     new, first_fire = wait_for_new_leader(cluster, old)
     time.sleep(max(0.0, LEASE_TTL + 2 - (now() - frozen_at).total_seconds()))
