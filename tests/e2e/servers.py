@@ -122,3 +122,26 @@ def error(response: requests.Response, status: int, code: str) -> dict[str, Any]
     assert (response.status_code, body.get("message_code")) == (status, code), body
     assert body["success"] is False and len(body["error_id"]) == 32
     return body
+
+
+def two_jobs_config(max_instances: int) -> str:
+    """A config with an hourly job `tick` and a weekday cron job `report`, neither firing soon."""
+    return f"""
+data_dir = "data"
+
+[scheduler]
+timezone = "UTC"
+shutdown_grace = 2
+
+[[jobs]]
+id = "tick"
+command = ["true"]
+max_instances = {max_instances}
+trigger = {{ type = "interval", hours = 1 }}
+
+[[jobs]]
+id = "report"
+command = ["true"]
+max_instances = {max_instances}
+trigger = {{ type = "cron", expression = "0 30 2 * * mon-fri" }}
+"""

@@ -10,29 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.servers import Client, ServerProcess
+from tests.e2e.servers import Client, ServerProcess, two_jobs_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("processes")]
 
-CONFIG = """
-data_dir = "data"
-
-[scheduler]
-timezone = "UTC"
-shutdown_grace = 2
-
-[[jobs]]
-id = "tick"
-command = ["true"]
-max_instances = 50
-trigger = { type = "interval", hours = 1 }
-
-[[jobs]]
-id = "report"
-command = ["true"]
-max_instances = 50
-trigger = { type = "cron", expression = "0 30 2 * * mon-fri" }
-"""
+CONFIG = two_jobs_config(max_instances=50)
 
 # Known ids most of the time, so requests get past 404 to the endpoints' real logic.
 SCHEMATHESIS_CONFIG = """

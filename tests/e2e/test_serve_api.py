@@ -11,29 +11,11 @@ import requests
 
 from gnomon.domain import Role
 from gnomon.services.runtime import Runtime
-from tests.e2e.servers import API, JOBS, Client, ServerProcess, error, ok
+from tests.e2e.servers import API, JOBS, Client, ServerProcess, error, ok, two_jobs_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("processes")]
 
-CONFIG = """
-data_dir = "data"
-
-[scheduler]
-timezone = "UTC"
-shutdown_grace = 2
-
-[[jobs]]
-id = "tick"
-command = ["true"]
-max_instances = 10
-trigger = { type = "interval", hours = 1 }
-
-[[jobs]]
-id = "report"
-command = ["true"]
-max_instances = 10
-trigger = { type = "cron", expression = "0 30 2 * * mon-fri" }
-"""
+CONFIG = two_jobs_config(max_instances=10)
 VIEWER_PASSWORD = "viewer-password"
 
 READ, WRITE = "read", "write"
