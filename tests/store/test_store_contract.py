@@ -170,6 +170,22 @@ def test_change_counter_grows_with_every_write_even_deletes(store: SqlStore) -> 
     assert store.find_job("backup") is None
 
 
+def test_list_jobs_changed_returns_jobs_written_after_a_counter_and_all_ids(
+    store: SqlStore,
+) -> None:
+    store.write_jobs([JobWrite(job("a")), JobWrite(job("b")), JobWrite(job("c"))])
+    seen = store.change_counter()
+    assert store.list_jobs_changed(seen) == ([], {"a", "b", "c"})
+    [b] = store.write_jobs([JobWrite(job("b", paused=True))])
+    store.write_jobs([JobWrite(job("d"))], delete_ids=["a"])
+    changed, ids = store.list_jobs_changed(seen)
+    assert [r.id for r in changed] == ["b", "d"]
+    assert changed[0].paused and changed[0].revision == b.revision
+    assert ids == {"b", "c", "d"}
+    everything, _ = store.list_jobs_changed(0)
+    assert [r.id for r in everything] == ["b", "c", "d"]
+
+
 def test_write_jobs_adds_audit_entries_in_the_same_transaction(store: SqlStore) -> None:
     entries = [
         AuditEntry(id=None, at=T0, actor="config", action="jobs.reload", after={"n": 2}),

@@ -83,6 +83,11 @@ class Store(ABC):
     def find_job(self, job_id: str) -> JobRecord | None:
         """The job, or None."""
 
+    @abstractmethod
+    def list_jobs_changed(self, since: int) -> tuple[list[JobRecord], set[str]]:
+        """The jobs written after the change counter was `since` (revision > since), sorted by
+        id, and the ids of every job now in the store (so a caller also sees deletions)."""
+
     def get_job(self, job_id: str) -> JobRecord:
         """The job; raises JobNotFound."""
         from gnomon.errors import JobNotFound

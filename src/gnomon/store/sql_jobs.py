@@ -70,6 +70,15 @@ class SqlJobs(SqlBase):
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         return None if row is None else _row_to_job(row)
 
+    def list_jobs_changed(self, since: int) -> tuple[list[JobRecord], set[str]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(jobs).where(jobs.c.revision > since).order_by(jobs.c.id)
+            ).mappings()
+            changed = [_row_to_job(row) for row in rows]
+            ids = set(conn.execute(select(jobs.c.id)).scalars())
+        return changed, ids
+
     def write_jobs(
         self,
         writes: Sequence[JobWrite],

@@ -1,0 +1,90 @@
+"""Changes to jobs reach a running scheduler one job at a time, not by reloading every job."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gnomon.domain import RunStatus, TriggerSource
+from gnomon.services.runtime import Runtime
+from gnomon.services.views import Actor
+from tests.conftest import WriteConfig
+from tests.e2e.procs import wait_for
+
+TESTER = Actor("tester")
+
+HEADER = """
+[scheduler]
+timezone = "UTC"
+poll_interval = 0.2
+shutdown_grace = 1
+"""
+HOURLY = 'trigger = { type = "interval", hours = 1, start_date = "2020-01-01T00:00:00Z" }'
+SECONDLY = 'trigger = { type = "interval", seconds = 1 }'
+
+
+def job(job_id: str, trigger: str) -> str:
+    return f'\n[[jobs]]\nid = "{job_id}"\ncommand = ["true"]\n{trigger}\n'
+
+
+def scheduled_runs(runtime: Runtime, job_id: str) -> int:
+    # From the store: the runs of a removed job stay, though the service no longer knows it.
+    page = runtime.store.list_runs(job_id=job_id, trigger_source=TriggerSource.SCHEDULED, limit=500)
+    return len(page.items)
+
+
+@pytest.fixture
+def full_reloads(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Times the scheduler rebuilt its whole state from the store."""
+    from gnomon.engine.scheduler import Scheduler
+
+    calls: list[float] = []
+    original = Scheduler._reload_jobs
+
+    def counted(self: Scheduler) -> None:
+        calls.append(time.monotonic())
+        original(self)
+
+    monkeypatch.setattr(Scheduler, "_reload_jobs", counted)
+    return calls
+
+
+def test_trigger_change_pause_and_reload_apply_without_a_full_reload(
+    write_config: WriteConfig,
+    runtime_factory: Callable[[Path], Runtime],
+    full_reloads: list[float],
+) -> None:
+    path = write_config(HEADER + job("slow", HOURLY) + job("doomed", SECONDLY))
+    runtime = runtime_factory(path)
+    runtime.start_scheduler()
+    wait_for(lambda: scheduled_runs(runtime, "doomed") >= 1, timeout=10, what="doomed fires")
+    loads_at_start = len(full_reloads)
+    assert loads_at_start >= 1  # taking over loads everything once
+
+    # A trigger change: the hourly job now fires every second.
+    runtime.jobs.update_trigger("slow", {"trigger_type": "interval", "seconds": 1}, TESTER)
+    wait_for(lambda: scheduled_runs(runtime, "slow") >= 1, timeout=5, what="slow to fire")
+
+    # A pause: no fire scheduled after it.
+    runtime.jobs.pause("slow", TESTER)
+    time.sleep(0.5)  # a fire claimed ahead just before the pause may still start
+    paused_at = scheduled_runs(runtime, "slow")
+    time.sleep(1.5)
+    assert scheduled_runs(runtime, "slow") == paused_at
+
+    # A reload removing one job and adding another.
+    write_config(HEADER + job("slow", HOURLY) + job("added", SECONDLY))
+    result = runtime.jobs.reload(TESTER)
+    assert result.removed == ["doomed"] and result.added == ["added"]
+    wait_for(lambda: scheduled_runs(runtime, "added") >= 1, timeout=5, what="added to fire")
+    time.sleep(0.5)
+    doomed = scheduled_runs(runtime, "doomed")
+    time.sleep(1.5)
+    assert scheduled_runs(runtime, "doomed") == doomed
+
+    assert len(full_reloads) == loads_at_start
+    runs = runtime.runs.list_runs(job_id="added", limit=10).items
+    assert all(run.status is not RunStatus.FAILED for run in runs)
