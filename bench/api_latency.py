@@ -1,15 +1,19 @@
 """API latency and throughput: gnomon serve vs Flask-APScheduler's REST API over real HTTP."""
 
-#   python bench/api_latency.py --jobs 10 1000 10000 --requests 400 --max-seconds 8
+#   python bench/api_latency.py --jobs 10 1000 10000 --repeats 3 --requests 300 --max-seconds 4
 #
 # Both servers run on gunicorn, 1 worker, gthread with 4 threads, on 127.0.0.1, serving N hourly
 # jobs (none fires during the measurement); PUT/PATCH of a trigger goes to job i mod N for the
 # i-th request, so concurrent writers rarely touch one job (gnomon answers 409 JOB_CHANGED to a
 # lost race; errors are counted, and included in requests/s). gnomon: SQLite store, bearer token.
-# Flask-APScheduler: memory job store, no auth (its API has none by default). For each endpoint
-# and concurrency, client threads (one requests.Session each) send at most --requests requests for
-# at most --max-seconds; prints one JSON object with p50/p99 latency (ms) and requests/s per
-# cell, and the ratio gnomon/Flask-APScheduler of requests/s per cell.
+# Flask-APScheduler: memory job store, no auth (its API has none by default). Both servers are
+# started once per job count and measured in turn, cell by cell, so drift on a shared machine
+# falls on both alike; after each measurement the server is left to finish what it started
+# (runs, schedule reloads) until it is idle, so that work does not land on the next one. A cell
+# (endpoint, concurrency) is --repeats measurements, each of at most --requests requests for at
+# most --max-seconds from client threads (one requests.Session each); its p50/p99 latency (ms)
+# and requests/s are the medians across repeats, the measurements are listed under `samples`.
+# Prints one JSON object, with the ratio gnomon/Flask-APScheduler of requests/s per cell.
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import argparse
 import itertools
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -37,6 +42,7 @@ from servers import (  # noqa: E402
     gnomon_serve,
     percentile,
     rounded,
+    wait_quiet,
     write_gnomon_config,
 )
 
@@ -152,32 +158,80 @@ def load(
     }
 
 
-def measure_target(target: str, count: int, args: argparse.Namespace) -> list[dict[str, Any]]:
-    workdir = Path(tempfile.mkdtemp(prefix=f"bench-api-{target}-"))
+def start_target(target: str, count: int, workdir: Path) -> tuple[Server, dict[str, str], float]:
     started = time.perf_counter()
     server, headers = (start_gnomon if target == "gnomon" else start_fas)(count, workdir)
-    ready_s = round(time.perf_counter() - started, 2)
-    plan = (gnomon_requests if target == "gnomon" else fas_requests)(count)
-    rows = []
+    return server, headers, round(time.perf_counter() - started, 2)
+
+
+def median_cell(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """One cell from its repeats: medians of the figures, totals of the counts, every sample."""
+
+    def median(key: str) -> float | None:
+        values = [s[key] for s in samples if s[key] is not None]
+        return rounded(statistics.median(values)) if values else None
+
+    return {
+        "repeats": len(samples),
+        "requests": sum(s["requests"] for s in samples),
+        "errors": sum(s["errors"] for s in samples),
+        "error_statuses": sorted({e for s in samples for e in s["error_statuses"]}),
+        "seconds": round(sum(s["seconds"] for s in samples), 2),
+        "rps": median("rps"),
+        "p50_ms": median("p50_ms"),
+        "p99_ms": median("p99_ms"),
+        "samples": [
+            {k: s[k] for k in ("requests", "errors", "rps", "p50_ms", "p99_ms")} for s in samples
+        ],
+    }
+
+
+def measure_count(count: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every target's cells with `count` jobs: servers started once, repeats interleaved."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    servers: dict[str, tuple[Server, dict[str, str], float]] = {}
+    samples: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     try:
-        for endpoint in ENDPOINTS:
-            load(server.url, headers, plan[endpoint], args.warmup, 1, args.max_seconds)
-            for concurrency in args.concurrency:
-                cell = load(
-                    server.url,
-                    headers,
-                    plan[endpoint],
-                    args.requests,
-                    concurrency,
-                    args.max_seconds,
-                )
-                row = {"target": target, "jobs": count, "endpoint": endpoint}
-                row.update(concurrency=concurrency, ready_s=ready_s, **cell)
-                rows.append(row)
-                print(json.dumps(row), file=sys.stderr)
+        for target in args.targets:
+            servers[target] = start_target(target, count, workdir)
+        plans = {
+            t: (gnomon_requests if t == "gnomon" else fas_requests)(count) for t in args.targets
+        }
+        for _ in range(args.repeats):
+            for endpoint in ENDPOINTS:
+                for target, (server, headers, _ready) in servers.items():
+                    load(
+                        server.url,
+                        headers,
+                        plans[target][endpoint],
+                        args.warmup,
+                        1,
+                        args.max_seconds,
+                    )
+                for concurrency in args.concurrency:
+                    for target, (server, headers, _ready) in servers.items():
+                        cell = load(
+                            server.url,
+                            headers,
+                            plans[target][endpoint],
+                            args.requests,
+                            concurrency,
+                            args.max_seconds,
+                        )
+                        samples.setdefault((target, endpoint, concurrency), []).append(cell)
+                        wait_quiet(server.proc.pid)  # so the next cell is not measured amid it
     finally:
-        server.stop()
-    shutil.rmtree(workdir, ignore_errors=True)  # kept, with its log, after a failure
+        for server, _headers, _ready in servers.values():
+            server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)  # kept, with the logs, after a failure
+    rows = []
+    for (target, endpoint, concurrency), cells in samples.items():
+        row = {"target": target, "jobs": count, "endpoint": endpoint, "concurrency": concurrency}
+        row.update(ready_s=servers[target][2], **median_cell(cells))
+        rows.append(row)
+    rows.sort(key=lambda r: args.targets.index(r["target"]))  # stable: endpoints stay in order
+    for row in rows:
+        print(json.dumps({k: v for k, v in row.items() if k != "samples"}), file=sys.stderr)
     return rows
 
 
@@ -186,16 +240,16 @@ def main() -> None:
     parser.add_argument("--jobs", nargs="+", type=int, default=[10, 1000, 10000])
     parser.add_argument("--targets", nargs="+", default=["gnomon", "flask-apscheduler"])
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 16])
-    parser.add_argument("--requests", type=int, default=400, help="per cell, at most")
-    parser.add_argument("--max-seconds", type=float, default=8, help="per cell, at most")
+    parser.add_argument("--requests", type=int, default=300, help="per measurement, at most")
+    parser.add_argument("--max-seconds", type=float, default=4, help="per measurement, at most")
     parser.add_argument("--warmup", type=int, default=5, help="requests before each endpoint")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements per cell (median)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "api_latency.json")
     args = parser.parse_args()
 
     rows: list[dict[str, Any]] = []
     for count in args.jobs:
-        for target in args.targets:
-            rows.extend(measure_target(target, count, args))
+        rows.extend(measure_count(count, args))
     base = {
         (r["jobs"], r["endpoint"], r["concurrency"]): r
         for r in rows
@@ -217,6 +271,7 @@ def main() -> None:
             "requests": args.requests,
             "max_seconds": args.max_seconds,
             "concurrency": args.concurrency,
+            "repeats": args.repeats,
         },
         "rows": rows,
         "list_rps_ratio": {

@@ -143,7 +143,7 @@ def pause_samples(http: requests.Session, base: str, samples: int) -> dict[str, 
         fired = [
             when(r["last_scheduled_for"] or r["scheduled_for"])
             for r in (page or {}).get("items", [])
-            if r["status"] != "missed"
+            if r["status"] not in ("missed", "skipped")  # recorded, but never ran
         ]
         known = [f for f in fired if f is not None]
         if not known:

@@ -120,14 +120,14 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     window_end = window_start + timedelta(seconds=args.seconds)
     time.sleep(max(0.0, (window_end - datetime.now(UTC)).total_seconds()) + 1.5)
     runtime.close(grace=5)
-    lateness, missed = gnomon_lateness(store_url, window_start, window_end)
+    lateness, counts = gnomon_lateness(store_url, window_start, window_end)
     first = first_start(store_url)
     first_fire_s = None if first is None else round((first - wall_start).total_seconds(), 2)
     return summarise(
         lateness,
         args.jobs,
         args.seconds,
-        missed=missed,
+        **counts,
         setup_s=round(setup_s, 2),
         first_fire_s=first_fire_s,
     )
@@ -149,7 +149,11 @@ def first_start(store_url: str) -> datetime | None:
     return None if value is None else as_dt(value)
 
 
-def gnomon_lateness(store_url: str, start: datetime, end: datetime) -> tuple[list[float], int]:
+def gnomon_lateness(
+    store_url: str, start: datetime, end: datetime
+) -> tuple[list[float], dict[str, int]]:
+    """Lateness of each run started in the window, and the fire times that did not start: missed
+    or skipped, coalesced into another run (fire_count > 1), or still queued at shutdown."""
     query = (
         "SELECT scheduled_for, started_at, status, fire_count FROM runs "
         "WHERE scheduled_for >= :start AND scheduled_for < :end"
@@ -170,15 +174,16 @@ def gnomon_lateness(store_url: str, start: datetime, end: datetime) -> tuple[lis
                 query.replace(":start", "%s").replace(":end", "%s"), (start, end)
             ).fetchall()
     lateness: list[float] = []
-    missed = 0
+    counts = {"missed": 0, "coalesced": 0, "unstarted": 0}
     for scheduled, started, status, fire_count in rows:
         if status in ("missed", "skipped"):
-            missed += int(fire_count)
-            continue
-        if started is None:
-            continue
-        lateness.append((as_dt(started) - as_dt(scheduled)).total_seconds())
-    return lateness, missed
+            counts["missed"] += int(fire_count)
+        elif started is None:
+            counts["unstarted"] += int(fire_count)
+        else:
+            counts["coalesced"] += int(fire_count) - 1
+            lateness.append((as_dt(started) - as_dt(scheduled)).total_seconds())
+    return lateness, counts
 
 
 def iso_sqlite(value: datetime) -> str:
@@ -198,7 +203,6 @@ def as_dt(value: Any) -> datetime:
 def run_apscheduler(args: argparse.Namespace) -> dict[str, Any]:
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.triggers.interval import IntervalTrigger
 
     lateness: list[float] = []
     # Phases hang off a whole second in the past; the window opens once the jobs are added.
@@ -217,7 +221,20 @@ def run_apscheduler(args: argparse.Namespace) -> dict[str, Any]:
         jobstores=jobstores, executors={"default": ThreadPoolExecutor(16)}, timezone="UTC"
     )
     started = time.perf_counter()
-    for index, phase in enumerate(phases(args.jobs, args.mode)):
+    add_aps_jobs(scheduler, args.jobs, args.mode, anchor)
+    scheduler.start()
+    setup_s = time.perf_counter() - started
+    window["start"] = float(int(time.time()) + 1 + args.warmup)
+    window["end"] = window["start"] + args.seconds
+    time.sleep(max(0.0, window["end"] - time.time()) + 1.5)
+    scheduler.shutdown(wait=False)
+    return summarise(lateness, args.jobs, args.seconds, missed=None, setup_s=round(setup_s, 2))
+
+
+def add_aps_jobs(scheduler: Any, jobs: int, mode: str, anchor: datetime) -> None:
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    for index, phase in enumerate(phases(jobs, mode)):
         scheduler.add_job(
             aps_job,
             IntervalTrigger(
@@ -229,13 +246,24 @@ def run_apscheduler(args: argparse.Namespace) -> dict[str, Any]:
             coalesce=True,
             max_instances=1,
         )
-    scheduler.start()
-    setup_s = time.perf_counter() - started
-    window["start"] = float(int(time.time()) + 1 + args.warmup)
-    window["end"] = window["start"] + args.seconds
-    time.sleep(max(0.0, window["end"] - time.time()) + 1.5)
+
+
+def probe_aps_sqlite_add(jobs: int) -> dict[str, Any]:
+    """Time adding `jobs` jobs to APScheduler's SQLAlchemy store on SQLite (one transaction each),
+    so a runner can tell how long the set-up of a large measurement will take."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    db = Path(tempfile.mkdtemp(prefix="aps-probe-")) / "jobs.sqlite"
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{db}")}, timezone="UTC"
+    )
+    scheduler.start(paused=True)  # running, so each add_job writes to the store at once
+    started = time.perf_counter()
+    add_aps_jobs(scheduler, jobs, "spread", datetime.now(UTC) + timedelta(hours=1))
+    elapsed = time.perf_counter() - started
     scheduler.shutdown(wait=False)
-    return summarise(lateness, args.jobs, args.seconds, missed=None, setup_s=round(setup_s, 2))
+    return {"engine": "aps-sqlite", "jobs": jobs, "add_ms_per_job": round(elapsed / jobs * 1000, 3)}
 
 
 _APS_STATE: dict[str, Any] = {}
@@ -267,11 +295,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--pg-url", default=PG_URL)
+    parser.add_argument(
+        "--probe-add", action="store_true", help="aps-sqlite: only time adding --jobs jobs"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(BENCH_DIR))
+    if args.probe_add:
+        if args.engine != "aps-sqlite":
+            parser.error("--probe-add times APScheduler's SQLAlchemy store: --engine aps-sqlite")
+        print(json.dumps(probe_aps_sqlite_add(args.jobs)), flush=True)
+        os._exit(0)
     result = run_gnomon(args) if args.engine.startswith("gnomon") else run_apscheduler(args)
     result.update(engine=args.engine, jobs=args.jobs, mode=args.mode, seconds=args.seconds)
-    print(json.dumps(result))
+    print(json.dumps(result), flush=True)
+    # The figures are out: do not wait for a scheduler still draining its backlog (APScheduler's
+    # SQLAlchemy store at 10,000 jobs takes tens of seconds to wind down) before the next run.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
     python bench/run_all.py --jobs 100 --seconds 2 --repeats 1 --engines gnomon-sqlite aps-memory
 
 Prints a table of medians over the repeats and, for each row, the ratio of gnomon's p99 lateness
-and fires/s to bare APScheduler 3's (memory store) measured in the same run.
+and fires/s to bare APScheduler 3's (memory store) measured in the same run. `--cap-repeats
+aps-sqlite 10000 1` measures one configuration fewer times (each row records its `repeats`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ DEFAULT_ENGINES = ["aps-memory", "aps-sqlite", "gnomon-sqlite", "gnomon-postgres
 FIGURES = [
     "fires_per_s", "p50_ms", "p99_ms", "max_ms", "cpu_s", "peak_rss_mb", "setup_s", "first_fire_s",
 ]  # fmt: skip
+COUNTS = ["missed", "coalesced", "unstarted"]  # gnomon only: fire times that did not start
+SAMPLE_KEYS = ["fires_per_s", "p50_ms", "p99_ms", "max_ms", *COUNTS, "setup_s"]
 
 
 def measure(engine: str, jobs: int, mode: str, seconds: float, warmup: float) -> dict[str, Any]:
@@ -41,10 +44,11 @@ def measure(engine: str, jobs: int, mode: str, seconds: float, warmup: float) ->
 
 def median_row(samples: list[dict[str, Any]]) -> dict[str, Any]:
     row = dict(samples[0])
-    for key in [*FIGURES, "missed"]:
+    for key in [*FIGURES, *COUNTS]:
         values = [s[key] for s in samples if s.get(key) is not None]
         row[key] = round(statistics.median(values), 2) if values else None
     row["repeats"] = len(samples)
+    row["samples"] = [{key: s.get(key) for key in SAMPLE_KEYS} for s in samples]
     return row
 
 
@@ -56,16 +60,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--cap-repeats",
+        nargs=3,
+        action="append",
+        default=[],
+        metavar=("ENGINE", "JOBS", "REPEATS"),
+        help="at most REPEATS measurements of ENGINE with JOBS jobs (repeatable)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "firing.json")
     args = parser.parse_args()
+    caps = {(engine, int(jobs)): int(repeats) for engine, jobs, repeats in args.cap_repeats}
 
     rows: list[dict[str, Any]] = []
     for jobs in args.jobs:
         for mode in args.modes:
             for engine in args.engines:
+                repeats = min(args.repeats, caps.get((engine, jobs), args.repeats))
                 samples = [
-                    measure(engine, jobs, mode, args.seconds, args.warmup)
-                    for _ in range(args.repeats)
+                    measure(engine, jobs, mode, args.seconds, args.warmup) for _ in range(repeats)
                 ]
                 rows.append(median_row(samples))
                 print(json.dumps(rows[-1]), file=sys.stderr)
@@ -76,11 +89,14 @@ def main() -> None:
             row["p99_vs_aps_memory"] = round(row["p99_ms"] / base["p99_ms"], 2)
             row["fires_vs_aps_memory"] = round(row["fires_per_s"] / base["fires_per_s"], 3)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows}, indent=2
-        )
-    )
+    settings = {
+        "seconds": args.seconds,
+        "warmup": args.warmup,
+        "repeats": args.repeats,
+        "cap_repeats": [[e, j, n] for (e, j), n in caps.items()],
+    }
+    result = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "settings": settings}
+    args.out.write_text(json.dumps({**result, "rows": rows}, indent=2))
     header = f"{'engine':<16}{'jobs':>6} {'mode':<8}{'fires/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
     header += f"{'max ms':>9}{'missed':>8}{'cpu s':>7}{'rss MB':>8}{'1st s':>7}{'p99 ×aps':>9}"
     print(header)

@@ -69,6 +69,30 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process, its reaped children and its live descendants, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime, stime, cutime, cstime: fields 14-17 of stat(5), counted after the ")".
+    own = sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in children(pid))
+
+
+def wait_quiet(pid: int, *, busy: float = 0.01, every: float = 0.1, timeout: float = 15) -> None:
+    """Wait until a server has finished the work earlier requests left behind (runs started,
+    schedules reloaded): less than `busy` CPU seconds over `every` seconds, or `timeout`."""
+    deadline = time.monotonic() + timeout
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(every)
+        now = cpu_seconds(pid)
+        if now - before < busy:
+            return
+        before = now
+
+
 class Server:
     """A server subprocess on 127.0.0.1:<free port>, logging to a file, ready when `ready_path`
     answers 200; `stop` sends SIGTERM and waits (SIGKILL after the timeout)."""

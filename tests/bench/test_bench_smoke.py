@@ -25,7 +25,8 @@ def test_run_all_produces_a_result_file(tmp_path: Path) -> None:
             sys.executable, str(BENCH / "run_all.py"),
             "--engines", "aps-memory", "gnomon-sqlite", "gnomon-postgres",
             "--jobs", "20", "--modes", "spread", "--seconds", "2", "--warmup", "1",
-            "--repeats", "1", "--out", str(out),
+            "--repeats", "2", "--cap-repeats", "gnomon-sqlite", "20", "1",
+            "--cap-repeats", "gnomon-postgres", "20", "1", "--out", str(out),
         ],
         check=True,
         timeout=300,
@@ -34,6 +35,8 @@ def test_run_all_produces_a_result_file(tmp_path: Path) -> None:
     )  # fmt: skip
     rows = json.loads(out.read_text())["rows"]
     assert [r["engine"] for r in rows] == ["aps-memory", "gnomon-sqlite", "gnomon-postgres"]
+    assert [r["repeats"] for r in rows] == [2, 1, 1]
+    assert [len(r["samples"]) for r in rows] == [2, 1, 1]
     for row in rows:
         assert row["fires_per_s"] > 0
         assert row["p99_ms"] is not None
@@ -60,7 +63,7 @@ def test_api_latency_produces_cells_for_both_servers(tmp_path: Path) -> None:
     result = run_script(
         "api_latency.py", tmp_path / "api.json",
         "--jobs", "10", "--concurrency", "1", "4", "--requests", "20", "--max-seconds", "5",
-        "--warmup", "2",
+        "--warmup", "2", "--repeats", "2",
     )  # fmt: skip
     rows = result["rows"]
     assert {(r["target"], r["endpoint"], r["concurrency"]) for r in rows} == {
@@ -72,6 +75,7 @@ def test_api_latency_produces_cells_for_both_servers(tmp_path: Path) -> None:
     for row in rows:
         assert row.keys() >= CELL_KEYS
         assert row["requests"] > 0
+        assert row["repeats"] == len(row["samples"]) == 2
     assert set(result["list_rps_ratio"]) == {"10@c1", "10@c4"}
 
 
@@ -112,5 +116,104 @@ def test_run_everything_combines_the_parts_into_one_file(tmp_path: Path) -> None
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     result = json.loads(out.read_text())
-    assert {"firing", "startup", "wall_s"} <= result.keys()
+    assert {"firing", "startup", "wall_s", "estimate_s", "versions"} <= result.keys()
     assert result["firing"]["rows"] and result["startup"]["rows"]
+    assert result["firing"]["aps_sqlite_add_ms_per_job"] > 0
+    markdown = out.with_suffix(".md").read_text()
+    assert "## Firing precision and capacity" in markdown and "## Targets" in markdown
+
+
+def firing_row(engine: str, jobs: int, mode: str, p99: float, fires: float) -> dict[str, Any]:
+    missed = None if engine.startswith("aps") else round((jobs - fires) * 20)
+    return {
+        "engine": engine, "jobs": jobs, "mode": mode, "seconds": 20.0, "fires": fires * 20,
+        "expected_fires": jobs * 20, "fires_per_s": fires, "p50_ms": p99 / 4, "p99_ms": p99,
+        "max_ms": p99 * 2, "cpu_s": 9.5, "peak_rss_mb": 120.4, "missed": missed, "repeats": 3,
+        "samples": [],
+    }  # fmt: skip
+
+
+def api_row(target: str, endpoint: str, concurrency: int, p50: float, rps: float) -> dict[str, Any]:
+    return {
+        "target": target, "jobs": 1000, "endpoint": endpoint, "concurrency": concurrency,
+        "repeats": 3, "requests": 900, "errors": 0, "rps": rps, "p50_ms": p50, "p99_ms": p50 * 3,
+        "samples": [],
+    }  # fmt: skip
+
+
+def felt_setting(median_ms: float) -> dict[str, Any]:
+    figure = {"n": 30, "median_ms": median_ms, "p90_ms": median_ms * 2, "samples_ms": [1.0]}
+    pause = {"n": 5, "median_ms": -480.0, "p90_ms": -470.0, "samples_ms": [-480.0] * 5}
+    return {
+        "response_to_started": figure,
+        "queued_to_started": figure,
+        "pause_response_to_last_fire": {**pause, "failures": []},
+        "failures": [],
+    }
+
+
+def test_report_renders_the_tables_and_judges_each_target(tmp_path: Path) -> None:
+    rows = [
+        firing_row("aps-memory", 1000, "aligned", 69.4, 1000),
+        firing_row("gnomon-sqlite", 1000, "aligned", 40.0, 1000),
+        firing_row("gnomon-postgres", 1000, "aligned", 78.4, 1000),
+        firing_row("aps-memory", 1000, "spread", 0.41, 1000),
+        firing_row("gnomon-postgres", 1000, "spread", 2.78, 1000),
+        firing_row("aps-memory", 10000, "spread", 0.82, 10000),
+        firing_row("gnomon-sqlite", 10000, "spread", 731.0, 9500),
+    ]
+    rows[-1]["coalesced"] = 200
+    for row in rows:
+        row["p99_vs_aps_memory"] = round(row["p99_ms"] / rows[0]["p99_ms"], 2)
+    api = [
+        api_row("gnomon", "list", 1, 18.0, 55.0),
+        api_row("gnomon", "list", 16, 250.0, 60.0),
+        api_row("flask-apscheduler", "list", 1, 11.0, 86.2),
+        api_row("flask-apscheduler", "list", 16, 190.0, 80.3),
+        api_row("gnomon", "get", 1, 2.4, 300.0),
+    ]
+    for row, other in zip(api[:2], api[2:4], strict=True):
+        row["rps_vs_flask_apscheduler"] = round(row["rps"] / other["rps"], 3)
+    results = {
+        "at": "2026-11-29T12:00:00Z", "plan": "full", "wall_s": 2700.0,
+        "machine": {"cpus": 2, "python": "3.11.7", "system": "Linux"},
+        "versions": {"gnomon": "0.1.0", "APScheduler": "3.11.3", "Flask-APScheduler": "1.13.1"},
+        "firing": {
+            "settings": {"seconds": 20, "warmup": 3, "repeats": 3,
+                         "cap_repeats": [["aps-sqlite", 10000, 1]]},
+            "rows": rows, "aps_sqlite_add_ms_per_job": 15.2,
+        },
+        "api_latency": {"server": "gunicorn", "settings": {"repeats": 3, "requests": 300,
+                        "max_seconds": 4}, "rows": api},
+        "felt_latency": {"single_node_sqlite": felt_setting(0.47),
+                         "across_nodes_postgres": felt_setting(2.81)},
+        "startup": {"rows": [{"jobs": 10000, "repeats": 3, "first_fire_s": 4.46,
+                              "peak_rss_mb": 203.0}]},
+    }  # fmt: skip
+    source = tmp_path / "all.json"
+    source.write_text(json.dumps(results))
+    subprocess.run([sys.executable, str(BENCH / "report.py"), str(source)], check=True, timeout=60)
+    markdown = (tmp_path / "all.md").read_text()
+
+    assert "| 1,000 | aligned | gnomon, SQLite | 1,000 of 1,000 | 10.0 | 40.0 |" in markdown
+    assert "| 1,000 | `GET /jobs` | 1 | 18.0 | 54.0 | 55.0 | 0 | 11.0 | 33.0 | 86.2 | 0.64 |" in (
+        markdown
+    )
+    assert "aps-sqlite with 10,000 jobs: 1 run only" in markdown
+    assert "| 10,000 (+ 200 coalesced) |" in markdown
+    verdicts = {
+        line.split(" | ")[0].lstrip("| "): line.rstrip(" |").rsplit(" | ", 1)[1]
+        for line in markdown.split("## Targets")[1].splitlines()
+        if line.startswith("| ") and not line.startswith("| target")
+    }
+    assert verdicts == {
+        "10,000 jobs, phases spread, SQLite: p99 ≤ 10 ms, 0 missed": "**missed**",
+        "1,000 jobs, phases aligned: p99 ≤ 50 ms": "met",
+        "10,000 jobs, phases aligned: p99 ≤ 500 ms, 0 missed": "–",
+        "1,000 jobs, PostgreSQL, spread: 1,000 fires/s, p99 ≤ 20 ms": "met",
+        "`GET /jobs`, 1,000 jobs: p50 ≤ 20 ms, ≥ 2× Flask-APScheduler's req/s": "**missed**",
+        "`GET /jobs/{id}`: p50 ≤ 3 ms": "met",
+        "run requested → started, single node: p50 ≤ 20 ms": "met",
+        "run requested → started, across nodes: p50 ≤ 250 ms": "met",
+        "start-up, 10,000 jobs: ≤ 2 s to first fire, peak RSS ≤ 200 MB": "**missed**",
+    }
