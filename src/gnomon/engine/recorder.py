@@ -3,6 +3,10 @@
 Workers never wait on the database: they hand updates to the recorder, which merges updates of the
 same run (a run that finishes before its `running` update is flushed is written once) and flushes
 them together. On SQLite one writer thread also avoids lock contention between workers.
+
+Workers do not take a lock either: they append to a deque (atomic), and the merging is done by
+the flushing thread. With a shared lock, thousands of runs a second made workers queue for it,
+and each blocked worker gave up the GIL and waited up to a switch interval to get it back.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
@@ -51,10 +56,13 @@ class RunRecorder:
         self._store = store
         self._interval = interval
         self._on_flushed = on_flushed
+        # What workers hand over, in order: a RunUpdate, or (run id, started_at, node).
+        self._inbox: deque[RunUpdate | tuple[str, datetime, str]] = deque()
+        # Merged by the flushing thread (under _lock): the updates to write, and runs that
+        # started since the last flush (run id -> (started_at, node)), kept apart so that the
+        # usual case, a run ending before the flush, builds no `running` update at all; a run is
+        # in one of the two dicts, never both.
         self._pending: dict[str, RunUpdate] = {}
-        # Runs that started since the last flush: run id -> (started_at, node). Kept apart from
-        # _pending so that the usual case, a run ending before the flush, builds no `running`
-        # update at all; a run is in one of the two dicts, never both.
         self._started: dict[str, tuple[datetime, str]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -67,20 +75,33 @@ class RunRecorder:
 
     def started(self, run_id: str, started_at: datetime, node: str) -> None:
         """Record that a run started: written `running` at the next flush unless it ends first."""
-        with self._lock:
-            self._started[run_id] = (started_at, node)
+        self._inbox.append((run_id, started_at, node))
 
     def record(self, update: RunUpdate) -> None:
-        with self._lock:
-            start = self._started.pop(update.run_id, None)
+        self._inbox.append(update)
+
+    def _merge_inbox(self) -> None:
+        """Fold what workers handed over into _pending and _started (caller holds _lock)."""
+        inbox, pending, started = self._inbox, self._pending, self._started
+        while True:
+            try:
+                item = inbox.popleft()
+            except IndexError:
+                return
+            if isinstance(item, tuple):
+                started[item[0]] = (item[1], item[2])
+                continue
+            update = item
+            start = started.pop(update.run_id, None)
             if start is not None and (update.started_at is None or update.node is None):
                 update = merge_updates(_running(update.run_id, start), update)
-            previous = self._pending.get(update.run_id)
-            self._pending[update.run_id] = merge_updates(previous, update) if previous else update
+            previous = pending.get(update.run_id)
+            pending[update.run_id] = merge_updates(previous, update) if previous else update
 
     def flush(self) -> None:
-        """Write everything pending now (also called by stop)."""
+        """Write everything handed over until now (also called by stop)."""
         with self._lock:
+            self._merge_inbox()
             batch = list(self._pending.values())
             self._pending.clear()
             started, self._started = self._started, {}
