@@ -64,6 +64,8 @@ class MissReason(StrEnum):
     SCHEDULER_DOWN = "scheduler_down"
     OVERLOADED = "overloaded"
     MAX_INSTANCES = "max_instances"
+    #: Claimed shortly ahead, but paused, changed or removed before its time came.
+    JOB_CHANGED = "job_changed"
 
 
 class Role(StrEnum):

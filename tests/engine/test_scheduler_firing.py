@@ -90,3 +90,51 @@ def test_scheduler_without_metrics_uses_the_null_implementation(tmp_path: Path) 
     assert isinstance(scheduler.metrics, NullMetrics)
     hooks: EngineMetricsProtocol = RecordingMetrics()  # the protocol is structural
     assert Scheduler(store, metrics=hooks).metrics is hooks
+
+
+def test_fire_claimed_ahead_of_a_job_paused_meanwhile_is_skipped_not_started(
+    tmp_path: Path,
+) -> None:
+    store = _store_with_ticking_job(tmp_path)
+    # Claimed up to 3 s ahead: the next fire is in the store, waiting for its time, when the
+    # job is paused (one at a time: a job's claimed fire counts as an active run).
+    options = SchedulerOptions(poll_interval=0.2, lease_ttl=5, claim_ahead=3)
+    scheduler = Scheduler(store, options)
+    scheduler.start()
+    try:
+
+        def claimed_ahead() -> list[str] | None:
+            now = utcnow()
+            waiting = [
+                r.id
+                for r in store.list_runs(job_id="tick").items
+                if r.scheduled_for is not None and r.scheduled_for > now + timedelta(seconds=0.3)
+            ]
+            return waiting or None
+
+        waiting = wait_for(claimed_ahead, timeout=10, what="a fire claimed ahead", every=0.05)
+        record = store.get_job("tick")
+        [paused] = store.write_jobs(
+            [JobWrite(record.replace(paused=True), expected_revision=record.revision)]
+        )
+        scheduler.notify()
+        paused_at = paused.updated_at
+        assert paused_at is not None
+        wait_for(
+            lambda: all(store.get_run(i).status.is_final for i in waiting),
+            timeout=10,
+            what="the waiting fires to come due",
+        )
+    finally:
+        scheduler.stop(grace=2)
+    for run_id in waiting:
+        run = store.get_run(run_id)
+        assert run.status is RunStatus.SKIPPED, run
+        assert run.reason == "job_changed" and run.started_at is None
+        assert run.error_message == "the job was paused before this fire time"
+    started_after = [
+        r
+        for r in store.list_runs(job_id="tick").items
+        if r.started_at is not None and r.scheduled_for is not None and r.scheduled_for > paused_at
+    ]
+    assert started_after == []

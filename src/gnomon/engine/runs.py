@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from gnomon.domain import JobRecord, Run, RunStatus, RunUpdate, TriggerType
+from gnomon.domain import JobRecord, MissReason, Run, RunStatus, RunUpdate, TriggerType
 from gnomon.engine.executors import run_job
 from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.pool import WorkerPool
@@ -25,13 +25,18 @@ class _Active:
     # The cancel Event is made by the worker when the run starts (an Event is a Condition, a
     # lock and a deque: measurable on the scheduler loop at thousands of fires a second);
     # `cancelled` carries a cancel that came earlier.
-    __slots__ = ("cancel", "cancelled", "record", "run")
+    __slots__ = ("ahead", "cancel", "cancelled", "record", "run")
 
-    def __init__(self, record: JobRecord, run: Run) -> None:
+    def __init__(self, record: JobRecord, run: Run, ahead: bool) -> None:
         self.record = record
         self.run = run
+        self.ahead = ahead  # claimed before its time: still_due decides at that time
         self.cancel: threading.Event | None = None
         self.cancelled = False
+
+
+def _always_due(record: JobRecord, run: Run) -> str | None:
+    return None
 
 
 class ActiveRuns:
@@ -46,12 +51,16 @@ class ActiveRuns:
         *,
         node_id: str,
         clock: Callable[[], datetime],
+        still_due: Callable[[JobRecord, Run], str | None] = _always_due,
     ) -> None:
+        """`still_due(record, run)`, asked when a run claimed ahead comes due: None to start
+        it, or why its fire time no longer belongs to the job (recorded `skipped`)."""
         self._store = store
         self._pool = pool
         self._recorder = recorder
         self._metrics = metrics
         self._node_id = node_id
+        self._still_due = still_due
         self._clock = clock
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
@@ -66,8 +75,9 @@ class ActiveRuns:
             return list(self._active)
 
     def start(self, record: JobRecord, run: Run, at: datetime | None = None) -> None:
-        """Execute `run` on the pool as soon as a worker is free, or once `at` has come."""
-        active = _Active(record, run)
+        """Execute `run` on the pool as soon as a worker is free, or once `at` has come (a fire
+        claimed ahead: started only if still due then)."""
+        active = _Active(record, run, ahead=at is not None)
         with self._lock:
             self._active[run.id] = active
             self._per_job[run.job_id] = self._per_job.get(run.job_id, 0) + 1
@@ -115,6 +125,20 @@ class ActiveRuns:
         pool_name = thread.name
         thread.name = run.manual_job_id or f"gnomon-run-{run.id[:8]}"
         try:
+            if active.ahead:
+                why = self._still_due(record, run)
+                if why is not None:
+                    self._recorder.record(
+                        RunUpdate(
+                            run_id=run.id,
+                            status=RunStatus.SKIPPED,
+                            finished_at=self._clock(),
+                            reason=MissReason.JOB_CHANGED.value,
+                            error_message=why,
+                        )
+                    )
+                    self._metrics.skipped(run.job_id, run.fire_count)
+                    return
             trigger = record.trigger
             if run.scheduled_for is not None and trigger.get("type") == TriggerType.INTERVAL:
                 jitter = trigger.get("jitter")

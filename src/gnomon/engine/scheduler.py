@@ -6,12 +6,14 @@ in this process or another), and writes every firing through `Store.claim_fires`
 (job_id, scheduled_for) claim guarantees one run per fire time however many schedulers run.
 Only the lease holder fires (see leadership.py).
 
-Fires are claimed a little ahead of their time (`claim_ahead`, 0.2 s by default), in batches,
-and handed to the worker pool to start at their scheduled instant, so the store write is not
-between a fire time and its run's start. A fire claimed ahead runs even if its job is paused or
-changed in the remaining fraction of a second, which is within the time a change made on another
-node takes to reach the leader anyway. Only jobs with no run active are claimed ahead; a fire of
-a job with a run still going is claimed when due, so `max_instances` judges it at its time.
+Fires are claimed ahead of their time (`claim_ahead`, 1 s by default), in batches, and handed
+to the worker pool to start at their scheduled instant, so the store write is not between a fire
+time and its run's start: 10,000 jobs due at the same instant are all claimed before it comes.
+When its time comes, a fire claimed ahead starts only if it still belongs to its job as the
+scheduler knows it then: a job paused, removed or given a trigger that no longer fires at that
+time in the meantime records the fire `skipped` (reason `job_changed`) instead. Only jobs with no
+run active are claimed ahead; a fire of a job with a run still going is claimed when due, so
+`max_instances` judges it at its time.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gnomon.domain import JobRecord, Lease, RunStatus, RunUpdate, utcnow
+from gnomon.domain import JobRecord, Lease, Run, RunStatus, RunUpdate, utcnow
 from gnomon.engine.executors import install_output_routing, uninstall_output_routing
 from gnomon.engine.leadership import Leadership, new_node_id
 from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
@@ -47,7 +49,7 @@ class SchedulerOptions:
     shutdown_grace: float = 30.0
     #: How long before their time fires are claimed (0: when due). Claims are written in batches
     #: every half of this, each fire between a half and the whole of it ahead of its time.
-    claim_ahead: float = 0.2
+    claim_ahead: float = 1.0
 
 
 #: Fire records per claim transaction: when many fires are due at once, the first batches are
@@ -83,7 +85,13 @@ class Scheduler:
         self._recorder = RunRecorder(store)
         self._pool = WorkerPool(self.options.pool_size)
         self._runs = ActiveRuns(
-            store, self._pool, self._recorder, self.metrics, node_id=self.node_id, clock=clock
+            store,
+            self._pool,
+            self._recorder,
+            self.metrics,
+            node_id=self.node_id,
+            clock=clock,
+            still_due=self._still_due,
         )
         self._ahead = timedelta(seconds=max(0.0, self.options.claim_ahead))
         self._wake = threading.Event()
@@ -301,6 +309,25 @@ class Scheduler:
         when, job_id, revision = entry
         record = self._jobs.get(job_id)
         return record is not None and record.revision == revision and self._due.get(job_id) == when
+
+    def _still_due(self, claimed: JobRecord, run: Run) -> str | None:
+        """Whether a fire claimed ahead still belongs to its job now that its time has come
+        (called from a worker): None if so, else why not. A pause, trigger change or removal
+        that reached this scheduler after the claim thus takes effect at once."""
+        current = self._jobs.get(claimed.id)
+        if current is not None and current.revision == claimed.revision:
+            return None  # the usual case: unchanged since the claim
+        if current is None:
+            return "the job was removed before this fire time"
+        if current.paused:
+            return "the job was paused before this fire time"
+        trigger = self._triggers.get(current.id)
+        when = run.scheduled_for
+        if trigger is None or when is None:
+            return "the job's trigger changed before this fire time"
+        if trigger.next_fire_time(when - timedelta(microseconds=1)) != when:
+            return "the job's trigger changed and no longer fires at this time"
+        return None
 
     def _fire_due(self, lease: Lease) -> None:
         now = self._clock()
