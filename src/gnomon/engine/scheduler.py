@@ -47,14 +47,18 @@ class SchedulerOptions:
     lease_ttl: float = 10.0
     poll_interval: float = 1.0
     shutdown_grace: float = 30.0
-    #: How long before their time fires are claimed (0: when due). Claims are written in batches
-    #: every half of this, each fire between a half and the whole of it ahead of its time.
+    #: How long before their time fires are claimed (0: when due). Claims are written in small
+    #: steps (every CLAIM_STEP, or half of claim_ahead when that is shorter), so each pass claims
+    #: the fires of one step, between claim_ahead - step and claim_ahead ahead of their time.
     claim_ahead: float = 1.0
 
 
 #: Fire records per claim transaction: when many fires are due at once, the first batches are
 #: handed to workers while the next are written.
 CLAIM_BATCH = 1000
+#: How often claims are written when fires are spread out: short passes keep the scheduler
+#: loop from holding the GIL for long while workers wait to start runs.
+CLAIM_STEP = timedelta(seconds=0.1)
 
 
 class Scheduler:
@@ -94,6 +98,8 @@ class Scheduler:
             still_due=self._still_due,
         )
         self._ahead = timedelta(seconds=max(0.0, self.options.claim_ahead))
+        # A pass starts when the earliest unclaimed fire is this far ahead.
+        self._lead = self._ahead - min(self._ahead / 2, CLAIM_STEP)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -197,16 +203,16 @@ class Scheduler:
         return self._timeout()
 
     def _timeout(self) -> float:
-        """Until the next claim is due: half a claim-ahead before the heap's next fire time (or
-        at it, for a fire deferred until due), and no later than the next poll."""
+        """Until the next claim is due: a lead before the heap's next fire time (or at it, for
+        a fire deferred until due), and no later than the next poll."""
         timeout = max(0.0, self._next_poll - time.monotonic())
         if self._more_due:
             return 0.0
         if self._heap:
             now = self._clock()
             when = self._heap[0][0]
-            if when - self._ahead / 2 > now:
-                when -= self._ahead / 2
+            if when - self._lead > now:
+                when -= self._lead
             timeout = min(timeout, max(0.0, (when - now).total_seconds()))
         return timeout
 
