@@ -113,6 +113,37 @@ class ActiveRuns:
                 )
             )
 
+    def _may_start(self, active: _Active) -> bool:
+        """Whether a scheduled run, now that a worker has it, may start; if not, its record says
+        why: the job changed since a claim made ahead (`skipped`), or the run waited longer than
+        the misfire grace, for a free worker or in a frozen process (`missed`)."""
+        run, record = active.run, active.record
+        if active.ahead:
+            why = self._still_due(record, run)
+            if why is not None:
+                self._end_unstarted(run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, why)
+                self._metrics.skipped(run.job_id, run.fire_count)
+                return False
+        latest = run.last_scheduled_for or run.scheduled_for
+        grace = record.definition.misfire_grace_time
+        if latest is not None and (self._clock() - latest).total_seconds() > grace:
+            why = f"it could not start within the {grace}s grace after its fire time"
+            self._end_unstarted(run, RunStatus.MISSED, MissReason.OVERLOADED, why)
+            self._metrics.missed(run.job_id, run.fire_count)
+            return False
+        return True
+
+    def _end_unstarted(self, run: Run, status: RunStatus, reason: MissReason, message: str) -> None:
+        self._recorder.record(
+            RunUpdate(
+                run_id=run.id,
+                status=status,
+                finished_at=self._clock(),
+                reason=reason.value,
+                error_message=message,
+            )
+        )
+
     def _execute(self, active: _Active) -> None:
         run, record = active.run, active.record
         # No lock: cancel() sets `cancelled` before it reads `cancel`, and this publishes `cancel`
@@ -125,20 +156,8 @@ class ActiveRuns:
         pool_name = thread.name
         thread.name = run.manual_job_id or f"gnomon-run-{run.id[:8]}"
         try:
-            if active.ahead:
-                why = self._still_due(record, run)
-                if why is not None:
-                    self._recorder.record(
-                        RunUpdate(
-                            run_id=run.id,
-                            status=RunStatus.SKIPPED,
-                            finished_at=self._clock(),
-                            reason=MissReason.JOB_CHANGED.value,
-                            error_message=why,
-                        )
-                    )
-                    self._metrics.skipped(run.job_id, run.fire_count)
-                    return
+            if run.scheduled_for is not None and not self._may_start(active):
+                return
             trigger = record.trigger
             if run.scheduled_for is not None and trigger.get("type") == TriggerType.INTERVAL:
                 jitter = trigger.get("jitter")
