@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gnomon.domain import JobDefinition, JobKind
 from gnomon.errors import ConfigInvalid, Problem, TriggerInvalid
-from gnomon.triggers import parse_trigger, resolve_timezone
+from gnomon.triggers import cache_trigger, parse_trigger, resolve_timezone
 
 JOB_ID_PATTERN = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,63}$")
 TARGET_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -152,9 +152,12 @@ class Settings(_Section):
 class LoadedConfig:
     """Settings together with where they came from, and the job definitions they declare."""
 
-    settings: Settings
+    settings: Settings  # with `jobs` emptied: the declarations live on as `jobs` below
     path: Path | None  # None when no file exists: built-in defaults
     base_dir: Path  # relative paths in the file are resolved against this
+    # The enabled job definitions (shipped jobs merged in), sorted by id: built once, while
+    # the file is validated, and registered from here at start-up.
+    jobs: tuple[JobDefinition, ...]
 
     @property
     def store_url(self) -> str:
@@ -201,13 +204,16 @@ def load_config(
         problems = _problems_from_pydantic(exc)
         problems += [p for p in _trigger_problems(raw) if p not in problems]
         raise ConfigInvalid(problems, source) from None
-    loaded = LoadedConfig(
-        settings=settings,
-        path=config_path.resolve() if config_path.is_file() else None,
-        base_dir=config_path.resolve().parent if config_path.is_file() else Path.cwd(),
+    found = config_path.resolve() if config_path.is_file() else None
+    jobs = declared_jobs(settings, str(found or "configuration"))
+    # The [[jobs]] tables are not kept: their definitions are, and one copy of every job's data
+    # is enough to hold for the life of the process.
+    return LoadedConfig(
+        settings=settings.model_copy(update={"jobs": []}),
+        path=found,
+        base_dir=found.parent if found else Path.cwd(),
+        jobs=tuple(jobs),
     )
-    declared_jobs(loaded)  # validates every job declaration, raising ConfigInvalid
-    return loaded
 
 
 def _trigger_problems(raw: dict[str, Any]) -> list[Problem]:
@@ -272,15 +278,14 @@ _TRIGGER_KEY_ALIASES = {"type": "trigger_type", "expression": "cron_expression"}
 _TRIGGER_KEY_NAMES = {v: k for k, v in _TRIGGER_KEY_ALIASES.items()}
 
 
-def declared_jobs(config: LoadedConfig) -> list[JobDefinition]:
+def declared_jobs(settings: Settings, source: str) -> list[JobDefinition]:
     """The enabled job definitions: gnomon's shipped jobs merged with the file's `[[jobs]]`.
 
     A declaration with a shipped job's id adjusts that job (trigger, enabled, …). Raises
-    ConfigInvalid listing every problem.
+    ConfigInvalid listing every problem, naming `source`.
     """
     from gnomon.jobs import shipped_declarations
 
-    settings = config.settings
     problems: list[Problem] = []
     shipped = {
         d["id"]: JobDeclaration.model_validate(d)
@@ -309,7 +314,7 @@ def declared_jobs(config: LoadedConfig) -> list[JobDefinition]:
         if declaration.enabled:
             definitions.append(definition)
     if problems:
-        raise ConfigInvalid(problems, str(config.path or "configuration"))
+        raise ConfigInvalid(problems, source)
     return sorted(definitions, key=lambda d: d.id)
 
 
@@ -354,7 +359,7 @@ def _to_definition(declaration: JobDeclaration, settings: Settings, where: str) 
         kwargs=dict(declaration.kwargs),
         env=dict(declaration.env),
         cwd=declaration.cwd,
-        trigger=trigger.to_spec(),
+        trigger=cache_trigger(trigger),
         misfire_grace_time=_pick(declaration.misfire_grace_time, scheduler.misfire_grace_time),
         coalesce=_pick(declaration.coalesce, scheduler.coalesce),
         max_instances=_pick(declaration.max_instances, scheduler.max_instances),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gnomon.cli.options import config_option, config_path, echo_json, handle_errors, json_option
-from gnomon.config import declared_jobs, load_config
+from gnomon.config import load_config
 from gnomon.triggers import load_trigger
 
 
@@ -21,7 +21,7 @@ def config_group() -> None:
 def check_config(as_json: bool) -> None:
     """Validate the configuration; exit non-zero with one line per problem."""
     loaded = load_config(config_path())
-    jobs = declared_jobs(loaded)
+    jobs = loaded.jobs
     if as_json:
         echo_json(
             {

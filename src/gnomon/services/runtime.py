@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from gnomon.config import LoadedConfig, declared_jobs, load_config
+from gnomon.config import LoadedConfig, load_config
 from gnomon.domain import JobDefinition, utcnow
 from gnomon.engine.listener import MANUAL_RUN, RUNS, ChangeListener, ChangePublisher, libpq_url
 from gnomon.engine.observe import EngineMetricsProtocol
@@ -64,7 +64,11 @@ class Runtime:
         """Read the configuration file afresh (for reload) and return its job definitions."""
         source = self._config_source
         fresh = load_config(Path(source) if source is not None else None, self._env)
-        return declared_jobs(fresh)
+        return list(fresh.jobs)
+
+    def _loaded_declarations(self) -> list[JobDefinition]:
+        """The job definitions of the configuration this runtime was built from."""
+        return list(self.config.jobs)
 
     def _notify(self, what: str) -> None:
         if self.scheduler is not None:
@@ -91,7 +95,16 @@ class Runtime:
         for directory in reversed(self.config.python_path):
             if str(directory) not in sys.path:
                 sys.path.insert(0, str(directory))
-        self.jobs.sync_declared(CONFIG)
+        # The configuration was read and validated moments ago, when this runtime was built:
+        # register its jobs rather than reading and parsing the file a second time. (A reload,
+        # through self.jobs, reads the file afresh.)
+        startup = JobService(
+            self.store,
+            declarations=self._loaded_declarations,
+            clock=self._clock,
+            notify=self._notify,
+        )
+        startup.sync_declared(CONFIG)
         settings = self.config.settings.scheduler
         self.scheduler = Scheduler(
             self.store,

@@ -4,7 +4,7 @@ from gnomon.triggers.base import Trigger
 from gnomon.triggers.cron import CronTrigger
 from gnomon.triggers.date import DateTrigger
 from gnomon.triggers.interval import IntervalTrigger
-from gnomon.triggers.parse import load_trigger, parse_trigger
+from gnomon.triggers.parse import cache_trigger, load_trigger, parse_trigger
 from gnomon.triggers.timezones import resolve_timezone
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "DateTrigger",
     "IntervalTrigger",
     "Trigger",
+    "cache_trigger",
     "load_trigger",
     "parse_trigger",
     "resolve_timezone",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -70,12 +71,47 @@ def load_trigger(spec: TriggerSpec) -> Trigger:
         key = json.dumps(spec, sort_keys=True)
     except (TypeError, ValueError):
         return _load(spec)  # not JSON: let the loader name the problem
-    return _load_cached(key)
+    cached = _CACHE.get(key)
+    return cached if cached is not None else _CACHE.put(key, _load(json.loads(key)))
 
 
-@functools.lru_cache(maxsize=16384)
-def _load_cached(key: str) -> Trigger:
-    return _load(json.loads(key))
+def cache_trigger(trigger: Trigger) -> TriggerSpec:
+    """The trigger's spec, with the trigger cached so that `load_trigger(spec)` returns it.
+
+    Declared jobs' triggers are parsed once, from the config; registering them and the
+    scheduler's first load then find them here instead of rebuilding each one.
+    """
+    spec = trigger.to_spec()
+    _CACHE.put(json.dumps(spec, sort_keys=True), trigger)
+    return spec
+
+
+class _TriggerCache:
+    """The most recently used triggers by spec text (functools.lru_cache cannot be filled
+    with values built elsewhere)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, Trigger] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Trigger | None:
+        with self._lock:
+            trigger = self._items.get(key)
+            if trigger is not None:
+                self._items.move_to_end(key)
+            return trigger
+
+    def put(self, key: str, trigger: Trigger) -> Trigger:
+        with self._lock:
+            self._items[key] = trigger
+            self._items.move_to_end(key)
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return trigger
+
+
+_CACHE = _TriggerCache(16384)
 
 
 def _load(spec: Mapping[str, Any]) -> Trigger:
