@@ -2,39 +2,57 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import click
 
 from gnomon import __version__
-from gnomon.cli.config import config_group
-from gnomon.cli.cron import cron_command
-from gnomon.cli.db import db_group
-from gnomon.cli.jobs import jobs_group
-from gnomon.cli.runs import runs_group
-from gnomon.cli.scheduler import scheduler_command
-from gnomon.cli.serve import api_command, serve_command
-from gnomon.cli.tokens import tokens_group
-from gnomon.cli.users import users_group
+
+# Each command's module is imported only when that command runs (or help lists it), so that
+# `gnomon scheduler` does not import Flask, gunicorn and the HTTP API it never uses.
+COMMANDS = {
+    "serve": "gnomon.cli.serve:serve_command",
+    "api": "gnomon.cli.serve:api_command",
+    "scheduler": "gnomon.cli.scheduler:scheduler_command",
+    "jobs": "gnomon.cli.jobs:jobs_group",
+    "runs": "gnomon.cli.runs:runs_group",
+    "cron": "gnomon.cli.cron:cron_command",
+    "config": "gnomon.cli.config:config_group",
+    "db": "gnomon.cli.db:db_group",
+    "users": "gnomon.cli.users:users_group",
+    "tokens": "gnomon.cli.tokens:tokens_group",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A click group whose subcommands are given as "module:attribute" and imported on use."""
+
+    def __init__(self, *args: Any, commands: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.lazy_commands:
+            return super().get_command(ctx, cmd_name)
+        module, _, name = self.lazy_commands[cmd_name].partition(":")
+        command = getattr(importlib.import_module(module), name)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{self.lazy_commands[cmd_name]} is not a click command")
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="gnomon")
 def cli() -> None:
     """gnomon: a self-hosted job scheduler."""
-
-
-for command in (
-    serve_command,
-    api_command,
-    scheduler_command,
-    jobs_group,
-    runs_group,
-    cron_command,
-    config_group,
-    db_group,
-    users_group,
-    tokens_group,
-):
-    cli.add_command(command)
 
 
 def main() -> None:
