@@ -16,14 +16,23 @@ from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor
 from tests.conftest import WriteConfig
 
-HTTP_MODULES = ("flask", "gunicorn", "spectree", "prometheus_client", "gnomon.api", "gnomon.web")
+# The HTTP layer, and the PostgreSQL driver (imported when a PostgreSQL store is opened).
+UNNEEDED = (
+    "flask",
+    "gunicorn",
+    "spectree",
+    "prometheus_client",
+    "gnomon.api",
+    "gnomon.web",
+    "psycopg",
+)
 
 
-def test_the_scheduler_command_does_not_import_the_http_layer() -> None:
+def test_the_scheduler_command_does_not_import_the_http_layer_or_psycopg() -> None:
     code = (
         "import sys, click, gnomon.cli as c\n"
         "c.cli.get_command(click.Context(c.cli), 'scheduler')\n"
-        f"print([m for m in {HTTP_MODULES!r} if m in sys.modules])\n"
+        f"print([m for m in {UNNEEDED!r} if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -14,12 +14,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
-
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from gnomon.store.sql_jobs import CHANGES_CHANNEL
+
+if TYPE_CHECKING:
+    import psycopg
+
+# psycopg is imported where a connection is made: a scheduler on SQLite never needs it, and
+# importing it costs 40-60 ms of every start-up.
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,9 @@ class ChangeListener:
                 backoff = min(backoff * 2, self._max_backoff)
 
     def _listen(self) -> None:
+        import psycopg
+        from psycopg import sql
+
         with psycopg.connect(self._dsn, **_CONNECT_ARGS) as conn:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
             self.connected.set()
@@ -145,6 +151,8 @@ class ChangePublisher:
 
     def publish(self, payload: str) -> bool:
         """Notify the channel; True when the notice was sent."""
+        import psycopg
+
         with self._lock:
             if self._conn is None and self._clock() < self._quiet_until:
                 return False
@@ -173,6 +181,8 @@ class ChangePublisher:
             self._close_locked()
 
     def _close_locked(self) -> None:
+        import psycopg
+
         if self._conn is not None:
             try:
                 self._conn.close()
