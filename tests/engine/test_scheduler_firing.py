@@ -138,3 +138,20 @@ def test_fire_claimed_ahead_of_a_job_paused_meanwhile_is_skipped_not_started(
         if r.started_at is not None and r.scheduled_for is not None and r.scheduled_for > paused_at
     ]
     assert started_after == []
+
+
+def test_running_scheduler_raises_the_gc_threshold_and_restores_it(tmp_path: Path) -> None:
+    import gc
+
+    from gnomon.engine.scheduler import GC_THRESHOLD
+
+    before = gc.get_threshold()
+    gc.set_threshold(700, before[1], before[2])
+    try:
+        scheduler = Scheduler(_store_with_ticking_job(tmp_path), SchedulerOptions(lease_ttl=2))
+        scheduler.start()
+        assert gc.get_threshold()[0] == GC_THRESHOLD
+        scheduler.stop(grace=1)
+        assert gc.get_threshold() == (700, before[1], before[2])
+    finally:
+        gc.set_threshold(*before)
