@@ -7,13 +7,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gnomon.domain import ApiToken, AuditEntry, Role, User
 from gnomon.errors import TokenNotFound, UserExists, UserNotFound
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.tables import api_tokens, audit, users
+
+_USER_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+_TOKEN_BY_HASH = select(api_tokens).where(api_tokens.c.token_hash == bindparam("token_hash"))
 
 
 def insert_audit(conn: Connection, entries: Sequence[AuditEntry]) -> None:
@@ -110,7 +113,10 @@ class SqlAuth(SqlBase):
         return self._find_user(users.c.username == username)
 
     def find_user_by_id(self, user_id: int) -> User | None:
-        return self._find_user(users.c.id == user_id)
+        # Every bearer request asks: a statement built once, not per call.
+        with self._read() as conn:
+            row = conn.execute(_USER_BY_ID, {"user_id": user_id}).mappings().first()
+        return None if row is None else _row_to_user(row)
 
     def _find_user(self, condition: Any) -> User | None:
         with self._read() as conn:
@@ -174,9 +180,8 @@ class SqlAuth(SqlBase):
         )
 
     def find_token_by_hash(self, token_hash: str) -> ApiToken | None:
-        stmt = select(api_tokens).where(api_tokens.c.token_hash == token_hash)
         with self._read() as conn:
-            row = conn.execute(stmt).mappings().first()
+            row = conn.execute(_TOKEN_BY_HASH, {"token_hash": token_hash}).mappings().first()
         return None if row is None else _row_to_token(row)
 
     def list_tokens(self, user_id: int | None = None) -> list[ApiToken]:

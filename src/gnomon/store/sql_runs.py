@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,6 +25,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 
 from gnomon.domain import (
     ACTIVE_STATUSES,
@@ -35,7 +36,7 @@ from gnomon.domain import (
     RunUpdate,
     TriggerSource,
 )
-from gnomon.errors import Problem, RunNotFound, ValidationFailed
+from gnomon.errors import Problem, RunNotFound, StoreError, ValidationFailed
 from gnomon.store.sql_auth import insert_audit
 from gnomon.store.sql_batch import update_runs
 from gnomon.store.sql_engine import SqlBase
@@ -46,6 +47,20 @@ _FINAL = [s.value for s in RunStatus if s.is_final]
 _HEAVY = ("output", "traceback")
 #: Every column but the large text ones: what lists and pages carry.
 LIGHT_COLUMNS = [c for c in runs.c if c.name not in _HEAVY]
+
+
+class JobActivity(NamedTuple):
+    """What changes about a job without a new revision, read in the same transaction as the
+    revision (so a caller can reuse whatever it built from that revision's definition and
+    trigger)."""
+
+    job_id: str
+    revision: int
+    updated_at: datetime
+    paused: bool
+    next_fire_time: datetime | None
+    running: int
+    last_run: Run | None
 
 
 def run_params(run: Run) -> dict[str, Any]:
@@ -75,7 +90,7 @@ def run_params(run: Run) -> dict[str, Any]:
     }
 
 
-def row_to_run(row: RowMapping) -> Run:
+def row_to_run(row: RowMapping | Mapping[str, Any]) -> Run:
     """A Run from a runs row; output and traceback stay None when they were not selected."""
     return Run(
         id=row["id"],
@@ -124,6 +139,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 class SqlRuns(SqlBase):
     """The runs half of SqlStore."""
+
+    # job_activity's compiled queries (per dialect) and its last raw rows with their result.
+    _activity_queries: tuple[Dialect, _ActivityQueries] | None = None
+    _activity_memo: tuple[tuple[Any, ...], tuple[JobActivity, ...]] | None = None
 
     def add_run(self, run: Run, audit: AuditEntry | None = None) -> Run:
         with self._write() as conn:
@@ -181,20 +200,57 @@ class SqlRuns(SqlBase):
         wanted = self._job_id_source(job_ids)
         if wanted is None:
             return {}
-        # Per job, the index on (job_id, queued_at, id) finds the newest row directly, instead
-        # of ranking every run of every job with a window function.
-        newest = runs.alias("newest")
-        newest_id = (
-            select(newest.c.id)
-            .where(newest.c.job_id == wanted.c.job_id)
-            .order_by(newest.c.queued_at.desc(), newest.c.id.desc())
-            .limit(1)
-            .correlate(wanted)
-            .scalar_subquery()
-        )
-        stmt = select(*LIGHT_COLUMNS).where(runs.c.id.in_(select(newest_id).select_from(wanted)))
         with self._read() as conn:
-            return {row["job_id"]: row_to_run(row) for row in conn.execute(stmt).mappings()}
+            rows = conn.execute(_latest_statement(wanted)).mappings()
+            return {row["job_id"]: row_to_run(row) for row in rows}
+
+    def job_runs(self, job_id: str, limit: int) -> tuple[list[Run], int]:
+        """The job's newest `limit` runs (as list_runs orders them) and how many of its runs
+        are running, read in one transaction."""
+        with self._read() as conn:
+            rows = conn.execute(_RECENT_RUNS, {"job_id": job_id, "limit": limit}).mappings()
+            recent = [row_to_run(row) for row in rows]
+            running = conn.execute(_RUNNING_RUNS, {"job_id": job_id}).scalar_one()
+        return recent, int(running)
+
+    def job_activity(self) -> Sequence[JobActivity]:
+        """Every job's revision, pause, next fire time, running count and last run, by id, read
+        in one transaction without decoding any job's definition or trigger.
+
+        The same unchanged rows give back the same (immutable) sequence object, so callers may
+        key caches on its identity: the rows are fetched raw and converted only when they differ
+        from the previous call's. On SQLite the rows are not even read again while nothing was
+        committed since this connection last read them.
+        """
+        queries = self._activity_queries
+        if queries is None or queries[0] is not self._engine.dialect:
+            queries = (self._engine.dialect, _ActivityQueries(self._engine.dialect))
+            self._activity_queries = queries
+        compiled = queries[1]
+        with self._read() as conn:
+            # The driver's own cursor: plain tuples, compared in C, where SQLAlchemy's rows
+            # took as long to build and compare as SQLite took to read them.
+            driver, cursor = conn.connection, conn.connection.cursor()
+            try:
+                stamp = None if self._is_pg else _fetch_all(cursor, _SQLITE_COMMITS)
+                seen = driver.info.get(_ACTIVITY_SEEN)
+                if stamp is not None and seen is not None and seen[0] == stamp:
+                    found: tuple[JobActivity, ...] = seen[1]
+                    return found
+                raw = tuple(_fetch_all(cursor, query.sql) for query in compiled.queries)
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise StoreError(f"the store failed reading job activity: {exc}") from exc
+            finally:
+                cursor.close()
+            memo = self._activity_memo
+            if memo is not None and memo[0] == raw:
+                activity = memo[1]
+            else:
+                activity = compiled.convert(*raw)
+                self._activity_memo = (raw, activity)
+            if stamp is not None:
+                driver.info[_ACTIVITY_SEEN] = (stamp, activity)
+        return activity
 
     def _job_id_source(self, job_ids: Iterable[str] | None) -> Any:
         """A FROM item with a job_id column: every job, or the given ids (None when empty)."""
@@ -306,6 +362,113 @@ class SqlRuns(SqlBase):
         stmt = delete(runs).where(runs.c.status.in_(_FINAL), runs.c.queued_at < finished_before)
         with self._write() as conn:
             return conn.execute(stmt).rowcount
+
+
+# Built once: job_runs serves every GET of one job.
+_RECENT_RUNS = (
+    select(*LIGHT_COLUMNS)
+    .where(runs.c.job_id == bindparam("job_id"))
+    .order_by(runs.c.queued_at.desc(), runs.c.id.desc())
+    .limit(bindparam("limit"))
+)
+_RUNNING_RUNS = select(func.count()).where(
+    runs.c.job_id == bindparam("job_id"), runs.c.status == RunStatus.RUNNING.value
+)
+
+
+def _latest_statement(wanted: Any) -> Select[Any]:
+    """The newest run of each job in `wanted` (a FROM item with a job_id column)."""
+    # Per job, the index on (job_id, queued_at, id) finds the newest row directly, instead of
+    # ranking every run of every job with a window function.
+    newest = runs.alias("newest")
+    newest_id = (
+        select(newest.c.id)
+        .where(newest.c.job_id == wanted.c.job_id)
+        .order_by(newest.c.queued_at.desc(), newest.c.id.desc())
+        .limit(1)
+        .correlate(wanted)
+        .scalar_subquery()
+    )
+    return select(*LIGHT_COLUMNS).where(runs.c.id.in_(select(newest_id).select_from(wanted)))
+
+
+# What tells one SQLite connection that nothing was committed since it last asked: the data
+# version changes with every commit made by any other connection (other processes too), and
+# the connection's own writes add to total_changes.
+_SQLITE_COMMITS = "SELECT (SELECT data_version FROM pragma_data_version), total_changes()"
+# Key of the DBAPI connection's info dict: (_SQLITE_COMMITS answer, job_activity then).
+_ACTIVITY_SEEN = "gnomon_job_activity"
+
+
+def _fetch_all(cursor: Any, sql: str) -> tuple[tuple[Any, ...], ...]:
+    cursor.execute(sql)
+    return tuple(cursor.fetchall())
+
+
+class _RawQuery:
+    """A select as driver SQL, and the conversions SQLAlchemy would apply to its rows."""
+
+    def __init__(self, stmt: Select[Any], dialect: Dialect) -> None:
+        self.sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        self.names = [column.name for column in stmt.selected_columns]
+        self._processors = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in stmt.selected_columns
+        ]
+
+    def typed(self, row: Sequence[Any]) -> list[Any]:
+        return [
+            value if process is None else process(value)
+            for process, value in zip(self._processors, row, strict=True)
+        ]
+
+
+class _ActivityQueries:
+    """job_activity's three selects for one dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.state = _RawQuery(
+            select(
+                jobs.c.id, jobs.c.revision, jobs.c.updated_at, jobs.c.paused, jobs.c.next_fire_time
+            ).order_by(jobs.c.id),
+            dialect,
+        )
+        self.running = _RawQuery(
+            select(runs.c.job_id, func.count().label("running"))
+            .where(runs.c.status == RunStatus.RUNNING.value)
+            .group_by(runs.c.job_id),
+            dialect,
+        )
+        self.latest = _RawQuery(
+            _latest_statement(select(jobs.c.id.label("job_id")).subquery()), dialect
+        )
+        self.queries = (self.state, self.running, self.latest)
+
+    def convert(
+        self, state: Sequence[Any], running: Sequence[Any], latest: Sequence[Any]
+    ) -> tuple[JobActivity, ...]:
+        counts = {job_id: int(count) for job_id, count in running}
+        names = self.latest.names
+        last = {run.job_id: run for run in (self._run(names, row) for row in latest)}
+        activity = []
+        for row in state:
+            job_id, revision, updated_at, paused, next_fire_time = self.state.typed(row)
+            activity.append(
+                JobActivity(
+                    job_id,
+                    revision,
+                    updated_at,
+                    bool(paused),
+                    next_fire_time,
+                    counts.get(job_id, 0),
+                    last.get(job_id),
+                )
+            )
+        return tuple(activity)
+
+    def _run(self, names: list[str], row: Sequence[Any]) -> Run:
+        values = dict(zip(names, self.latest.typed(row), strict=True))
+        return row_to_run(values)
 
 
 def _interruptible(nodes: Iterable[str] | None) -> ColumnElement[bool]:
