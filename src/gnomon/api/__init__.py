@@ -11,6 +11,7 @@ from gnomon.api import audit, openapi, previews, runs, scheduler, status, tokens
 from gnomon.api.auth import init_auth
 from gnomon.api.envelope import add_request_id, request_id
 from gnomon.api.errors import register_error_handlers
+from gnomon.api.jsonprovider import OrjsonProvider
 from gnomon.api.secret import load_secret_key
 from gnomon.api.state import EXTENSION, ApiState
 from gnomon.config import ServerSettings
@@ -40,8 +41,10 @@ def create_app(
     app = Flask(__name__)
     app.config["SECRET_KEY"] = load_secret_key(settings, _data_dir(runtime))
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    provider = OrjsonProvider(app)
+    provider.ensure_ascii = False
+    provider.sort_keys = False
+    app.json = provider
     app.extensions[EXTENSION] = ApiState(
         runtime=runtime,
         settings=settings,

@@ -6,17 +6,19 @@ the job service; handlers only translate between HTTP and the service.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from typing import Any
+
+from flask import Blueprint, Response, current_app
 
 from gnomon.api import schemas as s
 from gnomon.api.access import ADMIN, VIEW, actor, require
 from gnomon.api.envelope import language, success
+from gnomon.api.jsonprovider import OrjsonProvider
 from gnomon.api.openapi import WRITE, document
 from gnomon.api.params import no_body, object_body
 from gnomon.api.state import state
-from gnomon.services.documents import job_document
 from gnomon.services.jobs import JobService
-from gnomon.services.views import ReloadResult
+from gnomon.services.views import JobView, ReloadResult
 
 bp = Blueprint("scheduler", __name__, url_prefix="/api/v1/scheduler")
 
@@ -30,8 +32,9 @@ def _jobs() -> JobService:
 
 def _job_answer(job_id: str, message: str) -> Response:
     """The job object after a change (read afresh: running count, next fire times)."""
-    view = state().runtime.jobs.get_job(job_id)
-    return success(job_document(view, language(), detail=True), message)
+    st = state()
+    view = st.runtime.jobs.get_job(job_id)
+    return success(st.documents.document(view, language(), detail=True), message)
 
 
 @bp.get("/jobs")
@@ -39,8 +42,21 @@ def _job_answer(job_id: str, message: str) -> Response:
 @require(VIEW)
 def list_jobs() -> Response:
     """Every job, sorted by id."""
-    lang = language()
-    return success([job_document(view, lang) for view in _jobs().list_jobs()])
+    return success(_job_list(_jobs().job_listing(), language()))
+
+
+def _job_list(listing: tuple[JobView, ...], lang: str) -> Any:
+    """The listing's documents, encoded; kept per language while the service hands out the
+    same listing (it does until a job, its next fire time or its runs change)."""
+    st = state()
+    kept = st.job_lists.get(lang)
+    if kept is not None and kept[0] is listing:
+        return kept[1]
+    provider = current_app.json
+    assert isinstance(provider, OrjsonProvider)
+    encoded = provider.fragment([st.documents.document(view, lang) for view in listing])
+    st.job_lists[lang] = (listing, encoded)
+    return encoded
 
 
 @bp.get("/jobs/<job_id>")
@@ -49,7 +65,7 @@ def list_jobs() -> Response:
 def get_job(job_id: str) -> Response:
     """One job with its next fire times and recent runs. Raises JobNotFound."""
     view = _jobs().get_job(job_id)
-    return success(job_document(view, language(), detail=True))
+    return success(state().documents.document(view, language(), detail=True))
 
 
 @bp.put("/jobs/<job_id>")

@@ -12,9 +12,11 @@ from gnomon.api.ratelimit import LoginLimiter
 from gnomon.config import ServerSettings
 from gnomon.engine.metrics import EngineMetrics
 from gnomon.services.audit import AuditService
+from gnomon.services.documents import JobDocuments
 from gnomon.services.runtime import Runtime
 from gnomon.services.status import StatusService
 from gnomon.services.tokens import TokenService
+from gnomon.services.views import JobView
 
 EXTENSION = "gnomon"
 
@@ -31,6 +33,9 @@ class ApiState:
     status: StatusService
     metrics: EngineMetrics
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    documents: JobDocuments = field(default_factory=JobDocuments)  # of this runtime's store
+    # Per language: the last job listing served and its encoded documents.
+    job_lists: dict[str, tuple[tuple[JobView, ...], Any]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     openapi: dict[str, Any] | None = None  # built on first request, then kept
 

@@ -3,6 +3,7 @@ shared by the HTTP API and the CLI's --json output."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -18,35 +19,127 @@ def iso(value: datetime | None, tz: tzinfo | None = None) -> str | None:
 
 
 def job_document(view: JobView, lang: str = "en", detail: bool = False) -> dict[str, Any]:
-    record, definition, trigger = view.record, view.record.definition, view.trigger
-    tz = trigger.timezone
-    last = view.last_run
+    """The job object of SPEC §5.3; `detail` adds the declared trigger, next fire times and
+    recent runs."""
+    return _job_document(_JobParts.of(view, lang), view, detail)
+
+
+class JobDocuments:
+    """job_document for one store, keeping per job and language the parts that only change
+    with a new revision (definition and trigger texts): listing 1,000 jobs then formats just
+    each job's state, next fire time and last run.
+
+    Keys are (job id, language), so the cache holds at most jobs × languages entries; an entry
+    counts only for the revision and write time it was built from. Returned documents share
+    nested values (trigger_args, kwargs, editable_fields) between calls: treat them as
+    read-only.
+    """
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._parts: dict[tuple[str, str], _JobParts] = {}
+        self._max_entries = max_entries
+
+    def document(self, view: JobView, lang: str = "en", detail: bool = False) -> dict[str, Any]:
+        """What job_document(view, lang, detail) returns."""
+        record = view.record
+        if record.revision <= 0 or record.updated_at is None:  # never stored: nothing to key on
+            return job_document(view, lang, detail)
+        key = (record.id, lang)
+        parts = self._parts.get(key)
+        if (
+            parts is None
+            or parts.revision != record.revision
+            or parts.updated_at != record.updated_at
+        ):
+            parts = _JobParts.of(view, lang)
+            if len(self._parts) >= self._max_entries:
+                self._parts.clear()  # jobs deleted long ago; the live ones come back at once
+            self._parts[key] = parts
+        return _job_document(parts, view, detail)
+
+
+@dataclass(frozen=True)
+class _JobParts:
+    """The fields of a job's document that follow from its stored definition and trigger."""
+
+    revision: int
+    updated_at: datetime | None
+    tz: tzinfo
+    name: str
+    description: str
+    is_builtin: bool
+    editable_fields: list[str]
+    kind: str
+    func: str
+    trigger_type: str
+    trigger_args: dict[str, Any]
+    cron_expression: Any
+    timezone: str
+    trigger: str
+    trigger_description: str
+    misfire_grace_time: int
+    coalesce: bool
+    max_instances: int
+    timeout: float | None
+    kwargs: dict[str, Any]
+    overridden: bool
+
+    @classmethod
+    def of(cls, view: JobView, lang: str) -> _JobParts:
+        record, definition, trigger = view.record, view.record.definition, view.trigger
+        return cls(
+            revision=record.revision,
+            updated_at=record.updated_at,
+            tz=trigger.timezone,
+            name=definition.name,
+            description=definition.description,
+            is_builtin=definition.is_builtin,
+            editable_fields=view.editable_fields,
+            kind=definition.kind.value,
+            func=definition.func_text,
+            trigger_type=trigger.type.value,
+            trigger_args=trigger.trigger_args(),
+            cron_expression=record.trigger.get("expression") if trigger.type == "cron" else None,
+            timezone=trigger.timezone.key,
+            trigger=trigger.summary(),
+            trigger_description=trigger.describe(lang),
+            misfire_grace_time=definition.misfire_grace_time,
+            coalesce=definition.coalesce,
+            max_instances=definition.max_instances,
+            timeout=definition.timeout,
+            kwargs=definition.kwargs,
+            overridden=record.overridden,
+        )
+
+
+def _job_document(parts: _JobParts, view: JobView, detail: bool) -> dict[str, Any]:
+    record, tz, last = view.record, parts.tz, view.last_run
     doc: dict[str, Any] = {
         "id": record.id,
-        "name": definition.name,
-        "description": definition.description,
-        "is_builtin": definition.is_builtin,
-        "editable_fields": view.editable_fields,
-        "kind": definition.kind.value,
-        "func": definition.func_text,
+        "name": parts.name,
+        "description": parts.description,
+        "is_builtin": parts.is_builtin,
+        "editable_fields": parts.editable_fields,
+        "kind": parts.kind,
+        "func": parts.func,
         "state": view.state.value,
         "running": view.running,
-        "trigger_type": trigger.type.value,
-        "trigger_args": trigger.trigger_args(),
-        "cron_expression": record.trigger.get("expression") if trigger.type == "cron" else None,
-        "timezone": tz.key,
-        "trigger": trigger.summary(),
-        "trigger_description": trigger.describe(lang),
+        "trigger_type": parts.trigger_type,
+        "trigger_args": parts.trigger_args,
+        "cron_expression": parts.cron_expression,
+        "timezone": parts.timezone,
+        "trigger": parts.trigger,
+        "trigger_description": parts.trigger_description,
         "next_run_time": iso(record.next_fire_time, tz),
         "last_run_time": iso(_run_time(last), tz) if last else None,
         "last_run_status": last.status.value if last else None,
-        "misfire_grace_time": definition.misfire_grace_time,
-        "coalesce": definition.coalesce,
-        "max_instances": definition.max_instances,
-        "timeout": definition.timeout,
+        "misfire_grace_time": parts.misfire_grace_time,
+        "coalesce": parts.coalesce,
+        "max_instances": parts.max_instances,
+        "timeout": parts.timeout,
         "args": [],
-        "kwargs": definition.kwargs,
-        "overridden": record.overridden,
+        "kwargs": parts.kwargs,
+        "overridden": parts.overridden,
     }
     if detail:
         doc["declared_trigger"] = {

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from gnomon.domain import (
     AuditEntry,
@@ -36,11 +36,28 @@ from gnomon.services.views import Actor, JobView, ReloadResult
 from gnomon.store.base import JobWrite, Store
 from gnomon.triggers import Trigger, load_trigger, parse_trigger
 
+if TYPE_CHECKING:
+    from gnomon.store.sql_runs import JobActivity
+
 MAX_PREVIEW = 100
 DETAIL_PREVIEW = 5
 RECENT_RUNS = 10
 
+# Jobs whose records stay loaded after they left the store, before the cache is pruned.
+LOADED_SLACK = 256
+# Jobs re-read one by one when they changed since the last listing; more are read in one query.
+FETCH_ONE_BY_ONE = 16
+
 Notify = Callable[[str], None]
+
+
+@runtime_checkable
+class ActivityStore(Protocol):
+    """A store that reads every job's changing state in one snapshot (SqlStore does)."""
+
+    def job_activity(self) -> Sequence[JobActivity]: ...
+
+    def job_runs(self, job_id: str, limit: int) -> tuple[list[Run], int]: ...
 
 
 class JobService:
@@ -59,6 +76,10 @@ class JobService:
         self._declarations = declarations
         self._clock = clock
         self._notify = notify
+        # Per job id, the view of its last revision seen (record and both triggers): listing
+        # then decodes only the jobs written since, not every definition and trigger spec.
+        self._loaded: dict[str, JobView] = {}
+        self._listing: tuple[Sequence[JobActivity], tuple[JobView, ...]] | None = None
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -78,6 +99,73 @@ class JobService:
 
     def list_jobs(self) -> list[JobView]:
         """Every job, sorted by id, with its running count and last run."""
+        return list(self.job_listing())
+
+    def job_listing(self) -> tuple[JobView, ...]:
+        """What list_jobs returns, as the very same tuple for as long as the store reports the
+        same activity (SqlStore does), so callers may key caches on its identity."""
+        store = self.store
+        if isinstance(store, ActivityStore):
+            # A job written between the snapshot and the re-read of its record: read again.
+            for _attempt in range(3):
+                activity = store.job_activity()
+                kept = self._listing
+                if kept is not None and kept[0] is activity:
+                    return kept[1]
+                views = self._current_views(activity)
+                if views is not None:
+                    listing = tuple(views)
+                    self._listing = (activity, listing)
+                    return listing
+        return tuple(self._read_views())
+
+    def _current_views(self, activity: Sequence[JobActivity]) -> list[JobView] | None:
+        """Views of the snapshot's jobs from the loaded records, re-reading only the jobs whose
+        revision changed; None when one changed again meanwhile."""
+        loaded = self._loaded
+        found = [loaded.get(a.job_id) for a in activity]
+        stale = [
+            a
+            for a, view in zip(activity, found, strict=True)
+            if view is None or not _written_as(view.record, a)
+        ]
+        fresh = self._reread(stale)
+        views: list[JobView] = []
+        for a, view in zip(activity, found, strict=True):
+            if view is None or not _written_as(view.record, a):
+                reread = fresh.get(a.job_id)
+                if reread is None or not _written_as(reread, a):
+                    return None
+                view = self._view(reread)
+            record = view.record
+            if record.paused != a.paused or record.next_fire_time != a.next_fire_time:
+                # The scheduler moves next fire times without a new revision.
+                record = record.replace(paused=a.paused, next_fire_time=a.next_fire_time)
+                view = JobView(record, view.trigger, view.declared_trigger)
+            loaded[a.job_id] = view
+            views.append(
+                JobView(record, view.trigger, view.declared_trigger, a.running, a.last_run)
+            )
+        if len(loaded) > len(activity) + LOADED_SLACK:
+            current = {a.job_id for a in activity}
+            # list(): one copy of the keys, safe while other request threads add entries.
+            for job_id in [job_id for job_id in list(loaded) if job_id not in current]:
+                loaded.pop(job_id, None)
+        return views
+
+    def _reread(self, stale: list[JobActivity]) -> dict[str, JobRecord]:
+        """The records of the jobs in `stale`, as stored now (a job deleted since is missing)."""
+        if not stale:
+            return {}
+        if len(stale) <= FETCH_ONE_BY_ONE:
+            found = (self.store.find_job(a.job_id) for a in stale)
+            return {record.id: record for record in found if record is not None}
+        wanted = {a.job_id for a in stale}
+        changed, _ids = self.store.list_jobs_changed(min(a.revision for a in stale) - 1)
+        return {record.id: record for record in changed if record.id in wanted}
+
+    def _read_views(self) -> list[JobView]:
+        """list_jobs for any store: every record decoded afresh."""
         records = self.store.list_jobs()
         running = Counter(
             r.job_id for r in self.store.active_runs() if r.status == RunStatus.RUNNING
@@ -90,14 +178,15 @@ class JobService:
 
     def get_job(self, job_id: str) -> JobView:
         """One job with its next fire times and recent runs; raises JobNotFound."""
-        record = self.store.get_job(job_id)
-        active = self.store.active_runs(job_id)
-        recent = self.store.list_runs(job_id=job_id, limit=RECENT_RUNS).items
-        view = self._view(
-            record,
-            running=sum(1 for r in active if r.status == RunStatus.RUNNING),
-            last_run=recent[0] if recent else None,
-        )
+        store = self.store
+        record = store.get_job(job_id)
+        if isinstance(store, ActivityStore):
+            recent, running = store.job_runs(job_id, RECENT_RUNS)
+        else:
+            active = store.active_runs(job_id)
+            running = sum(1 for r in active if r.status == RunStatus.RUNNING)
+            recent = store.list_runs(job_id=job_id, limit=RECENT_RUNS).items
+        view = self._view(record, running=running, last_run=recent[0] if recent else None)
         start = record.next_fire_time
         times: list[datetime] = []
         if start is not None:
@@ -317,6 +406,15 @@ class JobService:
             running=running,
             last_run=last_run,
         )
+
+
+def _written_as(record: JobRecord, activity: JobActivity) -> bool:
+    """Whether `record` is the job as last written when `activity` was read.
+
+    Revisions come from the store's change counter, so one (id, revision) is one write; the
+    write time also tells apart a store replaced under a running process.
+    """
+    return record.revision == activity.revision and record.updated_at == activity.updated_at
 
 
 def _audit_state(record: JobRecord) -> dict[str, Any]:
