@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any
 
 from gnomon.domain import (
     AuditEntry,
@@ -33,11 +33,8 @@ from gnomon.errors import (
 )
 from gnomon.services.registration import Registration, reload_all, sync_on_start
 from gnomon.services.views import Actor, JobView, ReloadResult
-from gnomon.store.base import JobWrite, Store
+from gnomon.store.base import JobActivity, JobWrite, Store
 from gnomon.triggers import Trigger, load_trigger, parse_trigger
-
-if TYPE_CHECKING:
-    from gnomon.store.sql_runs import JobActivity
 
 MAX_PREVIEW = 100
 DETAIL_PREVIEW = 5
@@ -49,15 +46,6 @@ LOADED_SLACK = 256
 FETCH_ONE_BY_ONE = 16
 
 Notify = Callable[[str], None]
-
-
-@runtime_checkable
-class ActivityStore(Protocol):
-    """A store that reads every job's changing state in one snapshot (SqlStore does)."""
-
-    def job_activity(self) -> Sequence[JobActivity]: ...
-
-    def job_runs(self, job_id: str, limit: int) -> tuple[list[Run], int]: ...
 
 
 class JobService:
@@ -103,20 +91,18 @@ class JobService:
 
     def job_listing(self) -> tuple[JobView, ...]:
         """What list_jobs returns, as the very same tuple for as long as the store reports the
-        same activity (SqlStore does), so callers may key caches on its identity."""
-        store = self.store
-        if isinstance(store, ActivityStore):
-            # A job written between the snapshot and the re-read of its record: read again.
-            for _attempt in range(3):
-                activity = store.job_activity()
-                kept = self._listing
-                if kept is not None and kept[0] is activity:
-                    return kept[1]
-                views = self._current_views(activity)
-                if views is not None:
-                    listing = tuple(views)
-                    self._listing = (activity, listing)
-                    return listing
+        same activity, so callers may key caches on its identity."""
+        # A job written between the snapshot and the re-read of its record: read again.
+        for _attempt in range(3):
+            activity = self.store.job_activity()
+            kept = self._listing
+            if kept is not None and kept[0] is activity:
+                return kept[1]
+            views = self._current_views(activity)
+            if views is not None:
+                listing = tuple(views)
+                self._listing = (activity, listing)
+                return listing
         return tuple(self._read_views())
 
     def _current_views(self, activity: Sequence[JobActivity]) -> list[JobView] | None:
@@ -165,7 +151,8 @@ class JobService:
         return {record.id: record for record in changed if record.id in wanted}
 
     def _read_views(self) -> list[JobView]:
-        """list_jobs for any store: every record decoded afresh."""
+        """list_jobs with every record decoded afresh (when jobs kept changing under three
+        snapshots in a row)."""
         records = self.store.list_jobs()
         running = Counter(
             r.job_id for r in self.store.active_runs() if r.status == RunStatus.RUNNING
@@ -178,14 +165,8 @@ class JobService:
 
     def get_job(self, job_id: str) -> JobView:
         """One job with its next fire times and recent runs; raises JobNotFound."""
-        store = self.store
-        record = store.get_job(job_id)
-        if isinstance(store, ActivityStore):
-            recent, running = store.job_runs(job_id, RECENT_RUNS)
-        else:
-            active = store.active_runs(job_id)
-            running = sum(1 for r in active if r.status == RunStatus.RUNNING)
-            recent = store.list_runs(job_id=job_id, limit=RECENT_RUNS).items
+        record = self.store.get_job(job_id)
+        recent, running = self.store.job_runs(job_id, RECENT_RUNS)
         view = self._view(record, running=running, last_run=recent[0] if recent else None)
         start = record.next_fire_time
         times: list[datetime] = []
@@ -301,9 +282,14 @@ class JobService:
         self._apply(registration, actor, "jobs.reload")
         return registration.result
 
-    def sync_declared(self, actor: Actor) -> ReloadResult:
-        """At start-up: add new declarations, drop vanished ones, keep every job's state."""
-        declared = self._declarations()
+    def sync_declared(
+        self, actor: Actor, declared: Sequence[JobDefinition] | None = None
+    ) -> ReloadResult:
+        """At start-up: add new declarations, drop vanished ones, keep every job's state.
+
+        `declared`: the definitions to register (by default the configuration read afresh).
+        """
+        declared = self._declarations() if declared is None else list(declared)
         registration = sync_on_start(self.store.list_jobs(), declared, self._clock())
         if registration.changes_anything:
             self._apply(registration, actor, "jobs.sync")

@@ -66,10 +66,6 @@ class Runtime:
         fresh = load_config(Path(source) if source is not None else None, self._env)
         return list(fresh.jobs)
 
-    def _loaded_declarations(self) -> list[JobDefinition]:
-        """The job definitions of the configuration this runtime was built from."""
-        return list(self.config.jobs)
-
     def _notify(self, what: str) -> None:
         if self.scheduler is not None:
             self.scheduler.notify(what)
@@ -96,15 +92,9 @@ class Runtime:
             if str(directory) not in sys.path:
                 sys.path.insert(0, str(directory))
         # The configuration was read and validated moments ago, when this runtime was built:
-        # register its jobs rather than reading and parsing the file a second time. (A reload,
-        # through self.jobs, reads the file afresh.)
-        startup = JobService(
-            self.store,
-            declarations=self._loaded_declarations,
-            clock=self._clock,
-            notify=self._notify,
-        )
-        startup.sync_declared(CONFIG)
+        # register its jobs rather than reading and parsing the file a second time. (A reload
+        # reads the file afresh.)
+        self.jobs.sync_declared(CONFIG, self.config.jobs)
         settings = self.config.settings.scheduler
         self.scheduler = Scheduler(
             self.store,

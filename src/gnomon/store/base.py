@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from gnomon.domain import (
     ApiToken,
@@ -25,6 +26,20 @@ from gnomon.domain import (
     User,
 )
 from gnomon.errors import StoreError
+
+
+class JobActivity(NamedTuple):
+    """What changes about a job without a new revision, read in the same transaction as the
+    revision (so a caller can reuse whatever it built from that revision's definition and
+    trigger)."""
+
+    job_id: str
+    revision: int
+    updated_at: datetime
+    paused: bool
+    next_fire_time: datetime | None
+    running: int
+    last_run: Run | None
 
 
 class LeaseLost(StoreError):
@@ -173,6 +188,17 @@ class Store(ABC):
     @abstractmethod
     def latest_runs(self, job_ids: Iterable[str] | None = None) -> dict[str, Run]:
         """The newest run of each job (all jobs when job_ids is None), without output."""
+
+    @abstractmethod
+    def job_activity(self) -> Sequence[JobActivity]:
+        """Every job's revision, pause, next fire time, running count and last run, by id, in
+        one transaction. While none of it changes, the same sequence object comes back, so
+        callers may key caches on its identity."""
+
+    @abstractmethod
+    def job_runs(self, job_id: str, limit: int) -> tuple[list[Run], int]:
+        """The job's newest `limit` runs (as list_runs orders them, without output) and how
+        many of its runs are running, in one transaction."""
 
     @abstractmethod
     def active_runs(self, job_id: str | None = None) -> list[Run]:

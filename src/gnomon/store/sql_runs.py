@@ -7,7 +7,7 @@ import binascii
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -37,6 +37,7 @@ from gnomon.domain import (
     TriggerSource,
 )
 from gnomon.errors import Problem, RunNotFound, StoreError, ValidationFailed
+from gnomon.store.base import JobActivity
 from gnomon.store.sql_auth import insert_audit
 from gnomon.store.sql_batch import update_runs
 from gnomon.store.sql_engine import SqlBase
@@ -47,20 +48,6 @@ _FINAL = [s.value for s in RunStatus if s.is_final]
 _HEAVY = ("output", "traceback")
 #: Every column but the large text ones: what lists and pages carry.
 LIGHT_COLUMNS = [c for c in runs.c if c.name not in _HEAVY]
-
-
-class JobActivity(NamedTuple):
-    """What changes about a job without a new revision, read in the same transaction as the
-    revision (so a caller can reuse whatever it built from that revision's definition and
-    trigger)."""
-
-    job_id: str
-    revision: int
-    updated_at: datetime
-    paused: bool
-    next_fire_time: datetime | None
-    running: int
-    last_run: Run | None
 
 
 def run_params(run: Run) -> dict[str, Any]:

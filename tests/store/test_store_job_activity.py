@@ -7,12 +7,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from gnomon.domain import RunStatus, RunUpdate
+from gnomon.store.base import JobActivity
 from gnomon.store.sql import SqlStore
-from gnomon.store.sql_runs import JobActivity
-from tests.store.conftest import pg_database_url, store, store_url
 from tests.store.test_store_contract import add_job, run
-
-__all__ = ["pg_database_url", "store", "store_url"]  # fixtures used here
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
