@@ -66,3 +66,27 @@ def test_wait_idle_reports_work_still_running() -> None:
     release.set()
     assert pool.wait_idle(2)
     pool.shutdown()
+
+
+def test_behind_tells_whether_due_work_waits_for_a_worker() -> None:
+    pool = WorkerPool(1, name="test-worker")
+    pool.start()
+    try:
+        running, release = threading.Event(), threading.Event()
+
+        def busy() -> None:
+            running.set()
+            release.wait(5)
+
+        pool.submit(busy)
+        assert running.wait(5)
+        assert not pool.behind()  # the one item is being executed
+        pool.submit(lambda: None, at=time.monotonic() + 60)
+        assert not pool.behind()  # due in a minute: not behind
+        pool.submit(lambda: None)
+        assert pool.behind()  # ready, and the only worker is busy
+        release.set()
+        assert pool.wait_idle(0.5) is False  # the timed item is still waiting
+        assert not pool.behind()
+    finally:
+        pool.shutdown()

@@ -66,6 +66,11 @@ class WorkerPool:
         """Work items submitted and not yet finished (waiting, timed or executing)."""
         return self._pending  # an int read is atomic; no lock on this per-loop-pass read
 
+    def behind(self) -> bool:
+        """Whether some work is due that no worker has taken yet."""
+        with self._lock:
+            return bool(self._ready) or bool(self._timed and self._timed[0][0] <= time.monotonic())
+
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every submitted item has finished; False when `timeout` ran out first."""
         with self._idle:
