@@ -61,3 +61,32 @@ def test_merge_takes_the_newer_fields_where_given() -> None:
     assert merge_updates(older, newer) == RunUpdate(
         "a", RunStatus.FAILED, started_at=T0, finished_at=T0, error_type="E", output="", node="n1"
     )
+
+
+def test_while_held_the_recorder_flushes_only_after_max_hold() -> None:
+    import threading
+    import time
+
+    store = FakeStore()
+    held = threading.Event()
+    held.set()
+    rec = RunRecorder(cast(Store, cast(Any, store)), interval=0.01, hold=held.is_set, max_hold=0.4)
+    rec.start()
+    try:
+        started = time.monotonic()
+        rec.record(RunUpdate(run_id="r1", status=RunStatus.SUCCEEDED, finished_at=T0))
+        while not store.batches and time.monotonic() - started < 5:
+            time.sleep(0.01)
+        waited = time.monotonic() - started
+        assert store.batches == [
+            [RunUpdate(run_id="r1", status=RunStatus.SUCCEEDED, finished_at=T0)]
+        ]
+        assert 0.3 <= waited < 2.0  # held back until max_hold since the start of its loop
+        held.clear()
+        rec.record(RunUpdate(run_id="r2", status=RunStatus.FAILED, finished_at=T0))
+        flushed_again = time.monotonic()
+        while len(store.batches) < 2 and time.monotonic() - flushed_again < 5:
+            time.sleep(0.01)
+        assert time.monotonic() - flushed_again < 0.3  # not held: the next interval
+    finally:
+        rec.stop()

@@ -52,9 +52,15 @@ class RunRecorder:
         *,
         interval: float = 0.05,
         on_flushed: Callable[[list[RunUpdate]], None] | None = None,
+        hold: Callable[[], bool] | None = None,
+        max_hold: float = 0.5,
     ) -> None:
+        """`hold()`: true while flushing should wait (the workers have runs to start), for at
+        most `max_hold` seconds after the previous flush."""
         self._store = store
         self._interval = interval
+        self._hold = hold
+        self._max_hold = max_hold
         self._on_flushed = on_flushed
         # What workers hand over, in order: a RunUpdate, or (run id, started_at, node).
         self._inbox: deque[RunUpdate | tuple[str, datetime, str]] = deque()
@@ -133,7 +139,12 @@ class RunRecorder:
         self.flush()
 
     def _loop(self) -> None:
+        flushed = time.monotonic()
         while not self._stopping:
             self._wake.wait(self._interval)
             self._wake.clear()
+            recent = time.monotonic() - flushed < self._max_hold
+            if recent and self._hold is not None and self._hold():
+                continue  # starting runs on time comes first; their records can wait
             self.flush()
+            flushed = time.monotonic()
