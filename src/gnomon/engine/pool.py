@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,31 @@ class WorkerPool:
 
     def submit(self, work: Work, at: float | None = None) -> None:
         """Run `work` as soon as a worker is free, or not before `at` (time.monotonic())."""
+        self.submit_all([(work, at)])
+
+    def submit_all(self, items: Iterable[tuple[Work, float | None]]) -> None:
+        """`submit` each (work, at), taking the lock once: the scheduler hands over a batch of
+        claimed fires while workers are taking work, and each wait for the lock is a wait for
+        the GIL afterwards."""
+        items = list(items)
+        if not items:
+            return
         with self._lock:
-            self._pending += 1
-            if at is None:
-                self._ready.append(work)
-            else:
-                heapq.heappush(self._timed, (at, next(self._order), work))
-                if self._timed[0][2] is work:
-                    self._leader = None  # a new earliest item: whoever wakes times it afresh
-            self._available.notify()
+            timed, earliest = self._timed, self._timed[0][0] if self._timed else None
+            ready = 0
+            for work, at in items:
+                if at is None:
+                    self._ready.append(work)
+                    ready += 1
+                else:
+                    heapq.heappush(timed, (at, next(self._order), work))
+            self._pending += len(items)
+            wake = ready
+            if timed and timed[0][0] != earliest:
+                self._leader = None  # a new earliest item: whoever wakes times it afresh
+                wake += 1
+            if wake:
+                self._available.notify(wake)
 
     @property
     def depth(self) -> int:

@@ -7,10 +7,11 @@ scheduled time (fires claimed shortly ahead, see scheduler.py) or for a free wor
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from gnomon.domain import JobRecord, MissReason, Run, RunStatus, RunUpdate, TriggerType
@@ -77,14 +78,28 @@ class ActiveRuns:
     def start(self, record: JobRecord, run: Run, at: datetime | None = None) -> None:
         """Execute `run` on the pool as soon as a worker is free, or once `at` has come (a fire
         claimed ahead: started only if still due then)."""
-        active = _Active(record, run, ahead=at is not None)
+        self.start_all([(record, run, at)])
+
+    def start_all(self, starts: Sequence[tuple[JobRecord, Run, datetime | None]]) -> None:
+        """`start` each (record, run, at), taking each lock once for the whole batch."""
+        actives = [_Active(record, run, ahead=at is not None) for record, run, at in starts]
         with self._lock:
-            self._active[run.id] = active
-            self._per_job[run.job_id] = self._per_job.get(run.job_id, 0) + 1
-        when = None
-        if at is not None:
-            when = time.monotonic() + (at - self._clock()).total_seconds()
-        self._pool.submit(lambda: self._execute(active), when)
+            per_job = self._per_job
+            for active in actives:
+                self._active[active.run.id] = active
+                job_id = active.run.job_id
+                per_job[job_id] = per_job.get(job_id, 0) + 1
+        # Fire times as instants on the pool's clock: one reading of each clock for the batch.
+        offset = time.monotonic() - self._clock().timestamp()
+        self._pool.submit_all(
+            [
+                (
+                    functools.partial(self._execute, active),
+                    None if at is None else at.timestamp() + offset,
+                )
+                for active, (_, _, at) in zip(actives, starts, strict=True)
+            ]
+        )
 
     def cancel(self, run_ids: Iterable[str]) -> None:
         with self._lock:

@@ -427,6 +427,7 @@ class Scheduler:
             self._next_poll = time.monotonic() + min(1.0, self.options.poll_interval)
             self._more_due = False
             return
+        starts: list[tuple[JobRecord, Run, datetime | None]] = []
         for record, plan, ahead in plans:
             job_id = record.id
             self._due[job_id] = plan.next_fire_time
@@ -436,7 +437,8 @@ class Scheduler:
                 self._report_misses(plan, inserted)
             for run in plan.to_execute:
                 if run.id in inserted:
-                    self._runs.start(record, run, at=run.scheduled_for if ahead else None)
+                    starts.append((record, run, run.scheduled_for if ahead else None))
+        self._runs.start_all(starts)
 
     def _report_misses(self, plan: FirePlan, inserted: set[str]) -> None:
         for run in plan.records:
