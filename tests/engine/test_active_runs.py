@@ -120,4 +120,5 @@ def test_fire_claimed_ahead_starts_only_when_still_due(
     assert skipped.error_message == "the job was paused before this fire time"
     assert final(store, second.id).status is RunStatus.SUCCEEDED
     assert asked == [first.id, second.id]
+    runs.settle()
     assert runs.count("tick") == 0

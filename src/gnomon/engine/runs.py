@@ -11,6 +11,7 @@ import functools
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
@@ -63,16 +64,41 @@ class ActiveRuns:
         self._node_id = node_id
         self._still_due = still_due
         self._clock = clock
+        # Guards _active and _per_job. Workers never take it: a run's worker appends its id to
+        # _ended (a deque append is atomic), and settle() forgets ended runs. With the lock
+        # taken by every worker at the end of every run, workers queued for it by the
+        # thousand a second, each wait costing a wait for the GIL after it.
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
         self._per_job: dict[str, int] = {}
+        self._ended: deque[str] = deque()
+
+    def settle(self) -> None:
+        """Forget the runs that ended since the last call (the scheduler loop calls it on each
+        pass, before it judges max_instances with count())."""
+        with self._lock:
+            self._settle_locked()
+
+    def _settle_locked(self) -> None:
+        ended, active, per_job = self._ended, self._active, self._per_job
+        while ended:
+            gone = active.pop(ended.popleft(), None)
+            if gone is None:
+                continue
+            job_id = gone.run.job_id
+            left = per_job[job_id] - 1
+            if left > 0:
+                per_job[job_id] = left
+            else:
+                del per_job[job_id]
 
     def count(self, job_id: str) -> int:
-        """Runs of the job active in this process."""
+        """Runs of the job active in this process, as of the last settle()."""
         return self._per_job.get(job_id, 0)  # a dict read is atomic; the loop reads it often
 
     def ids(self) -> list[str]:
         with self._lock:
+            self._settle_locked()
             return list(self._active)
 
     def start(self, record: JobRecord, run: Run, at: datetime | None = None) -> None:
@@ -117,6 +143,7 @@ class ActiveRuns:
         """Record every run still active as interrupted (they could not be stopped in time)."""
         now = self._clock()
         with self._lock:
+            self._settle_locked()
             still = list(self._active.values())
         for active in still:
             self._recorder.record(
@@ -195,10 +222,4 @@ class ActiveRuns:
             self._metrics.finished(run.job_id, outcome.status.value)
         finally:
             thread.name = pool_name
-            with self._lock:
-                self._active.pop(run.id, None)
-                left = self._per_job[run.job_id] - 1
-                if left > 0:
-                    self._per_job[run.job_id] = left
-                else:
-                    del self._per_job[run.job_id]
+            self._ended.append(run.id)

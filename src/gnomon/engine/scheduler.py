@@ -367,6 +367,7 @@ class Scheduler:
         heap = self._heap
         self._more_due = False
         self._deferred_for_pool = False
+        self._runs.settle()  # count() below then knows of every run that has ended
         if heap and heap[0][0] - now > self._ahead / 2 and self._pool.behind():
             self._deferred_for_pool = True
             return
