@@ -155,3 +155,29 @@ def test_running_scheduler_raises_the_gc_threshold_and_restores_it(tmp_path: Pat
         assert gc.get_threshold() == (700, before[1], before[2])
     finally:
         gc.set_threshold(*before)
+
+
+def test_fire_claimed_ahead_still_starts_after_the_lease_is_lost(tmp_path: Path) -> None:
+    store = _store_with_ticking_job(tmp_path)
+    scheduler = Scheduler(store, SchedulerOptions(poll_interval=0.2, lease_ttl=5, claim_ahead=3))
+    scheduler.start()
+    try:
+
+        def claimed_ahead() -> list[str] | None:
+            later = utcnow() + timedelta(seconds=0.3)
+            runs = store.list_runs(job_id="tick").items
+            return [r.id for r in runs if r.scheduled_for and r.scheduled_for > later] or None
+
+        waiting = wait_for(claimed_ahead, timeout=10, what="a fire claimed ahead", every=0.05)
+        # This node loses the lease (as when a standby takes over): it claims nothing more, but
+        # the fire it claimed is its alone and still starts at its time.
+        scheduler._leadership.stop()
+        wait_for(lambda: not scheduler.is_leader, timeout=5, what="the lease to be gone")
+        runs = wait_for(
+            lambda: [r for i in waiting if (r := store.get_run(i)).status.is_final] or None,
+            timeout=10,
+            what="the claimed fire to end",
+        )
+    finally:
+        scheduler.stop(grace=2)
+    assert [r.status for r in runs] == [RunStatus.SUCCEEDED] * len(waiting)

@@ -212,8 +212,10 @@ class Scheduler:
         """One pass: take over if elected, reload if changed, fire what is due. Returns the wait."""
         lease = self._leadership.lease
         if lease is None:
+            # Nothing more is claimed. The jobs stay known: fires claimed ahead while the lease
+            # was held still start at their time (no other node can claim them), judged by
+            # _still_due against the jobs as this node last knew them.
             self._heap.clear()
-            self._jobs.clear()
             return self.options.poll_interval
         if self._needs_takeover:
             self._take_over()
