@@ -30,7 +30,7 @@ def firing_row(results: Results, engine: str, jobs: int, mode: str) -> dict[str,
 
 
 def firing_text(row: dict[str, Any]) -> str:
-    text = f"p99 {ms(row['p99_ms'])}, {row['fires_per_s']:g} of {row['jobs']:,} fires/s"
+    text = f"p99 {ms(row['p99_ms'])}, {row['fires_per_s']:,.0f} of {row['jobs']:,} fires/s"
     return text if row.get("missed") is None else f"{text}, {row['missed']:g} missed"
 
 
