@@ -335,7 +335,7 @@ def test_frozen_leader_fires_nothing_after_waking_and_finishes_its_runs(cluster:
         for r in runs
         if r.node == old and r.trigger_source == "scheduled" and r.queued_at >= frozen_at
     ]
-    assert not late, f"the old leader fired after its freeze: {late[:3]}"
+    assert not late, f"the old leader fired after its freeze at {frozen_at}: {late[:3]}"
     # The run it was executing went on and was recorded by it, after it woke.
     finished = cluster.runtime.runs.get_run(slow) if cluster.runtime else None
     assert finished is not None
