@@ -1,7 +1,7 @@
 """The runs this process executes: handed to the pool (now or at their time), tracked, recorded.
 
 A run counts as active (against `max_instances`, and for cancellation) from the moment it is
-claimed until its final status is recorded, including while it waits in the pool for its
+claimed until its worker is done with it, including while it waits in the pool for its
 scheduled time (fires claimed shortly ahead, see scheduler.py) or for a free worker.
 """
 

@@ -268,16 +268,12 @@ class Scheduler:
 
     def _reload_jobs(self) -> None:
         records = self.store.list_jobs()
+        # New dicts, swapped in whole: workers read them (_still_due) while this runs.
         triggers: dict[str, Trigger] = {}
         for record in records:
-            previous = self._triggers.get(record.id)
-            if previous is not None and previous.to_spec() == record.trigger:
-                triggers[record.id] = previous
-                continue
-            try:
-                triggers[record.id] = load_trigger(record.trigger)
-            except Exception:
-                log.exception("job %s has an unreadable trigger; not scheduling it", record.id)
+            trigger = self._trigger_for(record)
+            if trigger is not None:
+                triggers[record.id] = trigger
         self._jobs = {r.id: r for r in records}
         self._due = {r.id: r.next_fire_time for r in records}
         self._triggers = triggers
@@ -321,15 +317,20 @@ class Scheduler:
         log.debug("applied %d changed job(s)", len(changed))
         return True
 
-    def _load_job(self, record: JobRecord) -> None:
+    def _trigger_for(self, record: JobRecord) -> Trigger | None:
+        """The job's trigger: the one already loaded if its spec is unchanged; None (logged)
+        when the stored spec cannot be read."""
         previous = self._triggers.get(record.id)
-        trigger: Trigger | None = previous
-        if previous is None or previous.to_spec() != record.trigger:
-            try:
-                trigger = load_trigger(record.trigger)
-            except Exception:
-                log.exception("job %s has an unreadable trigger; not scheduling it", record.id)
-                trigger = None
+        if previous is not None and previous.to_spec() == record.trigger:
+            return previous
+        try:
+            return load_trigger(record.trigger)
+        except Exception:
+            log.exception("job %s has an unreadable trigger; not scheduling it", record.id)
+            return None
+
+    def _load_job(self, record: JobRecord) -> None:
+        trigger = self._trigger_for(record)
         self._jobs[record.id] = record
         self._due[record.id] = record.next_fire_time
         if trigger is None:
