@@ -61,6 +61,26 @@ def test_login_rejects_a_wrong_password_then_opens_the_jobs_table(
     assert all(url.startswith(console.url) for url in requests), requests
 
 
+def test_login_form_stays_shut_until_its_script_handles_it(
+    page: Page, console: ConsoleServer
+) -> None:
+    # Without its script the form must not send itself: a native submit would put the password
+    # in the address bar, the history and the server's access log.
+    page.route("**/login.js", lambda route: route.abort())
+    page.goto("/login")
+    expect(page.get_by_role("button", name="Log in")).to_be_disabled()
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("admin-password")
+    page.get_by_label("Password").press("Enter")
+    page.wait_for_timeout(300)
+    assert "password" not in page.url
+    expect(page).to_have_url(f"{console.url}/login")
+
+    page.unroute("**/login.js")
+    login(page, "admin")
+    expect(page.locator("#jobs-table tbody tr")).to_have_count(5)
+
+
 def test_jobs_table_shows_state_trigger_and_times_and_filters(admin_page: Page) -> None:
     page = admin_page
     report = page.locator("#jobs-table tr[data-job-id=report]")

@@ -13,13 +13,7 @@ function nextPath() {
 await startPage({ requireLogin: false });
 const form = $("#login-form");
 const error = $("#login-error");
-
-try {
-  await api.get("/auth/me");
-  location.replace(nextPath()); // already logged in
-} catch {
-  // not logged in: stay here
-}
+const button = form.querySelector("button[type=submit]");
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -31,7 +25,6 @@ form.addEventListener("submit", async (event) => {
     (username ? form.password : form.username).focus();
     return;
   }
-  const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   try {
     const { data } = await api.post("/auth/login", { username, password });
@@ -44,3 +37,13 @@ form.addEventListener("submit", async (event) => {
     button.disabled = false;
   }
 });
+
+// The form is usable only now that the submit goes through the handler above.
+button.disabled = false;
+
+try {
+  await api.get("/auth/me");
+  location.replace(nextPath()); // already logged in
+} catch {
+  // not logged in: stay here
+}
