@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,6 +185,60 @@ def test_failed_renewal_keeps_a_lease_that_is_still_valid(
     clocks.advance(TTL * 0.8)
     node.tick()
     assert not node.is_leader() and events.log == ["elected 1", "deposed"]
+
+
+def released(store: SqlStore) -> bool:
+    """The lease is free: released (it ends at the epoch), not merely left to expire."""
+    lease = store.find_lease(LEASE_NAME)
+    return lease is not None and lease.expires_at < utcnow() - timedelta(days=365)
+
+
+def test_resigned_leader_hands_over_at_once_and_keeps_its_heartbeat(store: SqlStore) -> None:
+    clocks, events = Clocks(), Events()
+    a = leadership(store, "a", clocks, events)
+    a.tick()
+    a.resign()
+    assert not a.is_leader() and events.log == ["elected 1", "deposed"]
+    # A standby takes over now, not when the lease would have ended...
+    b = leadership(store, "b", clocks, Events())
+    b.tick()
+    assert b.is_leader()
+    # ...and the resigned node never takes the lease again, even once it is free, but stays
+    # registered as alive (its runs still running are no orphans).
+    b.stop()
+    clocks.advance(TTL / 4)
+    a.tick()
+    assert not a.is_leader() and released(store)
+    assert [(n.id, n.last_seen) for n in store.list_nodes()] == [("a", clocks.wall)]
+
+
+def test_resign_waits_out_a_renewal_in_flight(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clocks = Clocks()
+    a = leadership(store, "a", clocks, Events())
+    a.tick()
+    renewing, finish_renewal = threading.Event(), threading.Event()
+    acquire = store.acquire_lease
+
+    def slow_acquire(*args: Any) -> Lease | None:
+        renewing.set()
+        finish_renewal.wait(5)
+        return acquire(*args)
+
+    monkeypatch.setattr(store, "acquire_lease", slow_acquire)
+    renewal = threading.Thread(target=a.tick, daemon=True)
+    renewal.start()
+    assert renewing.wait(5)
+    resigning = threading.Thread(target=a.resign, daemon=True)
+    resigning.start()
+    resigning.join(0.2)
+    assert resigning.is_alive()  # it waits for the renewal instead of racing it
+    finish_renewal.set()
+    renewal.join(5)
+    resigning.join(5)
+    # The renewal completed first, so the release came after it: the lease is free.
+    assert not a.is_leader() and released(store)
 
 
 def test_leader_removes_nodes_not_seen_for_thirty_lease_times(store: SqlStore) -> None:

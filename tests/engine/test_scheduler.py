@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -109,3 +110,25 @@ def test_stop_marks_runs_still_running_after_the_grace(runtime: Runtime) -> None
     # Cancelled (its process group was terminated) within the extra wait after the grace.
     assert final.status in (RunStatus.CANCELLED, RunStatus.INTERRUPTED)
     assert not runtime.jobs.scheduler_running()  # a clean stop gives the lease up at once
+
+
+def test_stopping_leader_hands_the_lease_over_while_its_runs_finish(runtime: Runtime) -> None:
+    run = runtime.jobs.run_now("sleeper", TESTER)
+    wait_for(
+        lambda: runtime.runs.get_run(run.id).status == RunStatus.RUNNING,
+        timeout=5,
+        what="the run to start",
+    )
+    scheduler = runtime.scheduler
+    assert scheduler is not None
+    stopping = threading.Thread(target=scheduler.stop, kwargs={"grace": 5}, daemon=True)
+    stopping.start()
+    # Firing stopped, so a standby may take over now rather than after the grace...
+    wait_for(lambda: not runtime.jobs.scheduler_running(), timeout=3, what="the lease to be free")
+    assert stopping.is_alive()
+    # ...while this node, still alive in the registry, gives its run the grace.
+    assert scheduler.node_id in {node.id for node in runtime.store.list_nodes()}
+    assert runtime.runs.get_run(run.id).status == RunStatus.RUNNING
+    stopping.join(30)
+    runtime.scheduler = None
+    assert runtime.runs.get_run(run.id).status in (RunStatus.CANCELLED, RunStatus.INTERRUPTED)

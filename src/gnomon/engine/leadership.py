@@ -89,6 +89,10 @@ class Leadership:
         self._valid_until = 0.0  # on self._monotonic
         self._next_prune = 0.0
         self._stopping = threading.Event()
+        self._resigned = False
+        # Held for each tick's round trips: resign() waits out a renewal in flight before it
+        # gives the lease up, so that renewal cannot take the lease back afterwards.
+        self._ticking = threading.Lock()
         self._thread: threading.Thread | None = None
         self._started_at = clock()
 
@@ -109,8 +113,27 @@ class Leadership:
         )
         self._thread.start()
 
+    def resign(self) -> None:
+        """Give the lease up now and never take it again; keep this node's heartbeat going.
+
+        A stopping scheduler resigns as soon as it fires no more, so a standby takes over at
+        once instead of after the shutdown grace its running runs may take. Those runs stay
+        its own: the heartbeat tells the other nodes they are not orphans.
+        """
+        with self._ticking:
+            with self._state:
+                self._resigned = True
+                was_leader = self._lease is not None
+                if was_leader:
+                    log.info("node %s hands the scheduler lease over", self.node_id)
+                    self._lease = None
+                    if self._on_deposed:
+                        self._on_deposed()
+            if was_leader:
+                self._release()
+
     def stop(self) -> None:
-        """Stop renewing and give the lease up at once, so a standby can take over."""
+        """Stop the heartbeat, give the lease up if still held, and leave the node registry."""
         self._stopping.set()
         if self._thread:
             self._thread.join(timeout=10)
@@ -118,31 +141,49 @@ class Leadership:
             was_leader = self._lease is not None
             self._lease = None
         if was_leader:
-            try:
-                self._store.release_lease(LEASE_NAME, self.node_id)
-            except Exception:
-                log.exception("could not release the scheduler lease")
+            self._release()
         try:
             self._store.remove_node(self.node_id)
         except Exception:
             log.exception("could not unregister node %s", self.node_id)
 
+    def _release(self) -> None:
+        try:
+            self._store.release_lease(LEASE_NAME, self.node_id)
+        except Exception:
+            log.exception("could not release the scheduler lease")
+
     def tick(self) -> float:
         """Heartbeat and try to take or renew the lease once; returns the seconds until the next."""
+        with self._ticking:
+            if self._resigned:
+                return self._heartbeat_only()
+            return self._tick()
+
+    def _heartbeat_only(self) -> float:
+        try:
+            self._store.heartbeat(self._node(self._clock()))
+        except Exception:
+            log.exception("heartbeat failed; retrying soon")
+            return min(1.0, self.ttl / RENEWALS_PER_TTL)
+        return self.ttl / RENEWALS_PER_TTL
+
+    def _node(self, now: datetime) -> Node:
+        return Node(
+            id=self.node_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started_at=self._started_at,
+            last_seen=now,
+        )
+
+    def _tick(self) -> float:
         now = self._clock()
         # Taken before the round trip: the lease is trusted from when it was asked for, so a
         # reply delayed by a freeze is already stale when it arrives.
         asked_at = self._monotonic()
         try:
-            self._store.heartbeat(
-                Node(
-                    id=self.node_id,
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    started_at=self._started_at,
-                    last_seen=now,
-                )
-            )
+            self._store.heartbeat(self._node(now))
             lease = self._store.acquire_lease(LEASE_NAME, self.node_id, self.ttl, now)
             held = self._store.find_lease(LEASE_NAME) if lease is None else lease
         except Exception:

@@ -162,6 +162,8 @@ class Scheduler:
         self._wake.set()
         if self._thread:
             self._thread.join(timeout=30)
+        # Firing has stopped: hand the lease over now rather than after the grace.
+        self._leadership.resign()
         # Fires already claimed ahead start at their time, within the grace like running runs.
         if not self._pool.wait_idle(grace):
             log.warning("%d run(s) still running after %.0fs; cancelling", self._pool.depth, grace)
