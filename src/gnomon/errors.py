@@ -164,6 +164,14 @@ class AccountDisabled(AuthError):
         super().__init__(f"user {username!r} is disabled; ask an administrator to enable it")
 
 
+class LoginThrottled(AuthError):
+    """Too many failed logins; `retry_after` says in how many seconds to try again."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many failed attempts; try again in {retry_after} seconds")
+
+
 class PermissionDenied(AuthError):
     def __init__(self, permission: str) -> None:
         self.permission = permission

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gnomon.api.ratelimit import LoginLimiter
+from gnomon.api import create_app
 from gnomon.api.state import state
+from gnomon.services.login_throttle import LoginThrottle
 from gnomon.services.runtime import Runtime
 from tests.api.conftest import API, JOBS, PASSWORDS, AuthActions, assert_error, assert_ok
 
@@ -189,20 +192,34 @@ def test_eleventh_failed_login_within_a_minute_is_rate_limited(auth: AuthActions
     assert auth.login("viewer").status_code == 200
 
 
-def test_rate_limit_window_slides(app: Flask, auth: AuthActions) -> None:
-    now = [1000.0]
-    state_ = app.extensions["gnomon"]
-    state_.limiter = LoginLimiter(max_failures=2, window_s=60, clock=lambda: now[0])
+def test_rate_limit_window_slides(app: Flask, auth: AuthActions, runtime: Runtime) -> None:
+    now = [datetime(2030, 1, 1, tzinfo=UTC)]
+    throttle = LoginThrottle(runtime.store, max_failures=2, window_s=60, clock=lambda: now[0])
+    app.extensions["gnomon"].throttle = throttle
     for _ in range(2):
         auth.login("admin", "wrong-password")
-    assert_error(auth.login("admin"), 429, "RATE_LIMITED")
-    now[0] += 61
+        now[0] += timedelta(seconds=10)
+    response = auth.login("admin")
+    assert_error(response, 429, "RATE_LIMITED")
+    assert response.headers["Retry-After"] == "40"  # when the first failure leaves the window
+    now[0] += timedelta(seconds=40)
     assert auth.login("admin").status_code == 200
+
+
+def test_rate_limit_holds_across_the_api_processes_of_a_store(
+    auth: AuthActions, runtime: Runtime
+) -> None:
+    # Another worker or node: another app on the same store, with its own memory.
+    other = AuthActions(create_app(runtime).test_client())
+    for actions in [auth, other] * 5:
+        assert_error(actions.login("admin", "wrong-password"), 401, "INVALID_CREDENTIALS")
+    assert_error(auth.login("admin"), 429, "RATE_LIMITED")
+    assert_error(other.login("admin"), 429, "RATE_LIMITED")
 
 
 def test_rate_limit_message_is_translated(app: Flask, auth: AuthActions) -> None:
     with app.test_request_context():
-        state().limiter = LoginLimiter(max_failures=1)
+        state().throttle = LoginThrottle(state().runtime.store, max_failures=1)
     auth.login("admin", "wrong-password")
     token = auth.fetch_csrf()
     response = auth.client.post(

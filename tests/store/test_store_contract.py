@@ -611,6 +611,25 @@ def test_audit_lists_newest_first_with_paging(store: SqlStore) -> None:
     assert store.list_audit(limit=10, before_id=first[-1].id) == added[2::-1]
 
 
+def test_login_failures_are_counted_per_key_and_forgotten(store: SqlStore) -> None:
+    second = timedelta(seconds=1)
+    for i in range(3):
+        store.add_login_failure("k1", T0 + i * second, forget_before=T0 - 60 * second)
+    store.add_login_failure("k2", T0, forget_before=T0 - 60 * second)
+    assert store.login_failures("k1", since=T0 - second) == [T0, T0 + second, T0 + 2 * second]
+    assert store.login_failures("k1", since=T0) == [T0 + second, T0 + 2 * second]
+    assert store.login_failures("k2", since=T0 - second) == [T0]
+    assert store.login_failures("k3", since=T0 - second) == []
+    # A failure recorded later forgets every key's failures older than its horizon...
+    store.add_login_failure("k2", T0 + 90 * second, forget_before=T0 + 1.5 * second)
+    assert store.login_failures("k1", since=T0 - 60 * second) == [T0 + 2 * second]
+    assert store.login_failures("k2", since=T0 - 60 * second) == [T0 + 90 * second]
+    # ...and clearing a key forgets only that key.
+    store.clear_login_failures("k1")
+    assert store.login_failures("k1", since=T0 - 60 * second) == []
+    assert store.login_failures("k2", since=T0 - 60 * second) == [T0 + 90 * second]
+
+
 # --- nodes and leases ----------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from gnomon.api.state import EXTENSION, ApiState
 from gnomon.config import ServerSettings
 from gnomon.engine.metrics import EngineMetrics
 from gnomon.services.audit import AuditService
+from gnomon.services.login_throttle import LoginThrottle
 from gnomon.services.runtime import Runtime
 from gnomon.services.status import StatusService
 from gnomon.services.tokens import TokenService
@@ -53,6 +54,7 @@ def create_app(
         audit=AuditService(runtime.store),
         status=StatusService(runtime.store, runtime.jobs),
         metrics=metrics or EngineMetrics(),
+        throttle=LoginThrottle(runtime.store),
     )
     app.before_request(_begin_request)
     app.after_request(add_request_id)

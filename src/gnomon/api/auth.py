@@ -121,18 +121,18 @@ def csrf_token() -> Response:
 )
 def login() -> Response:
     """{username, password} → {user, csrf_token}. Raises CsrfFailed, ValidationFailed,
-    RateLimited, InvalidCredentials, AccountDisabled."""
+    LoginThrottled, InvalidCredentials, AccountDisabled."""
     check_csrf()
     username, password = _credentials(object_body())
-    st = state()
-    key = (username, request.remote_addr or "")
-    st.limiter.check(key)
+    throttle = state().throttle
+    client = request.remote_addr or ""
+    throttle.check(username, client)
     try:
-        user = st.runtime.users.authenticate(username, password)
+        user = state().runtime.users.authenticate(username, password)
     except InvalidCredentials:
-        st.limiter.record_failure(key)
+        throttle.record_failure(username, client)
         raise
-    st.limiter.reset(key)
+    throttle.reset(username, client)
     _fresh_session()
     login_user(SessionUser(user))
     session.permanent = True

@@ -18,7 +18,6 @@ from werkzeug.exceptions import HTTPException
 from gnomon import errors as e
 from gnomon.api.envelope import error_body, language
 from gnomon.api.messages import error_message, suggestions
-from gnomon.api.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +104,7 @@ ERROR_TABLE: Mapping[type[BaseException], ErrorSpec] = {
     CsrfMissing: _spec(403, "CSRF_MISSING", "security", "medium"),
     CsrfInvalid: _spec(403, "CSRF_INVALID", "security", "medium"),
     CsrfExpired: _spec(403, "CSRF_EXPIRED", "security", "low"),
-    RateLimited: _spec(429, "RATE_LIMITED", "security", "medium"),
+    e.LoginThrottled: _spec(429, "RATE_LIMITED", "security", "medium"),
     e.StoreNotReady: _spec(503, "STORE_NOT_READY", "system", "critical"),
     e.StoreError: _spec(503, "STORE_UNAVAILABLE", "system", "critical"),
 }
@@ -177,7 +176,7 @@ def error_response(exc: BaseException) -> Response:
         allow = dict(exc.get_headers()).get("Allow")
         if allow:
             response.headers["Allow"] = allow
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, e.LoginThrottled):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
 

@@ -1,4 +1,4 @@
-"""What the API keeps per app: the runtime, its services, the settings and the login limiter."""
+"""What the API keeps per app: the runtime, its services, the settings and the login throttle."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 from flask import current_app
 
-from gnomon.api.ratelimit import LoginLimiter
 from gnomon.config import ServerSettings
 from gnomon.engine.metrics import EngineMetrics
 from gnomon.services.audit import AuditService
 from gnomon.services.documents import JobDocuments
+from gnomon.services.login_throttle import LoginThrottle
 from gnomon.services.runtime import Runtime
 from gnomon.services.status import StatusService
 from gnomon.services.tokens import TokenService
@@ -32,7 +32,7 @@ class ApiState:
     audit: AuditService
     status: StatusService
     metrics: EngineMetrics
-    limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    throttle: LoginThrottle
     documents: JobDocuments = field(default_factory=JobDocuments)  # of this runtime's store
     # Per language: the last job listing served and its encoded documents.
     job_lists: dict[str, tuple[tuple[JobView, ...], Any]] = field(default_factory=dict)

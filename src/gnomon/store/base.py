@@ -276,6 +276,20 @@ class Store(ABC):
     def touch_token(self, token_id: int, now: datetime) -> None:
         """Record a use of the token."""
 
+    # --- login throttling --------------------------------------------------------------------
+
+    @abstractmethod
+    def add_login_failure(self, key: str, at: datetime, forget_before: datetime) -> None:
+        """Record a failed login under `key`, and forget every failure older than forget_before."""
+
+    @abstractmethod
+    def login_failures(self, key: str, since: datetime) -> list[datetime]:
+        """When logins under `key` failed after `since`, oldest first."""
+
+    @abstractmethod
+    def clear_login_failures(self, key: str) -> None:
+        """Forget the failures under `key` (after a successful login)."""
+
     # --- audit -------------------------------------------------------------------------------
 
     @abstractmethod

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gnomon.domain import ApiToken, AuditEntry, Role, User
 from gnomon.errors import TokenNotFound, UserExists, UserNotFound
 from gnomon.store.sql_engine import SqlBase
-from gnomon.store.tables import api_tokens, audit, users
+from gnomon.store.tables import api_tokens, audit, login_failures, users
 
 _USER_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
 _TOKEN_BY_HASH = select(api_tokens).where(api_tokens.c.token_hash == bindparam("token_hash"))
@@ -211,6 +211,24 @@ class SqlAuth(SqlBase):
             conn.execute(stmt)
 
     # --- audit -------------------------------------------------------------------------------
+
+    def add_login_failure(self, key: str, at: datetime, forget_before: datetime) -> None:
+        with self._write() as conn:
+            conn.execute(delete(login_failures).where(login_failures.c.failed_at < forget_before))
+            conn.execute(login_failures.insert().values(key=key, failed_at=at))
+
+    def login_failures(self, key: str, since: datetime) -> list[datetime]:
+        stmt = (
+            select(login_failures.c.failed_at)
+            .where(login_failures.c.key == key, login_failures.c.failed_at > since)
+            .order_by(login_failures.c.failed_at, login_failures.c.id)
+        )
+        with self._read() as conn:
+            return list(conn.execute(stmt).scalars())
+
+    def clear_login_failures(self, key: str) -> None:
+        with self._write() as conn:
+            conn.execute(delete(login_failures).where(login_failures.c.key == key))
 
     def add_audit(self, entry: AuditEntry) -> AuditEntry:
         stmt = audit.insert().values(_audit_params(entry)).returning(audit.c.id)

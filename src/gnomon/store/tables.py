@@ -150,6 +150,18 @@ audit = Table(
     Column("user_id", Integer, nullable=True),
 )
 
+# Failed logins, shared by every API process of the store so that their limit holds across
+# them all; `key` is a digest of (username, client address). Rows older than the window go.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),
+    Column("failed_at", UtcDateTime, nullable=False),
+    Index("ix_login_failures_key", "key", "failed_at"),
+    Index("ix_login_failures_failed_at", "failed_at"),
+)
+
 nodes = Table(
     "nodes",
     metadata,
