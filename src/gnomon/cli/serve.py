@@ -4,28 +4,40 @@ Every worker process serves the API and, with `serve`, runs its own scheduler: t
 lets exactly one of them fire. Schedulers start in gunicorn's post-fork hook, never in the master
 (threads and store connections do not survive a fork), and stop in the worker-exit hook, giving
 up the lease at once.
+
+With several workers their metrics are kept in a directory they share (prometheus_client's
+multiprocess mode), so /metrics shows the whole server whichever worker answers. That mode is
+chosen when prometheus_client is first imported, so the master sets it up before importing the
+API; the API and the metrics are imported in the workers only.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+import os
+import shutil
+import sys
+import tempfile
+from typing import TYPE_CHECKING, Any
 
 import click
-from flask import Flask
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
-from gnomon.api import create_app
 from gnomon.cli.options import config_option, config_path, handle_errors
 from gnomon.cli.scheduler import announce_first_admin, configure_logging
-from gnomon.engine.metrics import EngineMetrics
 from gnomon.services.runtime import Runtime
-from gnomon.web import register_console
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from gnomon.engine.metrics import EngineMetrics
 
 log = logging.getLogger(__name__)
 
 THREADS = 4  # requests served at once by each worker
+#: prometheus_client's switch to multiprocess mode (engine/metrics.py reads it too).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class GnomonServer(BaseApplication):  # type: ignore[misc]
@@ -58,6 +70,8 @@ class GnomonServer(BaseApplication):  # type: ignore[misc]
             "post_fork": self._post_fork,
             "worker_exit": self._worker_exit,
         }
+        if workers > 1:
+            self.options["child_exit"] = self._child_exit
         self.with_scheduler = with_scheduler
         self.runtime: Runtime | None = None
         self.metrics: EngineMetrics | None = None
@@ -72,12 +86,17 @@ class GnomonServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         """Called in each worker after the post-fork hook: the app on that worker's runtime."""
+        from gnomon.api import create_app
+        from gnomon.web import register_console
+
         assert self.runtime is not None, "post_fork builds the runtime first"
         app = create_app(self.runtime, metrics=self.metrics)
         register_console(app)
         return app
 
     def _post_fork(self, _server: Any, worker: Any) -> None:
+        from gnomon.engine.metrics import EngineMetrics
+
         runtime = Runtime.from_config_file(self.config_source)
         self.metrics = EngineMetrics()
         self.runtime = runtime
@@ -89,6 +108,12 @@ class GnomonServer(BaseApplication):  # type: ignore[misc]
         if self.runtime is not None:
             self.runtime.close()
             self.runtime = None
+
+    def _child_exit(self, _server: Any, worker: Any) -> None:
+        """In the master: a dead worker's live gauges (leader, queue depth) no longer count."""
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
 def _prepare(config: str | None) -> Runtime:
@@ -115,7 +140,23 @@ def _run(bind: str | None, workers: int | None, log_level: str, with_scheduler: 
     )
     what = "console, API and scheduler" if with_scheduler else "console and API (no scheduler)"
     click.echo(f"gnomon serving the {what} on http://{server.options['bind'][0]}", err=True)
-    server.run()
+    if server.options["workers"] == 1:
+        server.run()
+        return
+    shared = _share_metrics()
+    try:
+        server.run()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def _share_metrics() -> str:
+    """A fresh directory for the workers' metrics, announced to prometheus_client (which must
+    not have been imported yet: it reads the setting once, at import)."""
+    assert "prometheus_client" not in sys.modules, "imported before its multiprocess setting"
+    shared = tempfile.mkdtemp(prefix="gnomon-metrics-")
+    os.environ[MULTIPROC_ENV] = shared
+    return shared
 
 
 def _check_bind(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

@@ -1,8 +1,26 @@
-"""Prometheus metrics of the engine: fire lag, runs by outcome, misses, leadership, queue depth."""
+"""Prometheus metrics of the engine: fire lag, runs by outcome, misses, leadership, queue depth.
+
+Under `gnomon serve --workers N` every worker is a scheduler node with metrics of its own, and a
+scrape reaches any one of them. There the server sets PROMETHEUS_MULTIPROC_DIR before any worker
+imports prometheus_client, which then keeps every worker's values in files of that directory,
+and /metrics shows them summed over the workers (see `multiprocess_dir`).
+"""
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+#: prometheus_client's own switch to multiprocess mode, read when it is first imported; set by
+#: `gnomon serve` (cli/serve.py) before that.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    """The directory shared by the worker processes' metrics, or None in a single process."""
+    return os.environ.get(MULTIPROC_ENV) or None
+
 
 # Fire lag: from the scheduled instant to the run being handed to the pool. Sub-second when
 # healthy; the long tail shows an overloaded pool or a paused process.
@@ -42,18 +60,21 @@ class EngineMetrics:
         )
         self._leader = Gauge(
             "gnomon_scheduler_leader",
-            "1 while this process's scheduler holds the leadership lease, else 0.",
+            "1 while this server's scheduler (any of its workers') holds the lease, else 0.",
             registry=self.registry,
+            multiprocess_mode="livemax",
         )
         self._queue_depth = Gauge(
             "gnomon_queue_depth",
-            "Runs waiting for a free worker in this process's pool.",
+            "Runs waiting for a free worker in this process's pool (summed over workers).",
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self._nodes = Gauge(
             "gnomon_nodes",
             "Scheduler nodes registered with the store.",
             registry=self.registry,
+            multiprocess_mode="livemostrecent",
         )
 
     def fired(self, job_id: str, lateness_s: float) -> None:
@@ -78,5 +99,12 @@ class EngineMetrics:
         self._nodes.set(count)
 
     def exposition(self) -> bytes:
-        """The Prometheus text format of every metric."""
-        return generate_latest(self.registry)
+        """The Prometheus text format of every metric (of every worker, in multiprocess mode)."""
+        shared = multiprocess_dir()
+        if shared is None:
+            return generate_latest(self.registry)
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=shared)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
