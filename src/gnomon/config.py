@@ -39,6 +39,9 @@ class ServerSettings(_Section):
     secret_key_file: str | None = None
     cookie_secure: Literal["auto", "always", "never"] = "auto"
     language: Literal["en", "zh"] = "en"
+    # Failed logins allowed per username and client address within the window (seconds).
+    login_max_failures: int = Field(default=10, ge=1, le=1000)
+    login_window: float = Field(default=60.0, ge=1, le=86400)
 
     @field_validator("bind")
     @classmethod

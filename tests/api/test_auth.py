@@ -217,6 +217,18 @@ def test_rate_limit_holds_across_the_api_processes_of_a_store(
     assert_error(other.login("admin"), 429, "RATE_LIMITED")
 
 
+def test_rate_limit_follows_the_server_settings(runtime: Runtime) -> None:
+    settings = runtime.config.settings.server.model_copy(
+        update={"login_max_failures": 3, "login_window": 600}
+    )
+    auth = AuthActions(create_app(runtime, settings).test_client())
+    for _ in range(3):
+        assert_error(auth.login("admin", "wrong-password"), 401, "INVALID_CREDENTIALS")
+    response = auth.login("admin")
+    assert_error(response, 429, "RATE_LIMITED")
+    assert 590 <= int(response.headers["Retry-After"]) <= 600
+
+
 def test_rate_limit_message_is_translated(app: Flask, auth: AuthActions) -> None:
     with app.test_request_context():
         state().throttle = LoginThrottle(state().runtime.store, max_failures=1)

@@ -54,7 +54,7 @@ def create_app(
         audit=AuditService(runtime.store),
         status=StatusService(runtime.store, runtime.jobs),
         metrics=metrics or EngineMetrics(),
-        throttle=LoginThrottle(runtime.store),
+        throttle=LoginThrottle(runtime.store, settings.login_max_failures, settings.login_window),
     )
     app.before_request(_begin_request)
     app.after_request(add_request_id)
