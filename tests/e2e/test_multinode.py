@@ -61,7 +61,9 @@ class Cluster:
         self.runtime: Runtime | None = None
         self.config = directory / "gnomon.toml"
 
-    def write_config(self, *, poll_interval: float = 1.0, extra: str = "") -> None:
+    def write_config(
+        self, *, poll_interval: float = 1.0, lease_ttl: float = LEASE_TTL, extra: str = ""
+    ) -> None:
         (self.directory / "noopjobs.py").write_text("def noop():\n    pass\n", encoding="utf-8")
         jobs = "".join(
             f'[[jobs]]\nid = "{job}"\ntarget = "noopjobs:noop"\n'
@@ -70,7 +72,7 @@ class Cluster:
         )
         self.config.write_text(
             f'[store]\nurl = "{self.url}"\n\n'
-            f'[scheduler]\ntimezone = "UTC"\nlease_ttl = {LEASE_TTL}\n'
+            f'[scheduler]\ntimezone = "UTC"\nlease_ttl = {lease_ttl}\n'
             f'poll_interval = {poll_interval}\nshutdown_grace = 2\npython_path = ["."]\n\n'
             f"{jobs}{textwrap.dedent(extra)}",
             encoding="utf-8",
@@ -297,6 +299,31 @@ def test_leader_killed_new_leader_fires_within_lease_time_no_double_no_loss(
     runs = cluster.runs()
     assert {r.node for r in runs} <= set(nodes)
     assert_exactly_once_without_loss(runs, (killed_at - 3 * SECOND, checked_until - 2 * SECOND))
+
+
+def test_leader_stopped_cleanly_hands_over_at_once_no_double_no_loss(cluster: Cluster) -> None:
+    # A long lease: a standby not told of the hand-over would retry only every 15 s.
+    cluster.write_config(lease_ttl=60, extra=slow_job(10))
+    cluster.start(2)
+    nodes = cluster.node_ids()
+    old = wait_for_leader_firing(cluster, nodes)
+    start_slow_run(cluster)  # the stopping node gives it its grace (2 s) before it exits
+    time.sleep(2)
+
+    nodes[old].proc.send_signal(signal.SIGTERM)
+    stopped_at = now()
+    _, first_fire = wait_for_new_leader(cluster, old)
+    time.sleep(3)
+    checked_until = now()
+    assert nodes[old].proc.wait(timeout=30) == 0
+    cluster.close()
+
+    handover = (first_fire - stopped_at).total_seconds()
+    print(f"\nclean stop: new leader's first fire {handover:.2f}s after SIGTERM")
+    assert handover < 2.0
+    assert_exactly_once_without_loss(
+        cluster.runs(), (stopped_at - 3 * SECOND, checked_until - 2 * SECOND)
+    )
 
 
 def test_frozen_leader_fires_nothing_after_waking_and_finishes_its_runs(cluster: Cluster) -> None:

@@ -241,6 +241,25 @@ def test_resign_waits_out_a_renewal_in_flight(
     assert not a.is_leader() and released(store)
 
 
+def test_wake_makes_a_standby_try_for_the_lease_at_once(store: SqlStore) -> None:
+    # Real clocks and threads: the holder gives the lease up; the standby, told so, takes it
+    # long before its next retry (ttl/4 = 15 s here).
+    holder = Leadership(store, "a", ttl=60)
+    standby = Leadership(store, "b", ttl=60)
+    holder.tick()
+    standby.start()
+    try:
+        assert not standby.is_leader()
+        holder.resign()
+        started = time.monotonic()
+        standby.wake()
+        while not standby.is_leader() and time.monotonic() - started < 5:
+            time.sleep(0.01)
+        assert standby.is_leader()
+    finally:
+        standby.stop()
+
+
 def test_leader_removes_nodes_not_seen_for_thirty_lease_times(store: SqlStore) -> None:
     clocks = Clocks()
 

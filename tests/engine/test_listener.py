@@ -7,8 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from gnomon.domain import JobDefinition, JobKind, JobRecord
-from gnomon.engine.listener import MANUAL_RUN, ChangeListener, ChangePublisher, libpq_url
+from gnomon.domain import JobDefinition, JobKind, JobRecord, utcnow
+from gnomon.engine.listener import (
+    LEASE,
+    MANUAL_RUN,
+    ChangeListener,
+    ChangePublisher,
+    libpq_url,
+)
 from gnomon.store.base import JobWrite
 from gnomon.store.sql import SqlStore
 from tests.e2e.pg import fresh_database
@@ -49,6 +55,11 @@ def test_listener_hears_job_writes_and_published_manual_runs(pg_url: str) -> Non
         assert heard.get(timeout=5) == "jobs"
         assert publisher.publish(MANUAL_RUN)
         assert heard.get(timeout=5) == MANUAL_RUN
+        # A lease given up by its holder is announced; a release by anyone else is no release.
+        assert store.acquire_lease("scheduler", "a", 30, utcnow()) is not None
+        store.release_lease("scheduler", "b")
+        store.release_lease("scheduler", "a")
+        assert heard.get(timeout=5) == LEASE
     finally:
         listener.stop()
         publisher.close()

@@ -10,7 +10,9 @@ Timing, with the default ttl of 10 s: the leader renews every ttl/4 (2.5 s), so 
 in a row may fail before it stops firing at 0.8 × ttl (8 s) after the last successful renewal
 began; the store counts the lease until ttl (10 s) after that instant, by the leader's clock.
 A standby retries every ttl/4 and, when it learns when the holder's lease ends, right at that
-moment: a dead leader is replaced within the lease time of its last renewal.
+moment: a dead leader is replaced within the lease time of its last renewal. A leader that stops
+cleanly gives the lease up (`resign`), and on PostgreSQL the store's notice of that wakes the
+standbys (`wake`), which take over within milliseconds.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class Leadership:
         self._valid_until = 0.0  # on self._monotonic
         self._next_prune = 0.0
         self._stopping = threading.Event()
+        self._wake = threading.Event()  # set by stop() and wake(): tick now
         self._resigned = False
         # Held for each tick's round trips: resign() waits out a renewal in flight before it
         # gives the lease up, so that renewal cannot take the lease back afterwards.
@@ -113,6 +116,10 @@ class Leadership:
         )
         self._thread.start()
 
+    def wake(self) -> None:
+        """Try for the lease now rather than at the next retry (its holder has given it up)."""
+        self._wake.set()
+
     def resign(self) -> None:
         """Give the lease up now and never take it again; keep this node's heartbeat going.
 
@@ -135,6 +142,7 @@ class Leadership:
     def stop(self) -> None:
         """Stop the heartbeat, give the lease up if still held, and leave the node registry."""
         self._stopping.set()
+        self._wake.set()
         if self._thread:
             self._thread.join(timeout=10)
         with self._state:
@@ -251,5 +259,9 @@ class Leadership:
             log.exception("could not prune stale nodes; trying again in %.0fs", self.ttl)
 
     def _loop(self, wait: float) -> None:
-        while not self._stopping.wait(wait):
+        while True:
+            self._wake.wait(wait)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
             wait = self.tick()

@@ -4,8 +4,10 @@ The store's `write_jobs` notifies `gnomon_changes` (payload: the new change coun
 transaction that changes jobs. `ChangeListener` wakes the scheduler on every notice, so a change
 made through any node reaches the leader in milliseconds instead of at its next poll of the change
 counter (which stays, every `poll_interval`, as the fallback while the listener is disconnected,
-and is all there is on SQLite). `ChangePublisher` sends the notices the store does not: a queued
-manual run and a cancellation request, after their transactions have committed.
+and is all there is on SQLite). The store also notifies when a scheduler gives its lease up
+(a clean stop), so that a standby takes over at once instead of at its next retry.
+`ChangePublisher` sends the notices the store does not: a queued manual run and a cancellation
+request, after their transactions have committed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gnomon.store.sql_jobs import CHANGES_CHANNEL
+from gnomon.store.sql_engine import CHANGES_CHANNEL, LEASE_RELEASED
 
 if TYPE_CHECKING:
     import psycopg
@@ -26,9 +28,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Payloads besides the change counter's digits.
+#: Payloads besides the change counter's digits (and the store's LEASE_RELEASED).
 MANUAL_RUN = "manual_run"
 RUNS = "runs"
+#: What the scheduler is told of a released lease.
+LEASE = "lease"
 
 # TCP keepalives so a silently dead server or network is noticed within about 25 s even though a
 # listening connection sends nothing.
@@ -54,8 +58,9 @@ def libpq_url(store_url: str) -> str | None:
 class ChangeListener:
     """A daemon thread that LISTENs on the change channel and calls `on_change` for each notice.
 
-    `on_change` gets "manual_run" for a manual run and "jobs" for anything else; it is also
-    called with "jobs" after every (re)connection, since notices sent while disconnected are lost.
+    `on_change` gets "manual_run" for a manual run, "lease" for a released lease and "jobs" for
+    anything else; it is also called with "jobs" after every (re)connection, since notices sent
+    while disconnected are lost.
     """
 
     def __init__(
@@ -115,7 +120,7 @@ class ChangeListener:
             while not self._stopping.is_set():
                 # Returns after `wait` seconds, so stop() is noticed.
                 for notice in conn.notifies(timeout=self._wait):
-                    self._deliver(MANUAL_RUN if notice.payload == MANUAL_RUN else "jobs")
+                    self._deliver(_meaning(notice.payload))
         self.connected.clear()
 
     def _deliver(self, what: str) -> None:
@@ -123,6 +128,15 @@ class ChangeListener:
             self._on_change(what)
         except Exception:
             log.exception("handling a change notice failed")
+
+
+def _meaning(payload: str) -> str:
+    """What a notice tells the scheduler: "manual_run", "lease" or "jobs"."""
+    if payload == MANUAL_RUN:
+        return MANUAL_RUN
+    if payload == LEASE_RELEASED:
+        return LEASE
+    return "jobs"
 
 
 class ChangePublisher:

@@ -179,7 +179,11 @@ class Scheduler:
         log.info("scheduler on node %s stopped", self.node_id)
 
     def notify(self, what: str = "jobs") -> None:
-        """Tell the scheduler of a change made in this process: "jobs" or "manual_run"."""
+        """Tell the scheduler of a change: "jobs", "manual_run", or "lease" (given up by its
+        holder: try to take it now)."""
+        if what == "lease":
+            self._leadership.wake()
+            return
         if what == "manual_run":
             self._manual_hint = True
         else:

@@ -16,6 +16,10 @@ from sqlalchemy.pool import StaticPool
 from gnomon.errors import StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: PostgreSQL channel of the store's change notices: the new change counter whenever jobs
+#: change, LEASE_RELEASED when a scheduler gives its lease up.
+CHANGES_CHANNEL = "gnomon_changes"
+LEASE_RELEASED = "lease_released"
 
 # Execution option read by the SQLite "begin" hook: writers take the write lock up front.
 _BEGIN_MODE = "gnomon_sqlite_begin"

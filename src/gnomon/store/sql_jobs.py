@@ -14,12 +14,9 @@ from gnomon.errors import JobChanged
 from gnomon.store.base import FireClaim, JobWrite
 from gnomon.store.sql_auth import insert_audit
 from gnomon.store.sql_batch import insert_claimed_runs, set_next_times
-from gnomon.store.sql_engine import SqlBase
+from gnomon.store.sql_engine import CHANGES_CHANNEL, SqlBase
 from gnomon.store.sql_nodes import check_fence
 from gnomon.store.tables import changes, jobs
-
-#: PostgreSQL channel notified (payload: the new change counter) whenever jobs change.
-CHANGES_CHANNEL = "gnomon_changes"
 
 
 def _row_to_job(row: RowMapping) -> JobRecord:

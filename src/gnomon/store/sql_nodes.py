@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gnomon.domain import Lease, Node, utcnow
 from gnomon.store.base import LeaseLost
-from gnomon.store.sql_engine import SqlBase
+from gnomon.store.sql_engine import CHANGES_CHANNEL, LEASE_RELEASED, SqlBase
 from gnomon.store.tables import leases, nodes
 
 # What a released lease expires at: long past, so anyone may take it at once.
@@ -152,7 +152,10 @@ class SqlNodes(SqlBase):
             .values(expires_at=_RELEASED)
         )
         with self._write() as conn:
-            conn.execute(stmt)
+            released = conn.execute(stmt).rowcount
+            if released and self._is_pg:
+                # Standbys listening take over now rather than at their next retry.
+                conn.execute(select(func.pg_notify(CHANGES_CHANNEL, LEASE_RELEASED)))
 
     def find_lease(self, name: str) -> Lease | None:
         with self._read() as conn:
