@@ -114,7 +114,7 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     wall_start = datetime.now(UTC)
     runtime = Runtime.from_config_file(config, env={})
     runtime.prepare_store()
-    runtime.start_scheduler()
+    runtime.start_scheduler(own_process=True)  # as `gnomon scheduler` runs it
     setup_s = time.perf_counter() - started
     window_start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1 + args.warmup)
     window_end = window_start + timedelta(seconds=args.seconds)

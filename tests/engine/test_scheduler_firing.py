@@ -148,11 +148,31 @@ def test_running_scheduler_raises_the_gc_threshold_and_restores_it(tmp_path: Pat
     before = gc.get_threshold()
     gc.set_threshold(700, before[1], before[2])
     try:
-        scheduler = Scheduler(_store_with_ticking_job(tmp_path), SchedulerOptions(lease_ttl=2))
+        options = SchedulerOptions(lease_ttl=2, own_gc=True)
+        scheduler = Scheduler(_store_with_ticking_job(tmp_path), options)
         scheduler.start()
         assert gc.get_threshold()[0] == GC_THRESHOLD
         scheduler.stop(grace=1)
         assert gc.get_threshold() == (700, before[1], before[2])
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_embedded_scheduler_leaves_the_applications_collector_alone(tmp_path: Path) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(700, before[1], before[2])
+    frozen = gc.get_freeze_count()
+    try:
+        store = _store_with_ticking_job(tmp_path)
+        scheduler = Scheduler(store, SchedulerOptions(lease_ttl=2))
+        scheduler.start()
+        # Firing, so it has loaded the jobs (where a scheduler in its own process freezes).
+        wait_for(lambda: store.list_runs(job_id="tick").items, timeout=10, what="a fire")
+        assert gc.get_threshold() == (700, before[1], before[2])
+        assert gc.get_freeze_count() == frozen
+        scheduler.stop(grace=1)
     finally:
         gc.set_threshold(*before)
 

@@ -91,7 +91,7 @@ def scheduler_command(log_level: str) -> None:
     runtime = Runtime.from_config_file(config_path())
     runtime.prepare_store()
     announce_first_admin(runtime)
-    scheduler = runtime.start_scheduler()
+    scheduler = runtime.start_scheduler(own_process=True)
     announce_jobs(runtime)
     click.echo(f"gnomon scheduler running as node {scheduler.node_id}; Ctrl-C to stop", err=True)
     signum = wait_for_signal()

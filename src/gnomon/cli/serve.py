@@ -101,7 +101,7 @@ class GnomonServer(BaseApplication):  # type: ignore[misc]
         self.metrics = EngineMetrics()
         self.runtime = runtime
         if self.with_scheduler:
-            scheduler = runtime.start_scheduler(metrics=self.metrics)
+            scheduler = runtime.start_scheduler(metrics=self.metrics, own_process=True)
             log.info("worker %s runs scheduler node %s", worker.pid, scheduler.node_id)
 
     def _worker_exit(self, _server: Any, _worker: Any) -> None:

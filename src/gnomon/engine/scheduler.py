@@ -51,6 +51,10 @@ class SchedulerOptions:
     #: steps (every CLAIM_STEP, or half of claim_ahead when that is shorter), so each pass claims
     #: the fires of one step, between claim_ahead - step and claim_ahead ahead of their time.
     claim_ahead: float = 1.0
+    #: The process is the scheduler's own (`gnomon scheduler`, `gnomon serve`): tune the cyclic
+    #: garbage collector for firing (GC_THRESHOLD, and the heap frozen at every full load). An
+    #: application embedding gnomon keeps its collector as it set it.
+    own_gc: bool = False
 
 
 #: Fire records per claim transaction: when many fires are due at once, the first batches are
@@ -144,7 +148,7 @@ class Scheduler:
 
     def start(self) -> None:
         thresholds = gc.get_threshold()
-        if thresholds[0] < GC_THRESHOLD:
+        if self.options.own_gc and thresholds[0] < GC_THRESHOLD:
             self._gc_thresholds = thresholds
             gc.set_threshold(GC_THRESHOLD, thresholds[1], thresholds[2])
         install_output_routing()
@@ -297,8 +301,9 @@ class Scheduler:
         # Collect first, so garbage cycles alive at this moment (from requests, runs, …) are
         # freed rather than frozen for good; frozen objects are skipped by later collections, so
         # this costs only what was allocated since the previous reload.
-        gc.collect()
-        gc.freeze()
+        if self.options.own_gc:
+            gc.collect()
+            gc.freeze()
         log.debug("loaded %d job(s), %d scheduled", len(records), len(self._heap))
 
     def _reload_changed(self, since: int) -> bool:

@@ -85,9 +85,12 @@ class Runtime:
         """Migrate the schema to the newest revision."""
         self.store.upgrade()
 
-    def start_scheduler(self, *, metrics: EngineMetricsProtocol | None = None) -> Scheduler:
+    def start_scheduler(
+        self, *, metrics: EngineMetricsProtocol | None = None, own_process: bool = False
+    ) -> Scheduler:
         """Register the declared jobs (keeping their state) and start firing, reporting to
-        `metrics` (the ones the API's /metrics shows) when given."""
+        `metrics` (the ones the API's /metrics shows) when given. `own_process`: this process
+        exists to run gnomon, so the scheduler may tune its garbage collector."""
         for directory in reversed(self.config.python_path):
             if str(directory) not in sys.path:
                 sys.path.insert(0, str(directory))
@@ -103,6 +106,7 @@ class Runtime:
                 lease_ttl=settings.lease_ttl,
                 poll_interval=settings.poll_interval,
                 shutdown_grace=settings.shutdown_grace,
+                own_gc=own_process,
             ),
             clock=self._clock,
             metrics=metrics,
