@@ -35,7 +35,7 @@ trigger = { type = "cron", expression = "0 30 2 * * mon-fri" }
 [[jobs]]
 id = "sleeper"
 command = ["sleep", "5"]
-trigger = { type = "interval", hours = 1 }
+trigger = { type = "interval", hours = 1, start_date = "2099-01-01T00:00:00Z" }
 
 [[jobs]]
 id = "frozen"

@@ -125,7 +125,8 @@ def error(response: requests.Response, status: int, code: str) -> dict[str, Any]
 
 
 def two_jobs_config(max_instances: int) -> str:
-    """A config with an hourly job `tick` and a weekday cron job `report`, neither firing soon."""
+    """A config with an hourly job `tick` (from 2099: it never fires during a test) and a weekday
+    cron job `report` (at 02:30)."""
     return f"""
 data_dir = "data"
 
@@ -137,7 +138,7 @@ shutdown_grace = 2
 id = "tick"
 command = ["true"]
 max_instances = {max_instances}
-trigger = {{ type = "interval", hours = 1 }}
+trigger = {{ type = "interval", hours = 1, start_date = "2099-01-01T00:00:00Z" }}
 
 [[jobs]]
 id = "report"

@@ -220,12 +220,12 @@ def wait_for_new_leader(cluster: Cluster, old: str) -> tuple[str, datetime]:
 
 
 def slow_job(seconds: int) -> str:
-    """A job that only runs when asked to (its next fire time is within the hour)."""
+    """A job that only runs when asked to (an hourly one would fire at the top of the hour)."""
     return f"""
         [[jobs]]
         id = "slow"
         command = ["sleep", "{seconds}"]
-        trigger = {{ type = "interval", hours = 1, start_date = "2020-01-01T00:00:00Z" }}
+        trigger = {{ type = "date", run_date = "2099-01-01T00:00:00Z" }}
         """
 
 
@@ -308,7 +308,9 @@ def test_leader_stopped_cleanly_hands_over_at_once_no_double_no_loss(cluster: Cl
     nodes = cluster.node_ids()
     old = wait_for_leader_firing(cluster, nodes)
     start_slow_run(cluster)  # the stopping node gives it its grace (2 s) before it exits
-    time.sleep(2)
+    # Let every job fire for a few seconds first: the window checked below begins 3 s before
+    # the stop and must not begin before the jobs' first fire times.
+    time.sleep(4)
 
     nodes[old].proc.send_signal(signal.SIGTERM)
     stopped_at = now()

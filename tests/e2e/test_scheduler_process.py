@@ -154,7 +154,7 @@ def test_kill_during_run_leaves_run_interrupted_after_restart(
         [[jobs]]
         id = "slow"
         command = ["sleep", "60"]
-        trigger = { type = "interval", hours = 1, start_date = "2020-01-01T00:00:00Z" }
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
         """
     )
     runtime = runtime_factory(config)

@@ -31,7 +31,7 @@ trigger = { type = "interval", seconds = 1 }
 [[jobs]]
 id = "sleeper"
 command = ["sleep", "30"]
-trigger = { type = "interval", hours = 1, start_date = "2020-01-01T00:00:00Z" }
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 
 [[jobs]]
 id = "overlapping"

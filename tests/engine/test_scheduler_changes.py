@@ -22,7 +22,8 @@ timezone = "UTC"
 poll_interval = 0.2
 shutdown_grace = 1
 """
-HOURLY = 'trigger = { type = "interval", hours = 1, start_date = "2020-01-01T00:00:00Z" }'
+# Never fires while a test runs (an hourly job would, at the top of the hour).
+LATER = 'trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }'
 SECONDLY = 'trigger = { type = "interval", seconds = 1 }'
 
 
@@ -57,14 +58,14 @@ def test_trigger_change_pause_and_reload_apply_without_a_full_reload(
     runtime_factory: Callable[[Path], Runtime],
     full_reloads: list[float],
 ) -> None:
-    path = write_config(HEADER + job("slow", HOURLY) + job("doomed", SECONDLY))
+    path = write_config(HEADER + job("slow", LATER) + job("doomed", SECONDLY))
     runtime = runtime_factory(path)
     runtime.start_scheduler()
     wait_for(lambda: started_runs(runtime, "doomed") >= 1, timeout=10, what="doomed fires")
     loads_at_start = len(full_reloads)
     assert loads_at_start >= 1  # taking over loads everything once
 
-    # A trigger change: the hourly job now fires every second.
+    # A trigger change: the job now fires every second.
     runtime.jobs.update_trigger("slow", {"trigger_type": "interval", "seconds": 1}, TESTER)
     wait_for(lambda: started_runs(runtime, "slow") >= 1, timeout=5, what="slow to fire")
 
@@ -76,7 +77,7 @@ def test_trigger_change_pause_and_reload_apply_without_a_full_reload(
     assert started_runs(runtime, "slow") == paused_at
 
     # A reload removing one job and adding another.
-    write_config(HEADER + job("slow", HOURLY) + job("added", SECONDLY))
+    write_config(HEADER + job("slow", LATER) + job("added", SECONDLY))
     result = runtime.jobs.reload(TESTER)
     assert result.removed == ["doomed"] and result.added == ["added"]
     wait_for(lambda: started_runs(runtime, "added") >= 1, timeout=5, what="added to fire")
