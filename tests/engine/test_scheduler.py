@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gnomon.domain import Run, RunStatus, TriggerSource
+from gnomon.engine.scheduler import Scheduler
 from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor
 from tests.conftest import WriteConfig
@@ -95,15 +96,20 @@ def test_paused_job_does_not_fire(runtime: Runtime) -> None:
     assert len(runtime.runs.list_runs(job_id="every-second", limit=500).items) == before
 
 
-def test_stop_marks_runs_still_running_after_the_grace(runtime: Runtime) -> None:
+def start_sleeper(runtime: Runtime) -> tuple[Run, Scheduler]:
+    """Run the 30 s job now; its run once started, and the scheduler running it."""
     run = runtime.jobs.run_now("sleeper", TESTER)
     wait_for(
         lambda: runtime.runs.get_run(run.id).status == RunStatus.RUNNING,
         timeout=5,
         what="the run to start",
     )
-    scheduler = runtime.scheduler
-    assert scheduler is not None
+    assert runtime.scheduler is not None
+    return run, runtime.scheduler
+
+
+def test_stop_marks_runs_still_running_after_the_grace(runtime: Runtime) -> None:
+    run, scheduler = start_sleeper(runtime)
     scheduler.stop(grace=0.5)
     runtime.scheduler = None
     final = runtime.runs.get_run(run.id)
@@ -113,14 +119,7 @@ def test_stop_marks_runs_still_running_after_the_grace(runtime: Runtime) -> None
 
 
 def test_stopping_leader_hands_the_lease_over_while_its_runs_finish(runtime: Runtime) -> None:
-    run = runtime.jobs.run_now("sleeper", TESTER)
-    wait_for(
-        lambda: runtime.runs.get_run(run.id).status == RunStatus.RUNNING,
-        timeout=5,
-        what="the run to start",
-    )
-    scheduler = runtime.scheduler
-    assert scheduler is not None
+    run, scheduler = start_sleeper(runtime)
     stopping = threading.Thread(target=scheduler.stop, kwargs={"grace": 5}, daemon=True)
     stopping.start()
     # Firing stopped, so a standby may take over now rather than after the grace...
