@@ -52,6 +52,43 @@ class RunStatus(StrEnum):
 
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
+#: The run lifecycle (SPEC §4.6), written once: the statuses a run may move to from each status.
+#: A run is inserted `queued` (or, for a fire time it will not run, straight away `missed` or
+#: `skipped`); a final status never changes. Every status write in the store is a compare-and-set
+#: on these edges, so a late or duplicated update can never move a run backwards.
+TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.QUEUED: frozenset(
+        {
+            RunStatus.RUNNING,
+            RunStatus.SKIPPED,
+            RunStatus.MISSED,
+            RunStatus.CANCELLED,
+            RunStatus.INTERRUPTED,
+        }
+    ),
+    RunStatus.RUNNING: frozenset(
+        {
+            RunStatus.SUCCEEDED,
+            RunStatus.FAILED,
+            RunStatus.TIMED_OUT,
+            RunStatus.CANCELLED,
+            RunStatus.INTERRUPTED,
+        }
+    ),
+    **{status: frozenset() for status in RunStatus if status.is_final},
+}
+
+
+def allowed_from(status: RunStatus) -> frozenset[RunStatus]:
+    """The statuses a run may be in for a move to `status` to be allowed."""
+    return _ALLOWED_FROM[status]
+
+
+_ALLOWED_FROM = {
+    target: frozenset(source for source, targets in TRANSITIONS.items() if target in targets)
+    for target in RunStatus
+}
+
 
 class TriggerSource(StrEnum):
     SCHEDULED = "scheduled"
@@ -183,7 +220,12 @@ class Run:
 
 @dataclass(frozen=True)
 class RunUpdate:
-    """A change to one run's lifecycle fields, written by the engine (often in batches)."""
+    """A change to one run's lifecycle fields, written by the engine (often in batches).
+
+    The store applies it only as an allowed transition: while the run's status is one of
+    `expected` (by default every status TRANSITIONS allows a move to `status` from) and, when
+    `owner` is given, while the run belongs to that node. Anything else is refused, not applied.
+    """
 
     run_id: str
     status: RunStatus
@@ -197,6 +239,15 @@ class RunUpdate:
     exit_code: int | None = None
     node: str | None = None
     reason: str | None = None
+    #: The statuses the run may be in for this update to apply; None: allowed_from(status).
+    expected: frozenset[RunStatus] | None = None
+    #: The node the run must belong to for this update to apply; None: any.
+    owner: str | None = None
+
+    @property
+    def from_statuses(self) -> frozenset[RunStatus]:
+        """The statuses this update may move a run from."""
+        return allowed_from(self.status) if self.expected is None else self.expected
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ def scheduled_run(store: SqlStore, seconds_ago: float) -> Run:
         status=RunStatus.QUEUED,
         queued_at=now,
         scheduled_for=now - timedelta(seconds=seconds_ago),
+        node="n1",  # claimed by the node whose ActiveRuns the test builds
     )
     return store.add_run(run)
 

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from gnomon.domain import RunStatus, RunUpdate
 from gnomon.engine.recorder import RunRecorder, merge_updates
+from gnomon.errors import StoreError
 from gnomon.store.base import Store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+FROM_QUEUED = frozenset({RunStatus.QUEUED})
 
 
 class FakeStore:
     def __init__(self) -> None:
         self.batches: list[list[RunUpdate]] = []
 
-    def update_runs(self, updates: Sequence[RunUpdate]) -> None:
+    def update_runs(self, updates: Sequence[RunUpdate]) -> list[RunUpdate]:
         self.batches.append(sorted(updates, key=lambda u: u.run_id))
+        return []
 
 
 def recorder() -> tuple[RunRecorder, FakeStore]:
@@ -32,7 +36,8 @@ def test_a_run_that_ends_before_the_flush_is_written_once_with_its_end() -> None
     final = RunUpdate("a", RunStatus.SUCCEEDED, started_at=T0, finished_at=T0, node="n1")
     rec.record(final)
     rec.flush()
-    assert store.batches == [[final]]
+    # One write standing for both moves: it applies from queued, to the node's own run.
+    assert store.batches == [[replace(final, expected=FROM_QUEUED, owner="n1")]]
 
 
 def test_a_run_still_going_at_the_flush_is_written_running() -> None:
@@ -40,7 +45,9 @@ def test_a_run_still_going_at_the_flush_is_written_running() -> None:
     rec.started("a", T0, "n1")
     rec.flush()
     rec.flush()  # nothing left
-    assert store.batches == [[RunUpdate("a", RunStatus.RUNNING, started_at=T0, node="n1")]]
+    assert store.batches == [
+        [RunUpdate("a", RunStatus.RUNNING, started_at=T0, node="n1", owner="n1")]
+    ]
 
 
 def test_an_end_without_start_fields_keeps_the_start() -> None:
@@ -51,7 +58,14 @@ def test_an_end_without_start_fields_keeps_the_start() -> None:
     rec.flush()
     [[update]] = store.batches
     assert update == RunUpdate(
-        "a", RunStatus.INTERRUPTED, started_at=T0, finished_at=later, node="n1", reason="stopped"
+        "a",
+        RunStatus.INTERRUPTED,
+        started_at=T0,
+        finished_at=later,
+        node="n1",
+        reason="stopped",
+        expected=FROM_QUEUED,
+        owner="n1",
     )
 
 
@@ -59,7 +73,14 @@ def test_merge_takes_the_newer_fields_where_given() -> None:
     older = RunUpdate("a", RunStatus.RUNNING, started_at=T0, node="n1", output="x")
     newer = RunUpdate("a", RunStatus.FAILED, finished_at=T0, error_type="E", output="")
     assert merge_updates(older, newer) == RunUpdate(
-        "a", RunStatus.FAILED, started_at=T0, finished_at=T0, error_type="E", output="", node="n1"
+        "a",
+        RunStatus.FAILED,
+        started_at=T0,
+        finished_at=T0,
+        error_type="E",
+        output="",
+        node="n1",
+        expected=FROM_QUEUED,  # the chain of both moves starts where the older one did
     )
 
 
@@ -90,3 +111,67 @@ def test_while_held_the_recorder_flushes_only_after_max_hold() -> None:
         assert time.monotonic() - flushed_again < 0.3  # not held: the next interval
     finally:
         rec.stop()
+
+
+class PickyStore:
+    """A store that rejects updates carrying a marker in their output (as PostgreSQL rejects
+    text it cannot store), refuses updates of run ids starting with "gone", and can be down."""
+
+    def __init__(self) -> None:
+        self.written: dict[str, RunUpdate] = {}
+        self.down = False
+        self.calls = 0
+
+    def update_runs(self, updates: Sequence[RunUpdate]) -> list[RunUpdate]:
+        self.calls += 1
+        if self.down:
+            raise StoreError("the store at db failed: connection refused")
+        if any(u.output == "poison" for u in updates):
+            raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+        refused = [u for u in updates if u.run_id.startswith("gone")]
+        self.written.update((u.run_id, u) for u in updates if u not in refused)
+        return refused
+
+
+def test_one_update_the_store_rejects_does_not_hold_up_the_others() -> None:
+    store = PickyStore()
+    rec = RunRecorder(cast(Store, cast(Any, store)))
+    updates = [
+        RunUpdate(f"r{i}", RunStatus.SUCCEEDED, finished_at=T0, output="ok") for i in range(16)
+    ]
+    updates[11] = RunUpdate("r11", RunStatus.FAILED, finished_at=T0, output="poison")
+    for update in updates:
+        rec.record(update)
+    rec.flush()
+    assert set(store.written) == {f"r{i}" for i in range(16)}
+    bare = store.written["r11"]
+    assert bare.status is RunStatus.FAILED and bare.output is None
+    assert bare.error_message is not None and "could not store" in bare.error_message
+    assert store.calls < 16  # found by halving, not one write per update
+
+
+def test_updates_wait_while_the_store_is_down_and_are_written_once_it_is_back() -> None:
+    store = PickyStore()
+    store.down = True
+    rec = RunRecorder(cast(Store, cast(Any, store)))
+    rec.record(RunUpdate("a", RunStatus.SUCCEEDED, finished_at=T0))
+    rec.flush()
+    rec.flush()
+    assert store.written == {}
+    store.down = False
+    rec.flush()
+    assert set(store.written) == {"a"}
+
+
+def test_refused_transitions_are_reported_not_retried() -> None:
+    store = PickyStore()
+    refused: list[RunUpdate] = []
+    rec = RunRecorder(cast(Store, cast(Any, store)), on_refused=refused.extend)
+    rec.record(RunUpdate("gone-1", RunStatus.SUCCEEDED, finished_at=T0))
+    rec.record(RunUpdate("b", RunStatus.SUCCEEDED, finished_at=T0))
+    rec.flush()
+    calls = store.calls
+    rec.flush()
+    assert [u.run_id for u in refused] == ["gone-1"]
+    assert set(store.written) == {"b"}
+    assert store.calls == calls  # nothing left to write

@@ -474,12 +474,12 @@ def test_two_claimers_never_get_the_same_manual_run(store: SqlStore) -> None:
 def test_request_cancel_flags_active_runs_only(store: SqlStore) -> None:
     active = store.add_run(run(status=RunStatus.RUNNING))
     done = store.add_run(run(scheduled_for=T0 + timedelta(1), status=RunStatus.SUCCEEDED))
-    assert store.request_cancel(active.id).cancel_requested is True
-    assert store.request_cancel(done.id).cancel_requested is False
+    assert store.request_cancel(active.id, T0).cancel_requested is True
+    assert store.request_cancel(done.id, T0).cancel_requested is False
     assert store.cancel_requested([active.id, done.id, "missing"]) == {active.id}
     assert store.cancel_requested([]) == set()
     with pytest.raises(RunNotFound):
-        store.request_cancel("missing")
+        store.request_cancel("missing", T0)
 
 
 def test_interrupt_runs_on_given_nodes(store: SqlStore) -> None:

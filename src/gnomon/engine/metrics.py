@@ -58,6 +58,13 @@ class EngineMetrics:
             ["job_id"],
             registry=self.registry,
         )
+        self._refused = Counter(
+            "gnomon_run_transitions_refused",
+            "Run status changes the store refused (the run had moved on or belonged to another "
+            "node), by the status asked for.",
+            ["status"],
+            registry=self.registry,
+        )
         self._leader = Gauge(
             "gnomon_scheduler_leader",
             "1 while this server's scheduler (any of its workers') holds the lease, else 0.",
@@ -88,6 +95,9 @@ class EngineMetrics:
 
     def skipped(self, job_id: str, count: int) -> None:
         self._skipped.labels(job_id=job_id).inc(count)
+
+    def refused(self, status: str, count: int) -> None:
+        self._refused.labels(status=status).inc(count)
 
     def set_leader(self, is_leader: bool) -> None:
         self._leader.set(1 if is_leader else 0)

@@ -24,6 +24,10 @@ class EngineMetricsProtocol(Protocol):
     def skipped(self, job_id: str, count: int) -> None:
         """A `skipped` record covering `count` fire times was claimed (max_instances)."""
 
+    def refused(self, status: str, count: int) -> None:
+        """The store refused `count` run transitions to `status` (a guarded write that found
+        the run in another status or owned by another node)."""
+
     def set_leader(self, is_leader: bool) -> None:
         """This scheduler gained (True) or lost (False) the leadership lease."""
 
@@ -44,6 +48,9 @@ class NullMetrics:
         pass
 
     def skipped(self, job_id: str, count: int) -> None:
+        pass
+
+    def refused(self, status: str, count: int) -> None:
         pass
 
     def set_leader(self, is_leader: bool) -> None:

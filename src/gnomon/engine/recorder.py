@@ -7,6 +7,13 @@ them together. On SQLite one writer thread also avoids lock contention between w
 Workers do not take a lock either: they append to a deque (atomic), and the merging is done by
 the flushing thread. With a shared lock, thousands of runs a second made workers queue for it,
 and each blocked worker gave up the GIL and waited up to a switch interval to get it back.
+
+Every update is a guarded transition in the store: one the store refuses (the run already ended,
+or belongs to another node now) is logged and counted, never retried. Nothing poisons the queue:
+while the store is unreachable everything waits and is retried with a growing pause; a batch the
+store rejects for its content is split until the offending updates are found, and those are
+written again without their output, traceback and message (saying so), so every run still gets
+its final status.
 """
 
 from __future__ import annotations
@@ -20,27 +27,54 @@ from collections.abc import Callable
 from datetime import datetime
 
 from gnomon.domain import RunStatus, RunUpdate
+from gnomon.errors import StoreError
 from gnomon.store.base import Store
 
 log = logging.getLogger(__name__)
 
 
-_MERGED = tuple(f.name for f in dataclasses.fields(RunUpdate) if f.name not in ("run_id", "status"))
+_MERGED = tuple(
+    f.name
+    for f in dataclasses.fields(RunUpdate)
+    if f.name not in ("run_id", "status", "expected", "owner")
+)
+#: The pause before writing again after the store failed, doubling up to the longest.
+RETRY_FIRST = 0.2
+RETRY_LONGEST = 5.0
 
 
 def merge_updates(older: RunUpdate, newer: RunUpdate) -> RunUpdate:
-    """One update with newer's fields where given, older's elsewhere."""
+    """One update with newer's fields where given, older's elsewhere. It is the chain of both
+    transitions, so it applies from the statuses older applies from."""
     # Spelled out rather than dataclasses.replace over fields(): this runs for nearly every run
     # (its `running` update is usually still pending when it finishes), several times cheaper.
     values = {}
     for name in _MERGED:
         value = getattr(newer, name)
         values[name] = getattr(older, name) if value is None else value
-    return RunUpdate(run_id=newer.run_id, status=newer.status, **values)
+    return RunUpdate(
+        run_id=newer.run_id,
+        status=newer.status,
+        expected=older.from_statuses,
+        owner=newer.owner or older.owner,
+        **values,
+    )
 
 
 def _running(run_id: str, start: tuple[datetime, str]) -> RunUpdate:
-    return RunUpdate(run_id=run_id, status=RunStatus.RUNNING, started_at=start[0], node=start[1])
+    return RunUpdate(
+        run_id=run_id, status=RunStatus.RUNNING, started_at=start[0], node=start[1], owner=start[1]
+    )
+
+
+def _without_content(update: RunUpdate, problem: Exception) -> RunUpdate:
+    """The update with its large and free-text fields replaced by a note of why."""
+    return dataclasses.replace(
+        update,
+        output=None,
+        traceback=None,
+        error_message=f"gnomon could not store this run's output and error text: {problem}",
+    )
 
 
 class RunRecorder:
@@ -52,6 +86,7 @@ class RunRecorder:
         *,
         interval: float = 0.05,
         on_flushed: Callable[[list[RunUpdate]], None] | None = None,
+        on_refused: Callable[[list[RunUpdate]], None] | None = None,
         hold: Callable[[], bool] | None = None,
         max_hold: float = 0.5,
     ) -> None:
@@ -62,6 +97,9 @@ class RunRecorder:
         self._hold = hold
         self._max_hold = max_hold
         self._on_flushed = on_flushed
+        self._on_refused = on_refused
+        self._retry_wait = 0.0  # after a failed write: how long until the next try
+        self._retry_at = 0.0  # on time.monotonic()
         # What workers hand over, in order: a RunUpdate, or (run id, started_at, node).
         self._inbox: deque[RunUpdate | tuple[str, datetime, str]] = deque()
         # Merged by the flushing thread (under _lock): the updates to write, and runs that
@@ -99,7 +137,8 @@ class RunRecorder:
                 continue
             update = item
             start = started.pop(update.run_id, None)
-            if start is not None and (update.started_at is None or update.node is None):
+            if start is not None:
+                # Its `running` was never written: this update stands for both moves.
                 update = merge_updates(_running(update.run_id, start), update)
             previous = pending.get(update.run_id)
             pending[update.run_id] = merge_updates(previous, update) if previous else update
@@ -114,22 +153,68 @@ class RunRecorder:
         batch += [_running(run_id, start) for run_id, start in started.items()]
         if not batch:
             return
-        for attempt in range(5):
-            try:
-                self._store.update_runs(batch)
-                break
-            except Exception:
-                log.exception("writing %d run update(s) failed (attempt %d)", len(batch), attempt)
-                time.sleep(0.2 * (attempt + 1))
-        else:
+        unwritten = self._write(batch)
+        if unwritten:
             # Keep them for the next flush rather than lose a run record.
+            self._retry_wait = min(RETRY_LONGEST, max(RETRY_FIRST, self._retry_wait * 2))
+            self._retry_at = time.monotonic() + self._retry_wait
             with self._lock:
-                for update in batch:
+                for update in unwritten:
                     newer = self._pending.get(update.run_id)
                     self._pending[update.run_id] = merge_updates(update, newer) if newer else update
             return
+        self._retry_wait = 0.0
         if self._on_flushed:
             self._on_flushed(batch)
+
+    def _write(self, batch: list[RunUpdate]) -> list[RunUpdate]:
+        """Write `batch`; returns what could not be written because the store failed."""
+        try:
+            refused = self._store.update_runs(batch)
+        except StoreError:
+            log.exception("writing %d run update(s) failed; will try again", len(batch))
+            return batch
+        except Exception as exc:
+            return self._isolate(batch, exc)
+        if refused:
+            self._refused(refused)
+        return []
+
+    def _isolate(self, batch: list[RunUpdate], problem: Exception) -> list[RunUpdate]:
+        """The store rejected `batch` for what it holds: write it in halves until the updates
+        at fault are alone, then write those without their content."""
+        if len(batch) > 1:
+            middle = len(batch) // 2
+            return self._write(batch[:middle]) + self._write(batch[middle:])
+        (update,) = batch
+        log.error(
+            "the store rejected the update of run %s to %s (%s); writing it without its output",
+            update.run_id,
+            update.status.value,
+            problem,
+        )
+        bare = _without_content(update, problem)
+        try:
+            refused = self._store.update_runs([bare])
+        except Exception:
+            log.exception("writing run %s failed again; will try again", update.run_id)
+            return [bare]
+        if refused:
+            self._refused(refused)
+        return []
+
+    def _refused(self, refused: list[RunUpdate]) -> None:
+        shown = ", ".join(f"{u.run_id} → {u.status.value}" for u in refused[:5])
+        more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
+        log.warning(
+            "the store refused %d run transition(s) (the run had already moved on or belongs "
+            "to another node): %s%s",
+            len(refused),
+            shown,
+            more,
+        )
+        if self._on_refused:
+            self._on_refused(refused)
 
     def stop(self) -> None:
         self._stopping = True
@@ -143,7 +228,10 @@ class RunRecorder:
         while not self._stopping:
             self._wake.wait(self._interval)
             self._wake.clear()
-            recent = time.monotonic() - flushed < self._max_hold
+            now = time.monotonic()
+            if now < self._retry_at:
+                continue  # the store failed: wait before trying again
+            recent = now - flushed < self._max_hold
             if recent and self._hold is not None and self._hold():
                 continue  # starting runs on time comes first; their records can wait
             self.flush()

@@ -152,6 +152,7 @@ class ActiveRuns:
                     status=RunStatus.INTERRUPTED,
                     finished_at=now,
                     reason=reason,
+                    owner=self._node_id,
                 )
             )
 
@@ -183,6 +184,7 @@ class ActiveRuns:
                 finished_at=self._clock(),
                 reason=reason.value,
                 error_message=message,
+                owner=self._node_id,
             )
         )
 
@@ -207,7 +209,12 @@ class ActiveRuns:
                     cancel.wait(random.uniform(0, float(jitter)))  # noqa: S311
             if cancel.is_set():
                 self._recorder.record(
-                    RunUpdate(run_id=run.id, status=RunStatus.CANCELLED, finished_at=self._clock())
+                    RunUpdate(
+                        run_id=run.id,
+                        status=RunStatus.CANCELLED,
+                        finished_at=self._clock(),
+                        owner=self._node_id,
+                    )
                 )
                 self._metrics.finished(run.job_id, RunStatus.CANCELLED.value)
                 return

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gnomon.domain import JobRecord, Lease, Run, RunStatus, RunUpdate, utcnow
+from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus, RunUpdate, utcnow
 from gnomon.engine.executors import install_output_routing, uninstall_output_routing
 from gnomon.engine.leadership import Leadership, new_node_id
 from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
@@ -107,7 +107,7 @@ class Scheduler:
         self._pool = WorkerPool(self.options.pool_size)
         # While runs wait to start, the GIL goes to starting them: their records wait (0.5 s at
         # most), which took a third off the time 10,000 runs due at one instant take to start.
-        self._recorder = RunRecorder(store, hold=self._pool.behind)
+        self._recorder = RunRecorder(store, hold=self._pool.behind, on_refused=self._count_refused)
         self._runs = ActiveRuns(
             store,
             self._pool,
@@ -193,6 +193,13 @@ class Scheduler:
         else:
             self._next_poll = 0.0
         self._wake.set()
+
+    def _count_refused(self, refused: list[RunUpdate]) -> None:
+        counts: dict[str, int] = {}
+        for update in refused:
+            counts[update.status.value] = counts.get(update.status.value, 0) + 1
+        for status, count in counts.items():
+            self.metrics.refused(status, count)
 
     # --- leadership callbacks (leadership thread) ----------------------------------------------
 
@@ -474,16 +481,19 @@ class Scheduler:
             record = self._jobs.get(run.job_id) or self.store.find_job(run.job_id)
             if record is None:
                 now = self._clock()
+                # queued → skipped: a run that never started cannot have failed.
                 self._recorder.record(
                     RunUpdate(
                         run_id=run.id,
-                        status=RunStatus.FAILED,
+                        status=RunStatus.SKIPPED,
                         finished_at=now,
+                        reason=MissReason.JOB_CHANGED.value,
                         error_type="JobNotFound",
                         error_message=f"job {run.job_id!r} no longer exists",
+                        owner=self.node_id,
                     )
                 )
-                self.metrics.finished(run.job_id, RunStatus.FAILED.value)
+                self.metrics.skipped(run.job_id, 1)
                 continue
             self._runs.start(record, run)
 

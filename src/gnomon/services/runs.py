@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from gnomon.domain import AuditEntry, Run, RunPage, RunStatus, RunUpdate, TriggerSource, utcnow
+from gnomon.domain import AuditEntry, Run, RunPage, RunStatus, TriggerSource, utcnow
 from gnomon.errors import Problem, RunNotCancellable, ValidationFailed
 from gnomon.services.views import Actor
 from gnomon.store.base import Store
@@ -73,12 +73,8 @@ class RunService:
         run = self.store.get_run(run_id)
         if not run.status.is_active:
             raise RunNotCancellable(run_id, run.status.value)
-        run = self.store.request_cancel(run_id)
         now = self._clock()
-        if run.status == RunStatus.QUEUED and run.node is None:
-            self.store.update_runs(
-                [RunUpdate(run_id=run_id, status=RunStatus.CANCELLED, finished_at=now)]
-            )
+        self.store.request_cancel(run_id, now)
         self.store.add_audit(
             AuditEntry(
                 id=None,

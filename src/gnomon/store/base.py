@@ -155,8 +155,10 @@ class Store(ABC):
         """Insert one run (a manual run, usually) and optionally its audit entry."""
 
     @abstractmethod
-    def update_runs(self, updates: Sequence[RunUpdate]) -> None:
-        """Apply lifecycle updates; fields left None in an update are not changed."""
+    def update_runs(self, updates: Sequence[RunUpdate]) -> list[RunUpdate]:
+        """Apply lifecycle updates, each as a guarded transition (RunUpdate.from_statuses and
+        RunUpdate.owner); fields left None in an update are not changed. Returns the updates
+        refused, which changed nothing. Free text is stored as storable_text makes it."""
 
     @abstractmethod
     def find_run(self, run_id: str) -> Run | None:
@@ -209,8 +211,9 @@ class Store(ABC):
         """Take queued manual runs no node has taken yet: set their node, return them."""
 
     @abstractmethod
-    def request_cancel(self, run_id: str) -> Run:
-        """Flag an active run for cancellation; returns it. Raises RunNotFound."""
+    def request_cancel(self, run_id: str, now: datetime) -> Run:
+        """Flag an active run for cancellation and return it; a queued run no node has taken
+        yet is cancelled at once (finished at `now`). Raises RunNotFound."""
 
     @abstractmethod
     def cancel_requested(self, run_ids: Iterable[str]) -> set[str]:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from gnomon.domain import Run, RunUpdate
+from gnomon.store.storable import storable_text
 
 # Column order of the runs rows written by claims (every column of the table).
 RUN_COLUMNS = (
@@ -40,6 +41,8 @@ UPDATE_COLUMNS = (
 _PG_UPDATE_TYPES = (
     "timestamptz", "timestamptz", "bigint", "text", "text", "text", "text", "int", "text", "text",
 )  # fmt: skip
+# The free-text fields, cleaned by storable_text before they are written.
+_TEXT_COLUMNS = frozenset({"error_type", "error_message", "traceback", "output", "reason"})
 _CONFLICT = "ON CONFLICT (job_id, scheduled_for) DO NOTHING"
 _NAMES = ", ".join(RUN_COLUMNS)
 _PG_ARRAYS = ", ".join(f"%s::{kind}[]" for kind in _PG_RUN_TYPES)
@@ -48,19 +51,28 @@ _PG_INSERT = (
     f"INSERT INTO runs ({_NAMES}) SELECT * FROM unnest({_PG_ARRAYS}) {_CONFLICT} RETURNING id"  # noqa: S608
 )
 _SQLITE_INSERT = f"INSERT INTO runs ({_NAMES}) VALUES {{values}} {_CONFLICT}"  # noqa: S608
+# Every run update is a guarded transition: applied only while the run's status is one of the
+# update's expected ones (a comma-framed list, ",queued,running,") and, when an owner is given,
+# while the run belongs to that node. RETURNING tells which were applied; the rest were refused.
+_GUARD = (
+    " AND {instr}(v.{expected}, ',' || runs.status || ',') > 0"
+    " AND (v.{owner} IS NULL OR runs.node = v.{owner}) RETURNING runs.id"
+)
 _PG_UPDATE_RUNS = (
     "UPDATE runs SET status = v.status, "  # noqa: S608
     + ", ".join(f"{c} = COALESCE(v.{c}, runs.{c})" for c in UPDATE_COLUMNS)
     + " FROM (SELECT u.* FROM unnest("
-    + ", ".join(f"%s::{kind}[]" for kind in ("text", "text", *_PG_UPDATE_TYPES))
+    + ", ".join(f"%s::{kind}[]" for kind in ("text", "text", "text", "text", *_PG_UPDATE_TYPES))
     + ") AS u("
-    + ", ".join(("id", "status", *UPDATE_COLUMNS))
+    + ", ".join(("id", "status", "expected", "owner", *UPDATE_COLUMNS))
     + ") JOIN runs r ON r.id = u.id ORDER BY u.id FOR UPDATE OF r) AS v WHERE runs.id = v.id"
+    + _GUARD.format(instr="strpos", expected="expected", owner="owner")
 )
 _SQLITE_UPDATE_RUNS = (
     "UPDATE runs SET status = v.column2, "  # noqa: S608
-    + ", ".join(f"{c} = COALESCE(v.column{i}, {c})" for i, c in enumerate(UPDATE_COLUMNS, 3))
+    + ", ".join(f"{c} = COALESCE(v.column{i}, {c})" for i, c in enumerate(UPDATE_COLUMNS, 5))
     + " FROM (VALUES {values}) AS v WHERE runs.id = v.column1"
+    + _GUARD.format(instr="instr", expected="column3", owner="column4")
 )
 _SQLITE_SET_NEXT_TIMES = (
     "UPDATE jobs SET next_fire_time = v.column2 FROM (VALUES {values}) AS v"
@@ -76,8 +88,14 @@ _SQLITE_CHUNK = 500  # ids per `IN (…)`: well under SQLite's bound-parameter l
 _SQLITE_MAX_ROWS = 512  # rows per multi-row statement: 512 × 21 parameters < SQLite's 32,766
 
 
-def _sqlite_many(conn: Connection, template: str, rows: Sequence[tuple[Any, ...]]) -> int:
-    """Run `template` (with a `{values}` slot) over `rows` as multi-row statements; rows changed.
+def _sqlite_many(
+    conn: Connection,
+    template: str,
+    rows: Sequence[tuple[Any, ...]],
+    returning: list[Any] | None = None,
+) -> int:
+    """Run `template` (with a `{values}` slot) over `rows` as multi-row statements; rows changed
+    (with `returning`, the statement's RETURNING values are appended to it instead).
 
     One statement per chunk rather than `executemany`: pysqlite releases and re-takes the GIL
     around every step, and each re-take can wait a whole switch interval (5 ms) behind busy
@@ -93,7 +111,11 @@ def _sqlite_many(conn: Connection, template: str, rows: Sequence[tuple[Any, ...]
         row_marks = "(" + ", ".join("?" * width) + ")"
         sql = template.format(values=", ".join([row_marks] * size))
         params = tuple(value for row in chunk for value in row)
-        changed += conn.exec_driver_sql(sql, params).rowcount
+        result = conn.exec_driver_sql(sql, params)
+        if returning is None:
+            changed += result.rowcount
+        else:
+            returning.extend(result.scalars())
         start += size
     return changed
 
@@ -116,8 +138,9 @@ def _run_row(run: Run, sqlite: bool) -> tuple[Any, ...]:
         run.id, run.job_id, run.trigger_source.value, run.status.value,
         fmt(run.scheduled_for), fmt(run.last_scheduled_for), run.fire_count, run.created_by,
         fmt(run.queued_at), fmt(run.started_at), fmt(run.finished_at), run.duration_ms,
-        run.reason, run.error_type, run.error_message, run.traceback, run.output, run.exit_code,
-        run.node, run.manual_job_id, run.cancel_requested,
+        storable_text(run.reason), storable_text(run.error_type),
+        storable_text(run.error_message), storable_text(run.traceback), storable_text(run.output),
+        run.exit_code, run.node, run.manual_job_id, run.cancel_requested,
     )  # fmt: skip
 
 
@@ -169,40 +192,56 @@ def set_next_times(
     )
 
 
-def update_runs(conn: Connection, updates: Sequence[RunUpdate], is_pg: bool) -> None:
-    """Apply lifecycle updates; a field left None keeps its stored value (COALESCE)."""
+def _expected(update: RunUpdate) -> str:
+    return "," + ",".join(sorted(status.value for status in update.from_statuses)) + ","
+
+
+def update_runs(conn: Connection, updates: Sequence[RunUpdate], is_pg: bool) -> list[RunUpdate]:
+    """Apply lifecycle updates as guarded transitions; a field left None keeps its stored value
+    (COALESCE). Returns the updates refused (the run's status or owner was not the expected one,
+    or the run does not exist)."""
     if not updates:
-        return
+        return []
     ordered = sorted(updates, key=lambda u: u.run_id)  # stable: a run's updates keep their order
     if len(ordered) > 1 and len({u.run_id for u in ordered}) < len(ordered):
         # One UPDATE … FROM applies only one of two rows for the same run; apply them in turn
         # (rare: the recorder merges a run's updates before flushing).
-        for update in ordered:
-            update_runs(conn, [update], is_pg)
-        return
+        return [refused for u in ordered for refused in update_runs(conn, [u], is_pg)]
+    text = storable_text
+    applied: list[str] = []
     if is_pg:
-        columns: list[list[Any]] = [[u.run_id for u in ordered], [u.status.value for u in ordered]]
-        columns += [[getattr(u, c) for u in ordered] for c in UPDATE_COLUMNS]
-        conn.exec_driver_sql(_PG_UPDATE_RUNS, tuple(columns))
-        return
-    _sqlite_many(
-        conn,
-        _SQLITE_UPDATE_RUNS,
-        [
+        columns: list[list[Any]] = [
+            [u.run_id for u in ordered],
+            [u.status.value for u in ordered],
+            [_expected(u) for u in ordered],
+            [u.owner for u in ordered],
+        ]
+        for name in UPDATE_COLUMNS:
+            values = [getattr(u, name) for u in ordered]
+            columns.append([text(v) for v in values] if name in _TEXT_COLUMNS else values)
+        applied.extend(conn.exec_driver_sql(_PG_UPDATE_RUNS, tuple(columns)).scalars())
+    else:
+        rows = [
             (
                 u.run_id,
                 u.status.value,
+                _expected(u),
+                u.owner,
                 sqlite_time(u.started_at),
                 sqlite_time(u.finished_at),
                 u.duration_ms,
-                u.error_type,
-                u.error_message,
-                u.traceback,
-                u.output,
+                text(u.error_type),
+                text(u.error_message),
+                text(u.traceback),
+                text(u.output),
                 u.exit_code,
                 u.node,
-                u.reason,
+                text(u.reason),
             )
             for u in ordered
-        ],
-    )
+        ]
+        _sqlite_many(conn, _SQLITE_UPDATE_RUNS, rows, returning=applied)
+    if len(applied) == len(ordered):
+        return []
+    done = set(applied)
+    return [u for u in ordered if u.run_id not in done]

@@ -41,6 +41,7 @@ from gnomon.store.base import JobActivity
 from gnomon.store.sql_auth import insert_audit
 from gnomon.store.sql_batch import update_runs
 from gnomon.store.sql_engine import SqlBase
+from gnomon.store.storable import storable_text
 from gnomon.store.tables import jobs, runs
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -65,11 +66,11 @@ def run_params(run: Run) -> dict[str, Any]:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "duration_ms": run.duration_ms,
-        "reason": run.reason,
-        "error_type": run.error_type,
-        "error_message": run.error_message,
-        "traceback": run.traceback,
-        "output": run.output,
+        "reason": storable_text(run.reason),
+        "error_type": storable_text(run.error_type),
+        "error_message": storable_text(run.error_message),
+        "traceback": storable_text(run.traceback),
+        "output": storable_text(run.output),
         "exit_code": run.exit_code,
         "node": run.node,
         "manual_job_id": run.manual_job_id,
@@ -138,11 +139,11 @@ class SqlRuns(SqlBase):
                 insert_audit(conn, [audit])
         return run
 
-    def update_runs(self, updates: Sequence[RunUpdate]) -> None:
+    def update_runs(self, updates: Sequence[RunUpdate]) -> list[RunUpdate]:
         if not updates:
-            return
+            return []
         with self._write() as conn:
-            update_runs(conn, updates, self._is_pg)
+            return update_runs(conn, updates, self._is_pg)
 
     def find_run(self, run_id: str) -> Run | None:
         with self._read() as conn:
@@ -284,7 +285,11 @@ class SqlRuns(SqlBase):
         picked = waiting.cte("picked")
         stmt = (
             update(runs)
-            .where(runs.c.id.in_(select(picked.c.id)), runs.c.node.is_(None))
+            .where(
+                runs.c.id.in_(select(picked.c.id)),
+                runs.c.node.is_(None),
+                runs.c.status == RunStatus.QUEUED.value,
+            )
             .values(node=node)
             .returning(*LIGHT_COLUMNS)
         )
@@ -292,12 +297,21 @@ class SqlRuns(SqlBase):
             claimed = [row_to_run(row) for row in conn.execute(stmt).mappings()]
         return sorted(claimed, key=lambda run: (run.queued_at, run.id))
 
-    def request_cancel(self, run_id: str) -> Run:
+    def request_cancel(self, run_id: str, now: datetime) -> Run:
+        untaken = and_(
+            runs.c.id == run_id, runs.c.status == RunStatus.QUEUED.value, runs.c.node.is_(None)
+        )
         with self._write() as conn:
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.status.in_(_ACTIVE))
                 .values(cancel_requested=True)
+            )
+            # queued → cancelled, guarded like every transition: no node has taken it yet.
+            conn.execute(
+                update(runs)
+                .where(untaken)
+                .values(status=RunStatus.CANCELLED.value, finished_at=now)
             )
             row = conn.execute(select(*LIGHT_COLUMNS).where(runs.c.id == run_id)).mappings().first()
         if row is None:
@@ -305,10 +319,12 @@ class SqlRuns(SqlBase):
         return row_to_run(row)
 
     def cancel_requested(self, run_ids: Iterable[str]) -> set[str]:
-        ids = list(set(run_ids))
-        if not ids:
+        wanted = self._job_id_source(run_ids)  # any number of ids as one bound parameter
+        if wanted is None:
             return set()
-        stmt = select(runs.c.id).where(runs.c.id.in_(ids), runs.c.cancel_requested.is_(True))
+        stmt = select(runs.c.id).where(
+            runs.c.id.in_(select(wanted.c.job_id)), runs.c.cancel_requested.is_(True)
+        )
         with self._read() as conn:
             return set(conn.execute(stmt).scalars())
 
@@ -331,7 +347,11 @@ class SqlRuns(SqlBase):
             done = [_interrupted(run, now, reason) for run in found]
             if done:
                 conn.execute(
-                    update(runs).where(runs.c.id == bindparam("b_id")),
+                    update(runs).where(
+                        runs.c.id == bindparam("b_id"),
+                        # Spelled out: an IN list cannot be used with executemany.
+                        or_(*(runs.c.status == status for status in _ACTIVE)),
+                    ),
                     [
                         {
                             "b_id": run.id,

@@ -47,6 +47,7 @@ class Outcome:
             output=self.output,
             exit_code=self.exit_code,
             node=node,
+            owner=node,
         )
 
 
