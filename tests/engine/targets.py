@@ -31,6 +31,10 @@ def fails() -> None:
     raise JobError("boom: the backup disk is full")
 
 
+def interrupts() -> None:
+    raise KeyboardInterrupt("raised by the job itself")
+
+
 def exits() -> None:
     sys.exit(3)
 

@@ -31,21 +31,36 @@ from tests.e2e.pg import fresh_database
 TTL = 10.0
 
 
-class Clocks:
-    """A wall clock and a monotonic clock that tests move by hand."""
+class Wall:
+    """The store's clock (what lease expiry and heartbeats are judged by), moved by hand."""
 
     def __init__(self) -> None:
-        self.wall = utcnow()
-        self.mono = 1000.0
+        self.at = utcnow()
 
     def now(self) -> datetime:
-        return self.wall
+        return self.at
+
+
+class Clocks:
+    """One node's clocks, moved by hand: the wall clock it shares with the store, and its own
+    monotonic clock."""
+
+    def __init__(self, wall: Wall) -> None:
+        self._wall = wall
+        self.mono = 1000.0
+
+    @property
+    def wall(self) -> datetime:
+        return self._wall.at
+
+    def now(self) -> datetime:
+        return self._wall.at
 
     def monotonic(self) -> float:
         return self.mono
 
     def advance(self, seconds: float) -> None:
-        self.wall += timedelta(seconds=seconds)
+        self._wall.at += timedelta(seconds=seconds)
         self.mono += seconds
 
 
@@ -61,8 +76,13 @@ class Events:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlStore]:
-    store = SqlStore(f"sqlite:///{tmp_path / 'gnomon.db'}")
+def wall() -> Wall:
+    return Wall()
+
+
+@pytest.fixture
+def store(tmp_path: Path, wall: Wall) -> Iterator[SqlStore]:
+    store = SqlStore(f"sqlite:///{tmp_path / 'gnomon.db'}", clock=wall.now)
     store.upgrade()
     yield store
     store.close()
@@ -80,8 +100,10 @@ def leadership(store: SqlStore, node: str, clocks: Clocks, events: Events) -> Le
     )
 
 
-def test_leader_stops_trusting_its_lease_at_eight_tenths_of_the_ttl(store: SqlStore) -> None:
-    clocks, events = Clocks(), Events()
+def test_leader_stops_trusting_its_lease_at_eight_tenths_of_the_ttl(
+    store: SqlStore, wall: Wall
+) -> None:
+    clocks, events = Clocks(wall), Events()
     node = leadership(store, "a", clocks, events)
     assert node.tick() == TTL / 4
     assert node.is_leader() and events.log == ["elected 1"]
@@ -91,10 +113,10 @@ def test_leader_stops_trusting_its_lease_at_eight_tenths_of_the_ttl(store: SqlSt
     assert not node.is_leader() and node.lease is None
 
 
-def test_renewal_after_a_lapse_counts_as_a_new_election(store: SqlStore) -> None:
+def test_renewal_after_a_lapse_counts_as_a_new_election(store: SqlStore, wall: Wall) -> None:
     # A freeze past the lease with no standby around: the store keeps our token, but the
     # scheduler dropped its state while not leader, so it must hear "elected" again.
-    clocks, events = Clocks(), Events()
+    clocks, events = Clocks(wall), Events()
     node = leadership(store, "a", clocks, events)
     node.tick()
     clocks.advance(TTL * 3)
@@ -104,8 +126,8 @@ def test_renewal_after_a_lapse_counts_as_a_new_election(store: SqlStore) -> None
     assert events.log == ["elected 1", "deposed", "elected 1"]
 
 
-def test_renewal_in_time_is_no_new_election(store: SqlStore) -> None:
-    clocks, events = Clocks(), Events()
+def test_renewal_in_time_is_no_new_election(store: SqlStore, wall: Wall) -> None:
+    clocks, events = Clocks(wall), Events()
     node = leadership(store, "a", clocks, events)
     for _ in range(5):
         node.tick()
@@ -113,8 +135,10 @@ def test_renewal_in_time_is_no_new_election(store: SqlStore) -> None:
     assert node.is_leader() and events.log == ["elected 1"]
 
 
-def test_frozen_leader_wakes_deposed_and_its_fenced_claim_is_refused(store: SqlStore) -> None:
-    clocks_a, clocks_b = Clocks(), Clocks()
+def test_frozen_leader_wakes_deposed_and_its_fenced_claim_is_refused(
+    store: SqlStore, wall: Wall
+) -> None:
+    clocks_a, clocks_b = Clocks(wall), Clocks(wall)
     events_a, events_b = Events(), Events()
     a = leadership(store, "a", clocks_a, events_a)
     b = leadership(store, "b", clocks_b, events_b)
@@ -125,7 +149,7 @@ def test_frozen_leader_wakes_deposed_and_its_fenced_claim_is_refused(store: SqlS
     assert not b.is_leader()
     # a is frozen (SIGSTOP): its clocks move on but it runs no code; b takes over at expiry.
     clocks_a.advance(TTL + 1)
-    clocks_b.advance(TTL + 1)
+    clocks_b.mono += TTL + 1
     b.tick()
     assert b.is_leader() and events_b.log == ["elected 2"]
     # a wakes up: before any renewal it already knows it may not fire...
@@ -153,8 +177,8 @@ def test_frozen_leader_wakes_deposed_and_its_fenced_claim_is_refused(store: SqlS
     assert not a.is_leader() and events_a.log == ["elected 1", "deposed"]
 
 
-def test_standby_retries_right_when_the_holders_lease_ends(store: SqlStore) -> None:
-    clocks_a, clocks_b = Clocks(), Clocks()
+def test_standby_retries_right_when_the_holders_lease_ends(store: SqlStore, wall: Wall) -> None:
+    clocks_a, clocks_b = Clocks(wall), Clocks(wall)
     a = leadership(store, "a", clocks_a, Events())
     b = leadership(store, "b", clocks_b, Events())
     a.tick()
@@ -169,9 +193,9 @@ def test_standby_retries_right_when_the_holders_lease_ends(store: SqlStore) -> N
 
 
 def test_failed_renewal_keeps_a_lease_that_is_still_valid(
-    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+    store: SqlStore, wall: Wall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clocks, events = Clocks(), Events()
+    clocks, events = Clocks(wall), Events()
     node = leadership(store, "a", clocks, events)
     node.tick()
 
@@ -193,8 +217,10 @@ def released(store: SqlStore) -> bool:
     return lease is not None and lease.expires_at < utcnow() - timedelta(days=365)
 
 
-def test_resigned_leader_hands_over_at_once_and_keeps_its_heartbeat(store: SqlStore) -> None:
-    clocks, events = Clocks(), Events()
+def test_resigned_leader_hands_over_at_once_and_keeps_its_heartbeat(
+    store: SqlStore, wall: Wall
+) -> None:
+    clocks, events = Clocks(wall), Events()
     a = leadership(store, "a", clocks, events)
     a.tick()
     a.resign()
@@ -213,9 +239,9 @@ def test_resigned_leader_hands_over_at_once_and_keeps_its_heartbeat(store: SqlSt
 
 
 def test_resign_waits_out_a_renewal_in_flight(
-    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+    store: SqlStore, wall: Wall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clocks = Clocks()
+    clocks = Clocks(wall)
     a = leadership(store, "a", clocks, Events())
     a.tick()
     renewing, finish_renewal = threading.Event(), threading.Event()
@@ -241,7 +267,7 @@ def test_resign_waits_out_a_renewal_in_flight(
     assert not a.is_leader() and released(store)
 
 
-def test_wake_makes_a_standby_try_for_the_lease_at_once(store: SqlStore) -> None:
+def test_wake_makes_a_standby_try_for_the_lease_at_once(store: SqlStore, wall: Wall) -> None:
     # Real clocks and threads: the holder gives the lease up; the standby, told so, takes it
     # long before its next retry (ttl/4 = 15 s here).
     holder = Leadership(store, "a", ttl=60)
@@ -260,8 +286,8 @@ def test_wake_makes_a_standby_try_for_the_lease_at_once(store: SqlStore) -> None
         standby.stop()
 
 
-def test_leader_removes_nodes_not_seen_for_thirty_lease_times(store: SqlStore) -> None:
-    clocks = Clocks()
+def test_leader_removes_nodes_not_seen_for_thirty_lease_times(store: SqlStore, wall: Wall) -> None:
+    clocks = Clocks(wall)
 
     def node(node_id: str, seen_ago: float) -> Node:
         seen = clocks.wall - timedelta(seconds=seen_ago)
@@ -275,13 +301,13 @@ def test_leader_removes_nodes_not_seen_for_thirty_lease_times(store: SqlStore) -
     assert store.find_lease(LEASE_NAME) is not None
 
 
-def test_standby_prunes_nothing(store: SqlStore) -> None:
-    clocks = Clocks()
+def test_standby_prunes_nothing(store: SqlStore, wall: Wall) -> None:
+    clocks = Clocks(wall)
     old = clocks.wall - timedelta(days=1)
     store.heartbeat(Node(id="gone", host="h", pid=1, started_at=old, last_seen=old))
     leadership(store, "leader", clocks, Events()).tick()
     store.heartbeat(Node(id="gone", host="h", pid=1, started_at=old, last_seen=old))
-    leadership(store, "standby", Clocks(), Events()).tick()
+    leadership(store, "standby", Clocks(wall), Events()).tick()
     assert "gone" in {n.id for n in store.list_nodes()}
 
 
@@ -315,7 +341,7 @@ def test_leader_frozen_inside_a_fenced_write_does_not_hold_up_takeover() -> None
 def frozen_in_fenced_write(store: SqlStore, lease: Lease, standby: threading.Thread) -> Exception:
     try:
         with store._write() as conn:
-            check_fence(conn, lease, lock=True)
+            check_fence(conn, lease, True, None)
             standby.start()
             time.sleep(4)  # "frozen" with the lease row locked, well past the lease's end
             conn.exec_driver_sql("SELECT 1")
@@ -332,3 +358,32 @@ def take_over(store: SqlStore) -> Lease | None:
             return lease
         time.sleep(0.1)
     return None
+
+
+def test_forfeit_ends_leadership_and_the_next_tick_is_a_new_election(
+    store: SqlStore, wall: Wall
+) -> None:
+    # A fenced write refused (e.g. the lease ran out on the store's clock): the scheduler drops
+    # its state, so taking the lease back, even with the same token, must say "elected".
+    clocks, events = Clocks(wall), Events()
+    node = leadership(store, "a", clocks, events)
+    node.tick()
+    node.forfeit()
+    assert not node.is_leader()
+    node.tick()
+    assert node.is_leader() and events.log == ["elected 1", "deposed", "elected 1"]
+
+
+def test_a_step_of_a_nodes_own_wall_clock_does_not_move_the_lease(tmp_path: Path) -> None:
+    # Lease and heartbeats are on the store's clock; the node's clock is only its own business.
+    store = SqlStore(f"sqlite:///{tmp_path / 'gnomon.db'}")
+    store.upgrade()
+    own = Wall()
+    own.at += timedelta(hours=1)
+    node = Leadership(store, "a", ttl=TTL, clock=own.now)
+    node.tick()
+    lease = store.find_lease(LEASE_NAME)
+    assert lease is not None
+    assert abs((lease.expires_at - utcnow()).total_seconds() - TTL) < 5
+    [seen] = store.list_nodes()
+    assert abs((seen.last_seen - utcnow()).total_seconds()) < 5

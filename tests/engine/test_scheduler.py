@@ -35,6 +35,11 @@ command = ["sleep", "30"]
 trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 
 [[jobs]]
+id = "interrupts"
+target = "tests.engine.targets:interrupts"
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
+
+[[jobs]]
 id = "overlapping"
 command = ["sleep", "3"]
 trigger = { type = "interval", seconds = 1 }
@@ -131,3 +136,40 @@ def test_stopping_leader_hands_the_lease_over_while_its_runs_finish(runtime: Run
     stopping.join(30)
     runtime.scheduler = None
     assert runtime.runs.get_run(run.id).status in (RunStatus.CANCELLED, RunStatus.INTERRUPTED)
+
+
+def test_a_job_raising_keyboard_interrupt_fails_and_the_pool_keeps_its_workers(
+    runtime: Runtime,
+) -> None:
+    assert runtime.scheduler is not None
+    pool = runtime.scheduler._pool
+    for _ in range(3):
+        run = runtime.jobs.run_now("interrupts", TESTER)
+        final = wait_for(
+            lambda run=run: r if (r := runtime.runs.get_run(run.id)).status.is_final else None,
+            timeout=10,
+            what="the interrupted job's run to end",
+        )
+        assert final.status is RunStatus.FAILED
+        assert final.error_type == "KeyboardInterrupt"
+    assert sum(t.is_alive() for t in pool._threads) == pool.size
+
+
+def test_one_job_whose_trigger_fails_does_not_stop_the_others(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert runtime.scheduler is not None
+
+    class Broken:
+        def next_fire_time(self, after: object) -> None:
+            raise RuntimeError("this trigger is broken")
+
+    runtime.scheduler._triggers["overlapping"] = Broken()  # type: ignore[assignment]
+    time.sleep(1.5)
+    before = len(runtime.runs.list_runs(job_id="every-second", limit=500).items)
+    wait_for(
+        lambda: len(runtime.runs.list_runs(job_id="every-second", limit=500).items) >= before + 2,
+        timeout=10,
+        what="the other job to go on firing",
+    )
+    assert "job overlapping: its trigger failed" in caplog.text

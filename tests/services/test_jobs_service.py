@@ -123,6 +123,8 @@ def test_pause_and_resume_are_idempotent(runtime: Runtime) -> None:
 
 
 def test_resume_without_future_fire_time_is_refused_and_job_kept(runtime: Runtime) -> None:
+    with pytest.raises(JobHasNoNextRun):  # not paused, but finished: still refused
+        runtime.jobs.resume("once", ADMIN)
     runtime.jobs.pause("once", ADMIN)
     with pytest.raises(JobHasNoNextRun):
         runtime.jobs.resume("once", ADMIN)

@@ -1,14 +1,17 @@
 """Scheduler leadership: a lease in the store, renewed by the leader, plus this node's heartbeat.
 
-The leader may fire only while `is_leader()` is true, which is judged by this process's own
-clock against the lease's expiry minus a safety margin: a process frozen past its lease (SIGSTOP,
-a long GC pause, a suspended VM) wakes up no longer leader and fires nothing until it renews —
-and a renewal after such a lapse counts as a new election, so the scheduler reloads everything.
-The store's fenced claim refuses its writes too if it tries (see store/sql_nodes.py).
+The lease's end is written and judged on the store's clock (PostgreSQL's server time), so a step
+of one node's wall clock changes nothing about who leads. The leader may fire only while
+`is_leader()` is true, which it judges on its own monotonic clock against the lease's length minus
+a safety margin: a process frozen past its lease (SIGSTOP, a long GC pause, a suspended VM) wakes
+up no longer leader and fires nothing until it renews — and a renewal after such a lapse counts
+as a new election, so the scheduler reloads everything. The store's fenced writes refuse it too
+if it tries (see store/sql_nodes.py), and a refusal (`forfeit`) also ends this node's leadership
+until it is elected again.
 
 Timing, with the default ttl of 10 s: the leader renews every ttl/4 (2.5 s), so three renewals
 in a row may fail before it stops firing at 0.8 × ttl (8 s) after the last successful renewal
-began; the store counts the lease until ttl (10 s) after that instant, by the leader's clock.
+began; the store counts the lease until ttl (10 s) after it wrote the renewal, by its own clock.
 A standby retries every ttl/4 and, when it learns when the holder's lease ends, right at that
 moment: a dead leader is replaced within the lease time of its last renewal. A leader that stops
 cleanly gives the lease up (`resign`), and on PostgreSQL the store's notice of that wakes the
@@ -155,6 +158,14 @@ class Leadership:
         except Exception:
             log.exception("could not unregister node %s", self.node_id)
 
+    def forfeit(self) -> None:
+        """The store refused a write fenced by our lease: stop acting on it now, and try for
+        the lease again at once. Taken again, even with the same token, it counts as a new
+        election, so the scheduler rebuilds its state from the store."""
+        with self._state:
+            self._lose()
+        self._wake.set()
+
     def _release(self) -> None:
         try:
             self._store.release_lease(LEASE_NAME, self.node_id)
@@ -170,7 +181,7 @@ class Leadership:
 
     def _heartbeat_only(self) -> float:
         try:
-            self._store.heartbeat(self._node(self._clock()))
+            self._store.heartbeat(self._node(self._store.current_time()))
         except Exception:
             log.exception("heartbeat failed; retrying soon")
             return min(1.0, self.ttl / RENEWALS_PER_TTL)
@@ -186,13 +197,15 @@ class Leadership:
         )
 
     def _tick(self) -> float:
-        now = self._clock()
         # Taken before the round trip: the lease is trusted from when it was asked for, so a
         # reply delayed by a freeze is already stale when it arrives.
         asked_at = self._monotonic()
         try:
+            # Heartbeats and the lease's end are on the store's clock, the one every node
+            # judges them by: a step of this node's wall clock moves neither.
+            now = self._store.current_time()
             self._store.heartbeat(self._node(now))
-            lease = self._store.acquire_lease(LEASE_NAME, self.node_id, self.ttl, now)
+            lease = self._store.acquire_lease(LEASE_NAME, self.node_id, self.ttl)
             held = self._store.find_lease(LEASE_NAME) if lease is None else lease
         except Exception:
             log.exception("leadership check failed; retrying soon")
@@ -237,7 +250,7 @@ class Leadership:
                 self._on_deposed()
 
     def _standby_wait(self, held: Lease | None, now: datetime) -> float:
-        """Until the holder's lease ends (judged by our clock, as acquire_lease judges it)."""
+        """Until the holder's lease ends (judged by the store's clock, as acquire_lease is)."""
         wait = self.ttl / RENEWALS_PER_TTL
         if held is not None and held.holder != self.node_id:
             ends_in = (held.expires_at - now).total_seconds() + _TAKEOVER_SLACK

@@ -141,12 +141,8 @@ class WorkerPool:
                 return
             try:
                 work()
-            except Exception:
+            except BaseException:
+                # Whatever a work item raises (even KeyboardInterrupt or SystemExit from a job)
+                # must not take a worker away for good: the pool would shrink run by run.
                 log.exception("a worker item raised; the pool continues")
-            except BaseException:  # e.g. the operator's Ctrl-C: this thread ends, counted
-                with self._lock:
-                    self._pending -= 1
-                    if self._pending == 0:
-                        self._idle.notify_all()
-                raise
             finished = True

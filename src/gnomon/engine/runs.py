@@ -224,7 +224,27 @@ class ActiveRuns:
             self._metrics.fired(
                 run.job_id, 0.0 if scheduled is None else (started - scheduled).total_seconds()
             )
-            outcome = run_job(record.definition, run, cancel, clock=self._clock, store=self._store)
+            try:
+                outcome = run_job(
+                    record.definition, run, cancel, clock=self._clock, store=self._store
+                )
+            except BaseException as exc:
+                # A worker thread never receives the operator's Ctrl-C (only the main thread
+                # does): whatever reaches here came from the job, and is its failure.
+                self._recorder.record(
+                    RunUpdate(
+                        run_id=run.id,
+                        status=RunStatus.FAILED,
+                        started_at=started,
+                        finished_at=self._clock(),
+                        error_type=type(exc).__name__,
+                        error_message=f"the job raised {type(exc).__name__}: {exc}",
+                        node=self._node_id,
+                        owner=self._node_id,
+                    )
+                )
+                self._metrics.finished(run.job_id, RunStatus.FAILED.value)
+                return
             self._recorder.record(outcome.to_update(run.id, node=self._node_id))
             self._metrics.finished(run.job_id, outcome.status.value)
         finally:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus, RunUpdate, utcnow
+from gnomon.engine.clock import steady
 from gnomon.engine.executors import install_output_routing, uninstall_output_routing
 from gnomon.engine.leadership import Leadership, new_node_id
 from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
@@ -95,7 +96,8 @@ class Scheduler:
         self.metrics: EngineMetricsProtocol = metrics or NullMetrics()
         self.options = options or SchedulerOptions()
         self.node_id = node_id or new_node_id()
-        self._clock = clock
+        # Never going back, so a wall-clock step back cannot stall firing (see clock.py).
+        clock = self._clock = steady(clock)
         self._leadership = Leadership(
             store,
             self.node_id,
@@ -348,6 +350,11 @@ class Scheduler:
             return None
 
     def _load_job(self, record: JobRecord) -> None:
+        known = self._jobs.get(record.id)
+        if known is not None and known.revision == record.revision:
+            # Read again by a poll that raced the write: already loaded (and perhaps already
+            # advanced by claims). Pushing it again would plan every later fire twice.
+            return
         trigger = self._trigger_for(record)
         self._jobs[record.id] = record
         self._due[record.id] = record.next_fire_time
@@ -392,7 +399,7 @@ class Scheduler:
         self._more_due = False
         self._deferred_for_pool = False
         self._runs.settle()  # count() below then knows of every run that has ended
-        if heap and heap[0][0] - now > self._ahead / 2 and self._pool.behind():
+        if heap and now + self._ahead / 2 < heap[0][0] <= horizon and self._pool.behind():
             self._deferred_for_pool = True
             return
         while heap and heap[0][0] <= horizon:
@@ -409,25 +416,42 @@ class Scheduler:
             if ahead and active:
                 deferred.append(entry)  # claimed when due, once its running run may have ended
                 continue
-            trigger = self._triggers[job_id]
-            if ahead:
-                plan = plan_ahead(record, trigger, when, now=now, node=self.node_id)
-            else:
-                plan = plan_fires(
-                    record,
-                    trigger,
-                    now,
-                    active=active,
-                    node=self.node_id,
-                    down_until=self._took_over_at or now,
-                    due=when,
-                )
+            plan = self._plan(record, when, now, active, ahead)
+            if plan is None:
+                continue
             plans.append((record, plan, ahead))
             count += len(plan.records)
         for entry in deferred:
             heapq.heappush(heap, entry)
         if plans:
             self._claim(lease, plans)
+
+    def _plan(
+        self, record: JobRecord, when: datetime, now: datetime, active: int, ahead: bool
+    ) -> FirePlan | None:
+        """The job's fire plan; None, with the job left out of firing until it changes or the
+        scheduler reloads, when its trigger fails (one bad trigger never stops the others)."""
+        trigger = self._triggers[record.id]
+        try:
+            if ahead:
+                return plan_ahead(record, trigger, when, now=now, node=self.node_id)
+            return plan_fires(
+                record,
+                trigger,
+                now,
+                active=active,
+                node=self.node_id,
+                down_until=self._took_over_at or now,
+                due=when,
+            )
+        except Exception:
+            log.exception(
+                "job %s: its trigger failed computing fire times; not firing it until it is "
+                "changed or reloaded",
+                record.id,
+            )
+            self._due[record.id] = None
+            return None
 
     def _claim(self, lease: Lease, plans: list[tuple[JobRecord, FirePlan, bool]]) -> None:
         claims = [
@@ -440,9 +464,12 @@ class Scheduler:
         try:
             inserted = {run.id for run in self.store.claim_fires(claims, fence=lease)}
         except LeaseLost:
+            # The store says another node may lead now (or the lease ran out on the store's
+            # clock): stop firing until elected again, which rebuilds everything from the store.
             log.warning("lease lost while firing; %d claim(s) not written", len(claims))
             self._heap.clear()
             self._more_due = False
+            self._leadership.forfeit()
             return
         except Exception:
             # Nothing was written: the store still has the old next fire times, so a reload
@@ -509,7 +536,8 @@ class Scheduler:
         heartbeat is older than two lease times.
         """
         self._next_orphan_check = time.monotonic() + self.options.lease_ttl
-        horizon = now - timedelta(seconds=self.options.lease_ttl * 2)
+        # Heartbeats are written on the store's clock: judge them on it too.
+        horizon = self.store.current_time() - timedelta(seconds=self.options.lease_ttl * 2)
         live = {n.id for n in self.store.list_nodes() if n.last_seen >= horizon}
         live.add(self.node_id)
         runs = self.store.interrupt_runs(

@@ -239,11 +239,12 @@ class JobService:
     def resume(self, job_id: str, actor: Actor) -> JobView:
         """Resume the job (idempotent). Raises JobNotFound, JobHasNoNextRun."""
         record = self.store.get_job(job_id)
-        if not record.paused:
-            return self._view(record)
         next_time = load_trigger(record.trigger).next_fire_time(self._clock())
         if next_time is None:
+            # Paused or not: a job whose trigger has ended cannot be resumed (SPEC §5.3).
             raise JobHasNoNextRun(job_id)
+        if not record.paused:
+            return self._view(record)
         updated = record.replace(paused=False, next_fire_time=next_time)
         return self._write(record, updated, actor, "job.resume")
 

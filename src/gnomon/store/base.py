@@ -315,9 +315,17 @@ class Store(ABC):
     def remove_node(self, node_id: str) -> None: ...
 
     @abstractmethod
-    def acquire_lease(self, name: str, holder: str, ttl_s: float, now: datetime) -> Lease | None:
+    def current_time(self) -> datetime:
+        """The store's clock: what lease expiry and node heartbeats are judged by (PostgreSQL's
+        server time; on SQLite, the clock the store was built with)."""
+
+    @abstractmethod
+    def acquire_lease(
+        self, name: str, holder: str, ttl_s: float, now: datetime | None = None
+    ) -> Lease | None:
         """Take the lease if it is free, expired or already ours (renewing it); else None.
 
+        Expiry is judged and written on the store's clock (current_time), or at `now` if given.
         A new holder gets a token one greater than the last one (fencing).
         """
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.pool import StaticPool
 
+from gnomon.domain import utcnow
 from gnomon.errors import StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -92,8 +94,10 @@ def _build_sqlite_engine(url: URL) -> Engine:
 class SqlBase:
     """The engine and the two kinds of transaction every SqlStore method runs in."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, clock: Callable[[], datetime] = utcnow) -> None:
+        """`clock`: the store's clock on SQLite (PostgreSQL's is the server's own `now()`)."""
         self._url = normalise_url(url)
+        self._clock = clock
         self._engine = build_engine(self._url)
         self._dialect = self._url.get_backend_name()
         # SQLite admits one writer at a time. Threads of this process queue for it here, where

@@ -130,7 +130,7 @@ class SqlJobs(SqlBase):
         next_times = {claim.run.job_id: claim for claim in claims}  # the last claim of a job wins
         with self._write() as conn:
             if fence is not None:
-                check_fence(conn, fence, lock=self._is_pg)
+                check_fence(conn, fence, self._is_pg, None if self._is_pg else self._clock())
             inserted = insert_claimed_runs(conn, ordered, self._is_pg)
             set_next_times(
                 conn,

@@ -8,8 +8,11 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     RowMapping,
+    Text,
     case,
+    cast,
     delete,
     func,
     select,
@@ -17,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gnomon.domain import Lease, Node, utcnow
+from gnomon.domain import Lease, Node
 from gnomon.store.base import LeaseLost
 from gnomon.store.sql_engine import CHANGES_CHANNEL, LEASE_RELEASED, SqlBase
 from gnomon.store.tables import leases, nodes
@@ -29,17 +32,20 @@ _RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN_IDLE_TIMEOUT_MS = 1000
 
 
-def check_fence(conn: Connection, fence: Lease, lock: bool) -> None:
+def check_fence(conn: Connection, fence: Lease, lock: bool, now: datetime | None) -> None:
     """Raise LeaseLost unless the fence's holder still holds that lease with the same token.
 
-    Expiry is judged by this process's clock, the same clock whose `now` callers pass to
-    acquire_lease. With `lock` (PostgreSQL) the lease row stays locked until the caller's
-    transaction ends, so nobody can take the lease between this check and the fenced write;
-    SQLite gets the same from the write lock its write transactions begin with.
+    Expiry is judged by the store's clock, the one acquire_lease wrote it by: PostgreSQL's own
+    `now()` (`now` None), else the given `now`. With `lock` (PostgreSQL) the lease row stays
+    locked until the caller's transaction ends, so nobody can take the lease between this check
+    and the fenced write; SQLite gets the same from the write lock its write transactions begin
+    with.
     """
     stmt = select(leases.c.holder, leases.c.token, leases.c.expires_at).where(
         leases.c.name == fence.name
     )
+    if now is None:
+        stmt = stmt.add_columns(func.now().label("now"))
     if lock:
         # In the same statement as the lock, not one more round trip on the firing path.
         stmt = stmt.add_columns(_bound_lock_holding(fence)).with_for_update()
@@ -48,7 +54,7 @@ def check_fence(conn: Connection, fence: Lease, lock: bool) -> None:
         row is None
         or row.holder != fence.holder
         or row.token != fence.token
-        or row.expires_at <= utcnow()
+        or row.expires_at <= (row.now if now is None else now)
     ):
         raise LeaseLost(fence.name, fence.holder)
 
@@ -61,9 +67,11 @@ def _bound_lock_holding(fence: Lease) -> ColumnElement[Any]:
     failover until it is resumed. The server aborts a transaction left idle this long, which
     releases the lock; the frozen client's next statement then fails and nothing is written.
     """
-    remaining_ms = int((fence.expires_at - utcnow()).total_seconds() * 1000)
-    timeout_ms = max(_MIN_IDLE_TIMEOUT_MS, remaining_ms)
-    return func.set_config("idle_in_transaction_session_timeout", str(timeout_ms), True)
+    remaining = func.extract("epoch", leases.c.expires_at - func.now()) * 1000
+    timeout_ms = func.greatest(_MIN_IDLE_TIMEOUT_MS, func.floor(remaining))
+    return func.set_config(
+        "idle_in_transaction_session_timeout", cast(cast(timeout_ms, Integer), Text), True
+    )
 
 
 def _row_to_lease(row: RowMapping) -> Lease:
@@ -120,8 +128,21 @@ class SqlNodes(SqlBase):
         with self._write() as conn:
             conn.execute(delete(nodes).where(nodes.c.id == node_id))
 
-    def acquire_lease(self, name: str, holder: str, ttl_s: float, now: datetime) -> Lease | None:
-        expires_at = now + timedelta(seconds=ttl_s)
+    def current_time(self) -> datetime:
+        if not self._is_pg:
+            return self._clock()
+        with self._read() as conn:
+            found: datetime = conn.execute(select(func.now())).scalar_one()
+        return found.astimezone(UTC)
+
+    def acquire_lease(
+        self, name: str, holder: str, ttl_s: float, now: datetime | None = None
+    ) -> Lease | None:
+        # Judged and written on the store's clock unless the caller gives one (tests do).
+        current: Any = now
+        if current is None:
+            current = func.now() if self._is_pg else self._clock()
+        expires_at = current + timedelta(seconds=ttl_s)
         # One atomic upsert on both backends: the conditional DO UPDATE either renews our own
         # lease, takes over an expired one with the next fencing token, or changes nothing (and
         # returns no row) while someone else holds it.
@@ -138,7 +159,7 @@ class SqlNodes(SqlBase):
                 ),
                 "expires_at": stmt.excluded.expires_at,
             },
-            where=(leases.c.holder == stmt.excluded.holder) | (leases.c.expires_at <= now),
+            where=(leases.c.holder == stmt.excluded.holder) | (leases.c.expires_at <= current),
         ).returning(*leases.c)
         with self._write() as conn:
             row = conn.execute(stmt).mappings().first()
