@@ -103,6 +103,9 @@ class MissReason(StrEnum):
     MAX_INSTANCES = "max_instances"
     #: Claimed shortly ahead, but paused, changed or removed before its time came.
     JOB_CHANGED = "job_changed"
+    #: Claimed by a leader that lost the lease before starting it; its successor adopted it
+    #: too late to run it within the misfire grace.
+    LEADER_LOST = "leader_lost"
 
 
 class Role(StrEnum):
@@ -213,6 +216,8 @@ class Run:
     node: str | None = None
     manual_job_id: str | None = None  # the worker thread's name for manual runs
     cancel_requested: bool = False
+    #: The lease token its node claimed or adopted it under (None: no node has taken it).
+    lease_token: int | None = None
 
     def replace(self, **changes: Any) -> Run:
         return dataclasses.replace(self, **changes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from gnomon.domain import (
     JobDefinition,
     JobKind,
     JobRecord,
+    Lease,
     Run,
     RunStatus,
     TriggerSource,
@@ -73,6 +74,12 @@ def scheduled_run(store: SqlStore, seconds_ago: float) -> Run:
     return store.add_run(run)
 
 
+def lease_of(store: SqlStore) -> Callable[[], Lease | None]:
+    """This test's node "n1" holds the scheduler lease."""
+    lease = store.acquire_lease("scheduler", "n1", 300)
+    return lambda: lease
+
+
 def final(store: SqlStore, run_id: str) -> Run:
     return wait_for(
         lambda: r if (r := store.get_run(run_id)).status.is_final else None,
@@ -86,7 +93,9 @@ def test_scheduled_run_that_waited_past_the_misfire_grace_is_recorded_missed(
     store: SqlStore, parts: tuple[WorkerPool, RunRecorder]
 ) -> None:
     pool, recorder = parts
-    runs = ActiveRuns(store, pool, recorder, NullMetrics(), node_id="n1", clock=utcnow)
+    runs = ActiveRuns(
+        store, pool, recorder, NullMetrics(), node_id="n1", clock=utcnow, lease=lease_of(store)
+    )
     record = job(store, grace=2)
     late, on_time = scheduled_run(store, seconds_ago=5), scheduled_run(store, seconds_ago=1)
     runs.start(record, late)
@@ -104,12 +113,19 @@ def test_fire_claimed_ahead_starts_only_when_still_due(
     pool, recorder = parts
     asked: list[str] = []
 
-    def still_due(claimed: JobRecord, run: Run) -> str | None:
+    def still_due(claimed: JobRecord, run: Run) -> JobRecord | str:
         asked.append(run.id)
-        return "the job was paused before this fire time" if len(asked) == 1 else None
+        return "the job was paused before this fire time" if len(asked) == 1 else claimed
 
     runs = ActiveRuns(
-        store, pool, recorder, NullMetrics(), node_id="n1", clock=utcnow, still_due=still_due
+        store,
+        pool,
+        recorder,
+        NullMetrics(),
+        node_id="n1",
+        clock=utcnow,
+        lease=lease_of(store),
+        still_due=still_due,
     )
     record = job(store, grace=60)
     first, second = scheduled_run(store, 0), scheduled_run(store, 0)

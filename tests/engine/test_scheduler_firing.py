@@ -177,10 +177,14 @@ def test_embedded_scheduler_leaves_the_applications_collector_alone(tmp_path: Pa
         gc.set_threshold(*before)
 
 
-def test_fire_claimed_ahead_still_starts_after_the_lease_is_lost(tmp_path: Path) -> None:
+def test_fire_claimed_ahead_by_a_node_that_lost_the_lease_is_run_by_the_next_leader(
+    tmp_path: Path,
+) -> None:
     store = _store_with_ticking_job(tmp_path)
-    scheduler = Scheduler(store, SchedulerOptions(poll_interval=0.2, lease_ttl=5, claim_ahead=3))
-    scheduler.start()
+    options = SchedulerOptions(poll_interval=0.2, lease_ttl=5, claim_ahead=3)
+    first = Scheduler(store, options, node_id="first")
+    first.start()
+    second = Scheduler(store, options, node_id="second")
     try:
 
         def claimed_ahead() -> list[str] | None:
@@ -189,15 +193,21 @@ def test_fire_claimed_ahead_still_starts_after_the_lease_is_lost(tmp_path: Path)
             return [r.id for r in runs if r.scheduled_for and r.scheduled_for > later] or None
 
         waiting = wait_for(claimed_ahead, timeout=10, what="a fire claimed ahead", every=0.05)
-        # This node loses the lease (as when a standby takes over): it claims nothing more, but
-        # the fire it claimed is its alone and still starts at its time.
-        scheduler._leadership.stop()
-        wait_for(lambda: not scheduler.is_leader, timeout=5, what="the lease to be gone")
+        # The first node loses the lease (as when a standby takes over): it may start nothing
+        # it claimed, since the store moves a run to running only under the lease it holds.
+        first._leadership.stop()
+        wait_for(lambda: not first.is_leader, timeout=5, what="the lease to be gone")
+        second.start()
         runs = wait_for(
             lambda: [r for i in waiting if (r := store.get_run(i)).status.is_final] or None,
-            timeout=10,
-            what="the claimed fire to end",
+            timeout=15,
+            what="the claimed fires to end",
         )
     finally:
-        scheduler.stop(grace=2)
-    assert [r.status for r in runs] == [RunStatus.SUCCEEDED] * len(waiting)
+        second.stop(grace=2)
+        first.stop(grace=2)
+    # Adopted by the next leader and run there, at their time: once, and not by the first.
+    assert [(r.status, r.node) for r in runs] == [(RunStatus.SUCCEEDED, "second")] * len(waiting)
+    for r in runs:
+        assert r.started_at is not None and r.scheduled_for is not None
+        assert r.started_at >= r.scheduled_for

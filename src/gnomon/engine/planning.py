@@ -61,6 +61,7 @@ def plan_fires(
     node: str,
     down_until: datetime,
     due: datetime | None = None,
+    token: int | None = None,
 ) -> FirePlan:
     """Turn the job's fire times due at `now` (from `due`, by default its stored next_fire_time,
     on) into records.
@@ -100,7 +101,7 @@ def plan_fires(
             message = f"more than {MAX_ENUMERATED} fire times missed; counted up to that cap"
         plan.records.append(
             _record(
-                record, late[0], late[-1], len(late), RunStatus.MISSED, now, node, reason
+                record, late[0], late[-1], len(late), RunStatus.MISSED, now, node, reason, token
             ).replace(finished_at=now, error_message=message)
         )
     batches = [on_time] if definition.coalesce and on_time else [[t] for t in on_time]
@@ -115,10 +116,13 @@ def plan_fires(
                 now,
                 node,
                 MissReason.MAX_INSTANCES,
+                token,
             )
             plan.records.append(skipped.replace(finished_at=now))
             continue
-        run = _record(record, batch[0], batch[-1], len(batch), RunStatus.QUEUED, now, node, None)
+        run = _record(
+            record, batch[0], batch[-1], len(batch), RunStatus.QUEUED, now, node, None, token
+        )
         plan.records.append(run)
         plan.to_execute.append(run)
         active += 1
@@ -126,14 +130,20 @@ def plan_fires(
 
 
 def plan_ahead(
-    record: JobRecord, trigger: Trigger, when: datetime, *, now: datetime, node: str
+    record: JobRecord,
+    trigger: Trigger,
+    when: datetime,
+    *,
+    now: datetime,
+    node: str,
+    token: int | None = None,
 ) -> FirePlan:
     """The run of the job's next fire time `when`, claimed at `now`, shortly before it is due.
 
     Only for a job with no run active, whose fire time is not yet due: such a fire is neither late
     nor beyond `max_instances`, so it is always one queued run of one fire time.
     """
-    run = _record(record, when, when, 1, RunStatus.QUEUED, now, node, None)
+    run = _record(record, when, when, 1, RunStatus.QUEUED, now, node, None, token)
     return FirePlan(records=[run], to_execute=[run], next_fire_time=trigger.next_fire_time(when))
 
 
@@ -146,6 +156,7 @@ def _record(
     now: datetime,
     node: str,
     reason: MissReason | None,
+    token: int | None = None,
 ) -> Run:
     return Run(
         id=new_run_id(),
@@ -158,4 +169,5 @@ def _record(
         fire_count=count,
         node=node,
         reason=reason.value if reason else None,
+        lease_token=token,
     )

@@ -143,6 +143,12 @@ class RunRecorder:
             previous = pending.get(update.run_id)
             pending[update.run_id] = merge_updates(previous, update) if previous else update
 
+    def pending_ids(self) -> set[str]:
+        """The runs with updates handed over and not yet written."""
+        with self._lock:
+            self._merge_inbox()
+            return set(self._pending) | set(self._started)
+
     def flush(self) -> None:
         """Write everything handed over until now (also called by stop)."""
         with self._lock:

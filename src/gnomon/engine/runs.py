@@ -15,12 +15,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from gnomon.domain import JobRecord, MissReason, Run, RunStatus, RunUpdate, TriggerType
+from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus, RunUpdate, TriggerType
 from gnomon.engine.executors import run_job
 from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.pool import WorkerPool
 from gnomon.engine.recorder import RunRecorder
-from gnomon.store.base import Store
+from gnomon.engine.starts import StartGate
+from gnomon.store.base import RunStart, Store
 
 
 class _Active:
@@ -37,8 +38,8 @@ class _Active:
         self.cancelled = False
 
 
-def _always_due(record: JobRecord, run: Run) -> str | None:
-    return None
+def _always_due(record: JobRecord, run: Run) -> JobRecord | str:
+    return record
 
 
 class ActiveRuns:
@@ -53,10 +54,13 @@ class ActiveRuns:
         *,
         node_id: str,
         clock: Callable[[], datetime],
-        still_due: Callable[[JobRecord, Run], str | None] = _always_due,
+        lease: Callable[[], Lease | None],
+        on_lease_lost: Callable[[], None] = lambda: None,
+        still_due: Callable[[JobRecord, Run], JobRecord | str] = _always_due,
     ) -> None:
-        """`still_due(record, run)`, asked when a run claimed ahead comes due: None to start
-        it, or why its fire time no longer belongs to the job (recorded `skipped`)."""
+        """`still_due(record, run)`, asked when a run claimed ahead comes due: the job as it
+        is now, to run, or why its fire time no longer belongs to the job (recorded
+        `skipped`). `lease()`: the lease this node holds now (None: it may start nothing)."""
         self._store = store
         self._pool = pool
         self._recorder = recorder
@@ -72,6 +76,15 @@ class ActiveRuns:
         self._active: dict[str, _Active] = {}
         self._per_job: dict[str, int] = {}
         self._ended: deque[str] = deque()
+        self._gate = StartGate(
+            store,
+            node_id,
+            lease=lease,
+            clock=clock,
+            may_start=self._may_start_id,
+            on_lease_lost=on_lease_lost,
+            metrics=metrics,
+        )
 
     def settle(self) -> None:
         """Forget the runs that ended since the last call (the scheduler loop calls it on each
@@ -116,7 +129,15 @@ class ActiveRuns:
                 job_id = active.run.job_id
                 per_job[job_id] = per_job.get(job_id, 0) + 1
         # Fire times as instants on the pool's clock: one reading of each clock for the batch.
-        offset = time.monotonic() - self._clock().timestamp()
+        now = time.monotonic()
+        offset = now - self._clock().timestamp()
+        self._gate.expect(
+            (
+                RunStart(active.run.id, active.run.job_id, active.record.definition.max_instances),
+                now if at is None else at.timestamp() + offset,
+            )
+            for active, (_, _, at) in zip(actives, starts, strict=True)
+        )
         self._pool.submit_all(
             [
                 (
@@ -156,17 +177,25 @@ class ActiveRuns:
                 )
             )
 
+    def _may_start_id(self, run_id: str) -> bool:
+        active = self._active.get(run_id)  # a dict read is atomic; entries stay until settled
+        if active is None:
+            return False
+        return active.run.scheduled_for is None or self._may_start(active)
+
     def _may_start(self, active: _Active) -> bool:
-        """Whether a scheduled run, now that a worker has it, may start; if not, its record says
-        why: the job changed since a claim made ahead (`skipped`), or the run waited longer than
-        the misfire grace, for a free worker or in a frozen process (`missed`)."""
+        """Whether a scheduled run, now that its time has come, may start; if not, its record
+        says why: the job changed since a claim made ahead (`skipped`), or the run waited longer
+        than the misfire grace, for a free worker or in a frozen process (`missed`). A fire
+        claimed ahead runs the job as it is now."""
         run, record = active.run, active.record
         if active.ahead:
-            why = self._still_due(record, run)
-            if why is not None:
-                self._end_unstarted(run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, why)
+            current = self._still_due(record, run)
+            if isinstance(current, str):
+                self._end_unstarted(run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, current)
                 self._metrics.skipped(run.job_id, run.fire_count)
                 return False
+            active.record = record = current
         latest = run.last_scheduled_for or run.scheduled_for
         grace = record.definition.misfire_grace_time
         if latest is not None and (self._clock() - latest).total_seconds() > grace:
@@ -200,8 +229,9 @@ class ActiveRuns:
         pool_name = thread.name
         thread.name = run.manual_job_id or f"gnomon-run-{run.id[:8]}"
         try:
-            if run.scheduled_for is not None and not self._may_start(active):
-                return
+            if not self._gate.admit(run.id):
+                return  # not started; its record says why, or the next leader adopts it
+            record = active.record  # the job as it is now, for a fire claimed ahead
             trigger = record.trigger
             if run.scheduled_for is not None and trigger.get("type") == TriggerType.INTERVAL:
                 jitter = trigger.get("jitter")
@@ -219,7 +249,6 @@ class ActiveRuns:
                 self._metrics.finished(run.job_id, RunStatus.CANCELLED.value)
                 return
             started = self._clock()
-            self._recorder.started(run.id, started, self._node_id)
             scheduled = run.scheduled_for
             self._metrics.fired(
                 run.job_id, 0.0 if scheduled is None else (started - scheduled).total_seconds()

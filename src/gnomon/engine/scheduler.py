@@ -117,6 +117,8 @@ class Scheduler:
             self.metrics,
             node_id=self.node_id,
             clock=clock,
+            lease=lambda: self._leadership.lease,
+            on_lease_lost=self._lease_lost,
             still_due=self._still_due,
         )
         self._ahead = timedelta(seconds=max(0.0, self.options.claim_ahead))
@@ -141,6 +143,8 @@ class Scheduler:
         self._manual_hint = True
         self._next_poll = 0.0
         self._next_orphan_check = 0.0
+        self._next_reconcile = 0.0
+        self._suspects: set[str] = set()  # runs found lost by the last reconciliation
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -196,6 +200,10 @@ class Scheduler:
             self._next_poll = 0.0
         self._wake.set()
 
+    def _lease_lost(self) -> None:
+        self._leadership.forfeit()
+        self._wake.set()
+
     def _count_refused(self, refused: list[RunUpdate]) -> None:
         counts: dict[str, int] = {}
         for update in refused:
@@ -229,6 +237,8 @@ class Scheduler:
 
     def _iteration(self) -> float:
         """One pass: take over if elected, reload if changed, fire what is due. Returns the wait."""
+        if time.monotonic() >= self._next_reconcile:
+            self._reconcile(self._clock())
         lease = self._leadership.lease
         if lease is None:
             # Nothing more is claimed. The jobs stay known: fires claimed ahead while the lease
@@ -237,7 +247,7 @@ class Scheduler:
             self._heap.clear()
             return self.options.poll_interval
         if self._needs_takeover:
-            self._take_over()
+            self._take_over(lease)
         if time.monotonic() >= self._next_poll:
             self._poll()
         self._fire_due(lease)
@@ -263,14 +273,96 @@ class Scheduler:
             timeout = min(timeout, max(0.0, (when - now).total_seconds()))
         return timeout
 
-    def _take_over(self) -> None:
+    def _take_over(self, lease: Lease) -> None:
         self._needs_takeover = False
         now = self._clock()
         self._took_over_at = now
-        self._interrupt_orphans(now)
         self._seen_changes = None
         self._manual_hint = True
-        self._poll()
+        # Adopted first: the orphan check in _poll would otherwise find them on a node gone.
+        adopted = self._adopt(lease)
+        self._poll()  # the jobs as they are now, before the adopted runs start
+        for run in adopted:
+            self._resume_queued(run, now)
+        self._reconcile(now, at_takeover=True)
+
+    def _adopt(self, lease: Lease) -> list[Run]:
+        """Take over the queued runs earlier leaders claimed or picked up and never started:
+        they are run if still within their grace (a fire claimed ahead, at its time), else
+        recorded missed (reason leader_lost)."""
+        adopted = self.store.adopt_runs(self.node_id, lease)
+        if adopted:
+            log.warning("adopted %d run(s) earlier leaders did not start", len(adopted))
+        return adopted
+
+    def _resume_queued(self, run: Run, now: datetime) -> None:
+        """Start a queued run of this node that nothing here executes, or close it."""
+        record = self._jobs.get(run.job_id)
+        if record is None:
+            self._close_unstarted(run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, "the job is gone")
+            return
+        if run.scheduled_for is None:
+            self._runs.start(record, run)
+            return
+        latest = run.last_scheduled_for or run.scheduled_for
+        grace = record.definition.misfire_grace_time
+        if (now - latest).total_seconds() > grace:
+            why = f"its leader lost the lease before starting it, {grace}s grace ago or more"
+            self._close_unstarted(run, RunStatus.MISSED, MissReason.LEADER_LOST, why)
+            self.metrics.missed(run.job_id, run.fire_count)
+            return
+        self._runs.start(record, run, run.scheduled_for if run.scheduled_for > now else None)
+
+    def _close_unstarted(
+        self, run: Run, status: RunStatus, reason: MissReason, message: str
+    ) -> None:
+        self._recorder.record(
+            RunUpdate(
+                run_id=run.id,
+                status=status,
+                finished_at=self._clock(),
+                reason=reason.value,
+                error_message=message,
+                owner=self.node_id,
+            )
+        )
+
+    def _reconcile(self, now: datetime, *, at_takeover: bool = False) -> None:
+        """Compare the runs the store says this node owns with what it executes. A queued run
+        nothing here will start is started (if still due) or closed; a running run nothing
+        here executes is interrupted. Only after two looks, a lease time apart, so that an
+        update on its way to the store is not taken for a loss (at takeover, queued runs at
+        once: nothing of this term has started yet)."""
+        self._next_reconcile = time.monotonic() + self.options.lease_ttl
+        owned = self.store.owned_active_runs(self.node_id)
+        if not owned:
+            self._suspects = set()
+            return
+        executing = set(self._runs.ids()) | self._recorder.pending_ids()
+        lost = [run for run in owned if run.id not in executing]
+        suspects = {run.id for run in lost}
+        leader = self._leadership.lease is not None
+        for run in lost:
+            confirmed = run.id in self._suspects
+            if run.status is RunStatus.QUEUED and leader and (confirmed or at_takeover):
+                log.warning(
+                    "run %s of job %s was left queued here; resuming it", run.id, run.job_id
+                )
+                self._resume_queued(run, now)
+                suspects.discard(run.id)
+            elif run.status is RunStatus.RUNNING and confirmed:
+                log.warning("run %s of job %s is no longer executing here", run.id, run.job_id)
+                self._recorder.record(
+                    RunUpdate(
+                        run_id=run.id,
+                        status=RunStatus.INTERRUPTED,
+                        finished_at=now,
+                        reason="the node executing it lost track of it",
+                        owner=self.node_id,
+                    )
+                )
+                suspects.discard(run.id)
+        self._suspects = suspects
 
     def _poll(self) -> None:
         """Reload jobs when the store changed; pick up manual runs and cancellations."""
@@ -370,13 +462,14 @@ class Scheduler:
         record = self._jobs.get(job_id)
         return record is not None and record.revision == revision and self._due.get(job_id) == when
 
-    def _still_due(self, claimed: JobRecord, run: Run) -> str | None:
+    def _still_due(self, claimed: JobRecord, run: Run) -> JobRecord | str:
         """Whether a fire claimed ahead still belongs to its job now that its time has come
-        (called from a worker): None if so, else why not. A pause, trigger change or removal
-        that reached this scheduler after the claim thus takes effect at once."""
+        (called from a worker): the job as it is now if so, else why not. A pause, trigger
+        change or removal that reached this scheduler after the claim thus takes effect at
+        once, and any other change (command, target, kwargs) is what runs."""
         current = self._jobs.get(claimed.id)
         if current is not None and current.revision == claimed.revision:
-            return None  # the usual case: unchanged since the claim
+            return current  # the usual case: unchanged since the claim
         if current is None:
             return "the job was removed before this fire time"
         if current.paused:
@@ -387,7 +480,7 @@ class Scheduler:
             return "the job's trigger changed before this fire time"
         if trigger.next_fire_time(when - timedelta(microseconds=1)) != when:
             return "the job's trigger changed and no longer fires at this time"
-        return None
+        return current
 
     def _fire_due(self, lease: Lease) -> None:
         now = self._clock()
@@ -416,7 +509,7 @@ class Scheduler:
             if ahead and active:
                 deferred.append(entry)  # claimed when due, once its running run may have ended
                 continue
-            plan = self._plan(record, when, now, active, ahead)
+            plan = self._plan(record, when, now, active, ahead, lease.token)
             if plan is None:
                 continue
             plans.append((record, plan, ahead))
@@ -427,20 +520,27 @@ class Scheduler:
             self._claim(lease, plans)
 
     def _plan(
-        self, record: JobRecord, when: datetime, now: datetime, active: int, ahead: bool
+        self,
+        record: JobRecord,
+        when: datetime,
+        now: datetime,
+        active: int,
+        ahead: bool,
+        token: int,
     ) -> FirePlan | None:
         """The job's fire plan; None, with the job left out of firing until it changes or the
         scheduler reloads, when its trigger fails (one bad trigger never stops the others)."""
         trigger = self._triggers[record.id]
         try:
             if ahead:
-                return plan_ahead(record, trigger, when, now=now, node=self.node_id)
+                return plan_ahead(record, trigger, when, now=now, node=self.node_id, token=token)
             return plan_fires(
                 record,
                 trigger,
                 now,
                 active=active,
                 node=self.node_id,
+                token=token,
                 down_until=self._took_over_at or now,
                 due=when,
             )
@@ -504,7 +604,10 @@ class Scheduler:
     # --- runs ----------------------------------------------------------------------------------
 
     def _start_manual_runs(self) -> None:
-        for run in self.store.claim_queued_manual_runs(self.node_id):
+        lease = self._leadership.lease
+        if lease is None:
+            return
+        for run in self.store.claim_queued_manual_runs(self.node_id, token=lease.token):
             record = self._jobs.get(run.job_id) or self.store.find_job(run.job_id)
             if record is None:
                 now = self._clock()

@@ -23,7 +23,6 @@ from gnomon.domain import (
 )
 from gnomon.engine.leadership import LEASE_NAME
 from gnomon.errors import (
-    JobAlreadyRunning,
     JobExists,
     JobHasNoNextRun,
     JobNotEditable,
@@ -251,12 +250,10 @@ class JobService:
     def run_now(self, job_id: str, actor: Actor) -> Run:
         """Queue a manual run, executed in the background by the scheduler; paused jobs too.
 
-        Raises JobNotFound, JobAlreadyRunning when max_instances runs are active.
+        Raises JobNotFound, JobAlreadyRunning when max_instances runs are running or due to
+        start now, anywhere in the cluster.
         """
         record = self.store.get_job(job_id)
-        active = self.store.active_runs(job_id)
-        if len(active) >= record.definition.max_instances:
-            raise JobAlreadyRunning(job_id, active[0].id, record.definition.max_instances)
         now = self._clock()
         run_id = str(uuid.uuid4())
         run = Run(
@@ -269,7 +266,9 @@ class JobService:
             manual_job_id=f"manual-{job_id}-{run_id[:8]}",
         )
         audit = self._audit(actor, "job.run", job_id, None, {"run_id": run_id}, now)
-        run = self.store.add_run(run, audit=audit)
+        # Counted and inserted in one transaction: two quick requests cannot both pass, and a
+        # fire claimed ahead of its time does not count until its time.
+        run = self.store.add_manual_run(run, record.definition.max_instances, now, audit=audit)
         self._announce("manual_run")
         return run
 

@@ -64,6 +64,24 @@ class FireClaim:
 
 
 @dataclass(frozen=True)
+class RunStart:
+    """A queued run its node wants to move to running now."""
+
+    run_id: str
+    job_id: str
+    max_instances: int
+
+
+class StartResult(NamedTuple):
+    """What Store.start_runs did: the runs now running, and those recorded `skipped` because
+    max_instances runs of their job were running. Runs in neither were not this node's to
+    start (no longer queued, or adopted by another node)."""
+
+    started: set[str]
+    skipped: set[str]
+
+
+@dataclass(frozen=True)
 class JobWrite:
     """A job to insert or replace, with the revision it must still have (None: any, or new)."""
 
@@ -155,6 +173,36 @@ class Store(ABC):
         """Insert one run (a manual run, usually) and optionally its audit entry."""
 
     @abstractmethod
+    def add_manual_run(
+        self, run: Run, max_instances: int, now: datetime, audit: AuditEntry | None = None
+    ) -> Run:
+        """Insert a queued manual run (and its audit entry) unless its job already has
+        `max_instances` runs running or queued to start by `now` (fires claimed ahead of their
+        time do not count): then raise JobAlreadyRunning, naming the oldest. Check and insert
+        are one transaction, so two requests at once cannot both pass."""
+
+    @abstractmethod
+    def start_runs(
+        self, starts: Sequence[RunStart], node: str, fence: Lease, now: datetime
+    ) -> StartResult:
+        """Move queued runs of `node` to running (started_at = `now`), in one transaction
+        fenced by `fence` (raises LeaseLost, changing nothing, unless it is still held).
+
+        max_instances is judged here, across every node: a run whose job already has that many
+        running is recorded `skipped` (reason max_instances) instead, in the same transaction.
+        """
+
+    @abstractmethod
+    def adopt_runs(self, node: str, fence: Lease) -> list[Run]:
+        """Take over, fenced by `fence`, every queued run another node owns (claimed or picked
+        up under an earlier lease): they become `node`'s, under the fence's token. Returns
+        them, oldest first."""
+
+    @abstractmethod
+    def owned_active_runs(self, node: str) -> list[Run]:
+        """The queued and running runs `node` owns, oldest first, without output."""
+
+    @abstractmethod
     def update_runs(self, updates: Sequence[RunUpdate]) -> list[RunUpdate]:
         """Apply lifecycle updates, each as a guarded transition (RunUpdate.from_statuses and
         RunUpdate.owner); fields left None in an update are not changed. Returns the updates
@@ -207,8 +255,11 @@ class Store(ABC):
         """Runs queued or running (of one job, or all), oldest first, without output."""
 
     @abstractmethod
-    def claim_queued_manual_runs(self, node: str, limit: int = 100) -> list[Run]:
-        """Take queued manual runs no node has taken yet: set their node, return them."""
+    def claim_queued_manual_runs(
+        self, node: str, limit: int = 100, token: int | None = None
+    ) -> list[Run]:
+        """Take queued manual runs no node has taken yet: set their node (and the lease token
+        it takes them under), return them."""
 
     @abstractmethod
     def request_cancel(self, run_id: str, now: datetime) -> Run:

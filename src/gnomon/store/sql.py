@@ -15,6 +15,7 @@ from gnomon.errors import StoreError, StoreNotReady
 from gnomon.store.base import Store
 from gnomon.store.sql_auth import SqlAuth
 from gnomon.store.sql_jobs import SqlJobs
+from gnomon.store.sql_lifecycle import SqlLifecycle
 from gnomon.store.sql_nodes import SqlNodes
 from gnomon.store.sql_runs import SqlRuns
 
@@ -31,7 +32,7 @@ def alembic_config() -> Config:
     return config
 
 
-class SqlStore(SqlJobs, SqlRuns, SqlAuth, SqlNodes, Store):
+class SqlStore(SqlJobs, SqlRuns, SqlLifecycle, SqlAuth, SqlNodes, Store):
     """The store on a SQL database: ``sqlite:///PATH`` or ``postgresql://USER@HOST/DB``.
 
     Constructing it connects to nothing (beyond creating a SQLite file's directory); the first

@@ -25,13 +25,13 @@ RUN_COLUMNS = (
     "id", "job_id", "trigger_source", "status", "scheduled_for", "last_scheduled_for",
     "fire_count", "created_by", "queued_at", "started_at", "finished_at", "duration_ms",
     "reason", "error_type", "error_message", "traceback", "output", "exit_code", "node",
-    "manual_job_id", "cancel_requested",
+    "manual_job_id", "cancel_requested", "lease_token",
 )  # fmt: skip
 _PG_RUN_TYPES = (
     "text", "text", "text", "text", "timestamptz", "timestamptz",
     "int", "int", "timestamptz", "timestamptz", "timestamptz", "bigint",
     "text", "text", "text", "text", "text", "int", "text",
-    "text", "boolean",
+    "text", "boolean", "bigint",
 )  # fmt: skip
 # The fields a RunUpdate may change, besides status (which it always sets).
 UPDATE_COLUMNS = (
@@ -85,7 +85,7 @@ _PG_SET_NEXT_TIMES = (
     ") AS v WHERE jobs.id = v.id AND jobs.revision = v.rev"
 )
 _SQLITE_CHUNK = 500  # ids per `IN (…)`: well under SQLite's bound-parameter limit
-_SQLITE_MAX_ROWS = 512  # rows per multi-row statement: 512 × 21 parameters < SQLite's 32,766
+_SQLITE_MAX_ROWS = 512  # rows per multi-row statement: 512 × 22 parameters < SQLite's 32,766
 
 
 def _sqlite_many(
@@ -140,7 +140,7 @@ def _run_row(run: Run, sqlite: bool) -> tuple[Any, ...]:
         fmt(run.queued_at), fmt(run.started_at), fmt(run.finished_at), run.duration_ms,
         storable_text(run.reason), storable_text(run.error_type),
         storable_text(run.error_message), storable_text(run.traceback), storable_text(run.output),
-        run.exit_code, run.node, run.manual_job_id, run.cancel_requested,
+        run.exit_code, run.node, run.manual_job_id, run.cancel_requested, run.lease_token,
     )  # fmt: skip
 
 

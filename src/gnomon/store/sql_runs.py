@@ -75,6 +75,7 @@ def run_params(run: Run) -> dict[str, Any]:
         "node": run.node,
         "manual_job_id": run.manual_job_id,
         "cancel_requested": run.cancel_requested,
+        "lease_token": run.lease_token,
     }
 
 
@@ -102,6 +103,7 @@ def row_to_run(row: RowMapping | Mapping[str, Any]) -> Run:
         node=row["node"],
         manual_job_id=row["manual_job_id"],
         cancel_requested=bool(row["cancel_requested"]),
+        lease_token=row.get("lease_token"),
     )
 
 
@@ -263,7 +265,9 @@ class SqlRuns(SqlBase):
         with self._read() as conn:
             return [row_to_run(row) for row in conn.execute(stmt).mappings()]
 
-    def claim_queued_manual_runs(self, node: str, limit: int = 100) -> list[Run]:
+    def claim_queued_manual_runs(
+        self, node: str, limit: int = 100, token: int | None = None
+    ) -> list[Run]:
         # An alias, or the subquery would correlate with the UPDATE's own table row by row and
         # its LIMIT would limit nothing.
         queued = runs.alias("queued")
@@ -290,7 +294,7 @@ class SqlRuns(SqlBase):
                 runs.c.node.is_(None),
                 runs.c.status == RunStatus.QUEUED.value,
             )
-            .values(node=node)
+            .values(node=node, lease_token=token)
             .returning(*LIGHT_COLUMNS)
         )
         with self._write() as conn:

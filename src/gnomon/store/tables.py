@@ -103,6 +103,8 @@ runs = Table(
     Column("node", String(255), nullable=True),
     Column("manual_job_id", String(255), nullable=True),
     Column("cancel_requested", Boolean, nullable=False, default=False),
+    # The lease token the run's node claimed or adopted it under (fenced starts, adoption).
+    Column("lease_token", BigInteger, nullable=True),
     # The exactly-once claim. Manual runs have scheduled_for NULL, and NULLs never collide in a
     # unique constraint on either SQLite or PostgreSQL.
     UniqueConstraint("job_id", "scheduled_for"),

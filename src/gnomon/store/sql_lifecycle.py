@@ -1,0 +1,160 @@
+"""SqlStore's fenced run lifecycle: starting runs under the lease, adopting a lost leader's runs,
+manual runs admitted against max_instances, and what a node owns.
+
+Every move here is a guarded transition (status and owner in the WHERE clause) in one transaction
+with the lease check, so a node that lost the lease can start nothing, and a new leader's
+adoption and an old node's start can never both win for one run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, and_, cast, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
+
+from gnomon.domain import AuditEntry, Lease, Run, RunStatus, TriggerSource
+from gnomon.errors import JobAlreadyRunning
+from gnomon.store.base import RunStart, StartResult
+from gnomon.store.sql_auth import insert_audit
+from gnomon.store.sql_engine import SqlBase
+from gnomon.store.sql_nodes import check_fence
+from gnomon.store.sql_runs import LIGHT_COLUMNS, row_to_run, run_params
+from gnomon.store.tables import jobs, runs
+
+_QUEUED = RunStatus.QUEUED.value
+_RUNNING = RunStatus.RUNNING.value
+
+
+def _json_values(values: Iterable[str], is_pg: bool) -> Any:
+    """Any number of strings as one bound parameter: a select of their `value` column."""
+    text = json.dumps(sorted(set(values)))
+    if is_pg:
+        elements = func.jsonb_array_elements_text(cast(literal(text, String), JSONB))
+    else:
+        elements = func.json_each(literal(text, String))
+    return select(elements.table_valued("value").c.value)
+
+
+def _counts_against_max_instances(now: datetime) -> ColumnElement[bool]:
+    """Runs that occupy one of their job's max_instances: running, or queued to start now.
+    A fire claimed ahead of its time does not count until that time has come."""
+    return or_(
+        runs.c.status == _RUNNING,
+        and_(
+            runs.c.status == _QUEUED,
+            or_(runs.c.scheduled_for.is_(None), runs.c.scheduled_for <= now),
+        ),
+    )
+
+
+class SqlLifecycle(SqlBase):
+    """The fenced lifecycle half of SqlStore."""
+
+    def _fence(self, conn: Any, fence: Lease) -> None:
+        check_fence(conn, fence, self._is_pg, None if self._is_pg else self._clock())
+
+    def start_runs(
+        self, starts: Sequence[RunStart], node: str, fence: Lease, now: datetime
+    ) -> StartResult:
+        if not starts:
+            return StartResult(set(), set())
+        with self._write() as conn:
+            self._fence(conn, fence)
+            job_ids = _json_values((s.job_id for s in starts), self._is_pg)
+            running: dict[str, int] = dict(
+                conn.execute(
+                    select(runs.c.job_id, func.count())
+                    .where(runs.c.status == _RUNNING, runs.c.job_id.in_(job_ids))
+                    .group_by(runs.c.job_id)
+                ).all()
+            )
+            # Judged in this transaction, across every node: a run starts only while fewer
+            # than max_instances runs of its job are running anywhere.
+            go: list[str] = []
+            over: list[str] = []
+            for start in starts:
+                count = int(running.get(start.job_id, 0))
+                if count >= start.max_instances:
+                    over.append(start.run_id)
+                else:
+                    running[start.job_id] = count + 1
+                    go.append(start.run_id)
+            mine = and_(runs.c.status == _QUEUED, runs.c.node == node)
+            started: set[str] = set()
+            if go:
+                started = set(
+                    conn.execute(
+                        update(runs)
+                        .where(runs.c.id.in_(_json_values(go, self._is_pg)), mine)
+                        .values(status=_RUNNING, started_at=now)
+                        .returning(runs.c.id)
+                    ).scalars()
+                )
+            skipped: set[str] = set()
+            if over:
+                skipped = set(
+                    conn.execute(
+                        update(runs)
+                        .where(runs.c.id.in_(_json_values(over, self._is_pg)), mine)
+                        .values(
+                            status=RunStatus.SKIPPED.value,
+                            finished_at=now,
+                            reason="max_instances",
+                            error_message="max_instances runs of the job were running "
+                            "when its time came",
+                        )
+                        .returning(runs.c.id)
+                    ).scalars()
+                )
+        return StartResult(started, skipped)
+
+    def adopt_runs(self, node: str, fence: Lease) -> list[Run]:
+        stmt = (
+            update(runs)
+            .where(
+                runs.c.status == _QUEUED,
+                runs.c.node.is_not(None),
+                runs.c.node != node,
+            )
+            .values(node=node, lease_token=fence.token)
+            .returning(*LIGHT_COLUMNS)
+        )
+        with self._write() as conn:
+            self._fence(conn, fence)
+            adopted = [row_to_run(row) for row in conn.execute(stmt).mappings()]
+        return sorted(adopted, key=lambda run: (run.queued_at, run.id))
+
+    def owned_active_runs(self, node: str) -> list[Run]:
+        stmt = (
+            select(*LIGHT_COLUMNS)
+            .where(runs.c.node == node, runs.c.status.in_([_QUEUED, _RUNNING]))
+            .order_by(runs.c.queued_at, runs.c.id)
+        )
+        with self._read() as conn:
+            return [row_to_run(row) for row in conn.execute(stmt).mappings()]
+
+    def add_manual_run(
+        self, run: Run, max_instances: int, now: datetime, audit: AuditEntry | None = None
+    ) -> Run:
+        if run.trigger_source is not TriggerSource.MANUAL:
+            raise ValueError("add_manual_run takes manual runs only")
+        active = (
+            select(runs.c.id)
+            .where(runs.c.job_id == run.job_id, _counts_against_max_instances(now))
+            .order_by(runs.c.queued_at, runs.c.id)
+        )
+        with self._write() as conn:
+            if self._is_pg:
+                # Two requests at once queue here, so both cannot pass the count below.
+                conn.execute(select(jobs.c.id).where(jobs.c.id == run.job_id).with_for_update())
+            found = list(conn.execute(active).scalars())
+            if len(found) >= max_instances:
+                raise JobAlreadyRunning(run.job_id, found[0], max_instances)
+            conn.execute(runs.insert(), run_params(run))
+            if audit is not None:
+                insert_audit(conn, [audit])
+        return run
