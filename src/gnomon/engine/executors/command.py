@@ -13,6 +13,7 @@ from datetime import datetime
 
 from gnomon.domain import JobDefinition, Run, RunStatus
 from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name
+from gnomon.engine.executors.groups import describe_exit, group_alive, signal_group
 from gnomon.engine.output import OutputBuffer
 
 #: After the process exits, how long to keep reading output that a leftover background process
@@ -43,45 +44,6 @@ def _describe_start_failure(exc: OSError, argv: list[str], cwd: str | None) -> s
         return f"cannot start {argv[0]!r}: working directory {cwd!r}: {exc.strerror}"
     what = "is not executable" if isinstance(exc, PermissionError) else exc.strerror
     return f"cannot start {argv[0]!r}: {what}; check the command and PATH"
-
-
-def _signal(pgid: int, signum: int) -> bool:
-    """Send ``signum`` to the process group; False once the group has no process left."""
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether any process of the group is still running. Orphaned members are reaped by PID 1,
-    which in containers may be slow or never do it; a zombie answers a signal but is dead, so on
-    Linux /proc tells them apart (read only while a group is being stopped)."""
-    if not _signal(pgid, 0):
-        return False
-    if not os.path.isdir("/proc/self"):
-        return True
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] != b"Z":  # pgrp, state
-            return True
-    return False
-
-
-def _exit_message(code: int) -> str:
-    if code < 0:
-        try:
-            return f"killed by signal {signal.Signals(-code).name} (exit code {code})"
-        except ValueError:
-            return f"killed by signal {-code} (exit code {code})"
-    return f"exited with code {code}"
 
 
 class _Pump:
@@ -122,14 +84,14 @@ def _stop_group(proc: subprocess.Popen[bytes], pump: _Pump, grace: float, poll: 
     """SIGTERM the process group, wait up to ``grace`` seconds (reading output meanwhile), then
     SIGKILL whatever of the group is left. Returns what was done, for the output."""
     pgid = proc.pid  # start_new_session: the process leads its own group
-    _signal(pgid, signal.SIGTERM)
+    signal_group(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         pump.pump(poll)
         # Once the leader is reaped, probe whether any child outlived it.
-        if proc.poll() is not None and not _group_alive(pgid):
+        if proc.poll() is not None and not group_alive(pgid):
             return "sent SIGTERM to its process group"
-    _signal(pgid, signal.SIGKILL)
+    signal_group(pgid, signal.SIGKILL)
     proc.wait()
     return f"sent SIGTERM to its process group, then SIGKILL after {grace:g}s"
 
@@ -194,7 +156,7 @@ def run_command(
             )
     finally:
         if proc.returncode is None:  # only on an unexpected error in this function: leave no orphan
-            _signal(proc.pid, signal.SIGKILL)
+            signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
         pump.close()
         if proc.stdout is not None:
@@ -217,7 +179,7 @@ def run_command(
             RunStatus.FAILED,
             output,
             error_type="NonZeroExit",
-            error_message=_exit_message(code),
+            error_message=describe_exit(code),
             exit_code=code,
         )
     return watch.outcome(RunStatus.SUCCEEDED, output, exit_code=code)
