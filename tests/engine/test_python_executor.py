@@ -100,7 +100,7 @@ def test_an_exception_is_a_failed_outcome_with_its_traceback() -> None:
     assert outcome.traceback is not None
     assert outcome.traceback.startswith("Traceback (most recent call last):")
     assert 'in fails\n    raise JobError("boom' in outcome.traceback
-    assert "_Call" not in outcome.traceback
+    assert "TargetCall" not in outcome.traceback
 
 
 def test_sys_exit_is_a_failure_not_the_end_of_the_worker() -> None:

@@ -22,7 +22,7 @@ from gnomon.engine.output import OutputBuffer, route_thread_output
 from gnomon.store.base import Store
 
 _MAX_RETURN_REPR = 2000
-_LOAD_HINT = "check the job's target and that its package is importable where the scheduler runs"
+LOAD_HINT = "check the job's target and that its package is importable where the scheduler runs"
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,15 @@ async def _await(awaitable: Awaitable[Any]) -> Any:
 
 
 @dataclass
-class _Call:
-    """One call of the target, runnable in any thread; keeps what it returned or raised."""
+class TargetCall:
+    """One call of the target, runnable in any thread; keeps what it returned or raised.
+
+    Its thread's prints go to ``output`` (None: to the real streams, as in a child process).
+    """
 
     func: Callable[..., Any]
     kwargs: dict[str, Any]
-    output: OutputBuffer
+    output: OutputBuffer | None
     result: Any = None
     error: BaseException | None = None
     # Set when the call ends; only a call run in a helper thread (with a timeout) needs one, and
@@ -96,14 +99,16 @@ class _Call:
                 self.done.set()
 
 
-def _format_traceback(exc: BaseException) -> str:
+def format_job_traceback(exc: BaseException) -> str:
+    """The traceback of a job's exception, from the job's own code on."""
     tb = exc.__traceback__
     if tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next  # drop our own frame (_Call.__call__): start at the job's code
+        tb = tb.tb_next  # drop our own frame (TargetCall.__call__): start at the job's code
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
+    """A target's return value as the run's output shows it: a repr, shortened."""
     shortener = reprlib.Repr()
     shortener.maxstring = shortener.maxother = 500
     shortener.maxlist = shortener.maxtuple = shortener.maxdict = shortener.maxset = 50
@@ -114,7 +119,8 @@ def _describe(value: Any) -> str:
     return text if len(text) <= _MAX_RETURN_REPR else text[:_MAX_RETURN_REPR] + "… (truncated)"
 
 
-def _error_message(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """The error message recorded for a target's exception."""
     if isinstance(exc, SystemExit):
         return f"the callable called sys.exit({exc.code!r})"
     return str(exc) or error_type_name(exc)
@@ -140,13 +146,13 @@ def run_python(
             RunStatus.FAILED,
             output,
             error_type=error_type_name(exc),
-            error_message=f"cannot load target {target!r}: {exc}; {_LOAD_HINT}",
-            traceback=_format_traceback(exc),
+            error_message=f"cannot load target {target!r}: {exc}; {LOAD_HINT}",
+            traceback=format_job_traceback(exc),
         )
     kwargs = dict(definition.kwargs)
     if resolved.accepts_run and "run" not in kwargs:  # an explicit `run` kwarg wins
         kwargs["run"] = RunContext.for_run(run, output, cancel, store=store)
-    call = _Call(resolved.func, kwargs, output)
+    call = TargetCall(resolved.func, kwargs, output)
     if definition.timeout is None:
         call()
         if isinstance(call.error, KeyboardInterrupt):
@@ -185,11 +191,11 @@ def run_python(
             RunStatus.CANCELLED if cancelled else RunStatus.FAILED,
             output,
             error_type=error_type_name(call.error),
-            error_message=_error_message(call.error),
-            traceback=_format_traceback(call.error),
+            error_message=describe_error(call.error),
+            traceback=format_job_traceback(call.error),
         )
     if call.result is not None:
-        output.write(f"return value: {_describe(call.result)}\n")
+        output.write(f"return value: {describe_value(call.result)}\n")
     if cancelled:
         message = "cancelled while running; the callable returned after run.cancelled was set"
         return watch.outcome(
