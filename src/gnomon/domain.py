@@ -29,6 +29,14 @@ class JobKind(StrEnum):
     COMMAND = "command"
 
 
+class Isolation(StrEnum):
+    """Where a Python target runs: a worker thread of the scheduler, or a child process of its own
+    that timeout and cancel can terminate."""
+
+    THREAD = "thread"
+    PROCESS = "process"
+
+
 class RunStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -136,6 +144,7 @@ class JobDefinition:
     coalesce: bool = True
     max_instances: int = 1
     timeout: float | None = None
+    isolation: Isolation = Isolation.THREAD  # python jobs only: a command has its own process
     locked: bool = False
     is_builtin: bool = True
 
@@ -150,12 +159,15 @@ class JobDefinition:
         data = dataclasses.asdict(self)
         data["kind"] = self.kind.value
         data["command"] = list(self.command) if self.command is not None else None
+        data["isolation"] = Isolation(self.isolation).value
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobDefinition:
+        """The definition ``to_json`` wrote; keys added since (``isolation``) take their default."""
         data = dict(data)
         data["kind"] = JobKind(data["kind"])
+        data["isolation"] = Isolation(data.get("isolation", Isolation.THREAD))
         if data.get("command") is not None:
             data["command"] = tuple(data["command"])
         return cls(**data)

@@ -13,6 +13,7 @@ import pytest
 
 from gnomon.domain import (
     AuditEntry,
+    Isolation,
     JobDefinition,
     JobKind,
     JobRecord,
@@ -109,6 +110,18 @@ def test_job_roundtrip_keeps_definition_and_aware_utc_times(store: SqlStore) -> 
         assert value is not None
         assert value.utcoffset() == timedelta(0)
     assert store.list_jobs() == [found]
+
+
+def test_a_python_jobs_isolation_is_stored(store: SqlStore) -> None:
+    definition = dataclasses.replace(
+        job().definition,
+        kind=JobKind.PYTHON,
+        command=None,
+        target="pkg.jobs:nightly",
+        isolation=Isolation.PROCESS,
+    )
+    store.write_jobs([JobWrite(JobRecord(definition=definition, trigger=CRON))])
+    assert store.get_job("backup").definition == definition
 
 
 def test_get_job_raises_and_find_job_returns_none_for_missing_job(store: SqlStore) -> None:
