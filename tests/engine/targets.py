@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import itertools
+import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -100,6 +104,55 @@ def waits_for_cancel(run: RunContext, stopped: threading.Event | None = None) ->
 def naps(seconds: float) -> None:
     """A target that cannot be asked to stop: it takes no `run`."""
     time.sleep(seconds)
+
+
+# --- targets for process isolation: they kill, crash or outlive what a thread could survive -----
+
+
+def chatty(run: RunContext) -> int:
+    """Writes every way a target can; returns the pid of the process it ran in."""
+    print("to stdout")
+    print("to stderr", file=sys.stderr)
+    os.write(1, b"straight to file descriptor 1\n")  # as C code or a subprocess would
+    run.logger.info("copied %d files", 3)
+    run.logger.debug("hidden detail")
+    return os.getpid()
+
+
+def hangs() -> None:
+    """Ignores run.cancelled (it takes no `run`): only a signal ends it."""
+    print(f"pid {os.getpid()}", flush=True)
+    time.sleep(30)
+
+
+def hangs_with_a_subprocess() -> None:
+    sleeper = subprocess.Popen(["sleep", "30"])
+    print(f"pid {os.getpid()} sleeper {sleeper.pid}", flush=True)
+    time.sleep(30)
+
+
+def hangs_ignoring_sigterm() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    hangs()
+
+
+def dies(code: int) -> None:
+    os._exit(code)
+
+
+def segfaults() -> None:
+    ctypes.string_at(0)
+
+
+def prints_lots(lines: int) -> None:
+    for i in range(lines):
+        print(f"line {i:06d} " + "x" * 90)
+
+
+def leaves_a_thread() -> str:
+    """Returns at once, but a non-daemon thread keeps its process alive."""
+    threading.Thread(target=time.sleep, args=(30,), daemon=False).start()
+    return "done"
 
 
 async def async_add(a: int, b: int) -> int:

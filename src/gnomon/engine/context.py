@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TextIO
 
 from gnomon.domain import Run, TriggerSource
 from gnomon.engine.output import OutputBuffer, routing_suspended
@@ -24,9 +25,10 @@ def _utc_formatter() -> logging.Formatter:
 
 
 class _BufferHandler(logging.Handler):
-    """Writes formatted records into a run's output buffer."""
+    """Writes formatted records into a run's output buffer (or, in a child process, the stream
+    the parent captures)."""
 
-    def __init__(self, buffer: OutputBuffer, level: int) -> None:
+    def __init__(self, buffer: OutputBuffer | TextIO, level: int) -> None:
         super().__init__(level)
         self.buffer = buffer
         self.setFormatter(_utc_formatter())
@@ -57,7 +59,9 @@ class _RunLogger(logging.Logger):
             super().callHandlers(record)
 
 
-def build_run_logger(job_id: str, run_id: str, buffer: OutputBuffer, level: int) -> logging.Logger:
+def build_run_logger(
+    job_id: str, run_id: str, buffer: OutputBuffer | TextIO, level: int
+) -> logging.Logger:
     """A logger capturing records at ``level`` and above into ``buffer``, propagating upwards."""
     job_logger = logging.getLogger(f"gnomon.jobs.{job_id}")
     logger = _RunLogger(job_logger.name, level)

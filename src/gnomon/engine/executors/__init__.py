@@ -7,9 +7,10 @@ import traceback
 from collections.abc import Callable
 from datetime import datetime
 
-from gnomon.domain import JobDefinition, JobKind, Run, RunStatus, utcnow
+from gnomon.domain import Isolation, JobDefinition, JobKind, Run, RunStatus, utcnow
 from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name
 from gnomon.engine.executors.command import run_command
+from gnomon.engine.executors.process import run_in_process
 from gnomon.engine.executors.python import run_python
 from gnomon.engine.output import (
     DEFAULT_OUTPUT_CAP,
@@ -40,10 +41,12 @@ def run_job(
     """Execute ``run`` of ``definition`` in the calling thread and return how it ended.
 
     Setting ``cancel`` asks the run to stop: a command's process group is terminated, a Python
-    callable sees ``run.cancelled`` turn true. A run cancelled before it starts is not started.
+    callable sees ``run.cancelled`` turn true (and with ``isolation = "process"`` its process group
+    is terminated shortly after). A run cancelled before it starts is not started.
     Never raises for anything the job does (only a KeyboardInterrupt in the caller's thread);
     raises ValueError for an ``output_cap`` under ``MIN_OUTPUT_CAP``, a programming error.
-    ``store`` is handed to Python targets as ``run.store`` (gnomon's own shipped jobs use it).
+    ``store`` is handed to Python targets run in a thread as ``run.store`` (gnomon's own shipped
+    jobs use it); a child process has none.
     """
     if output_cap < MIN_OUTPUT_CAP:
         raise ValueError(f"output_cap must be at least {MIN_OUTPUT_CAP} bytes, got {output_cap}")
@@ -58,6 +61,8 @@ def run_job(
     try:
         if definition.kind is JobKind.COMMAND:
             return run_command(definition, run, cancel, clock=clock, output_cap=output_cap)
+        if definition.isolation == Isolation.PROCESS:
+            return run_in_process(definition, run, cancel, clock=clock, output_cap=output_cap)
         return run_python(definition, run, cancel, clock=clock, output_cap=output_cap, store=store)
     except Exception as exc:  # a bug in an executor must not take the engine's worker down
         watch = Stopwatch(clock)

@@ -1,0 +1,509 @@
+"""Runs a job's Python callable in a child process of its own, which timeout and cancel terminate.
+
+The child is started from the multiprocessing "forkserver" (or "spawn") context, never by forking
+the scheduler: its threads and store connections do not survive a fork. The child leads a process
+group of its own, so stopping a run reaches whatever the target started. Its stdout and stderr
+(file descriptors 1 and 2, so C extensions and subprocesses are captured too) and its run logger's
+lines arrive on one pipe, in order; its run logger's records, and at the end a report of what the
+call returned or raised, arrive on a second; a third tells it to stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import pickle
+import selectors
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext, SpawnContext
+from typing import Any, TextIO
+
+from gnomon.domain import JobDefinition, Run, RunStatus
+from gnomon.engine.context import RunContext, build_run_logger
+from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name
+from gnomon.engine.executors.groups import describe_exit, group_alive, signal_group
+from gnomon.engine.executors.python import (
+    LOAD_HINT,
+    TargetCall,
+    describe_error,
+    describe_value,
+    format_job_traceback,
+    resolve_target,
+)
+from gnomon.engine.output import OutputBuffer
+
+#: How child processes are started: forkserver forks them from a small single-threaded server
+#: (a few ms each), spawn starts a fresh interpreter (tens of ms); fork is never safe here.
+START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+#: On timeout or cancel, how long the target gets to see ``run.cancelled`` and return before its
+#: process group is sent SIGTERM; and how long after SIGTERM before SIGKILL. Together they keep a
+#: cancel under one second.
+STOP_GRACE = 0.4
+KILL_GRACE = 0.2
+#: After the child ends, how long to keep reading output that a leftover background process of
+#: its group may hold open (such processes are left running, as for commands); after a stop, the
+#: group is gone and a short wait is enough.
+DRAIN_SECONDS = 1.0
+_DRAIN_AFTER_STOP = 0.1
+_POLL = 0.05
+_READ_SIZE = 64 * 1024
+
+# Process.start() polls every child multiprocessing knows of; on a forkserver child that poll
+# consumes the exit status, so a poll from another run's start() and our own join must not meet.
+_processes_lock = threading.Lock()
+
+
+def _multiprocessing_context() -> ForkServerContext | SpawnContext:
+    if START_METHOD == "forkserver":
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")
+
+
+def preload_in_forkserver() -> None:
+    """Have the forkserver import this module once, so a child starts with it loaded (about 10 ms
+    a run instead of 50). Global to the process: called only by gnomon's own processes, before
+    the first process-isolated run; keeps multiprocessing's default preload of ``__main__``."""
+    if START_METHOD == "forkserver":
+        _multiprocessing_context().set_forkserver_preload(["__main__", __name__])
+
+
+# --- the child's side ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What the child needs to make the call as the scheduler's thread would."""
+
+    target: str
+    kwargs: bytes  # pickled apart, and loaded once sys.path is the scheduler's
+    run: Run
+    sys_path: list[str]
+    cwd: str
+    environ: dict[str, str]
+    log_level: int
+
+
+@dataclass(frozen=True)
+class _Report:
+    """How the call ended, sent by the child once it has."""
+
+    returned: bool
+    value: str | None = None  # the return value, described; None when it returned None
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+
+    @classmethod
+    def of_error(cls, exc: BaseException, message: str | None = None) -> _Report:
+        return cls(
+            returned=False,
+            error_type=error_type_name(exc),
+            error_message=message or describe_error(exc),
+            traceback=format_job_traceback(exc),
+        )
+
+
+class _Channel:
+    """The child's end of the message pipe; threads of the target may log at the same time."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, message: object) -> None:
+        with self._lock:
+            self._conn.send(message)
+
+
+class _ForwardHandler(logging.Handler):
+    """Sends the run logger's records to the parent, whose ``gnomon.jobs.<job_id>`` logger
+    handles them as it would a thread-run target's."""
+
+    def __init__(self, channel: _Channel, level: int) -> None:
+        super().__init__(level)
+        self.channel = channel
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.channel.send(_portable_record(record))
+        except Exception:
+            self.handleError(record)
+
+
+def _portable_record(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's attributes that survive pickling as they are: arguments merged into the
+    message, the exception as text."""
+    data = dict(record.__dict__)
+    data["msg"], data["args"] = record.getMessage(), None
+    if record.exc_info and not record.exc_text:
+        data["exc_text"] = logging.Formatter().formatException(record.exc_info)
+    data["exc_info"] = None
+    return {k: v for k, v in data.items() if v is None or isinstance(v, str | int | float)}
+
+
+def _capture_output(conn: Connection) -> None:
+    """Point file descriptors 1 and 2, and sys.stdout/sys.stderr, at the output pipe."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os.dup2(conn.fileno(), 1)
+    os.dup2(conn.fileno(), 2)
+    conn.close()
+    sys.stdout, sys.stderr = _line_stream(1), _line_stream(2)
+
+
+def _line_stream(fd: int) -> TextIO:
+    # Line-buffered like a terminal, so prints and log lines arrive in the order written.
+    return open(fd, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)
+
+
+def _watch_parent(control: Connection, cancelled: threading.Event) -> None:
+    """Set ``cancelled`` when the parent asks the run to stop. If the parent goes away instead
+    (the scheduler died), nobody will stop this run or read its output, and another scheduler may
+    start the job again: ask the target to stop, then end the process group."""
+    try:
+        control.recv_bytes()
+    except (EOFError, OSError):
+        cancelled.set()
+        time.sleep(STOP_GRACE)
+        if os.getpgrp() == os.getpid():
+            os.killpg(0, signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+    cancelled.set()
+
+
+def _call(request: _Request, channel: _Channel, cancelled: threading.Event) -> _Report:
+    try:
+        sys.path[:] = request.sys_path
+        os.chdir(request.cwd)
+        os.environ.clear()
+        os.environ.update(request.environ)
+        kwargs: dict[str, Any] = pickle.loads(request.kwargs)  # noqa: S301 - our own parent's
+    except Exception as exc:
+        return _Report.of_error(exc, f"the child process could not set up the run: {exc}")
+    try:
+        resolved = resolve_target(request.target)
+    except Exception as exc:
+        message = f"cannot load target {request.target!r}: {exc}; {LOAD_HINT}"
+        return _Report.of_error(exc, message)
+    if resolved.accepts_run and "run" not in kwargs:  # an explicit `run` kwarg wins
+        run = request.run
+        logger = build_run_logger(run.job_id, run.id, sys.stderr, request.log_level)
+        logger.propagate = False  # the parent propagates it, in the scheduler's process
+        logger.addHandler(_ForwardHandler(channel, request.log_level))
+        kwargs["run"] = RunContext(
+            run_id=run.id,
+            job_id=run.job_id,
+            trigger_source=run.trigger_source,
+            scheduled_for=run.scheduled_for,
+            created_by=run.created_by,
+            logger=logger,
+            cancel_event=cancelled,
+        )
+    call = TargetCall(resolved.func, kwargs, None)
+    call()
+    if call.error is not None:
+        return _Report.of_error(call.error)
+    value = None if call.result is None else describe_value(call.result)
+    return _Report(returned=True, value=value)
+
+
+def _child_main(
+    request: _Request, output: Connection, messages: Connection, control: Connection
+) -> None:
+    """The child process: make the call, report how it ended."""
+    with contextlib.suppress(OSError):
+        os.setsid()  # its own session and process group: a stop reaches what the target starts
+    # A daemonic process may not start multiprocessing children; the parent marks this one
+    # daemonic only so that it is terminated if the scheduler exits while it runs.
+    multiprocessing.current_process().daemon = False
+    _capture_output(output)
+    cancelled = threading.Event()
+    threading.Thread(
+        target=_watch_parent, args=(control, cancelled), name="gnomon-control", daemon=True
+    ).start()
+    channel = _Channel(messages)
+    try:
+        report = _call(request, channel, cancelled)
+    except BaseException as exc:  # a failure of ours: still a report, not a lost run
+        report = _Report.of_error(exc, f"gnomon's child process failed: {exc}")
+    try:
+        channel.send(report)
+    except Exception:
+        traceback.print_exc()  # lands in the run's output; the parent sees a report missing
+        raise
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+
+
+# --- the parent's side --------------------------------------------------------------------------
+
+
+class _Child:
+    """The parent's view of one child process: its pipes, what it has said, how to stop it."""
+
+    def __init__(self, request: _Request, output: OutputBuffer, job_logger: logging.Logger) -> None:
+        self.output = output
+        self.job_logger = job_logger
+        self.report: _Report | None = None
+        self.exited = False
+        self.exit_code: int | None = None
+        self.kept_alive = ""  # what was done to a child that reported but did not exit
+        context = _multiprocessing_context()
+        out_r, out_w = context.Pipe(duplex=False)
+        msg_r, msg_w = context.Pipe(duplex=False)
+        ctl_r, ctl_w = context.Pipe(duplex=False)
+        self._ours = [out_r, msg_r, ctl_w]
+        self.process = context.Process(
+            target=_child_main,
+            args=(request, out_w, msg_w, ctl_r),
+            name=f"gnomon-run-{request.run.id}",
+            daemon=True,
+        )
+        try:
+            with _processes_lock:
+                self.process.start()
+        except BaseException:
+            self._close_pipes()
+            raise
+        finally:
+            for conn in (out_w, msg_w, ctl_r):  # the child has its copies
+                conn.close()
+        if self.process.pid is None:  # never after start(); a 0 would make killpg hit our group
+            raise RuntimeError("the child process has no pid")
+        self.pid = self.process.pid
+        self._out_fd = out_r.fileno()
+        self._messages = msg_r
+        self._control = ctl_w
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._out_fd, selectors.EVENT_READ, "output")
+        self._selector.register(msg_r.fileno(), selectors.EVENT_READ, "messages")
+        self._selector.register(self.process.sentinel, selectors.EVENT_READ, "exit")
+        self._open = {"output", "messages", "exit"}
+
+    def pump(self, wait: float) -> None:
+        """Take in whatever the child has written or sent, waiting up to ``wait`` seconds."""
+        if not self._open:
+            time.sleep(wait)
+            return
+        for key, _ in self._selector.select(wait):
+            if key.data == "output":
+                data = os.read(self._out_fd, _READ_SIZE)
+                if data:
+                    self.output.write_bytes(data)
+                else:
+                    self._done_with(key.fileobj, "output")
+            elif key.data == "messages":
+                self._receive()
+            else:
+                self._reap()
+                self._done_with(key.fileobj, "exit")
+
+    def _reap(self) -> None:
+        with _processes_lock:
+            self.process.join()
+        self.exit_code = self.process.exitcode
+        self.exited = True
+
+    def _done_with(self, fileobj: Any, what: str) -> None:
+        self._selector.unregister(fileobj)
+        self._open.discard(what)
+
+    def _receive(self) -> None:
+        try:
+            while self._messages.poll():
+                message = self._messages.recv()
+                if isinstance(message, _Report):
+                    self.report = message
+                elif isinstance(message, dict):
+                    self.job_logger.handle(logging.makeLogRecord(message))
+        except Exception:  # EOF, or a message cut short by the child's end
+            self._done_with(self._messages.fileno(), "messages")
+
+    def wait(self, cancel: threading.Event, timeout: float | None) -> RunStatus | None:
+        """Run until the child exits; TIMED_OUT or CANCELLED when that comes first instead. A child
+        that reported but does not exit (a thread of the target still running) is stopped."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        reported_at: float | None = None
+        while not self.exited:
+            now = time.monotonic()
+            if cancel.is_set():
+                return RunStatus.CANCELLED
+            if deadline is not None and now >= deadline:
+                return RunStatus.TIMED_OUT
+            if self.report is not None:
+                if reported_at is None:
+                    reported_at = now
+                elif now - reported_at > STOP_GRACE:
+                    self.kept_alive = self.stop()
+                    return None
+            wait = _POLL if deadline is None else max(0.0, min(_POLL, deadline - now))
+            self.pump(wait)
+        return None
+
+    def stop(self) -> str:
+        """Ask the target to stop through ``run.cancelled``; SIGTERM its process group after
+        STOP_GRACE, SIGKILL after KILL_GRACE more. Returns what was done, for the output."""
+        with contextlib.suppress(OSError):
+            self._control.send_bytes(b"stop")
+        if self._wait_for_group(STOP_GRACE):
+            return "it stopped when asked through run.cancelled"
+        self._signal(signal.SIGTERM)
+        if self._wait_for_group(KILL_GRACE):
+            return "sent SIGTERM to its process group"
+        self._signal(signal.SIGKILL)
+        self._wait_for_group(KILL_GRACE)
+        return f"sent SIGTERM to its process group, then SIGKILL after {KILL_GRACE:g}s"
+
+    def _wait_for_group(self, seconds: float) -> bool:
+        """Read on until the child and the rest of its group are gone, at most ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self.exited and not group_alive(self.pid):
+                return True
+            self.pump(min(left, 0.02))
+        return self.exited and not group_alive(self.pid)
+
+    def _signal(self, signum: int) -> None:
+        if not signal_group(self.pid, signum) and not self.exited:
+            # Stopped before it had made its group: only the child itself exists yet.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+    def drain(self, seconds: float) -> bool:
+        """Read until the output and messages end, at most ``seconds``; True if they did."""
+        deadline = time.monotonic() + seconds
+        while self._open - {"exit"} and (left := deadline - time.monotonic()) > 0:
+            self.pump(min(left, _POLL))
+        return not self._open - {"exit"}
+
+    def close(self) -> None:
+        """Release everything; a child still running here (the caller was interrupted) is
+        killed with its group, never left behind."""
+        if not self.exited:
+            self._signal(signal.SIGKILL)
+            self._reap()
+        self._selector.close()
+        self._close_pipes()
+        self.process.close()
+
+    def _close_pipes(self) -> None:
+        for conn in self._ours:
+            conn.close()
+
+
+def run_in_process(
+    definition: JobDefinition,
+    run: Run,
+    cancel: threading.Event,
+    *,
+    clock: Callable[[], datetime],
+    output_cap: int,
+    log_level: int = logging.INFO,
+) -> Outcome:
+    """Call the job's target in a child process (with ``run=RunContext`` when it takes one).
+
+    The Outcome has the same shape as a thread-run target's. On timeout or cancel the target is
+    asked to stop, then its process group is terminated; a child that dies (a crash, os._exit,
+    a signal) is a failed run, with its exit code.
+    """
+    watch = Stopwatch(clock)
+    output = OutputBuffer(output_cap)
+    try:
+        kwargs = pickle.dumps(dict(definition.kwargs))
+    except Exception as exc:
+        message = (
+            f"the job's kwargs cannot be sent to a child process: {exc}; with "
+            'isolation = "process" give kwargs that pickle (plain data always does)'
+        )
+        return watch.outcome(
+            RunStatus.FAILED, output, error_type=error_type_name(exc), error_message=message
+        )
+    request = _Request(
+        target=definition.target or "",
+        kwargs=kwargs,
+        run=run,
+        sys_path=list(sys.path),
+        cwd=os.getcwd(),
+        environ=dict(os.environ),
+        log_level=log_level,
+    )
+    child = _Child(request, output, logging.getLogger(f"gnomon.jobs.{run.job_id}"))
+    try:
+        stop = child.wait(cancel, definition.timeout)
+        done = child.stop() if stop is not None else ""
+        if not child.drain(DRAIN_SECONDS if stop is None else _DRAIN_AFTER_STOP):
+            output.write(
+                "\n[gnomon: stopped reading output: a background process still holds it open]\n"
+            )
+    finally:
+        child.close()
+    return _outcome(watch, output, child, stop, done, definition, cancel)
+
+
+def _outcome(
+    watch: Stopwatch,
+    output: OutputBuffer,
+    child: _Child,
+    stop: RunStatus | None,
+    done: str,
+    definition: JobDefinition,
+    cancel: threading.Event,
+) -> Outcome:
+    report = child.report
+    if report is not None and report.value is not None:
+        output.write(f"return value: {report.value}\n")
+    if child.kept_alive:
+        output.write(
+            "\n[gnomon: the target returned but its process did not end (a thread it started "
+            f"still running?); {child.kept_alive}]\n"
+        )
+    # The exit code says something only when the child did not report: it died, or was stopped.
+    code = child.exit_code if report is None else None
+    if stop is RunStatus.TIMED_OUT:
+        output.write(f"\n[gnomon: timed out after {definition.timeout:g}s; {done}]\n")
+        message = f"did not finish within its timeout of {definition.timeout:g}s"
+        return watch.outcome(
+            stop, output, error_type="Timeout", error_message=message, exit_code=code
+        )
+    if stop is RunStatus.CANCELLED:
+        output.write(f"\n[gnomon: cancelled; {done}]\n")
+        if report is None:
+            message = "cancelled while running; its process was stopped"
+            return watch.outcome(
+                stop, output, error_type="Cancelled", error_message=message, exit_code=code
+            )
+    if report is None:
+        ended = describe_exit(code) if code is not None else "ended"
+        return watch.outcome(
+            RunStatus.FAILED,
+            output,
+            error_type="ProcessDied",
+            error_message=f"the target's process {ended} before the target returned",
+            exit_code=code,
+        )
+    cancelled = stop is RunStatus.CANCELLED or cancel.is_set()
+    if not report.returned:
+        return watch.outcome(
+            RunStatus.CANCELLED if cancelled else RunStatus.FAILED,
+            output,
+            error_type=report.error_type,
+            error_message=report.error_message,
+            traceback=report.traceback,
+        )
+    if cancelled:
+        message = "cancelled while running; the callable returned after run.cancelled was set"
+        return watch.outcome(
+            RunStatus.CANCELLED, output, error_type="Cancelled", error_message=message
+        )
+    return watch.outcome(RunStatus.SUCCEEDED, output)

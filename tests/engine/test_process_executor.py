@@ -1,0 +1,299 @@
+"""Python targets with `isolation = "process"`: real child processes, stopped and crashed."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gnomon.domain import Isolation, RunStatus, TriggerSource
+from gnomon.engine.executors import Outcome, run_job
+from gnomon.engine.executors.process import KILL_GRACE, STOP_GRACE
+from tests.engine.targets import new_run, python_job, step_clock
+
+T = "tests.engine.targets"
+
+
+def run_isolated(target: str, cancel: threading.Event | None = None, **fields: object) -> Outcome:
+    definition = python_job(target, isolation=Isolation.PROCESS, **fields)
+    return run_job(definition, new_run(), cancel or threading.Event(), clock=step_clock())
+
+
+def pids_in(output: str) -> list[int]:
+    return [int(p) for p in re.findall(r"(?:pid|sleeper) (\d+)", output)]
+
+
+def gone(pid: int) -> bool:
+    """No such process, or only its zombie (dead, waiting for PID 1 to reap it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+class RecordingHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_target_in_a_child_succeeds_with_its_output_logs_and_return_value() -> None:
+    handler = RecordingHandler()
+    job_logger = logging.getLogger("gnomon.jobs.j1")
+    job_logger.addHandler(handler)
+    try:
+        run = new_run()
+        definition = python_job(f"{T}:chatty", isolation=Isolation.PROCESS)
+        outcome = run_job(definition, run, threading.Event())
+    finally:
+        job_logger.removeHandler(handler)
+    assert outcome.status is RunStatus.SUCCEEDED
+    lines = outcome.output.splitlines()
+    assert lines[:3] == ["to stdout", "to stderr", "straight to file descriptor 1"]
+    assert lines[3].endswith("Z INFO copied 3 files")
+    child_pid = int(lines[4].removeprefix("return value: "))
+    assert len(lines) == 5 and child_pid != os.getpid()
+    assert outcome.error_type is None and outcome.exit_code is None
+    # The record reached the scheduler's job logger too, as from a thread-run target.
+    assert [r.getMessage() for r in handler.records] == ["copied 3 files"]
+    assert handler.records[0].gnomon_run_id == run.id  # type: ignore[attr-defined]
+    assert handler.records[0].process == child_pid
+
+
+def test_the_run_context_in_a_child_describes_the_run() -> None:
+    run = new_run(trigger_source=TriggerSource.MANUAL, scheduled_for=None, created_by=7)
+    definition = python_job(f"{T}:describes_run", isolation=Isolation.PROCESS)
+    outcome = run_job(definition, run, threading.Event())
+    assert outcome.status is RunStatus.SUCCEEDED
+    for text in (run.id, "'job_id': 'j1'", "MANUAL", "'scheduled_for': None", "'created_by': 7"):
+        assert text in outcome.output
+    assert "'cancelled': False" in outcome.output
+
+
+def test_an_exception_in_a_child_is_a_failed_outcome_with_its_traceback() -> None:
+    outcome = run_isolated(f"{T}:fails")
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.error_type == "tests.engine.targets.JobError"
+    assert outcome.error_message == "boom: the backup disk is full"
+    assert outcome.traceback is not None
+    assert outcome.traceback.startswith("Traceback (most recent call last):")
+    assert 'in fails\n    raise JobError("boom' in outcome.traceback
+    assert "TargetCall" not in outcome.traceback
+    assert outcome.exit_code is None
+
+
+def test_sys_exit_and_a_missing_target_in_a_child_read_as_in_a_thread() -> None:
+    exited = run_isolated(f"{T}:exits")
+    assert (exited.status, exited.error_message) == (
+        RunStatus.FAILED,
+        "the callable called sys.exit(3)",
+    )
+    missing = run_isolated(f"{T}:missing")
+    assert missing.status is RunStatus.FAILED
+    assert missing.error_type == "AttributeError"
+    assert missing.error_message is not None
+    assert missing.error_message.startswith(f"cannot load target '{T}:missing': ")
+
+
+def test_a_child_imports_targets_from_the_schedulers_sys_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As `[scheduler] python_path` does at start-up: a directory added after the forkserver
+    # (started by earlier tests) was made still reaches the child.
+    (tmp_path / "isolation_probe.py").write_text("def answer():\n    return 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    outcome = run_isolated("isolation_probe:answer")
+    assert outcome.status is RunStatus.SUCCEEDED
+    assert outcome.output == "return value: 42\n"
+
+
+def test_a_timeout_terminates_a_child_that_ignores_cancelled_and_what_it_started() -> None:
+    started = time.monotonic()
+    outcome = run_isolated(f"{T}:hangs_with_a_subprocess", timeout=0.5)
+    assert time.monotonic() - started < 0.5 + STOP_GRACE + KILL_GRACE + 1
+    assert outcome.status is RunStatus.TIMED_OUT
+    assert outcome.error_type == "Timeout"
+    assert outcome.error_message == "did not finish within its timeout of 0.5s"
+    assert "[gnomon: timed out after 0.5s; sent SIGTERM to its process group]" in outcome.output
+    assert outcome.exit_code == -15
+    child, sleeper = pids_in(outcome.output)
+    assert gone(child)
+    assert gone(sleeper)  # in the child's process group, so stopped with it
+
+
+def test_a_child_that_ignores_sigterm_is_killed() -> None:
+    outcome = run_isolated(f"{T}:hangs_ignoring_sigterm", timeout=0.5)
+    assert outcome.status is RunStatus.TIMED_OUT
+    assert f"then SIGKILL after {KILL_GRACE:g}s" in outcome.output
+    assert outcome.exit_code == -9
+    [child] = pids_in(outcome.output)
+    assert gone(child)
+
+
+def test_a_cooperative_child_stops_when_its_timeout_asks_it_to() -> None:
+    outcome = run_isolated(f"{T}:waits_for_cancel", timeout=0.3)
+    assert outcome.status is RunStatus.TIMED_OUT
+    assert "INFO stopping early" in outcome.output
+    assert "timed out after 0.3s; it stopped when asked through run.cancelled" in outcome.output
+    assert outcome.exit_code is None
+
+
+def test_cancel_ends_a_child_that_ignores_cancelled_within_a_second() -> None:
+    cancel = threading.Event()
+    cancelled_at: list[float] = []
+
+    def cancel_now() -> None:
+        cancelled_at.append(time.monotonic())
+        cancel.set()
+
+    timer = threading.Timer(0.5, cancel_now)
+    timer.start()
+    try:
+        outcome = run_isolated(f"{T}:hangs", cancel)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - cancelled_at[0] < 1.0
+    assert outcome.status is RunStatus.CANCELLED
+    assert outcome.error_type == "Cancelled"
+    assert outcome.error_message == "cancelled while running; its process was stopped"
+    [child] = pids_in(outcome.output)
+    assert gone(child)
+
+
+def test_cancel_reaches_a_cooperative_child_through_run_cancelled() -> None:
+    cancel = threading.Event()
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    try:
+        outcome = run_isolated(f"{T}:waits_for_cancel", cancel)
+    finally:
+        timer.cancel()
+    assert outcome.status is RunStatus.CANCELLED
+    assert "INFO stopping early" in outcome.output
+    assert "return value: 'stopped early'\n" in outcome.output
+    assert outcome.error_message == (
+        "cancelled while running; the callable returned after run.cancelled was set"
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "kwargs", "how", "code"),
+    [
+        ("dies", {"code": 3}, "exited with code 3", 3),
+        ("segfaults", {}, "killed by signal SIGSEGV (exit code -11)", -11),
+    ],
+)
+def test_a_child_that_dies_is_a_failed_run_and_the_scheduler_carries_on(
+    target: str, kwargs: dict[str, object], how: str, code: int
+) -> None:
+    outcome = run_isolated(f"{T}:{target}", kwargs=kwargs)
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.error_type == "ProcessDied"
+    assert outcome.error_message == f"the target's process {how} before the target returned"
+    assert outcome.exit_code == code
+    assert run_isolated(f"{T}:add", kwargs={"a": 1, "b": 2}).output == "return value: 3\n"
+
+
+def test_a_childs_output_is_capped_keeping_head_and_tail() -> None:
+    outcome = run_isolated(f"{T}:prints_lots", kwargs={"lines": 2000})  # ~200 KB
+    assert outcome.status is RunStatus.SUCCEEDED
+    assert len(outcome.output.encode()) <= 64 * 1024
+    assert outcome.output.startswith("line 000000 ")
+    assert "bytes omitted: output over the 64 KiB cap" in outcome.output
+    assert outcome.output.endswith("line 001999 " + "x" * 90 + "\n")
+
+
+def test_kwargs_that_cannot_reach_a_child_fail_the_run_clearly() -> None:
+    outcome = run_isolated(f"{T}:add", kwargs={"a": threading.Lock(), "b": 1})
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.error_message is not None
+    assert outcome.error_message.startswith("the job's kwargs cannot be sent to a child process")
+
+
+def test_a_child_kept_alive_by_a_thread_after_the_target_returned_is_stopped() -> None:
+    started = time.monotonic()
+    outcome = run_isolated(f"{T}:leaves_a_thread")
+    assert time.monotonic() - started < 3
+    assert outcome.status is RunStatus.SUCCEEDED
+    assert outcome.output.startswith("return value: 'done'\n")
+    assert "the target returned but its process did not end" in outcome.output
+
+
+SCHEDULER_THAT_DIES = """
+import threading
+from gnomon.domain import Isolation
+from gnomon.engine.executors import run_job
+from tests.engine.targets import new_run, python_job
+
+run_job(python_job("tests.engine.targets:hangs", isolation=Isolation.PROCESS), new_run(),
+        threading.Event())
+"""
+
+
+def test_a_child_ends_itself_when_its_scheduler_dies() -> None:
+    # The child's output goes to the dying scheduler: find its pid among the scheduler's
+    # descendants instead.
+    root = Path(__file__).resolve().parents[2]
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)])}
+    scheduler = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(SCHEDULER_THAT_DIES)], env=env, cwd=root
+    )
+    try:
+        child = wait_for_child_session_leader(scheduler.pid)
+        time.sleep(0.5)  # past its print: what ends it is the scheduler's end, not a broken pipe
+    finally:
+        scheduler.kill()
+        scheduler.wait()
+    deadline = time.monotonic() + STOP_GRACE + 2
+    while not gone(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(child)
+
+
+def wait_for_child_session_leader(ancestor: int) -> int:
+    """The pid of a session leader descended from ``ancestor`` (the isolated child: it calls
+    setsid; the forkserver between them does not)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for pid in descendants(ancestor):
+            try:
+                if os.getsid(pid) == pid:
+                    return pid
+            except ProcessLookupError:
+                continue
+        time.sleep(0.05)
+    raise AssertionError("the isolated child never started")
+
+
+def descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    parents[int(entry.name)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent]
+        found.extend(children)
+        frontier.extend(children)
+    return found
