@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,8 @@ import pytest
 
 import gnomon
 import gnomon.embedded
-from gnomon.domain import RunStatus
-from gnomon.errors import JobExists, JobNotEditable
+from gnomon.domain import Isolation, Run, RunStatus
+from gnomon.errors import JobExists, JobNotEditable, ValidationFailed
 from tests.conftest import WriteConfig
 from tests.e2e.procs import wait_for
 from tests.engine import targets
@@ -56,3 +57,35 @@ def test_add_job_refuses_a_local_function(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="module-level"):
         gnomon.embedded.target_of(local)
+
+
+def test_an_ad_hoc_job_can_run_in_a_child_process(write_config: WriteConfig) -> None:
+    config = write_config('[scheduler]\ntimezone = "UTC"\npoll_interval = 0.2\n')
+    with gnomon.Scheduler(config, env={}) as scheduler:
+        every_second = {"trigger_type": "interval", "seconds": 1}
+        view = scheduler.add_job(targets.chatty, every_second, id="adhoc-proc", isolation="process")
+        assert view.record.definition.isolation is Isolation.PROCESS
+        with pytest.raises(ValidationFailed, match="isolation"):
+            scheduler.add_job(targets.ok, every_second, id="adhoc-bad", isolation="fork")
+
+        def succeeded() -> list[Run]:
+            page = scheduler.runtime.runs.list_runs(job_id="adhoc-proc", status=RunStatus.SUCCEEDED)
+            return page.items
+
+        wait_for(succeeded, timeout=10, what="the process-isolated job to run")
+        [run, *_] = succeeded()
+        output = scheduler.runtime.runs.get_run(run.id).output or ""
+        assert "straight to file descriptor 1" in output
+        child_pid = int(output.split("return value: ")[1].split()[0])
+        assert child_pid != os.getpid()
+
+
+def test_ad_hoc_jobs_take_the_configured_isolation_by_default(write_config: WriteConfig) -> None:
+    config = write_config('[scheduler]\ntimezone = "UTC"\nisolation = "process"\n')
+    scheduler = gnomon.Scheduler(config, env={})
+    scheduler.runtime.prepare_store()
+    try:
+        view = scheduler.add_job(targets.ok, {"trigger_type": "interval", "seconds": 60}, id="x")
+    finally:
+        scheduler.shutdown()
+    assert view.record.definition.isolation is Isolation.PROCESS

@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gnomon.domain import JobDefinition, JobKind
+from gnomon.domain import Isolation, JobDefinition, JobKind
 from gnomon.errors import ConfigInvalid, Problem, TriggerInvalid
 from gnomon.triggers import cache_trigger, parse_trigger, resolve_timezone
 
@@ -75,6 +75,8 @@ class SchedulerSettings(_Section):
     shutdown_grace: float = Field(default=30.0, ge=0, le=3600)
     # Directories (relative to the config file) searched for job targets' modules.
     python_path: list[str] = Field(default_factory=list)
+    # Where Python targets run unless a job says otherwise: a worker thread, or a child process.
+    isolation: Literal["thread", "process"] = "thread"
 
     @field_validator("timezone")
     @classmethod
@@ -103,6 +105,7 @@ class JobDeclaration(_Section):
     coalesce: bool | None = None
     max_instances: int | None = Field(default=None, ge=1, le=1000)
     timeout: float | None = Field(default=None, gt=0)
+    isolation: Literal["thread", "process"] | None = None
     enabled: bool = True
     locked: bool = False
 
@@ -303,7 +306,11 @@ def declared_jobs(settings: Settings, source: str) -> list[JobDefinition]:
             continue
         seen.add(declaration.id)
         if declaration.id in shipped:
-            declaration = _merge_shipped(shipped.pop(declaration.id), declaration)
+            base = shipped.pop(declaration.id)
+            if declaration.isolation == "process":
+                problems.append(Problem(f"{where}.isolation", _SHIPPED_IN_PROCESS))
+                continue
+            declaration = _merge_shipped(base, declaration)
         declarations.append((where, declaration))
     declarations.extend((f"shipped job {d.id}", d) for d in shipped.values())
 
@@ -321,6 +328,12 @@ def declared_jobs(settings: Settings, source: str) -> list[JobDefinition]:
     return sorted(definitions, key=lambda d: d.id)
 
 
+_SHIPPED_IN_PROCESS = (
+    "gnomon's shipped jobs use the scheduler's own store connection, which a child process "
+    "does not have: remove `isolation` (they run in a thread)"
+)
+
+
 def _merge_shipped(shipped: JobDeclaration, override: JobDeclaration) -> JobDeclaration:
     given = override.model_dump(exclude_unset=True)
     return shipped.model_copy(update=given)
@@ -330,6 +343,14 @@ def _to_definition(declaration: JobDeclaration, settings: Settings, where: str) 
     problems: list[Problem] = []
     if (declaration.target is None) == (declaration.command is None):
         problems.append(Problem(f"{where}.target", "give exactly one of 'target' or 'command'"))
+    elif declaration.command is not None and declaration.isolation is not None:
+        problems.append(
+            Problem(
+                f"{where}.isolation",
+                "applies to Python targets only (a command always runs in a process of its "
+                "own): remove it",
+            )
+        )
     if declaration.trigger is None:
         problems.append(Problem(f"{where}.trigger", "missing: every job needs a trigger"))
         raise ConfigInvalid(problems)
@@ -367,9 +388,16 @@ def _to_definition(declaration: JobDeclaration, settings: Settings, where: str) 
         coalesce=_pick(declaration.coalesce, scheduler.coalesce),
         max_instances=_pick(declaration.max_instances, scheduler.max_instances),
         timeout=declaration.timeout,
+        isolation=_isolation(declaration, scheduler),
         locked=declaration.locked,
         is_builtin=True,
     )
+
+
+def _isolation(declaration: JobDeclaration, scheduler: SchedulerSettings) -> Isolation:
+    if declaration.command is not None:
+        return Isolation.THREAD  # the field's default: the [scheduler] setting is not for commands
+    return Isolation(_pick(declaration.isolation, scheduler.isolation))
 
 
 _T = TypeVar("_T")

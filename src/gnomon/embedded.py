@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
-from gnomon.domain import JobDefinition, JobKind, Run
+from gnomon.domain import Isolation, JobDefinition, JobKind, Run
+from gnomon.errors import Problem, ValidationFailed
 from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor, JobView
 from gnomon.triggers import Trigger, parse_trigger
@@ -64,10 +65,14 @@ class Scheduler:
 
         `trigger` is a Trigger or a mapping as the API's PUT takes it, e.g.
         ``{"trigger_type": "interval", "seconds": 30}``. `options` are job options:
-        misfire_grace_time, coalesce, max_instances, timeout, description.
+        misfire_grace_time, coalesce, max_instances, timeout, isolation ("thread" or "process";
+        default: the [scheduler] setting), description.
         Raises TriggerInvalid, ValidationFailed, JobExists.
         """
         settings = self.runtime.config.settings.scheduler
+        isolation = options.pop("isolation", settings.isolation)
+        if isolation not in tuple(Isolation):
+            raise ValidationFailed([Problem("isolation", "must be 'thread' or 'process'")])
         if not isinstance(trigger, Trigger):
             trigger = parse_trigger(
                 trigger, default_timezone=settings.timezone, now=self.runtime.jobs.now()
@@ -82,6 +87,7 @@ class Scheduler:
             misfire_grace_time=options.pop("misfire_grace_time", settings.misfire_grace_time),
             coalesce=options.pop("coalesce", settings.coalesce),
             max_instances=options.pop("max_instances", settings.max_instances),
+            isolation=Isolation(isolation),
             is_builtin=False,
             **options,
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gnomon.config import load_config
+from gnomon.domain import Isolation
 from gnomon.errors import ConfigInvalid
 from gnomon.triggers import load_trigger
 from tests.conftest import WriteConfig
@@ -68,3 +69,87 @@ def test_a_bad_job_names_its_key_and_the_file(write_config: WriteConfig) -> None
         load_config(path, env={})
     assert [p.field for p in info.value.problems] == ["jobs[0].trigger.seconds"]
     assert str(path.resolve()) in str(info.value)
+
+
+ISOLATION = """
+[scheduler]
+timezone = "UTC"
+isolation = "process"
+
+[[jobs]]
+id = "report"
+target = "pkg.jobs:report"
+trigger = { type = "interval", seconds = 5 }
+
+[[jobs]]
+id = "quick"
+target = "pkg.jobs:quick"
+trigger = { type = "interval", seconds = 5 }
+isolation = "thread"
+
+[[jobs]]
+id = "tick"
+command = ["true"]
+trigger = { type = "interval", seconds = 5 }
+"""
+
+
+def test_isolation_is_per_job_with_the_scheduler_default(write_config: WriteConfig) -> None:
+    jobs = {job.id: job for job in load_config(write_config(ISOLATION), env={}).jobs}
+    assert jobs["report"].isolation is Isolation.PROCESS  # the [scheduler] default
+    assert jobs["quick"].isolation is Isolation.THREAD
+    # Shipped jobs use the scheduler's store: the default does not move them out of it.
+    assert jobs["gnomon.prune_runs"].isolation is Isolation.THREAD
+    assert jobs["tick"].isolation is Isolation.THREAD  # not used: a command has its own process
+
+
+def test_isolation_defaults_to_thread(config_path: Path) -> None:
+    loaded = load_config(config_path, env={})
+    assert loaded.settings.scheduler.isolation == "thread"
+    assert {job.isolation for job in loaded.jobs} == {Isolation.THREAD}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        (
+            'isolation = "thread"',
+            'isolation = "fork"',
+            "jobs[1].isolation",
+            "'thread' or 'process'",
+        ),
+        (
+            'isolation = "process"',
+            'isolation = "proc"',
+            "scheduler.isolation",
+            "'thread' or 'process'",
+        ),
+        (
+            'command = ["true"]',
+            'command = ["true"]\nisolation = "process"',
+            "jobs[2].isolation",
+            "applies to Python targets only",
+        ),
+        (
+            'id = "quick"',
+            'id = "gnomon.prune_runs"',
+            "jobs[1].isolation",
+            "shipped jobs use the scheduler's own store",
+        ),
+    ],
+)
+def test_a_bad_isolation_names_its_key(
+    write_config: WriteConfig, old: str, new: str, field: str, message: str
+) -> None:
+    body = ISOLATION.replace(old, new, 1)
+    if "prune_runs" in new:
+        body = body.replace('isolation = "thread"', 'isolation = "process"', 1)
+    with pytest.raises(ConfigInvalid) as info:
+        load_config(write_config(body), env={})
+    assert [p.field for p in info.value.problems] == [field]
+    assert message in info.value.problems[0].message
+
+
+def test_isolation_default_comes_from_the_environment_too(write_config: WriteConfig) -> None:
+    loaded = load_config(write_config(CONFIG), env={"GNOMON_SCHEDULER_ISOLATION": "process"})
+    assert loaded.settings.scheduler.isolation == "process"

@@ -17,5 +17,7 @@ def shipped_declarations(run_retention_days: int) -> list[dict[str, Any]]:
             "target": "gnomon.jobs.prune:prune_runs",
             "kwargs": {"retention_days": run_retention_days},
             "trigger": {"type": "cron", "expression": "0 0 4 * * *"},
+            # It uses the scheduler's store: [scheduler] isolation = "process" must not move it.
+            "isolation": "thread",
         }
     ]
