@@ -106,6 +106,11 @@ def naps(seconds: float) -> None:
     time.sleep(seconds)
 
 
+def blocks_until(release: threading.Event) -> None:
+    """Cannot be asked to stop: it takes no `run`, and returns only once released."""
+    release.wait(10)
+
+
 # --- targets for process isolation: they kill, crash or outlive what a thread could survive -----
 
 

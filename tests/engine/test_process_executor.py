@@ -70,6 +70,7 @@ def test_a_target_in_a_child_succeeds_with_its_output_logs_and_return_value() ->
     child_pid = int(lines[4].removeprefix("return value: "))
     assert len(lines) == 5 and child_pid != os.getpid()
     assert outcome.error_type is None and outcome.exit_code is None
+    assert outcome.lingering is None  # nothing of a process-isolated run outlives it
     # The record reached the scheduler's job logger too, as from a thread-run target.
     assert [r.getMessage() for r in handler.records] == ["copied 3 files"]
     assert handler.records[0].gnomon_run_id == run.id  # type: ignore[attr-defined]
@@ -132,6 +133,7 @@ def test_a_timeout_terminates_a_child_that_ignores_cancelled_and_what_it_started
     assert outcome.error_message == "did not finish within its timeout of 0.5s"
     assert "[gnomon: timed out after 0.5s; sent SIGTERM to its process group]" in outcome.output
     assert outcome.exit_code == -15
+    assert outcome.lingering is None
     child, sleeper = pids_in(outcome.output)
     assert gone(child)
     assert gone(sleeper)  # in the child's process group, so stopped with it

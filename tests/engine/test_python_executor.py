@@ -210,16 +210,35 @@ def test_a_timeout_returns_at_once_and_asks_the_target_to_stop() -> None:
     assert time.monotonic() - started < 2
     assert outcome.status is RunStatus.TIMED_OUT
     assert outcome.error_type == "Timeout"
-    assert "timed out after 0.2s" in outcome.output
-    assert "may still be running" in outcome.output
+    assert "timed out after 0.2s with its thread still running" in outcome.output
+    assert outcome.error_message == (
+        "did not finish within its timeout of 0.2s; its thread was still running then"
+    )
     assert cancel.is_set()
     assert stopped.wait(5)  # the cooperative target saw run.cancelled and returned
+    assert outcome.lingering is not None and outcome.lingering.wait(5)
 
 
 def test_a_timeout_says_when_the_target_cannot_be_asked_to_stop() -> None:
     outcome = run_target(f"{T}:naps", kwargs={"seconds": 0.5}, timeout=0.05)
     assert outcome.status is RunStatus.TIMED_OUT
     assert "takes no `run` argument, so it cannot be asked to stop" in outcome.output
+
+
+def test_a_timed_out_thread_lingers_until_it_really_ends() -> None:
+    release = threading.Event()
+    outcome = run_target(f"{T}:blocks_until", kwargs={"release": release}, timeout=0.05)
+    assert outcome.status is RunStatus.TIMED_OUT
+    assert outcome.lingering is not None
+    assert not outcome.lingering.wait(0.2)  # still running: its slot stays taken
+    release.set()
+    assert outcome.lingering.wait(5)
+
+
+def test_nothing_lingers_after_a_run_that_ended() -> None:
+    assert run_target(f"{T}:ok").lingering is None
+    assert run_target(f"{T}:ok", timeout=5).lingering is None
+    assert run_target(f"{T}:fails", timeout=5).lingering is None
 
 
 def test_a_target_within_its_timeout_succeeds_and_its_prints_are_captured() -> None:

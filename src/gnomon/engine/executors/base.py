@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from gnomon.domain import RunStatus, RunUpdate
@@ -27,7 +28,13 @@ class Outcome:
     error_message: str | None = None
     traceback: str | None = None
     output: str = ""
-    exit_code: int | None = None  # commands only; negative: killed by that signal
+    # The process's exit status: for commands, and for a process-isolated target only when its
+    # process ended without reporting (it crashed or was stopped). Negative: killed by that signal.
+    exit_code: int | None = None
+    # Set when the thread of a target that timed out in thread mode really ends (threads cannot be
+    # killed, so it may run on); None when nothing of the run is left running. The caller keeps
+    # the run's max_instances slot taken until it is set.
+    lingering: threading.Event | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.status not in OUTCOME_STATUSES:
@@ -79,6 +86,7 @@ class Stopwatch:
         error_message: str | None = None,
         traceback: str | None = None,
         exit_code: int | None = None,
+        lingering: threading.Event | None = None,
     ) -> Outcome:
         finished_at = self._clock()
         elapsed = finished_at - self.started_at
@@ -92,4 +100,5 @@ class Stopwatch:
             traceback=traceback,
             output=output.text(),
             exit_code=exit_code,
+            lingering=lingering,
         )

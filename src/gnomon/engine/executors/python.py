@@ -173,17 +173,22 @@ def run_python(
             asked = (
                 "was asked to stop through run.cancelled"
                 if "run" in kwargs
-                else "takes no `run` argument, so it cannot be asked to stop,"
+                else "takes no `run` argument, so it cannot be asked to stop"
             )
             output.write(
-                f"\n[gnomon: timed out after {definition.timeout:g}s; the callable {asked} and "
-                "may still be running: threads cannot be killed]\n"
+                f"\n[gnomon: timed out after {definition.timeout:g}s with its thread still "
+                f"running; the callable {asked}, and a thread cannot be killed: it may run on "
+                '(isolation = "process" runs a target where a timeout stops it)]\n'
             )
             return watch.outcome(
                 RunStatus.TIMED_OUT,
                 output,
                 error_type="Timeout",
-                error_message=f"did not finish within its timeout of {definition.timeout:g}s",
+                error_message=(
+                    f"did not finish within its timeout of {definition.timeout:g}s; "
+                    "its thread was still running then"
+                ),
+                lingering=done,
             )
     cancelled = cancel.is_set()
     if call.error is not None:
