@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gnomon.config import LoadedConfig, load_config
 from gnomon.domain import JobDefinition, utcnow
+from gnomon.engine.executors.process import preload_in_forkserver
 from gnomon.engine.listener import MANUAL_RUN, RUNS, ChangeListener, ChangePublisher, libpq_url
 from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
@@ -90,10 +91,13 @@ class Runtime:
     ) -> Scheduler:
         """Register the declared jobs (keeping their state) and start firing, reporting to
         `metrics` (the ones the API's /metrics shows) when given. `own_process`: this process
-        exists to run gnomon, so the scheduler may tune its garbage collector."""
+        exists to run gnomon, so the scheduler may tune its garbage collector and multiprocessing's
+        forkserver."""
         for directory in reversed(self.config.python_path):
             if str(directory) not in sys.path:
                 sys.path.insert(0, str(directory))
+        if own_process:
+            preload_in_forkserver()  # process-isolated runs then start in a few ms
         # The configuration was read and validated moments ago, when this runtime was built:
         # register its jobs rather than reading and parsing the file a second time. (A reload
         # reads the file afresh.)
