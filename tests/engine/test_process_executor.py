@@ -212,6 +212,22 @@ def test_a_child_that_dies_is_a_failed_run_and_the_scheduler_carries_on(
     assert run_isolated(f"{T}:add", kwargs={"a": 1, "b": 2}).output == "return value: 3\n"
 
 
+def test_concurrent_children_each_report_their_own_run() -> None:
+    outcomes: dict[int, Outcome] = {}
+
+    def worker(n: int) -> None:
+        outcomes[n] = run_isolated(f"{T}:prints", kwargs={"text": f"run {n}"})
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for n in range(6):
+        assert outcomes[n].status is RunStatus.SUCCEEDED
+        assert outcomes[n].output == f"out: run {n}\nerr: run {n}\n"
+
+
 def test_a_childs_output_is_capped_keeping_head_and_tail() -> None:
     outcome = run_isolated(f"{T}:prints_lots", kwargs={"lines": 2000})  # ~200 KB
     assert outcome.status is RunStatus.SUCCEEDED

@@ -70,9 +70,10 @@ def _multiprocessing_context() -> ForkServerContext | SpawnContext:
 
 
 def preload_in_forkserver() -> None:
-    """Have the forkserver import this module once, so a child starts with it loaded (about 10 ms
-    a run instead of 50). Global to the process: called only by gnomon's own processes, before
-    the first process-isolated run; keeps multiprocessing's default preload of ``__main__``."""
+    """Have the forkserver import this module once, so a child starts with it loaded (a no-op run
+    then costs about 16 ms instead of 60, bench/isolation.py). Global to the process: called only
+    by gnomon's own processes, before the first process-isolated run; keeps multiprocessing's
+    default preload of ``__main__``."""
     if START_METHOD == "forkserver":
         _multiprocessing_context().set_forkserver_preload(["__main__", __name__])
 
