@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from gnomon.domain import JobDefinition, JobKind, Run, RunStatus, TriggerSource
@@ -86,8 +87,11 @@ def logs(run: RunContext) -> None:
     run.logger.warning("disk almost full")
 
 
-def waits_for_cancel(run: RunContext, stopped: threading.Event | None = None) -> str:
+def waits_for_cancel(
+    run: RunContext, stopped: threading.Event | None = None, started: str | None = None
+) -> str:
     """Polls run.cancelled like a well-behaved long job; gives up after 10 s."""
+    announce(started)
     deadline = time.monotonic() + 10
     try:
         while time.monotonic() < deadline:
@@ -124,9 +128,16 @@ def chatty(run: RunContext) -> int:
     return os.getpid()
 
 
-def hangs() -> None:
+def announce(started: str | None) -> None:
+    """Create the file ``started``: tests in another process wait for it before they cancel."""
+    if started is not None:
+        Path(started).touch()
+
+
+def hangs(started: str | None = None) -> None:
     """Ignores run.cancelled (it takes no `run`): only a signal ends it."""
     print(f"pid {os.getpid()}", flush=True)
+    announce(started)
     time.sleep(30)
 
 
@@ -136,9 +147,9 @@ def hangs_with_a_subprocess() -> None:
     time.sleep(30)
 
 
-def hangs_ignoring_sigterm() -> None:
+def hangs_ignoring_sigterm(started: str | None = None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    hangs()
+    hangs(started)
 
 
 def dies(code: int) -> None:

@@ -22,6 +22,28 @@ from tests.engine.targets import new_run, python_job, step_clock
 T = "tests.engine.targets"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _forkserver_running() -> None:
+    """The first child of a test process starts multiprocessing's forkserver, which takes a
+    while on a loaded machine; the tests' timeouts are about the runs, not that."""
+    run_isolated(f"{T}:ok")
+
+
+def cancel_once_started(started: Path, cancel: threading.Event) -> list[float]:
+    """Set ``cancel`` as soon as the target has created ``started``; returns [when it did]."""
+    cancelled_at: list[float] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 10
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        cancelled_at.append(time.monotonic())
+        cancel.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    return cancelled_at
+
+
 def run_isolated(target: str, cancel: threading.Event | None = None, **fields: object) -> Outcome:
     definition = python_job(target, isolation=Isolation.PROCESS, **fields)
     return run_job(definition, new_run(), cancel or threading.Event(), clock=step_clock())
@@ -149,27 +171,17 @@ def test_a_child_that_ignores_sigterm_is_killed() -> None:
 
 
 def test_a_cooperative_child_stops_when_its_timeout_asks_it_to() -> None:
-    outcome = run_isolated(f"{T}:waits_for_cancel", timeout=0.3)
+    outcome = run_isolated(f"{T}:waits_for_cancel", timeout=0.5)
     assert outcome.status is RunStatus.TIMED_OUT
     assert "INFO stopping early" in outcome.output
-    assert "timed out after 0.3s; it stopped when asked through run.cancelled" in outcome.output
+    assert "timed out after 0.5s; it stopped when asked through run.cancelled" in outcome.output
     assert outcome.exit_code is None
 
 
-def test_cancel_ends_a_child_that_ignores_cancelled_within_a_second() -> None:
-    cancel = threading.Event()
-    cancelled_at: list[float] = []
-
-    def cancel_now() -> None:
-        cancelled_at.append(time.monotonic())
-        cancel.set()
-
-    timer = threading.Timer(0.5, cancel_now)
-    timer.start()
-    try:
-        outcome = run_isolated(f"{T}:hangs", cancel)
-    finally:
-        timer.cancel()
+def test_cancel_ends_a_child_that_ignores_cancelled_within_a_second(tmp_path: Path) -> None:
+    cancel, started = threading.Event(), tmp_path / "started"
+    cancelled_at = cancel_once_started(started, cancel)
+    outcome = run_isolated(f"{T}:hangs", cancel, kwargs={"started": str(started)})
     assert time.monotonic() - cancelled_at[0] < 1.0
     assert outcome.status is RunStatus.CANCELLED
     assert outcome.error_type == "Cancelled"
@@ -178,14 +190,10 @@ def test_cancel_ends_a_child_that_ignores_cancelled_within_a_second() -> None:
     assert gone(child)
 
 
-def test_cancel_reaches_a_cooperative_child_through_run_cancelled() -> None:
-    cancel = threading.Event()
-    timer = threading.Timer(0.3, cancel.set)
-    timer.start()
-    try:
-        outcome = run_isolated(f"{T}:waits_for_cancel", cancel)
-    finally:
-        timer.cancel()
+def test_cancel_reaches_a_cooperative_child_through_run_cancelled(tmp_path: Path) -> None:
+    cancel, started = threading.Event(), tmp_path / "started"
+    cancel_once_started(started, cancel)
+    outcome = run_isolated(f"{T}:waits_for_cancel", cancel, kwargs={"started": str(started)})
     assert outcome.status is RunStatus.CANCELLED
     assert "INFO stopping early" in outcome.output
     assert "return value: 'stopped early'\n" in outcome.output
