@@ -16,7 +16,8 @@ import pytest
 
 from gnomon.domain import Isolation, RunStatus, TriggerSource
 from gnomon.engine.executors import Outcome, run_job
-from gnomon.engine.executors.process import KILL_GRACE, STOP_GRACE
+from gnomon.engine.executors.child import STOP_GRACE
+from gnomon.engine.executors.process import KILL_GRACE
 from tests.engine.targets import new_run, python_job, step_clock
 
 T = "tests.engine.targets"

@@ -1,11 +1,9 @@
 """Runs a job's Python callable in a child process of its own, which timeout and cancel terminate.
 
 The child is started from the multiprocessing "forkserver" (or "spawn") context, never by forking
-the scheduler: its threads and store connections do not survive a fork. The child leads a process
-group of its own, so stopping a run reaches whatever the target started. Its stdout and stderr
-(file descriptors 1 and 2, so C extensions and subprocesses are captured too) and its run logger's
-lines arrive on one pipe, in order; its run logger's records, and at the end a report of what the
-call returned or raised, arrive on a second; a third tells it to stop.
+the scheduler: its threads and store connections do not survive a fork. The child (child.py) leads
+a process group of its own, so stopping a run reaches whatever the target started; its output,
+log records and report come back on pipes read here.
 """
 
 from __future__ import annotations
@@ -20,35 +18,22 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, SpawnContext
-from typing import Any, TextIO
+from typing import Any
 
 from gnomon.domain import JobDefinition, Run, RunStatus
-from gnomon.engine.context import RunContext, build_run_logger
 from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name
+from gnomon.engine.executors.child import STOP_GRACE, Report, Request, child_main
 from gnomon.engine.executors.groups import describe_exit, group_alive, signal_group
-from gnomon.engine.executors.python import (
-    LOAD_HINT,
-    TargetCall,
-    describe_error,
-    describe_value,
-    format_job_traceback,
-    resolve_target,
-)
 from gnomon.engine.output import OutputBuffer
 
 #: How child processes are started: forkserver forks them from a small single-threaded server
 #: (a few ms each), spawn starts a fresh interpreter (tens of ms); fork is never safe here.
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-#: On timeout or cancel, how long the target gets to see ``run.cancelled`` and return before its
-#: process group is sent SIGTERM; and how long after SIGTERM before SIGKILL. Together they keep a
-#: cancel under one second.
-STOP_GRACE = 0.4
+#: How long after SIGTERM a process group gets before SIGKILL. With STOP_GRACE (the time the
+#: target has to see ``run.cancelled``) it keeps a cancel under one second.
 KILL_GRACE = 0.2
 #: After the child ends, how long to keep reading output that a leftover background process of
 #: its group may hold open (such processes are left running, as for commands); after a stop, the
@@ -75,188 +60,16 @@ def preload_in_forkserver() -> None:
     by gnomon's own processes, before the first process-isolated run; keeps multiprocessing's
     default preload of ``__main__``."""
     if START_METHOD == "forkserver":
-        _multiprocessing_context().set_forkserver_preload(["__main__", __name__])
-
-
-# --- the child's side ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Request:
-    """What the child needs to make the call as the scheduler's thread would."""
-
-    target: str
-    kwargs: bytes  # pickled apart, and loaded once sys.path is the scheduler's
-    run: Run
-    sys_path: list[str]
-    cwd: str
-    environ: dict[str, str]
-    log_level: int
-
-
-@dataclass(frozen=True)
-class _Report:
-    """How the call ended, sent by the child once it has."""
-
-    returned: bool
-    value: str | None = None  # the return value, described; None when it returned None
-    error_type: str | None = None
-    error_message: str | None = None
-    traceback: str | None = None
-
-    @classmethod
-    def of_error(cls, exc: BaseException, message: str | None = None) -> _Report:
-        return cls(
-            returned=False,
-            error_type=error_type_name(exc),
-            error_message=message or describe_error(exc),
-            traceback=format_job_traceback(exc),
-        )
-
-
-class _Channel:
-    """The child's end of the message pipe; threads of the target may log at the same time."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
-
-    def send(self, message: object) -> None:
-        with self._lock:
-            self._conn.send(message)
-
-
-class _ForwardHandler(logging.Handler):
-    """Sends the run logger's records to the parent, whose ``gnomon.jobs.<job_id>`` logger
-    handles them as it would a thread-run target's."""
-
-    def __init__(self, channel: _Channel, level: int) -> None:
-        super().__init__(level)
-        self.channel = channel
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.channel.send(_portable_record(record))
-        except Exception:
-            self.handleError(record)
-
-
-def _portable_record(record: logging.LogRecord) -> dict[str, Any]:
-    """The record's attributes that survive pickling as they are: arguments merged into the
-    message, the exception as text."""
-    data = dict(record.__dict__)
-    data["msg"], data["args"] = record.getMessage(), None
-    if record.exc_info and not record.exc_text:
-        data["exc_text"] = logging.Formatter().formatException(record.exc_info)
-    data["exc_info"] = None
-    return {k: v for k, v in data.items() if v is None or isinstance(v, str | int | float)}
-
-
-def _capture_output(conn: Connection) -> None:
-    """Point file descriptors 1 and 2, and sys.stdout/sys.stderr, at the output pipe."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os.dup2(conn.fileno(), 1)
-    os.dup2(conn.fileno(), 2)
-    conn.close()
-    sys.stdout, sys.stderr = _line_stream(1), _line_stream(2)
-
-
-def _line_stream(fd: int) -> TextIO:
-    # Line-buffered like a terminal, so prints and log lines arrive in the order written.
-    return open(fd, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)
-
-
-def _watch_parent(control: Connection, cancelled: threading.Event) -> None:
-    """Set ``cancelled`` when the parent asks the run to stop. If the parent goes away instead
-    (the scheduler died), nobody will stop this run or read its output, and another scheduler may
-    start the job again: ask the target to stop, then end the process group."""
-    try:
-        control.recv_bytes()
-    except (EOFError, OSError):
-        cancelled.set()
-        time.sleep(STOP_GRACE)
-        if os.getpgrp() == os.getpid():
-            os.killpg(0, signal.SIGKILL)
-        os.kill(os.getpid(), signal.SIGKILL)
-    cancelled.set()
-
-
-def _call(request: _Request, channel: _Channel, cancelled: threading.Event) -> _Report:
-    try:
-        sys.path[:] = request.sys_path
-        os.chdir(request.cwd)
-        os.environ.clear()
-        os.environ.update(request.environ)
-        kwargs: dict[str, Any] = pickle.loads(request.kwargs)  # noqa: S301 - our own parent's
-    except Exception as exc:
-        return _Report.of_error(exc, f"the child process could not set up the run: {exc}")
-    try:
-        resolved = resolve_target(request.target)
-    except Exception as exc:
-        message = f"cannot load target {request.target!r}: {exc}; {LOAD_HINT}"
-        return _Report.of_error(exc, message)
-    if resolved.accepts_run and "run" not in kwargs:  # an explicit `run` kwarg wins
-        run = request.run
-        logger = build_run_logger(run.job_id, run.id, sys.stderr, request.log_level)
-        logger.propagate = False  # the parent propagates it, in the scheduler's process
-        logger.addHandler(_ForwardHandler(channel, request.log_level))
-        kwargs["run"] = RunContext(
-            run_id=run.id,
-            job_id=run.job_id,
-            trigger_source=run.trigger_source,
-            scheduled_for=run.scheduled_for,
-            created_by=run.created_by,
-            logger=logger,
-            cancel_event=cancelled,
-        )
-    call = TargetCall(resolved.func, kwargs, None)
-    call()
-    if call.error is not None:
-        return _Report.of_error(call.error)
-    value = None if call.result is None else describe_value(call.result)
-    return _Report(returned=True, value=value)
-
-
-def _child_main(
-    request: _Request, output: Connection, messages: Connection, control: Connection
-) -> None:
-    """The child process: make the call, report how it ended."""
-    with contextlib.suppress(OSError):
-        os.setsid()  # its own session and process group: a stop reaches what the target starts
-    # A daemonic process may not start multiprocessing children; the parent marks this one
-    # daemonic only so that it is terminated if the scheduler exits while it runs.
-    multiprocessing.current_process().daemon = False
-    _capture_output(output)
-    cancelled = threading.Event()
-    threading.Thread(
-        target=_watch_parent, args=(control, cancelled), name="gnomon-control", daemon=True
-    ).start()
-    channel = _Channel(messages)
-    try:
-        report = _call(request, channel, cancelled)
-    except BaseException as exc:  # a failure of ours: still a report, not a lost run
-        report = _Report.of_error(exc, f"gnomon's child process failed: {exc}")
-    try:
-        channel.send(report)
-    except Exception:
-        traceback.print_exc()  # lands in the run's output; the parent sees a report missing
-        raise
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-
-
-# --- the parent's side --------------------------------------------------------------------------
+        _multiprocessing_context().set_forkserver_preload(["__main__", child_main.__module__])
 
 
 class _Child:
     """The parent's view of one child process: its pipes, what it has said, how to stop it."""
 
-    def __init__(self, request: _Request, output: OutputBuffer, job_logger: logging.Logger) -> None:
+    def __init__(self, request: Request, output: OutputBuffer, job_logger: logging.Logger) -> None:
         self.output = output
         self.job_logger = job_logger
-        self.report: _Report | None = None
+        self.report: Report | None = None
         self.exited = False
         self.exit_code: int | None = None
         self.kept_alive = ""  # what was done to a child that reported but did not exit
@@ -266,7 +79,7 @@ class _Child:
         ctl_r, ctl_w = context.Pipe(duplex=False)
         self._ours = [out_r, msg_r, ctl_w]
         self.process = context.Process(
-            target=_child_main,
+            target=child_main,
             args=(request, out_w, msg_w, ctl_r),
             name=f"gnomon-run-{request.run.id}",
             daemon=True,
@@ -324,7 +137,7 @@ class _Child:
         try:
             while self._messages.poll():
                 message = self._messages.recv()
-                if isinstance(message, _Report):
+                if isinstance(message, Report):
                     self.report = message
                 elif isinstance(message, dict):
                     self.job_logger.handle(logging.makeLogRecord(message))
@@ -430,7 +243,7 @@ def run_in_process(
         return watch.outcome(
             RunStatus.FAILED, output, error_type=error_type_name(exc), error_message=message
         )
-    request = _Request(
+    request = Request(
         target=definition.target or "",
         kwargs=kwargs,
         run=run,
