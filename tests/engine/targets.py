@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import itertools
 import os
 import signal
@@ -150,6 +151,20 @@ def hangs_with_a_subprocess() -> None:
 def hangs_ignoring_sigterm(started: str | None = None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     hangs(started)
+
+
+def hangs_alone(lock: str, seconds: float) -> None:
+    """Runs `seconds`, ignoring run.cancelled, holding an exclusive lock on the file `lock`; a
+    copy that finds the lock taken (another copy still runs) touches `lock`.overlap."""
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            Path(lock + ".overlap").touch()
+            return
+        with open(lock + ".starts", "a") as starts:
+            starts.write(f"{os.getpid()}\n")
+        time.sleep(seconds)
 
 
 def dies(code: int) -> None:

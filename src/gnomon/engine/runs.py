@@ -8,6 +8,7 @@ scheduled time (fires claimed shortly ahead, see scheduler.py) or for a free wor
 from __future__ import annotations
 
 import functools
+import logging
 import random
 import threading
 import time
@@ -22,6 +23,8 @@ from gnomon.engine.pool import WorkerPool
 from gnomon.engine.recorder import RunRecorder
 from gnomon.engine.starts import StartGate
 from gnomon.store.base import RunStart, Store
+
+log = logging.getLogger(__name__)
 
 
 class _Active:
@@ -228,6 +231,7 @@ class ActiveRuns:
         thread = threading.current_thread()
         pool_name = thread.name
         thread.name = run.manual_job_id or f"gnomon-run-{run.id[:8]}"
+        lingering: threading.Event | None = None
         try:
             if not self._gate.admit(run.id):
                 return  # not started; its record says why, or the next leader adopts it
@@ -276,6 +280,27 @@ class ActiveRuns:
                 return
             self._recorder.record(outcome.to_update(run.id, node=self._node_id))
             self._metrics.finished(run.job_id, outcome.status.value)
+            lingering = outcome.lingering
         finally:
             thread.name = pool_name
+            if lingering is None:
+                self._ended.append(run.id)
+            else:
+                self._hold_slot(run, lingering)
+
+    def _hold_slot(self, run: Run, lingering: threading.Event) -> None:
+        """A timed-out callable still runs in its thread (threads cannot be killed): the run
+        keeps its max_instances slot here until that thread ends, so its next fire is skipped
+        rather than started beside it."""
+        log.warning(
+            "run %s of job %s timed out but its thread still runs; the job's next fires here "
+            "are skipped until it ends",
+            run.id,
+            run.job_id,
+        )
+
+        def release() -> None:
+            lingering.wait()
             self._ended.append(run.id)
+
+        threading.Thread(target=release, name=f"gnomon-slot-{run.id[:8]}", daemon=True).start()

@@ -14,6 +14,11 @@ scheduler knows it then: a job paused, removed or given a trigger that no longer
 time in the meantime records the fire `skipped` (reason `job_changed`) instead. Only jobs with no
 run active are claimed ahead; a fire of a job with a run still going is claimed when due, so
 `max_instances` judges it at its time.
+
+A claimed run then starts only through the store (starts.py): moved to running under the lease
+it was claimed under, with max_instances judged across every node. A node elected leader first
+adopts the runs its predecessors claimed and never started; every node reconciles what the store
+says it owns with what it executes, once per lease time.
 """
 
 from __future__ import annotations
@@ -174,8 +179,9 @@ class Scheduler:
             self._thread.join(timeout=30)
         # Firing has stopped: hand the lease over now rather than after the grace.
         self._leadership.resign()
-        # Fires already claimed ahead start at their time, within the grace like running runs.
-        if not self._pool.wait_idle(grace):
+        # Running runs get the grace; cancel requests still reach them meanwhile. (Fires
+        # claimed ahead do not start any more: the next leader adopts them.)
+        if not self._wait_idle_cancelling(grace):
             log.warning("%d run(s) still running after %.0fs; cancelling", self._pool.depth, grace)
             self._runs.cancel_all()
             if not self._pool.wait_idle(max(5.0, self.options.claim_ahead)):
@@ -187,6 +193,19 @@ class Scheduler:
         if self._gc_thresholds is not None:
             gc.set_threshold(*self._gc_thresholds)
         log.info("scheduler on node %s stopped", self.node_id)
+
+    def _wait_idle_cancelling(self, grace: float) -> bool:
+        deadline = time.monotonic() + grace
+        while True:
+            left = deadline - time.monotonic()
+            if self._pool.wait_idle(max(0.0, min(left, self.options.poll_interval))):
+                return True
+            if left <= 0:
+                return False
+            try:
+                self._apply_cancellations()
+            except Exception:
+                log.exception("could not read cancel requests")
 
     def notify(self, what: str = "jobs") -> None:
         """Tell the scheduler of a change: "jobs", "manual_run", or "lease" (given up by its
@@ -241,10 +260,13 @@ class Scheduler:
             self._reconcile(self._clock())
         lease = self._leadership.lease
         if lease is None:
-            # Nothing more is claimed. The jobs stay known: fires claimed ahead while the lease
-            # was held still start at their time (no other node can claim them), judged by
-            # _still_due against the jobs as this node last knew them.
+            # Nothing more is claimed or started: fires claimed ahead while the lease was held
+            # stay queued for the next leader to adopt (see starts.py).
             self._heap.clear()
+            if time.monotonic() >= self._next_poll:
+                # Runs still going here (on a deposed node) can still be cancelled.
+                self._next_poll = time.monotonic() + self.options.poll_interval
+                self._apply_cancellations()
             return self.options.poll_interval
         if self._needs_takeover:
             self._take_over(lease)
