@@ -160,7 +160,15 @@ def test_one_job_whose_trigger_fails_does_not_stop_the_others(
 ) -> None:
     assert runtime.scheduler is not None
 
+    scheduler = runtime.scheduler
+    real = wait_for(
+        lambda: scheduler._triggers.get("overlapping"), timeout=10, what="the jobs loaded"
+    )
+
     class Broken:
+        def to_spec(self) -> object:
+            return real.to_spec()
+
         def next_fire_time(self, after: object) -> None:
             raise RuntimeError("this trigger is broken")
 
