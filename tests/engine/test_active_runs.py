@@ -96,6 +96,7 @@ def test_scheduled_run_that_waited_past_the_misfire_grace_is_recorded_missed(
     runs = ActiveRuns(
         store, pool, recorder, NullMetrics(), node_id="n1", clock=utcnow, lease=lease_of(store)
     )
+    runs.start_gate()
     record = job(store, grace=2)
     late, on_time = scheduled_run(store, seconds_ago=5), scheduled_run(store, seconds_ago=1)
     runs.start(record, late)
@@ -127,6 +128,7 @@ def test_fire_claimed_ahead_starts_only_when_still_due(
         lease=lease_of(store),
         still_due=still_due,
     )
+    runs.start_gate()
     record = job(store, grace=60)
     first, second = scheduled_run(store, 0), scheduled_run(store, 0)
     soon = utcnow() + timedelta(seconds=0.1)

@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gnomon.domain import JobDefinition, JobKind, JobRecord, RunStatus, utcnow
+from gnomon.domain import JobDefinition, JobKind, JobRecord, Run, RunStatus, utcnow
 from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
 from gnomon.store.base import JobWrite
@@ -198,11 +198,12 @@ def test_fire_claimed_ahead_by_a_node_that_lost_the_lease_is_run_by_the_next_lea
         first._leadership.stop()
         wait_for(lambda: not first.is_leader, timeout=5, what="the lease to be gone")
         second.start()
-        runs = wait_for(
-            lambda: [r for i in waiting if (r := store.get_run(i)).status.is_final] or None,
-            timeout=15,
-            what="the claimed fires to end",
-        )
+
+        def all_final() -> list[Run] | None:
+            runs = [store.get_run(i) for i in waiting]
+            return runs if all(r.status.is_final for r in runs) else None
+
+        runs = wait_for(all_final, timeout=15, what="the claimed fires to end")
     finally:
         second.stop(grace=2)
         first.stop(grace=2)

@@ -38,6 +38,9 @@ _MERGED = tuple(
     for f in dataclasses.fields(RunUpdate)
     if f.name not in ("run_id", "status", "expected", "owner")
 )
+#: Updates per transaction: between two, runs waiting to start and fire claims get the store's
+#: write lock (one flush of thousands of updates held it for tens of milliseconds).
+CHUNK = 500
 #: The pause before writing again after the store failed, doubling up to the longest.
 RETRY_FIRST = 0.2
 RETRY_LONGEST = 5.0
@@ -159,7 +162,11 @@ class RunRecorder:
         batch += [_running(run_id, start) for run_id, start in started.items()]
         if not batch:
             return
-        unwritten = self._write(batch)
+        unwritten: list[RunUpdate] = []
+        for start in range(0, len(batch), CHUNK):
+            if start:
+                time.sleep(0)  # let a start or a claim waiting for the store's write lock in
+            unwritten += self._write(batch[start : start + CHUNK])
         if unwritten:
             # Keep them for the next flush rather than lose a run record.
             self._retry_wait = min(RETRY_LONGEST, max(RETRY_FIRST, self._retry_wait * 2))

@@ -31,7 +31,7 @@ class _Active:
     # The cancel Event is made by the worker when the run starts (an Event is a Condition, a
     # lock and a deque: measurable on the scheduler loop at thousands of fires a second);
     # `cancelled` carries a cancel that came earlier.
-    __slots__ = ("ahead", "cancel", "cancelled", "record", "run")
+    __slots__ = ("ahead", "cancel", "cancelled", "record", "run", "started")
 
     def __init__(self, record: JobRecord, run: Run, ahead: bool) -> None:
         self.record = record
@@ -39,6 +39,15 @@ class _Active:
         self.ahead = ahead  # claimed before its time: still_due decides at that time
         self.cancel: threading.Event | None = None
         self.cancelled = False
+        self.started = False  # moved to running in the store and handed to a worker
+
+
+def _decrement(counts: dict[str, int], key: str) -> None:
+    left = counts[key] - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        del counts[key]
 
 
 def _always_due(record: JobRecord, run: Run) -> JobRecord | str:
@@ -78,16 +87,27 @@ class ActiveRuns:
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
         self._per_job: dict[str, int] = {}
+        self._started_per_job: dict[str, int] = {}  # of those, the ones started
         self._ended: deque[str] = deque()
+        self._lease = lease
         self._gate = StartGate(
             store,
             node_id,
             lease=lease,
             clock=clock,
             may_start=self._may_start_id,
+            running_here=self._running_here,
+            dispatch=self._dispatch,
             on_lease_lost=on_lease_lost,
             metrics=metrics,
         )
+
+    def start_gate(self) -> None:
+        """Start the thread that moves runs to running in the store (before any run starts)."""
+        self._gate.start()
+
+    def stop_gate(self) -> None:
+        self._gate.stop()
 
     def settle(self) -> None:
         """Forget the runs that ended since the last call (the scheduler loop calls it on each
@@ -96,17 +116,39 @@ class ActiveRuns:
             self._settle_locked()
 
     def _settle_locked(self) -> None:
-        ended, active, per_job = self._ended, self._active, self._per_job
+        ended, active = self._ended, self._active
         while ended:
             gone = active.pop(ended.popleft(), None)
             if gone is None:
                 continue
-            job_id = gone.run.job_id
-            left = per_job[job_id] - 1
-            if left > 0:
-                per_job[job_id] = left
-            else:
-                del per_job[job_id]
+            _decrement(self._per_job, gone.run.job_id)
+            if gone.started:
+                _decrement(self._started_per_job, gone.run.job_id)
+
+    def run_started(self, started: Sequence[tuple[JobRecord, Run]]) -> None:
+        """Execute runs already moved to running in the store (claimed and started in one
+        transaction) as soon as a worker is free."""
+        if not started:
+            return
+        actives = [_Active(record, run, ahead=False) for record, run in started]
+        with self._lock:
+            for active in actives:
+                self._active[active.run.id] = active
+                active.started = True
+                job_id = active.run.job_id
+                self._per_job[job_id] = self._per_job.get(job_id, 0) + 1
+                self._started_per_job[job_id] = self._started_per_job.get(job_id, 0) + 1
+        self._pool.submit_all([(functools.partial(self._execute, a), None) for a in actives])
+
+    def running_here(self) -> dict[str, int]:
+        """This node's runs executing (or handed to a worker) now, per job."""
+        return self._running_here()
+
+    def _running_here(self) -> dict[str, int]:
+        """This node's runs executing (or handed to a worker) now, per job."""
+        with self._lock:
+            self._settle_locked()
+            return dict(self._started_per_job)
 
     def count(self, job_id: str) -> int:
         """Runs of the job active in this process, as of the last settle()."""
@@ -134,6 +176,8 @@ class ActiveRuns:
         # Fire times as instants on the pool's clock: one reading of each clock for the batch.
         now = time.monotonic()
         offset = now - self._clock().timestamp()
+        # The gate moves them to running in the store just ahead of their time, then hands
+        # them to the pool (_dispatch).
         self._gate.expect(
             (
                 RunStart(active.run.id, active.run.job_id, active.record.definition.max_instances),
@@ -141,15 +185,21 @@ class ActiveRuns:
             )
             for active, (_, _, at) in zip(actives, starts, strict=True)
         )
-        self._pool.submit_all(
-            [
-                (
-                    functools.partial(self._execute, active),
-                    None if at is None else at.timestamp() + offset,
-                )
-                for active, (_, _, at) in zip(actives, starts, strict=True)
-            ]
-        )
+
+    def _dispatch(self, started: list[tuple[str, float]], dropped: list[str]) -> None:
+        """From the gate: runs now running in the store, for the pool at their instant; and
+        runs that will not start here (recorded why, or left queued for the next leader)."""
+        items = []
+        with self._lock:
+            active, counts = self._active, self._started_per_job
+            for run_id, due in started:
+                run = active.get(run_id)
+                if run is not None:
+                    run.started = True
+                    counts[run.run.job_id] = counts.get(run.run.job_id, 0) + 1
+                    items.append((functools.partial(self._execute, run), due))
+        self._pool.submit_all(items)
+        self._ended.extend(dropped)
 
     def cancel(self, run_ids: Iterable[str]) -> None:
         with self._lock:
@@ -233,8 +283,19 @@ class ActiveRuns:
         thread.name = run.manual_job_id or f"gnomon-run-{run.id[:8]}"
         lingering: threading.Event | None = None
         try:
-            if not self._gate.admit(run.id):
-                return  # not started; its record says why, or the next leader adopts it
+            if self._lease() is None:
+                # Moved to running just ahead of its time, but this node lost the lease since
+                # (frozen, deposed, stopping): it must not run it now. Nobody else will either.
+                self._recorder.record(
+                    RunUpdate(
+                        run_id=run.id,
+                        status=RunStatus.INTERRUPTED,
+                        finished_at=self._clock(),
+                        reason="this node lost the scheduler lease just before the run's time",
+                        owner=self._node_id,
+                    )
+                )
+                return
             record = active.record  # the job as it is now, for a fire claimed ahead
             trigger = record.trigger
             if run.scheduled_for is not None and trigger.get("type") == TriggerType.INTERVAL:

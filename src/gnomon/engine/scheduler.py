@@ -41,7 +41,7 @@ from gnomon.engine.planning import FirePlan, plan_ahead, plan_fires
 from gnomon.engine.pool import WorkerPool
 from gnomon.engine.recorder import RunRecorder
 from gnomon.engine.runs import ActiveRuns
-from gnomon.store.base import FireClaim, LeaseLost, Store
+from gnomon.store.base import FireClaim, LeaseLost, RunStart, Store
 from gnomon.triggers import Trigger, load_trigger
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,7 @@ class Scheduler:
             gc.set_threshold(GC_THRESHOLD, thresholds[1], thresholds[2])
         install_output_routing()
         self._recorder.start()
+        self._runs.start_gate()
         self._pool.start()
         self._leadership.start()
         self._thread = threading.Thread(target=self._loop, name="gnomon-scheduler", daemon=True)
@@ -187,6 +188,7 @@ class Scheduler:
             if not self._pool.wait_idle(max(5.0, self.options.claim_ahead)):
                 self._runs.interrupt_all("the scheduler stopped before the run finished")
         self._pool.shutdown()
+        self._runs.stop_gate()
         self._recorder.stop()
         self._leadership.stop()
         uninstall_output_routing()
@@ -528,9 +530,8 @@ class Scheduler:
             record = self._jobs[job_id]
             active = self._runs.count(job_id)
             ahead = when > now
-            if ahead and active:
-                deferred.append(entry)  # claimed when due, once its running run may have ended
-                continue
+            # A fire claimed ahead while a run of its job is still going: the store judges
+            # max_instances when it comes to start (starts.py), so it need not wait.
             plan = self._plan(record, when, now, active, ahead, lease.token)
             if plan is None:
                 continue
@@ -576,15 +577,28 @@ class Scheduler:
             return None
 
     def _claim(self, lease: Lease, plans: list[tuple[JobRecord, FirePlan, bool]]) -> None:
-        claims = [
-            FireClaim(
-                run=run, expected_revision=record.revision, next_fire_time=plan.next_fire_time
-            )
-            for record, plan, _ in plans
-            for run in plan.records
-        ]
+        # A fire claimed when already due is started in the claim's own transaction; one
+        # claimed ahead is started by the start gate just before its time (starts.py).
+        here = self._runs.running_here() if any(not ahead for _, _, ahead in plans) else {}
+        claims = []
+        for record, plan, ahead in plans:
+            execute = set() if ahead else {run.id for run in plan.to_execute}
+            max_instances = record.definition.max_instances
+            for run in plan.records:
+                start = None
+                if run.id in execute:
+                    start = RunStart(run.id, run.job_id, max_instances, here.get(run.job_id, 0))
+                claims.append(
+                    FireClaim(
+                        run=run,
+                        expected_revision=record.revision,
+                        next_fire_time=plan.next_fire_time,
+                        start=start,
+                    )
+                )
         try:
-            inserted = {run.id for run in self.store.claim_fires(claims, fence=lease)}
+            claimed = {run.id: run for run in self.store.claim_fires(claims, fence=lease)}
+            inserted = set(claimed)
         except LeaseLost:
             # The store says another node may lead now (or the lease ran out on the store's
             # clock): stop firing until elected again, which rebuilds everything from the store.
@@ -602,6 +616,7 @@ class Scheduler:
             self._more_due = False
             return
         starts: list[tuple[JobRecord, Run, datetime | None]] = []
+        started: list[tuple[JobRecord, Run]] = []
         for record, plan, ahead in plans:
             job_id = record.id
             self._due[job_id] = plan.next_fire_time
@@ -610,9 +625,16 @@ class Scheduler:
             if len(plan.records) != len(plan.to_execute):
                 self._report_misses(plan, inserted)
             for run in plan.to_execute:
-                if run.id in inserted:
-                    starts.append((record, run, run.scheduled_for if ahead else None))
+                if run.id not in inserted:
+                    continue
+                if ahead:
+                    starts.append((record, run, run.scheduled_for))
+                elif claimed[run.id].status is RunStatus.RUNNING:
+                    started.append((record, claimed[run.id]))
+                else:  # over max_instances counting the runs of other nodes
+                    self.metrics.skipped(job_id, run.fire_count)
         self._runs.start_all(starts)
+        self._runs.run_started(started)
 
     def _report_misses(self, plan: FirePlan, inserted: set[str]) -> None:
         for run in plan.records:

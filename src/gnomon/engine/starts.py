@@ -1,17 +1,24 @@
 """Starting runs: each moves queued → running in the store, fenced by the lease, before it runs.
 
-A node may start a run only while it holds the lease its run was claimed under, and the proof
-must be durable before the job's code runs: otherwise a node frozen between starting a run and
-recording it would leave the run `queued`, and the next leader would adopt and run it again.
-So a worker about to start a run asks the gate, which moves it to running in a transaction that
-also checks the lease (Store.start_runs) and judges max_instances across every node.
+A node may start a run only while it holds the lease, and the proof must be durable before the
+job's code runs: otherwise a node frozen between starting a run and recording it would leave it
+`queued`, and the next leader would adopt and run it a second time. So runs are moved to running
+by Store.start_runs, in a transaction that also checks the lease and judges max_instances
+across every node, and a worker runs a run's code only once that transaction said yes.
 
-One transaction per run would cost too much at thousands of fires a second, so starts are
-batched: the worker that finds no start in flight commits its own run together with every other
-run expected within WINDOW of now; the workers of those runs then find their verdict waiting and
-start without a round trip. Before a run joins a batch, `may_start` decides whether it should
-start at all (a fire claimed ahead whose job changed, or one past its grace, is recorded and left
-out), exactly as its own worker would.
+One transaction per run would cost too much at thousands of fires a second, and a worker waiting
+for one would start its run late. So the gate has a thread of its own that commits the starts of
+every run due within LEAD ahead of time, in one transaction, and only then hands the runs it
+started to the worker pool, timed for their instant: workers never wait for the store, and a
+run starts in the thread that wakes for it, as before. The cost of committing ahead: a node that
+freezes or loses the lease in those last LEAD seconds leaves runs `running` that never ran; its
+worker (or, if the node is gone, the orphan check) records them `interrupted`, saying so.
+Nothing runs twice.
+
+Before a run joins a batch, `may_start` decides whether it should start at all (a fire claimed
+ahead whose job changed, or one past its grace, is recorded and left out). A run whose job has a
+run still going on this node is committed at its time rather than ahead, so that max_instances
+judges it when it is due, as it would have been without the lead.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 
 from gnomon.domain import Lease
@@ -30,14 +38,19 @@ from gnomon.store.base import LeaseLost, RunStart, Store
 
 log = logging.getLogger(__name__)
 
-#: Runs expected to start within this many seconds of a batch's first one join it.
-WINDOW = 0.005
+#: How long before a run is due its start is committed, at the latest: room for a transaction
+#: that waits behind others for the store's write lock.
+LEAD = 0.15
+#: A commit also takes the runs due up to this much later, so that starts are written about ten
+#: times a second however the fire times are spread (at 10,000 fires a second, ~1,000 a time).
+SPAN = 0.1
 #: The most runs one start transaction moves.
-MAX_BATCH = 500
+MAX_BATCH = 1000
 
 
 class StartGate:
-    """Moves runs queued → running in the store before their workers run them."""
+    """Moves runs queued → running in the store just ahead of their time, then hands them to
+    the workers."""
 
     def __init__(
         self,
@@ -47,102 +60,135 @@ class StartGate:
         lease: Callable[[], Lease | None],
         clock: Callable[[], datetime],
         may_start: Callable[[str], bool],
+        running_here: Callable[[], dict[str, int]],
+        dispatch: Callable[[list[tuple[str, float]], list[str]], None],
         on_lease_lost: Callable[[], None],
         metrics: EngineMetricsProtocol,
     ) -> None:
         """`may_start(run_id)`: whether the run should still start (False: it has recorded why
-        not). `on_lease_lost`: the store refused a start because the lease is gone."""
+        not). `running_here()`: this node's runs executing now, per job. `dispatch(started,
+        dropped)`: the runs now running, each with its time.monotonic() instant, to hand to
+        workers, and the runs that will not start here. `on_lease_lost`: the store refused a
+        start because the lease is gone."""
         self._store = store
         self._node_id = node_id
         self._lease = lease
         self._clock = clock
         self._may_start = may_start
+        self._running_here = running_here
+        self._dispatch = dispatch
         self._on_lease_lost = on_lease_lost
         self._metrics = metrics
         self._cond = threading.Condition(threading.Lock())
         self._expected: dict[str, RunStart] = {}
-        self._due: list[tuple[float, int, str]] = []  # (time.monotonic() due, order, run id)
+        # (time.monotonic() to commit at, order, run id, instant due): LEAD before it is due,
+        # or at its time for a job with a run going here.
+        self._due: list[tuple[float, int, str, float]] = []
         self._order = itertools.count()
-        self._verdicts: dict[str, bool] = {}
-        self._busy = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="gnomon-starts", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop starting runs; those still expected are dropped (left queued in the store for
+        the next leader to adopt)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        with self._cond:
+            dropped = list(self._expected)
+            self._expected.clear()
+            self._due.clear()
+        if dropped:
+            self._dispatch([], dropped)
 
     def expect(self, starts: Iterable[tuple[RunStart, float]]) -> None:
-        """Runs that will ask to start, each at about the given time.monotonic() instant."""
+        """Runs to start, each at its time.monotonic() instant (handed to `dispatch`)."""
         with self._cond:
+            earliest = self._due[0][0] if self._due else None
             for start, due in starts:
                 self._expected[start.run_id] = start
-                heapq.heappush(self._due, (due, next(self._order), start.run_id))
+                heapq.heappush(self._due, (due - LEAD, next(self._order), start.run_id, due))
+            if self._due and self._due[0][0] != earliest:
+                self._cond.notify_all()  # the gate's thread times its next batch afresh
 
-    def forget(self, run_id: str) -> None:
-        """The run will not ask after all (its worker decided otherwise)."""
-        with self._cond:
-            self._expected.pop(run_id, None)
-            self._verdicts.pop(run_id, None)
-
-    def admit(self, run_id: str) -> bool:
-        """True once the run is `running` in the store and may run; False when it must not
-        run (not due any more, over max_instances, the lease lost, or no longer this node's)."""
-        with self._cond:
-            while True:
-                verdict = self._verdicts.pop(run_id, None)
-                if verdict is not None:
-                    return verdict
-                if not self._busy:
-                    break
-                self._cond.wait()
-            self._busy = True
-            batch = self._take_batch(run_id)
-        verdicts: dict[str, bool] = {}
-        try:
-            verdicts = self._commit(batch)
-        finally:
+    def _loop(self) -> None:
+        while True:
             with self._cond:
-                self._busy = False
-                mine = verdicts.pop(run_id, False)
-                self._verdicts.update(verdicts)
-                self._cond.notify_all()
-        return mine
+                batch = self._next_batch()
+            if batch is None:
+                return
+            started: set[str] = set()
+            try:
+                started = self._commit([start for start, _ in batch])
+            except Exception:  # never let one bad batch stop every later start
+                log.exception("starting %d run(s) failed; they stay queued", len(batch))
+            finally:
+                self._dispatch(
+                    [(start.run_id, due) for start, due in batch if start.run_id in started],
+                    [start.run_id for start, _ in batch if start.run_id not in started],
+                )
 
-    def _take_batch(self, run_id: str) -> list[RunStart]:
-        """This run and every expected run due within WINDOW (caller holds the lock)."""
-        first = self._expected.pop(run_id, None)
-        batch = [first] if first is not None else []
-        horizon = time.monotonic() + WINDOW
+    def _next_batch(self) -> list[tuple[RunStart, float]] | None:
+        """Wait until some expected run is due to be committed; take those (caller holds the
+        lock). None once stopping."""
         due, expected = self._due, self._expected
-        while due and due[0][0] <= horizon and len(batch) < MAX_BATCH:
-            other = expected.pop(heapq.heappop(due)[2], None)
-            if other is not None:
-                batch.append(other)
-        if not expected:
-            due.clear()
+        while True:
+            if self._stopping:
+                return None
+            while due and due[0][2] not in expected:
+                heapq.heappop(due)  # dropped meanwhile
+            if due:
+                wait = due[0][0] - time.monotonic()
+                if wait <= 0:
+                    break
+                self._cond.wait(wait)
+            else:
+                self._cond.wait()
+        now = time.monotonic()
+        busy = self._running_here()
+        batch: list[tuple[RunStart, float]] = []
+        later: list[tuple[float, int, str, float]] = []
+        while due and due[0][0] <= now + SPAN and len(batch) < MAX_BATCH:
+            entry = heapq.heappop(due)
+            start = expected.get(entry[2])
+            if start is None:
+                continue
+            if entry[3] > now and busy.get(start.job_id):
+                later.append((entry[3], entry[1], entry[2], entry[3]))  # judged at its time
+                continue
+            del expected[entry[2]]
+            batch.append((replace(start, running_here=busy.get(start.job_id, 0)), entry[3]))
+        for entry in later:
+            heapq.heappush(due, entry)
         return batch
 
-    def _commit(self, batch: list[RunStart]) -> dict[str, bool]:
-        verdicts = {start.run_id: False for start in batch}
+    def _commit(self, batch: list[RunStart]) -> set[str]:
+        """Move the batch's runs that should still start to running; the ids that were."""
         wanted = [start for start in batch if self._may_start(start.run_id)]
         if not wanted:
-            return verdicts
+            return set()
         lease = self._lease()
         if lease is None:
             # Not leader (any more): these stay queued for the next leader to adopt.
             log.info("not starting %d run(s): this node does not hold the lease", len(wanted))
-            return verdicts
+            return set()
         try:
             result = self._store.start_runs(wanted, self._node_id, lease, self._clock())
         except LeaseLost:
             log.warning("lease lost; %d run(s) left for the next leader", len(wanted))
             self._on_lease_lost()
-            return verdicts
-        except Exception:
-            log.exception("could not start %d run(s); they stay queued", len(wanted))
-            return verdicts
+            return set()
         for start in wanted:
-            if start.run_id in result.started:
-                verdicts[start.run_id] = True
-            elif start.run_id in result.skipped:
+            if start.run_id in result.skipped:
                 self._metrics.skipped(start.job_id, 1)
         refused = len(wanted) - len(result.started) - len(result.skipped)
         if refused:
             log.warning("%d run(s) were no longer this node's to start", refused)
             self._metrics.refused("running", refused)
-        return verdicts
+        return result.started

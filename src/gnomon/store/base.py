@@ -50,6 +50,19 @@ class LeaseLost(StoreError):
 
 
 @dataclass(frozen=True)
+class RunStart:
+    """A queued run its node wants to move to running now."""
+
+    run_id: str
+    job_id: str
+    max_instances: int
+    #: Runs of the job executing on the starting node now. The node knows them exactly (its
+    #: own runs' final statuses may still be on their way to the store); runs of other nodes
+    #: are counted from the store.
+    running_here: int = 0
+
+
+@dataclass(frozen=True)
 class FireClaim:
     """One firing the scheduler wants to record: the run row to insert and the job's next time.
 
@@ -61,15 +74,10 @@ class FireClaim:
     run: Run
     expected_revision: int
     next_fire_time: datetime | None
-
-
-@dataclass(frozen=True)
-class RunStart:
-    """A queued run its node wants to move to running now."""
-
-    run_id: str
-    job_id: str
-    max_instances: int
+    #: Start the run in the same transaction (a fire claimed when already due): it is inserted
+    #: and moved to running, or to skipped when max_instances runs of its job are running, as
+    #: Store.start_runs would.
+    start: RunStart | None = None
 
 
 class StartResult(NamedTuple):
@@ -154,9 +162,10 @@ class Store(ABC):
     def claim_fires(self, claims: Sequence[FireClaim], fence: Lease | None = None) -> list[Run]:
         """Insert the claims' runs and advance their jobs' next fire times, in one transaction.
 
-        Returns the runs actually inserted: a run whose (job_id, scheduled_for) exists already is
-        dropped. With `fence`, raises LeaseLost (writing nothing) unless that lease is still held
-        by its holder with the same token and has not expired.
+        Returns the runs actually inserted, as they are after it (a claim with `start` comes back
+        running or skipped): a run whose (job_id, scheduled_for) exists already is dropped. With
+        `fence`, raises LeaseLost (writing nothing) unless that lease is still held by its holder
+        with the same token and has not expired.
         """
 
     @abstractmethod
@@ -188,7 +197,8 @@ class Store(ABC):
         """Move queued runs of `node` to running (started_at = `now`), in one transaction
         fenced by `fence` (raises LeaseLost, changing nothing, unless it is still held).
 
-        max_instances is judged here, across every node: a run whose job already has that many
+        max_instances is judged here, across every node (other nodes' running runs from the
+        store, this node's from RunStart.running_here): a run whose job already has that many
         running is recorded `skipped` (reason max_instances) instead, in the same transaction.
         """
 

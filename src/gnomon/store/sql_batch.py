@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from gnomon.domain import Run, RunUpdate
+from gnomon.store.base import RunStart
 from gnomon.store.storable import storable_text
 
 # Column order of the runs rows written by claims (every column of the table).
@@ -245,3 +246,108 @@ def update_runs(conn: Connection, updates: Sequence[RunUpdate], is_pg: bool) -> 
         return []
     done = set(applied)
     return [u for u in ordered if u.run_id not in done]
+
+
+# Starting runs (Store.start_runs): the running runs of other nodes per job, then queued → running
+# or → skipped for this node's runs, each only while the run is still queued and this node's.
+# The status is wrapped in coalesce() (it is never NULL) so that SQLite looks the ids up by
+# primary key rather than walking its status index through every queued run.
+_SQLITE_RUNNING_ELSEWHERE = (
+    "SELECT job_id, count(*) FROM runs WHERE status = 'running' AND node != ?"
+    " AND job_id IN ({marks}) GROUP BY job_id"
+)
+_PG_RUNNING_ELSEWHERE = (
+    "SELECT job_id, count(*) FROM runs WHERE status = 'running' AND node != %s"
+    " AND job_id = ANY(%s::text[]) GROUP BY job_id"
+)
+_SQLITE_START = (
+    "UPDATE runs SET status = 'running',"
+    " started_at = CASE WHEN scheduled_for > ?1 THEN scheduled_for ELSE ?1 END"
+    " WHERE id IN ({marks}) AND coalesce(status, '') = 'queued' AND node = ?2 RETURNING id"
+)
+_PG_START = (
+    "UPDATE runs SET status = 'running',"
+    " started_at = CASE WHEN scheduled_for > %(now)s THEN scheduled_for ELSE %(now)s END"
+    " WHERE id = ANY(%(ids)s::text[]) AND status = 'queued' AND node = %(node)s RETURNING id"
+)
+_SQLITE_SKIP = (
+    "UPDATE runs SET status = 'skipped', finished_at = ?1, reason = 'max_instances',"
+    " error_message = ?3"
+    " WHERE id IN ({marks}) AND coalesce(status, '') = 'queued' AND node = ?2 RETURNING id"
+)
+_PG_SKIP = (
+    "UPDATE runs SET status = 'skipped', finished_at = %(now)s, reason = 'max_instances',"
+    " error_message = %(message)s"
+    " WHERE id = ANY(%(ids)s::text[]) AND status = 'queued' AND node = %(node)s RETURNING id"
+)
+_SKIP_MESSAGE = "max_instances runs of the job were running when its time came"
+
+
+def running_elsewhere(
+    conn: Connection, job_ids: Sequence[str], node: str, is_pg: bool
+) -> dict[str, int]:
+    """How many runs of each job are running on nodes other than `node`."""
+    ids = sorted(set(job_ids))
+    if is_pg:
+        rows = conn.exec_driver_sql(_PG_RUNNING_ELSEWHERE, (node, ids)).all()
+        return {job_id: int(count) for job_id, count in rows}
+    counts: dict[str, int] = {}
+    for start in range(0, len(ids), _SQLITE_CHUNK):
+        chunk = ids[start : start + _SQLITE_CHUNK]
+        sql = _SQLITE_RUNNING_ELSEWHERE.format(marks=", ".join("?" * len(chunk)))
+        counts.update(
+            (job_id, int(count)) for job_id, count in conn.exec_driver_sql(sql, (node, *chunk))
+        )
+    return counts
+
+
+def move_queued(
+    conn: Connection, run_ids: Sequence[str], node: str, now: datetime, is_pg: bool, *, skip: bool
+) -> set[str]:
+    """Move this node's queued runs to running (or, with `skip`, to skipped for max_instances);
+    the ids moved."""
+    if not run_ids:
+        return set()
+    if is_pg:
+        params = {"ids": list(run_ids), "node": node, "now": now, "message": _SKIP_MESSAGE}
+        return set(conn.exec_driver_sql(_PG_SKIP if skip else _PG_START, params).scalars())
+    moved: set[str] = set()
+    template = _SQLITE_SKIP if skip else _SQLITE_START
+    first = 4 if skip else 3  # numbered parameters ?1 … come before the ids
+    for start in range(0, len(run_ids), _SQLITE_MAX_ROWS):
+        chunk = list(run_ids[start : start + _SQLITE_MAX_ROWS])
+        # Padded to a power of two with its last id (harmless in an IN list), so that only a
+        # handful of statement texts exist, each parsed once (pysqlite's statement cache).
+        chunk += chunk[-1:] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))
+        marks = ", ".join(f"?{first + i}" for i in range(len(chunk)))
+        fixed: tuple[Any, ...] = (sqlite_time(now), node)
+        if skip:
+            fixed += (_SKIP_MESSAGE,)
+        result = conn.exec_driver_sql(template.format(marks=marks), (*fixed, *chunk))
+        moved.update(result.scalars())
+    return moved
+
+
+def start_queued(
+    conn: Connection, starts: Sequence[RunStart], node: str, now: datetime, is_pg: bool
+) -> tuple[set[str], set[str]]:
+    """Move `node`'s queued runs to running, judging max_instances across every node (others'
+    running runs from the store, this node's from RunStart.running_here): those over it go to
+    skipped. The ids (started, skipped). The caller has checked the lease in this transaction."""
+    if not starts:
+        return set(), set()
+    running = running_elsewhere(conn, [s.job_id for s in starts], node, is_pg)
+    go: list[str] = []
+    over: list[str] = []
+    taken: dict[str, int] = {}  # started by this batch, per job
+    for start in starts:
+        job_id = start.job_id
+        count = running.get(job_id, 0) + start.running_here + taken.get(job_id, 0)
+        if count >= start.max_instances:
+            over.append(start.run_id)
+        else:
+            taken[job_id] = taken.get(job_id, 0) + 1
+            go.append(start.run_id)
+    started = move_queued(conn, go, node, now, is_pg, skip=False)
+    skipped = move_queued(conn, over, node, now, is_pg, skip=True)
+    return started, skipped

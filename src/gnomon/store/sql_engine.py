@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,44 @@ def _build_sqlite_engine(url: URL) -> Engine:
     return engine
 
 
+class WriteTurns:
+    """Who writes next on SQLite, in the order they came, urgent writers first.
+
+    threading.Lock is not fair: a thread that releases it and takes it again at once, holding
+    the GIL, wins over the threads waiting, so claims written back to back when thousands of
+    fires come due starved the starts of runs due now. Here the lock is handed to the next in
+    line; run records (`urgent=False`) wait while fire claims and run starts are queued.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held = False
+        self._urgent: deque[threading.Lock] = deque()
+        self._later: deque[threading.Lock] = deque()
+
+    @contextmanager
+    def turn(self, urgent: bool = True) -> Iterator[None]:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                mine = None
+            else:
+                mine = threading.Lock()
+                mine.acquire()
+                (self._urgent if urgent else self._later).append(mine)
+        if mine is not None:
+            mine.acquire()  # released by the holder handing its turn over
+        try:
+            yield
+        finally:
+            with self._guard:
+                waiting = self._urgent or self._later
+                if waiting:
+                    waiting.popleft().release()  # still held: now by the next in line
+                else:
+                    self._held = False
+
+
 class SqlBase:
     """The engine and the two kinds of transaction every SqlStore method runs in."""
 
@@ -105,9 +144,7 @@ class SqlBase:
         # handler, which polls by sleeping 1, 2, 5, 10 … ms and so turned every collision between
         # the scheduler loop and the run recorder into milliseconds of lateness. Other
         # processes still meet the busy handler.
-        self._write_lock: AbstractContextManager[object] = (
-            nullcontext() if self._is_pg else threading.Lock()
-        )
+        self._turns = None if self._is_pg else WriteTurns()
 
     @property
     def _is_pg(self) -> bool:
@@ -120,9 +157,11 @@ class SqlBase:
             yield conn
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction; on SQLite it holds the write lock from the start (IMMEDIATE)."""
-        with self._write_lock, self._translate_errors(), self._engine.connect() as conn:
+    def _write(self, urgent: bool = True) -> Iterator[Connection]:
+        """A write transaction; on SQLite it holds the write lock from the start (IMMEDIATE).
+        `urgent=False`: on SQLite, other writers of this process waiting go first."""
+        turn = nullcontext() if self._turns is None else self._turns.turn(urgent)
+        with turn, self._translate_errors(), self._engine.connect() as conn:
             conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
             with conn.begin():
                 yield conn

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, func, select, update
 
-from gnomon.domain import AuditEntry, JobDefinition, JobRecord, Lease, Run, utcnow
+from gnomon.domain import AuditEntry, JobDefinition, JobRecord, Lease, Run, RunStatus, utcnow
 from gnomon.errors import JobChanged
 from gnomon.store.base import FireClaim, JobWrite
 from gnomon.store.sql_auth import insert_audit
-from gnomon.store.sql_batch import insert_claimed_runs, set_next_times
+from gnomon.store.sql_batch import insert_claimed_runs, set_next_times, start_queued
 from gnomon.store.sql_engine import CHANGES_CHANNEL, SqlBase
 from gnomon.store.sql_nodes import check_fence
 from gnomon.store.tables import changes, jobs
@@ -128,10 +128,17 @@ class SqlJobs(SqlBase):
             key=lambda run: (run.job_id, _sort_time(run.scheduled_for)),
         )
         next_times = {claim.run.job_id: claim for claim in claims}  # the last claim of a job wins
+        now = self._clock()
         with self._write() as conn:
             if fence is not None:
                 check_fence(conn, fence, self._is_pg, None if self._is_pg else self._clock())
             inserted = insert_claimed_runs(conn, ordered, self._is_pg)
+            to_start = [c.start for c in claims if c.start is not None and c.run.id in inserted]
+            started: set[str] = set()
+            skipped: set[str] = set()
+            if to_start:
+                node = claims[0].run.node or ""
+                started, skipped = start_queued(conn, to_start, node, now, self._is_pg)
             set_next_times(
                 conn,
                 {
@@ -142,9 +149,16 @@ class SqlJobs(SqlBase):
             )
         claimed: list[Run] = []
         for claim in claims:
-            if claim.run.id in inserted:
-                inserted.discard(claim.run.id)
-                claimed.append(claim.run)
+            run = claim.run
+            if run.id in inserted:
+                inserted.discard(run.id)
+                if run.id in started:
+                    run = run.replace(status=RunStatus.RUNNING, started_at=now)
+                elif run.id in skipped:
+                    run = run.replace(
+                        status=RunStatus.SKIPPED, finished_at=now, reason="max_instances"
+                    )
+                claimed.append(run)
         return claimed
 
     def set_next_fire_times(self, times: dict[str, tuple[int, datetime | None]]) -> None:

@@ -13,18 +13,32 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from gnomon.domain import AuditEntry, Lease, Run, RunStatus, TriggerSource
 from gnomon.errors import JobAlreadyRunning
 from gnomon.store.base import RunStart, StartResult
 from gnomon.store.sql_auth import insert_audit
+from gnomon.store.sql_batch import start_queued
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.sql_nodes import check_fence
 from gnomon.store.sql_runs import LIGHT_COLUMNS, row_to_run, run_params
 from gnomon.store.tables import jobs, runs
 
+#: Runs per start_runs call: their ids are bound one parameter each (an IN list lets SQLite
+#: look each up by primary key; a JSON array made it scan every queued run instead).
+MAX_START_BATCH = 1000
 _QUEUED = RunStatus.QUEUED.value
 _RUNNING = RunStatus.RUNNING.value
 
@@ -62,54 +76,11 @@ class SqlLifecycle(SqlBase):
     ) -> StartResult:
         if not starts:
             return StartResult(set(), set())
+        if len(starts) > MAX_START_BATCH:
+            raise ValueError(f"start at most {MAX_START_BATCH} runs at once, not {len(starts)}")
         with self._write() as conn:
             self._fence(conn, fence)
-            job_ids = _json_values((s.job_id for s in starts), self._is_pg)
-            running: dict[str, int] = dict(
-                conn.execute(
-                    select(runs.c.job_id, func.count())
-                    .where(runs.c.status == _RUNNING, runs.c.job_id.in_(job_ids))
-                    .group_by(runs.c.job_id)
-                ).all()
-            )
-            # Judged in this transaction, across every node: a run starts only while fewer
-            # than max_instances runs of its job are running anywhere.
-            go: list[str] = []
-            over: list[str] = []
-            for start in starts:
-                count = int(running.get(start.job_id, 0))
-                if count >= start.max_instances:
-                    over.append(start.run_id)
-                else:
-                    running[start.job_id] = count + 1
-                    go.append(start.run_id)
-            mine = and_(runs.c.status == _QUEUED, runs.c.node == node)
-            started: set[str] = set()
-            if go:
-                started = set(
-                    conn.execute(
-                        update(runs)
-                        .where(runs.c.id.in_(_json_values(go, self._is_pg)), mine)
-                        .values(status=_RUNNING, started_at=now)
-                        .returning(runs.c.id)
-                    ).scalars()
-                )
-            skipped: set[str] = set()
-            if over:
-                skipped = set(
-                    conn.execute(
-                        update(runs)
-                        .where(runs.c.id.in_(_json_values(over, self._is_pg)), mine)
-                        .values(
-                            status=RunStatus.SKIPPED.value,
-                            finished_at=now,
-                            reason="max_instances",
-                            error_message="max_instances runs of the job were running "
-                            "when its time came",
-                        )
-                        .returning(runs.c.id)
-                    ).scalars()
-                )
+            started, skipped = start_queued(conn, starts, node, now, self._is_pg)
         return StartResult(started, skipped)
 
     def adopt_runs(self, node: str, fence: Lease) -> list[Run]:

@@ -144,7 +144,7 @@ class SqlRuns(SqlBase):
     def update_runs(self, updates: Sequence[RunUpdate]) -> list[RunUpdate]:
         if not updates:
             return []
-        with self._write() as conn:
+        with self._write(urgent=False) as conn:
             return update_runs(conn, updates, self._is_pg)
 
     def find_run(self, run_id: str) -> Run | None:
