@@ -27,7 +27,17 @@ def test_importing_gnomon_loads_no_database_code() -> None:
 
 
 def test_ad_hoc_job_runs_and_cannot_be_retriggered(write_config: WriteConfig) -> None:
-    config = write_config('[scheduler]\ntimezone = "UTC"\npoll_interval = 0.2\n')
+    config = write_config(
+        """
+        [scheduler]
+        timezone = "UTC"
+        poll_interval = 0.2
+
+        [[jobs]]
+        id = "gnomon.prune_runs"
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
+        """
+    )
     scheduler = gnomon.Scheduler(config, env={})
     with scheduler:
         view = scheduler.add_job(

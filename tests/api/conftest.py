@@ -30,7 +30,7 @@ timezone = "Asia/Shanghai"
 id = "report"
 name = "Nightly report"
 command = ["true"]
-trigger = { type = "cron", expression = "0 30 2 * * mon-fri" }
+trigger = { type = "cron", expression = "0 30 2 * * mon-fri 2099" }
 
 [[jobs]]
 id = "sleeper"
@@ -41,12 +41,16 @@ trigger = { type = "interval", hours = 1, start_date = "2099-01-01T00:00:00Z" }
 id = "frozen"
 command = ["true"]
 locked = true
-trigger = { type = "cron", expression = "0 0 3 * * *" }
+trigger = { type = "cron", expression = "0 0 3 * * * 2099" }
 
 [[jobs]]
 id = "once"
 command = ["true"]
 trigger = { type = "date", run_date = "2020-01-01T00:00:00" }
+
+[[jobs]]
+id = "gnomon.prune_runs"
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 
 

@@ -41,12 +41,12 @@ def test_list_items_leave_out_detail_fields(admin: AuthActions) -> None:
     item = next(job for job in assert_ok(admin.get(JOBS)) if job["id"] == "report")
     assert "next_run_times" not in item
     assert item["editable_fields"] == ["trigger"]
-    assert item["trigger"] == "cron[0 30 2 * * mon-fri *] Asia/Shanghai"
+    assert item["trigger"] == "cron[0 30 2 * * mon-fri 2099] Asia/Shanghai"
 
 
 def test_detail_has_declared_trigger_next_times_and_recent_runs(admin: AuthActions) -> None:
     job = detail_fields(admin, "report")
-    assert job["cron_expression"] == "0 30 2 * * mon-fri *"
+    assert job["cron_expression"] == "0 30 2 * * mon-fri 2099"
     assert job["next_run_time"].endswith("+08:00")  # type: ignore[union-attr]
     assert len(job["next_run_times"]) == 5  # type: ignore[arg-type]
     assert job["declared_trigger"]["trigger_type"] == "cron"  # type: ignore[index]
@@ -171,7 +171,7 @@ def test_put_invalid_trigger_changes_nothing(admin: AuthActions) -> None:
     admin.put(f"{JOBS}/report", json={"trigger_type": "cron", "cron_expression": "nonsense"})
     job = detail_fields(admin, "report")
     assert job["overridden"] is False
-    assert job["cron_expression"] == "0 30 2 * * mon-fri *"
+    assert job["cron_expression"] == "0 30 2 * * mon-fri 2099"
 
 
 def test_put_locked_job_is_not_editable(admin: AuthActions) -> None:
@@ -270,7 +270,7 @@ def test_reload_resets_overrides_pauses_and_drops_adhoc_jobs(
 
 
 def test_reload_picks_up_new_declarations(admin: AuthActions, config_path: Path) -> None:
-    fresh = 'id = "fresh"\ncommand = ["true"]\ntrigger = { type = "cron", expression = "@daily" }'
+    fresh = 'id = "fresh"\ncommand = ["true"]\ntrigger = { type = "date", run_date = "2099-01-01" }'
     config_path.write_text(config_path.read_text() + f"\n[[jobs]]\n{fresh}\n")
     data = assert_ok(admin.post(f"{JOBS}/actions/reload"))
     assert data["added"] == ["fresh"]
@@ -282,12 +282,12 @@ def test_reload_with_broken_config_is_400_and_changes_nothing(
 ) -> None:
     assert_ok(admin.post(f"{JOBS}/sleeper/actions/pause"))
     before = assert_ok(admin.get(JOBS))
-    broken = CONFIG.replace('expression = "0 30 2 * * mon-fri"', 'expression = "0 99 2 * * *"')
+    broken = CONFIG.replace('expression = "0 30 2 * * mon-fri 2099"', 'expression = "0 99 2 * * *"')
     config_path.write_text('data_dir = "data"\n' + broken + '\n[[jobs]]\nid = "x"\nbogus = 1\n')
     body = assert_error(admin.post(f"{JOBS}/actions/reload"), 400, "CONFIG_INVALID")
     fields = {d["field"] for d in body["details"]}
     assert "jobs[0].trigger.expression" in fields
-    assert "jobs[4].bogus" in fields
+    assert "jobs[5].bogus" in fields
     assert str(config_path) not in body["message"]
     after = assert_ok(admin.get(JOBS))
     assert [j["id"] for j in after] == [j["id"] for j in before]

@@ -18,7 +18,11 @@ timezone = "UTC"
 [[jobs]]
 id = "nightly"
 command = ["true"]
-trigger = { type = "cron", expression = "0 30 2 * * mon-fri" }
+trigger = { type = "cron", expression = "0 30 2 * * mon-fri 2099" }
+
+[[jobs]]
+id = "gnomon.prune_runs"
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 
 
@@ -38,7 +42,7 @@ def invoke(*args: str) -> tuple[int, str]:
 def test_config_check_accepts_a_valid_file(config: Path) -> None:
     code, out = invoke("config", "check", "--config", str(config))
     assert code == 0
-    assert "nightly" in out and "cron[0 30 2 * * mon-fri *] UTC" in out
+    assert "nightly" in out and "cron[0 30 2 * * mon-fri 2099] UTC" in out
 
 
 def test_config_check_names_every_bad_key(write_config: WriteConfig) -> None:

@@ -48,10 +48,14 @@ def test_help_lists_every_command() -> None:
 def jobs_config(count: int) -> str:
     jobs = "".join(
         f'[[jobs]]\nid = "j{i:04d}"\ncommand = ["true"]\n'
-        'trigger = { type = "interval", hours = 1 }\n'
+        'trigger = { type = "interval", hours = 1, start_date = "2099-01-01T00:00:00Z" }\n'
         for i in range(count)
     )
-    return '[scheduler]\ntimezone = "UTC"\n' + jobs
+    return (
+        '[scheduler]\ntimezone = "UTC"\n'
+        '[[jobs]]\nid = "gnomon.prune_runs"\ntrigger = { type = "date", run_date = "2099-01-01" }\n'
+        + jobs
+    )
 
 
 def test_start_up_lists_a_few_jobs_one_by_one(

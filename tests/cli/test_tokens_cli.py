@@ -16,7 +16,16 @@ from tests.conftest import WriteConfig
 
 @pytest.fixture
 def config(write_config: WriteConfig) -> Path:
-    path = write_config('[scheduler]\ntimezone = "UTC"\n')
+    path = write_config(
+        """
+        [scheduler]
+        timezone = "UTC"
+
+        [[jobs]]
+        id = "gnomon.prune_runs"
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
+        """
+    )
     for args in (["db", "upgrade"], ["users", "create", "ops", "--role", "admin"]):
         result = CliRunner().invoke(
             cli, [*args, "--config", str(path)], input="ops-password\nops-password\n"

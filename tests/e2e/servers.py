@@ -125,8 +125,8 @@ def error(response: requests.Response, status: int, code: str) -> dict[str, Any]
 
 
 def two_jobs_config(max_instances: int) -> str:
-    """A config with an hourly job `tick` (from 2099: it never fires during a test) and a weekday
-    cron job `report` (at 02:30)."""
+    """A config with an hourly job `tick` and a weekday cron job `report` (at 02:30), both from
+    2099 like the shipped job: none fires during a test."""
     return f"""
 data_dir = "data"
 
@@ -144,5 +144,9 @@ trigger = {{ type = "interval", hours = 1, start_date = "2099-01-01T00:00:00Z" }
 id = "report"
 command = ["true"]
 max_instances = {max_instances}
-trigger = {{ type = "cron", expression = "0 30 2 * * mon-fri" }}
+trigger = {{ type = "cron", expression = "0 30 2 * * mon-fri 2099" }}
+
+[[jobs]]
+id = "gnomon.prune_runs"
+trigger = {{ type = "date", run_date = "2099-01-01T00:00:00Z" }}
 """

@@ -41,6 +41,10 @@ def every_two_seconds(write_config: WriteConfig) -> Path:
         command = ["true"]
         trigger = { type = "interval", seconds = 2 }
         misfire_grace_time = 1
+
+        [[jobs]]
+        id = "gnomon.prune_runs"
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
         """
     )
 
@@ -100,7 +104,7 @@ def test_changed_trigger_survives_restart(
     try:
         wait_for(runtime.jobs.scheduler_running, timeout=20, what="the scheduler to start")
         runtime.jobs.update_trigger(
-            "tick", {"trigger_type": "cron", "cron_expression": "0 0 3 * * *"}, TESTER
+            "tick", {"trigger_type": "cron", "cron_expression": "0 0 3 * * * 2099"}, TESTER
         )
     finally:
         proc.stop()
@@ -108,7 +112,7 @@ def test_changed_trigger_survives_restart(
     try:
         wait_for(runtime.jobs.scheduler_running, timeout=20, what="the scheduler to restart")
         view = runtime.jobs.get_job("tick")
-        assert view.trigger.summary() == "cron[0 0 3 * * * *] UTC"
+        assert view.trigger.summary() == "cron[0 0 3 * * * 2099] UTC"
         assert view.record.overridden
         assert view.record.next_fire_time is not None
         assert (view.record.next_fire_time.hour, view.record.next_fire_time.minute) == (3, 0)
@@ -154,6 +158,10 @@ def test_kill_during_run_leaves_run_interrupted_after_restart(
         [[jobs]]
         id = "slow"
         command = ["sleep", "60"]
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
+
+        [[jobs]]
+        id = "gnomon.prune_runs"
         trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
         """
     )
@@ -203,6 +211,10 @@ def test_two_schedulers_on_one_sqlite_file_never_double_fire(
         id = "b"
         command = ["true"]
         trigger = { type = "cron", expression = "* * * * * *" }
+
+        [[jobs]]
+        id = "gnomon.prune_runs"
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
         """
     )
     runtime = runtime_factory(config)

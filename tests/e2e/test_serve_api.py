@@ -173,13 +173,13 @@ def test_trigger_change_and_pause_survive_restart(tmp_path: Path) -> None:
     proc = ServerProcess(config, tmp_path / "serve.log")
     try:
         admin = Client(proc.url).login()
-        changed = {"trigger_type": "cron", "cron_expression": "0 15 4 * * *"}
+        changed = {"trigger_type": "cron", "cron_expression": "0 15 4 * * * 2099"}
         ok(admin.request("PUT", f"{JOBS}/tick", changed))
         ok(admin.request("POST", f"{JOBS}/report/actions/pause"))
         proc = restart(config, tmp_path / "serve.log", proc)
         admin = Client(proc.url).login()
         tick = ok(admin.request("GET", f"{JOBS}/tick"))
-        assert tick["trigger_type"] == "cron" and tick["cron_expression"] == "0 15 4 * * * *"
+        assert tick["trigger_type"] == "cron" and tick["cron_expression"] == "0 15 4 * * * 2099"
         assert tick["overridden"] is True
         assert ok(admin.request("GET", f"{JOBS}/report"))["state"] == "paused"
     finally:

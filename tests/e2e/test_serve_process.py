@@ -29,6 +29,10 @@ id = "tick"
 command = ["true"]
 trigger = { type = "interval", seconds = 1 }
 misfire_grace_time = 5
+
+[[jobs]]
+id = "gnomon.prune_runs"
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 
 

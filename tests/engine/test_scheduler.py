@@ -43,6 +43,10 @@ trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 id = "overlapping"
 command = ["sleep", "3"]
 trigger = { type = "interval", seconds = 1 }
+
+[[jobs]]
+id = "gnomon.prune_runs"
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 
 

@@ -21,6 +21,10 @@ HEADER = """
 timezone = "UTC"
 poll_interval = 0.2
 shutdown_grace = 1
+
+[[jobs]]
+id = "gnomon.prune_runs"
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 # Never fires while a test runs (an hourly job would, at the top of the hour).
 LATER = 'trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }'

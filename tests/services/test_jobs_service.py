@@ -32,18 +32,22 @@ timezone = "UTC"
 [[jobs]]
 id = "every-minute"
 command = ["true"]
-trigger = { type = "cron", expression = "0 * * * * *" }
+trigger = { type = "cron", expression = "0 * * * * * 2099" }
 
 [[jobs]]
 id = "locked-job"
 command = ["true"]
-trigger = { type = "interval", minutes = 5 }
+trigger = { type = "interval", minutes = 5, start_date = "2099-01-01T00:00:00Z" }
 locked = true
 
 [[jobs]]
 id = "once"
 command = ["true"]
 trigger = { type = "date", run_date = "2020-01-01T00:00:00Z" }
+
+[[jobs]]
+id = "gnomon.prune_runs"
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 
 
@@ -194,7 +198,7 @@ def test_reload_with_broken_config_changes_nothing(
     with pytest.raises(ConfigInvalid) as info:
         runtime.jobs.reload(ADMIN)
     fields = {p.field for p in info.value.problems}
-    assert "jobs[3].id" in fields
+    assert "jobs[4].id" in fields
     after = {v.id: (v.record.trigger, v.record.paused) for v in runtime.jobs.list_jobs()}
     assert after == before
 

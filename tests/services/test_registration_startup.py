@@ -20,17 +20,21 @@ shutdown_grace = 1
 [[jobs]]
 id = "daily"
 command = ["true"]
-trigger = { type = "cron", expression = "0 0 3 * * *" }
+trigger = { type = "cron", expression = "0 0 3 * * * 2099" }
 
 [[jobs]]
 id = "weekly"
 command = ["true"]
-trigger = { type = "cron", expression = "0 0 4 * * sun" }
+trigger = { type = "cron", expression = "0 0 4 * * sun 2099" }
 
 [[jobs]]
 id = "gone"
 command = ["true"]
-trigger = { type = "interval", hours = 12 }
+trigger = { type = "interval", hours = 12, start_date = "2099-01-01T00:00:00Z" }
+
+[[jobs]]
+id = "gnomon.prune_runs"
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 
 
@@ -62,7 +66,7 @@ def test_start_keeps_pause_override_and_next_fire_time_and_applies_changes(
     second.start_scheduler()
     daily = second.jobs.get_job("daily")
     assert daily.state == JobState.PAUSED
-    assert daily.record.definition.trigger["expression"] == "0 0 5 * * * *"
+    assert daily.record.definition.trigger["expression"] == "0 0 5 * * * 2099"
     weekly = second.jobs.get_job("weekly")
     assert weekly.record.overridden and weekly.record.trigger["hours"] == 1
     assert weekly.record.next_fire_time == weekly_next

@@ -36,7 +36,7 @@ id = "report"
 name = "Nightly report"
 description = "Builds the nightly sales report."
 command = ["sh", "-c", "echo report ready"]
-trigger = { type = "cron", expression = "0 30 2 * * mon-fri" }
+trigger = { type = "cron", expression = "0 30 2 * * mon-fri 2099" }
 
 [[jobs]]
 id = "backup"
@@ -48,14 +48,18 @@ trigger = { type = "interval", hours = 6, start_date = "2099-01-01T00:00:00Z" }
 id = "cleanup"
 name = "Clean temp files"
 command = ["true"]
-trigger = { type = "cron", expression = "0 0 4 * * *" }
+trigger = { type = "cron", expression = "0 0 4 * * * 2099" }
 
 [[jobs]]
 id = "frozen"
 name = "Locked job"
 command = ["true"]
 locked = true
-trigger = { type = "cron", expression = "0 0 3 * * *" }
+trigger = { type = "cron", expression = "0 0 3 * * * 2099" }
+
+[[jobs]]
+id = "gnomon.prune_runs"
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 
 

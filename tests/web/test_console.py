@@ -107,7 +107,7 @@ def test_admin_sees_cron_preview_and_field_errors_then_saves_the_new_trigger(
     page = admin_page
     open_editor(page, "report")
     expression = page.get_by_label("Cron expression")
-    expect(expression).to_have_value("0 30 2 * * mon-fri *")
+    expect(expression).to_have_value("0 30 2 * * mon-fri 2099")
     save = page.get_by_role("button", name="Save trigger")
     expect(save).to_be_disabled()
 
@@ -117,7 +117,7 @@ def test_admin_sees_cron_preview_and_field_errors_then_saves_the_new_trigger(
     expect(expression).to_have_attribute("aria-invalid", "true")
     expect(save).to_be_disabled()
 
-    expression.fill("0 15 9 * * mon-fri")
+    expression.fill("0 15 9 * * mon-fri 2099")
     expect(error).to_be_hidden()
     times = page.locator("#preview-times li")
     expect(times).to_have_count(5)
@@ -128,9 +128,10 @@ def test_admin_sees_cron_preview_and_field_errors_then_saves_the_new_trigger(
     save.click()
 
     expect(page.locator("#notice")).to_contain_text("09:15")
-    expect(page.locator("#job-trigger")).to_have_text("cron[0 15 9 * * mon-fri *] Asia/Shanghai")
+    expect(page.locator("#job-trigger")).to_have_text("cron[0 15 9 * * mon-fri 2099] Asia/Shanghai")
     expect(page.locator("#job-trigger-description")).to_contain_text("09:15")
-    expect(page.locator("#job-details")).to_contain_text("cron[0 30 2 * * mon-fri *]")  # declared
+    declared = "cron[0 30 2 * * mon-fri 2099]"
+    expect(page.locator("#job-details")).to_contain_text(declared)
     expect(page.locator("#job-next-times li").first).to_contain_text("09:15:00")
     expect(save).to_be_disabled()
 
@@ -174,6 +175,7 @@ def test_trigger_editor_checks_separate_cron_fields_interval_date_and_timezone(
     expect(page.locator("#preview-times li")).to_contain_text("2099-01-01 08:00:00 UTC+01:00")
 
     page.get_by_label("Interval").check()
+    page.get_by_label("Start (ISO 8601, optional)").fill("2099-01-01T00:00:00")
     page.get_by_role("button", name="Save trigger").click()
     expect(page.locator("#job-trigger-description")).to_contain_text("30 minutes")
     expect(page.locator("#job-details")).to_contain_text("Europe/Paris")
