@@ -87,7 +87,7 @@ def fas_requests(count: int) -> dict[str, Request]:
 def start_gnomon(count: int, workdir: Path) -> tuple[Server, dict[str, str]]:
     jobs = [
         f'[[jobs]]\nid = "{job}"\ncommand = ["true"]\nmax_instances = 1000\n'
-        'trigger = { type = "interval", hours = 1 }\n'
+        'trigger = { type = "interval", hours = 1, start_date = "2099-01-01T00:00:00Z" }\n'
         for job in job_ids(count)
     ]
     config = write_gnomon_config(workdir / "gnomon.toml", f"sqlite:///{workdir / 'g.db'}", jobs)

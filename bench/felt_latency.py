@@ -48,8 +48,9 @@ JOBS = f"{API}/scheduler/jobs"
 
 def job_blocks(tickers: int) -> list[str]:
     blocks = [
+        # Only run when asked: an hourly job from 2099 never fires by itself.
         '[[jobs]]\nid = "manual"\ncommand = ["true"]\nmax_instances = 1000\n'
-        'trigger = { type = "interval", hours = 1 }\n'
+        'trigger = { type = "interval", hours = 1, start_date = "2099-01-01T00:00:00Z" }\n'
     ]
     blocks += [
         f'[[jobs]]\nid = "tick{index:02d}"\ntarget = "targets:noop"\n'
