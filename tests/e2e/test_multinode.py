@@ -67,7 +67,7 @@ class Cluster:
         (self.directory / "noopjobs.py").write_text("def noop():\n    pass\n", encoding="utf-8")
         jobs = "".join(
             f'[[jobs]]\nid = "{job}"\ntarget = "noopjobs:noop"\n'
-            'trigger = { type = "interval", seconds = 1 }\n\n'
+            'trigger = { type = "interval", seconds = 1 }\n\n'  # fires: the checks count every fire
             for job in JOBS
         )
         self.config.write_text(

@@ -39,7 +39,7 @@ def every_two_seconds(write_config: WriteConfig) -> Path:
         [[jobs]]
         id = "tick"
         command = ["true"]
-        trigger = { type = "interval", seconds = 2 }
+        trigger = { type = "interval", seconds = 2 }  # fires: the tests count its runs
         misfire_grace_time = 1
 
         [[jobs]]
@@ -205,12 +205,12 @@ def test_two_schedulers_on_one_sqlite_file_never_double_fire(
         [[jobs]]
         id = "a"
         command = ["true"]
-        trigger = { type = "interval", seconds = 1 }
+        trigger = { type = "interval", seconds = 1 }  # fires: both schedulers fire it in turn
 
         [[jobs]]
         id = "b"
         command = ["true"]
-        trigger = { type = "cron", expression = "* * * * * *" }
+        trigger = { type = "cron", expression = "* * * * * *" }  # fires: likewise, as cron
 
         [[jobs]]
         id = "gnomon.prune_runs"

@@ -27,7 +27,7 @@ shutdown_grace = 2
 [[jobs]]
 id = "tick"
 command = ["true"]
-trigger = { type = "interval", seconds = 1 }
+trigger = { type = "interval", seconds = 1 }  # fires: its runs feed the metrics checked
 misfire_grace_time = 5
 
 [[jobs]]

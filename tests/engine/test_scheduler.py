@@ -27,7 +27,7 @@ shutdown_grace = 1
 [[jobs]]
 id = "every-second"
 command = ["sh", "-c", "echo tick"]
-trigger = { type = "interval", seconds = 1 }
+trigger = { type = "interval", seconds = 1 }  # fires: the tests count and pause its runs
 
 [[jobs]]
 id = "sleeper"
@@ -42,7 +42,7 @@ trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 [[jobs]]
 id = "overlapping"
 command = ["sleep", "3"]
-trigger = { type = "interval", seconds = 1 }
+trigger = { type = "interval", seconds = 1 }  # fires: its runs overlap the next fire time
 
 [[jobs]]
 id = "gnomon.prune_runs"

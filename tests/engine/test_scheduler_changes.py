@@ -28,7 +28,7 @@ trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 # Never fires while a test runs (an hourly job would, at the top of the hour).
 LATER = 'trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }'
-SECONDLY = 'trigger = { type = "interval", seconds = 1 }'
+SECONDLY = 'trigger = { type = "interval", seconds = 1 }'  # fires: the tests watch it fire
 
 
 def job(job_id: str, trigger: str) -> str:
