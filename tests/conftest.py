@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 from gnomon.services.runtime import Runtime
+from tests.components import allowed_skips
 
 WriteConfig = Callable[[str], Path]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    allowed_skips()  # a misspelt opt-out stops the run before any test
 
 
 @pytest.fixture

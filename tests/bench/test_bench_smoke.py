@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.components import connect_pg_admin
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 pytestmark = pytest.mark.xdist_group("processes")
@@ -18,6 +20,14 @@ pytestmark = pytest.mark.xdist_group("processes")
 SMOKE_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/gnomon_bench_smoke"
 
 
+@pytest.fixture
+def postgres() -> None:
+    """The PostgreSQL server answers: a benchmark would only fail deep inside without it."""
+    connect_pg_admin().close()
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("postgres")
 def test_run_all_produces_a_result_file(tmp_path: Path) -> None:
     out = tmp_path / "firing.json"
     subprocess.run(
@@ -79,6 +89,8 @@ def test_api_latency_produces_cells_for_both_servers(tmp_path: Path) -> None:
     assert set(result["list_rps_ratio"]) == {"10@c1", "10@c4"}
 
 
+@pytest.mark.postgres
+@pytest.mark.usefixtures("postgres")
 def test_felt_latency_produces_single_node_and_cross_node_figures(tmp_path: Path) -> None:
     result = run_script(
         "felt_latency.py", tmp_path / "felt.json",

@@ -25,7 +25,8 @@ from psycopg.rows import class_row
 
 from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor
-from tests.e2e.pg import fresh_database, libpq
+from tests.components import libpq
+from tests.e2e.pg import fresh_database
 from tests.e2e.procs import SchedulerProcess, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("processes")]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
+from tests.components import missing
 from tests.web.server import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -32,7 +33,11 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (scripts/setup.sh installs it)")
+        missing(
+            "chromium",
+            f"chromium is not installed at {CHROMIUM}",
+            "Install it (apt-get install chromium; scripts/test.sh does)",
+        )
     with sync_playwright() as driver:
         yield driver
 
