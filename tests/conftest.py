@@ -1,4 +1,5 @@
-"""Shared fixtures: a migrated SQLite store, config files written on the fly, a runtime."""
+"""Shared fixtures: a migrated SQLite store, config files written on the fly, a runtime; and
+the rule that a run with a skipped test fails unless GNOMON_TEST_ALLOW_SKIP is set."""
 
 from __future__ import annotations
 
@@ -9,13 +10,36 @@ from pathlib import Path
 import pytest
 
 from gnomon.services.runtime import Runtime
-from tests.components import allowed_skips
+from tests.components import ALLOW_SKIP, allowed_skips
 
 WriteConfig = Callable[[str], Path]
+SKIPPED: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
     allowed_skips()  # a misspelt opt-out stops the run before any test
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A skipped test proves nothing: without the opt-out, the run fails like a failed test
+    # would. (Under xdist the controller sees every worker's reports; workers leave it alone.)
+    controller = not hasattr(session.config, "workerinput")
+    if SKIPPED and exitstatus == pytest.ExitCode.OK and controller and not allowed_skips():
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if SKIPPED and not allowed_skips():
+        terminalreporter.write_line(
+            f"{len(SKIPPED)} test(s) skipped, so the run fails: a skip passes nothing. Make the "
+            f"missing component available, or set {ALLOW_SKIP} (see README, Development).",
+            red=True,
+        )
 
 
 @pytest.fixture
