@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# The console's browser tests drive Debian's chromium (Playwright cannot download browsers here).
-command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+# The console's browser tests drive Debian's chromium at /usr/bin/chromium (Playwright cannot
+# download browsers here): a chromium elsewhere on PATH is not the one they start.
+[ -x /usr/bin/chromium ] || (apt-get update -qq && apt-get install -y -qq chromium)
 echo "== ruff"
 .venv/bin/ruff check src tests bench examples
 .venv/bin/ruff format --check src tests bench examples
