@@ -30,6 +30,8 @@ def runs_of(runtime: Runtime, job_id: str, status: RunStatus | None = None) -> l
 
 @pytest.fixture
 def every_two_seconds(write_config: WriteConfig) -> Path:
+    """`tick` every two seconds, and `tock` beside it: a test that pauses `tick` shows by
+    `tock` that the scheduler went on firing."""
     return write_config(
         """
         [scheduler]
@@ -40,6 +42,12 @@ def every_two_seconds(write_config: WriteConfig) -> Path:
         id = "tick"
         command = ["true"]
         trigger = { type = "interval", seconds = 2 }  # fires: the tests count its runs
+        misfire_grace_time = 1
+
+        [[jobs]]
+        id = "tock"
+        command = ["true"]
+        trigger = { type = "interval", seconds = 2 }  # fires: the control of the pause test
         misfire_grace_time = 1
 
         [[jobs]]
@@ -89,9 +97,13 @@ def test_paused_job_stays_paused_after_restart(
     try:
         wait_for(runtime.jobs.scheduler_running, timeout=20, what="the scheduler to start")
         before = len(runs_of(runtime, "tick"))
+        window = datetime.now(UTC)
         time.sleep(5)
         assert runtime.jobs.get_job("tick").state == "paused"
         assert len(runs_of(runtime, "tick")) == before
+        # ...while the restarted scheduler fired the job beside it: it was firing all along.
+        started = [r for r in runs_of(runtime, "tock") if r.started_at and r.started_at > window]
+        assert len(started) >= 2, started
     finally:
         proc.stop()
 
