@@ -1,7 +1,10 @@
 """A separate process for the exactly-once test: claims one job's fire times in small batches.
 
-Usage: python claimer.py URL JOB_ID REVISION FIRST_ISO COUNT BATCH GO_FILE
-Prints "ready", waits for GO_FILE to exist, claims, then prints how many runs it inserted.
+Usage: python claimer.py URL JOB_ID REVISION FIRST_ISO COUNT BATCH MEETING_DIR SIDE
+Prints "ready", claims, then prints how many runs it inserted. Before each batch it meets the
+other claimer (SIDE 0 or 1) through files in MEETING_DIR, so that both claim the same batch at
+the same moment: without it, whichever process started first stays ahead and inserts every run,
+and the other only ever finds fire times already taken.
 """
 
 from __future__ import annotations
@@ -17,17 +20,24 @@ from gnomon.store.base import FireClaim
 from gnomon.store.sql import SqlStore
 
 
+def meet(directory: Path, step: int, side: int) -> None:
+    """Wait until the other claimer has reached `step` too."""
+    (directory / f"{step}.{side}").touch()
+    other = directory / f"{step}.{1 - side}"
+    while not other.exists():
+        time.sleep(0.0005)
+
+
 def main(argv: list[str]) -> int:
-    url, job_id, revision, first_iso, count, batch, go_file = argv
+    url, job_id, revision, first_iso, count, batch, meeting_dir, side = argv
     first = datetime.fromisoformat(first_iso)
     store = SqlStore(url)
-    store.find_job(job_id)  # connect before the start signal
+    store.find_job(job_id)  # connect before the race
     print("ready", flush=True)
-    while not Path(go_file).exists():
-        time.sleep(0.001)
     times = [first + timedelta(seconds=i) for i in range(int(count))]
     inserted = 0
-    for start in range(0, len(times), int(batch)):
+    for step, start in enumerate(range(0, len(times), int(batch))):
+        meet(Path(meeting_dir), step, int(side))
         claims = [
             FireClaim(
                 run=Run(
