@@ -70,7 +70,10 @@ def test_add_job_refuses_a_local_function(tmp_path: Path) -> None:
 
 
 def test_an_ad_hoc_job_can_run_in_a_child_process(write_config: WriteConfig) -> None:
-    config = write_config('[scheduler]\ntimezone = "UTC"\npoll_interval = 0.2\n')
+    config = write_config(
+        '[scheduler]\ntimezone = "UTC"\npoll_interval = 0.2\n'
+        '[[jobs]]\nid = "gnomon.prune_runs"\nenabled = false\n'
+    )
     with gnomon.Scheduler(config, env={}) as scheduler:
         every_second = {"trigger_type": "interval", "seconds": 1}
         view = scheduler.add_job(targets.chatty, every_second, id="adhoc-proc", isolation="process")
@@ -91,7 +94,10 @@ def test_an_ad_hoc_job_can_run_in_a_child_process(write_config: WriteConfig) -> 
 
 
 def test_ad_hoc_jobs_take_the_configured_isolation_by_default(write_config: WriteConfig) -> None:
-    config = write_config('[scheduler]\ntimezone = "UTC"\nisolation = "process"\n')
+    config = write_config(
+        '[scheduler]\ntimezone = "UTC"\nisolation = "process"\n'
+        '[[jobs]]\nid = "gnomon.prune_runs"\nenabled = false\n'
+    )
     scheduler = gnomon.Scheduler(config, env={})
     scheduler.runtime.prepare_store()
     try:

@@ -18,8 +18,14 @@ from tests.e2e.procs import wait_for
 ADMIN = Actor("tester")
 
 
-def config(lock: Path, isolation: str, seconds: float) -> str:
-    return f"""
+# A copy every second, each hanging past its timeout: the copies would overlap.
+HUNG_TRIGGER = 'trigger = { type = "interval", seconds = 1 }'  # fires: to overlap its copies
+QUIET_TRIGGER = 'trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }'
+
+
+def config(lock: Path, isolation: str, seconds: float, trigger: str = HUNG_TRIGGER) -> str:
+    return (
+        f"""
 [scheduler]
 timezone = "UTC"
 poll_interval = 0.2
@@ -27,18 +33,17 @@ shutdown_grace = 1
 
 [[jobs]]
 id = "gnomon.prune_runs"
-target = "gnomon.jobs.prune:prune_runs"
-trigger = {{ type = "date", run_date = "2099-01-01T00:00:00Z" }}
 enabled = false
 
 [[jobs]]
 id = "hung"
 target = "tests.engine.targets:hangs_alone"
 kwargs = {{ lock = "{lock}", seconds = {seconds} }}
-trigger = {{ type = "interval", seconds = 1 }}
-timeout = 0.5
 isolation = "{isolation}"
 """
+        + trigger
+        + "\n"
+    )
 
 
 @pytest.mark.parametrize("isolation", ["thread", "process"])
@@ -49,7 +54,9 @@ def test_a_job_hanging_past_its_timeout_never_runs_twice_at_once(
     runtime_factory: Callable[[Path], Runtime],
 ) -> None:
     lock = tmp_path / "hung.lock"
-    runtime = runtime_factory(write_config(config(lock, isolation, seconds=2.5)))
+    runtime = runtime_factory(
+        write_config(config(lock, isolation, seconds=2.5) + "timeout = 0.5\n")
+    )
     runtime.start_scheduler()
     starts = Path(f"{lock}.starts")
     wait_for(
@@ -72,11 +79,7 @@ def test_cancel_ends_a_process_isolated_run_within_a_second(
     tmp_path: Path, write_config: WriteConfig, runtime_factory: Callable[[Path], Runtime]
 ) -> None:
     lock = tmp_path / "hung.lock"
-    body = config(lock, "process", seconds=30).replace("timeout = 0.5\n", "")
-    body = body.replace(
-        '{ type = "interval", seconds = 1 }', '{ type = "date", run_date = "2099-01-01T00:00:00Z" }'
-    )
-    runtime = runtime_factory(write_config(body))
+    runtime = runtime_factory(write_config(config(lock, "process", 30, QUIET_TRIGGER)))
     runtime.start_scheduler()
     wait_for(runtime.jobs.scheduler_running, timeout=10, what="leadership")
     run = runtime.jobs.run_now("hung", ADMIN)
