@@ -149,7 +149,11 @@ def test_downtime_longer_than_grace_records_missed(
         )
     finally:
         proc.stop()
-    [record] = missed
+    # A fire the first process had claimed ahead when it stopped is adopted by the second and,
+    # past its 1 s grace, recorded missed for that reason; the downtime is one span of its own.
+    adopted = [r for r in missed if r.reason == "leader_lost"]
+    assert all(r.fire_count == 1 for r in adopted) and len(adopted) <= 1
+    [record] = [r for r in missed if r not in adopted]
     assert record.reason == "scheduler_down"
     assert record.fire_count >= 2
     assert record.last_scheduled_for is not None

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from gnomon.domain import Lease, RunStatus, utcnow
+from gnomon.domain import Lease, Node, RunStatus, utcnow
 from gnomon.errors import JobAlreadyRunning
 from gnomon.store.base import LeaseLost, RunStart
 from gnomon.store.sql import SqlStore
@@ -54,6 +54,11 @@ def test_max_instances_is_judged_across_nodes_when_runs_start(store: SqlStore) -
     add_job(store)
     fence = lease(store, "n2")
     store.add_run(run(scheduled_for=T0, node="n1", status=RunStatus.RUNNING))  # elsewhere
+    store.add_run(run(scheduled_for=T0 - timedelta(1), node="gone", status=RunStatus.RUNNING))
+    now = store.current_time()
+    store.heartbeat(Node("n1", "host", 1, now, now))  # heard from: its run counts
+    old = now - timedelta(seconds=60)
+    store.heartbeat(Node("gone", "host", 2, old, old))  # silent past the lease time: not
     first = store.add_run(run(scheduled_for=T0 + timedelta(seconds=1), node="n2"))
     second = store.add_run(run(scheduled_for=T0 + timedelta(seconds=2), node="n2"))
     result = store.start_runs(

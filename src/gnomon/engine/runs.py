@@ -68,6 +68,7 @@ class ActiveRuns:
         clock: Callable[[], datetime],
         lease: Callable[[], Lease | None],
         on_lease_lost: Callable[[], None] = lambda: None,
+        live_within: float = 10.0,
         still_due: Callable[[JobRecord, Run], JobRecord | str] = _always_due,
     ) -> None:
         """`still_due(record, run)`, asked when a run claimed ahead comes due: the job as it
@@ -100,6 +101,7 @@ class ActiveRuns:
             dispatch=self._dispatch,
             on_lease_lost=on_lease_lost,
             metrics=metrics,
+            live_within=live_within,
         )
 
     def start_gate(self) -> None:
@@ -151,8 +153,9 @@ class ActiveRuns:
             return dict(self._started_per_job)
 
     def count(self, job_id: str) -> int:
-        """Runs of the job active in this process, as of the last settle()."""
-        return self._per_job.get(job_id, 0)  # a dict read is atomic; the loop reads it often
+        """Runs of the job started (running) in this process, as of the last settle(). Runs
+        claimed and not started yet do not count: they hold no max_instances slot."""
+        return self._started_per_job.get(job_id, 0)  # a dict read is atomic; read often
 
     def ids(self) -> list[str]:
         with self._lock:

@@ -124,6 +124,7 @@ class Scheduler:
             clock=clock,
             lease=lambda: self._leadership.lease,
             on_lease_lost=self._lease_lost,
+            live_within=self.options.lease_ttl,
             still_due=self._still_due,
         )
         self._ahead = timedelta(seconds=max(0.0, self.options.claim_ahead))
@@ -597,7 +598,10 @@ class Scheduler:
                     )
                 )
         try:
-            claimed = {run.id: run for run in self.store.claim_fires(claims, fence=lease)}
+            written = self.store.claim_fires(
+                claims, fence=lease, live_within=self.options.lease_ttl
+            )
+            claimed = {run.id: run for run in written}
             inserted = set(claimed)
         except LeaseLost:
             # The store says another node may lead now (or the lease ran out on the store's

@@ -64,6 +64,7 @@ class StartGate:
         dispatch: Callable[[list[tuple[str, float]], list[str]], None],
         on_lease_lost: Callable[[], None],
         metrics: EngineMetricsProtocol,
+        live_within: float = 10.0,
     ) -> None:
         """`may_start(run_id)`: whether the run should still start (False: it has recorded why
         not). `running_here()`: this node's runs executing now, per job. `dispatch(started,
@@ -79,6 +80,7 @@ class StartGate:
         self._dispatch = dispatch
         self._on_lease_lost = on_lease_lost
         self._metrics = metrics
+        self._live_within = live_within  # other nodes' runs count while heard from this recently
         self._cond = threading.Condition(threading.Lock())
         self._expected: dict[str, RunStart] = {}
         # (time.monotonic() to commit at, order, run id, instant due): LEAD before it is due,
@@ -179,7 +181,9 @@ class StartGate:
             log.info("not starting %d run(s): this node does not hold the lease", len(wanted))
             return set()
         try:
-            result = self._store.start_runs(wanted, self._node_id, lease, self._clock())
+            result = self._store.start_runs(
+                wanted, self._node_id, lease, self._clock(), live_within=self._live_within
+            )
         except LeaseLost:
             log.warning("lease lost; %d run(s) left for the next leader", len(wanted))
             self._on_lease_lost()

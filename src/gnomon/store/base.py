@@ -159,7 +159,9 @@ class Store(ABC):
     # --- firing ------------------------------------------------------------------------------
 
     @abstractmethod
-    def claim_fires(self, claims: Sequence[FireClaim], fence: Lease | None = None) -> list[Run]:
+    def claim_fires(
+        self, claims: Sequence[FireClaim], fence: Lease | None = None, live_within: float = 10.0
+    ) -> list[Run]:
         """Insert the claims' runs and advance their jobs' next fire times, in one transaction.
 
         Returns the runs actually inserted, as they are after it (a claim with `start` comes back
@@ -192,14 +194,21 @@ class Store(ABC):
 
     @abstractmethod
     def start_runs(
-        self, starts: Sequence[RunStart], node: str, fence: Lease, now: datetime
+        self,
+        starts: Sequence[RunStart],
+        node: str,
+        fence: Lease,
+        now: datetime,
+        live_within: float = 10.0,
     ) -> StartResult:
         """Move queued runs of `node` to running (started_at = `now`), in one transaction
         fenced by `fence` (raises LeaseLost, changing nothing, unless it is still held).
 
-        max_instances is judged here, across every node (other nodes' running runs from the
-        store, this node's from RunStart.running_here): a run whose job already has that many
-        running is recorded `skipped` (reason max_instances) instead, in the same transaction.
+        max_instances is judged here, across every node (from the store the running runs of
+        other nodes heard from within `live_within` seconds, the lease time: a leader frozen
+        past its lease will not run what it had committed to start; this node's from
+        RunStart.running_here): a run whose job already has that many running is recorded
+        `skipped` (reason max_instances) instead, in the same transaction.
         """
 
     @abstractmethod

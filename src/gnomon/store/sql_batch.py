@@ -252,12 +252,16 @@ def update_runs(conn: Connection, updates: Sequence[RunUpdate], is_pg: bool) -> 
 # or → skipped for this node's runs, each only while the run is still queued and this node's.
 # The status is wrapped in coalesce() (it is never NULL) so that SQLite looks the ids up by
 # primary key rather than walking its status index through every queued run.
+# Runs of nodes silent since `alive_since` do not count: a frozen leader's runs committed to start
+# just before it froze will never run (it interrupts them when it wakes without the lease).
 _SQLITE_RUNNING_ELSEWHERE = (
     "SELECT job_id, count(*) FROM runs WHERE status = 'running' AND node != ?"
+    " AND node IN (SELECT id FROM nodes WHERE last_seen >= ?)"
     " AND job_id IN ({marks}) GROUP BY job_id"
 )
 _PG_RUNNING_ELSEWHERE = (
     "SELECT job_id, count(*) FROM runs WHERE status = 'running' AND node != %s"
+    " AND node IN (SELECT id FROM nodes WHERE last_seen >= %s)"
     " AND job_id = ANY(%s::text[]) GROUP BY job_id"
 )
 _SQLITE_START = (
@@ -284,19 +288,21 @@ _SKIP_MESSAGE = "max_instances runs of the job were running when its time came"
 
 
 def running_elsewhere(
-    conn: Connection, job_ids: Sequence[str], node: str, is_pg: bool
+    conn: Connection, job_ids: Sequence[str], node: str, alive_since: datetime, is_pg: bool
 ) -> dict[str, int]:
-    """How many runs of each job are running on nodes other than `node`."""
+    """How many runs of each job are running on nodes other than `node` that have sent a
+    heartbeat since `alive_since`."""
     ids = sorted(set(job_ids))
     if is_pg:
-        rows = conn.exec_driver_sql(_PG_RUNNING_ELSEWHERE, (node, ids)).all()
+        rows = conn.exec_driver_sql(_PG_RUNNING_ELSEWHERE, (node, alive_since, ids)).all()
         return {job_id: int(count) for job_id, count in rows}
     counts: dict[str, int] = {}
     for start in range(0, len(ids), _SQLITE_CHUNK):
         chunk = ids[start : start + _SQLITE_CHUNK]
         sql = _SQLITE_RUNNING_ELSEWHERE.format(marks=", ".join("?" * len(chunk)))
         counts.update(
-            (job_id, int(count)) for job_id, count in conn.exec_driver_sql(sql, (node, *chunk))
+            (job_id, int(count))
+            for job_id, count in conn.exec_driver_sql(sql, (node, sqlite_time(alive_since), *chunk))
         )
     return counts
 
@@ -329,14 +335,20 @@ def move_queued(
 
 
 def start_queued(
-    conn: Connection, starts: Sequence[RunStart], node: str, now: datetime, is_pg: bool
+    conn: Connection,
+    starts: Sequence[RunStart],
+    node: str,
+    now: datetime,
+    is_pg: bool,
+    alive_since: datetime,
 ) -> tuple[set[str], set[str]]:
-    """Move `node`'s queued runs to running, judging max_instances across every node (others'
-    running runs from the store, this node's from RunStart.running_here): those over it go to
-    skipped. The ids (started, skipped). The caller has checked the lease in this transaction."""
+    """Move `node`'s queued runs to running, judging max_instances across every node (running
+    runs of nodes heard from since `alive_since`, from the store; this node's from
+    RunStart.running_here): those over it go to skipped. The ids (started, skipped). The
+    caller has checked the lease in this transaction."""
     if not starts:
         return set(), set()
-    running = running_elsewhere(conn, [s.job_id for s in starts], node, is_pg)
+    running = running_elsewhere(conn, [s.job_id for s in starts], node, alive_since, is_pg)
     go: list[str] = []
     over: list[str] = []
     taken: dict[str, int] = {}  # started by this batch, per job

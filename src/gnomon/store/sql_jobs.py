@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, func, select, update
@@ -120,7 +120,9 @@ class SqlJobs(SqlBase):
             stmt = select(changes.c.counter).where(changes.c.id == 1)
             return int(conn.execute(stmt).scalar_one())
 
-    def claim_fires(self, claims: Sequence[FireClaim], fence: Lease | None = None) -> list[Run]:
+    def claim_fires(
+        self, claims: Sequence[FireClaim], fence: Lease | None = None, live_within: float = 10.0
+    ) -> list[Run]:
         # A stable order of inserts and row locks across processes keeps PostgreSQL from
         # deadlocking two claimers on each other's uncommitted unique keys.
         ordered = sorted(
@@ -138,7 +140,8 @@ class SqlJobs(SqlBase):
             skipped: set[str] = set()
             if to_start:
                 node = claims[0].run.node or ""
-                started, skipped = start_queued(conn, to_start, node, now, self._is_pg)
+                alive_since = now - timedelta(seconds=live_within)
+                started, skipped = start_queued(conn, to_start, node, now, self._is_pg, alive_since)
             set_next_times(
                 conn,
                 {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -72,7 +72,12 @@ class SqlLifecycle(SqlBase):
         check_fence(conn, fence, self._is_pg, None if self._is_pg else self._clock())
 
     def start_runs(
-        self, starts: Sequence[RunStart], node: str, fence: Lease, now: datetime
+        self,
+        starts: Sequence[RunStart],
+        node: str,
+        fence: Lease,
+        now: datetime,
+        live_within: float = 10.0,
     ) -> StartResult:
         if not starts:
             return StartResult(set(), set())
@@ -80,7 +85,9 @@ class SqlLifecycle(SqlBase):
             raise ValueError(f"start at most {MAX_START_BATCH} runs at once, not {len(starts)}")
         with self._write() as conn:
             self._fence(conn, fence)
-            started, skipped = start_queued(conn, starts, node, now, self._is_pg)
+            # Heartbeats are on the store's clock: judge them on it.
+            alive_since = self._clock() - timedelta(seconds=live_within)
+            started, skipped = start_queued(conn, starts, node, now, self._is_pg, alive_since)
         return StartResult(started, skipped)
 
     def adopt_runs(self, node: str, fence: Lease) -> list[Run]:
