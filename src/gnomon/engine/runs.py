@@ -248,7 +248,7 @@ class ActiveRuns:
         if active.ahead:
             current = self._still_due(record, run)
             if isinstance(current, str):
-                self._end_unstarted(run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, current)
+                self.end_unstarted(run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, current)
                 self._metrics.skipped(run.job_id, run.fire_count)
                 return False
             active.record = record = current
@@ -256,12 +256,13 @@ class ActiveRuns:
         grace = record.definition.misfire_grace_time
         if latest is not None and (self._clock() - latest).total_seconds() > grace:
             why = f"it could not start within the {grace}s grace after its fire time"
-            self._end_unstarted(run, RunStatus.MISSED, MissReason.OVERLOADED, why)
+            self.end_unstarted(run, RunStatus.MISSED, MissReason.OVERLOADED, why)
             self._metrics.missed(run.job_id, run.fire_count)
             return False
         return True
 
-    def _end_unstarted(self, run: Run, status: RunStatus, reason: MissReason, message: str) -> None:
+    def end_unstarted(self, run: Run, status: RunStatus, reason: MissReason, message: str) -> None:
+        """Record that this node's queued `run` will not start (skipped or missed), and why."""
         self._recorder.record(
             RunUpdate(
                 run_id=run.id,

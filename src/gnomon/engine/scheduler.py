@@ -324,7 +324,9 @@ class Scheduler:
         """Start a queued run of this node that nothing here executes, or close it."""
         record = self._jobs.get(run.job_id)
         if record is None:
-            self._close_unstarted(run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, "the job is gone")
+            self._runs.end_unstarted(
+                run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, "the job is gone"
+            )
             return
         if run.scheduled_for is None:
             self._runs.start(record, run)
@@ -333,24 +335,10 @@ class Scheduler:
         grace = record.definition.misfire_grace_time
         if (now - latest).total_seconds() > grace:
             why = f"its leader lost the lease before starting it, {grace}s grace ago or more"
-            self._close_unstarted(run, RunStatus.MISSED, MissReason.LEADER_LOST, why)
+            self._runs.end_unstarted(run, RunStatus.MISSED, MissReason.LEADER_LOST, why)
             self.metrics.missed(run.job_id, run.fire_count)
             return
         self._runs.start(record, run, run.scheduled_for if run.scheduled_for > now else None)
-
-    def _close_unstarted(
-        self, run: Run, status: RunStatus, reason: MissReason, message: str
-    ) -> None:
-        self._recorder.record(
-            RunUpdate(
-                run_id=run.id,
-                status=status,
-                finished_at=self._clock(),
-                reason=reason.value,
-                error_message=message,
-                owner=self.node_id,
-            )
-        )
 
     def _reconcile(self, now: datetime, *, at_takeover: bool = False) -> None:
         """Compare the runs the store says this node owns with what it executes. A queued run
