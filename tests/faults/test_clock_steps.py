@@ -118,6 +118,7 @@ def test_firing_goes_on_through_wall_clock_steps_forward_and_back(
         runs = store.list_runs(limit=500).items
     finally:
         scheduler.stop(grace=5)
+    print("\nclock steps, seconds until every job ran again:", resumed)
     # Firing went on within two lease times of each step.
     assert all(seconds <= 2 * TTL for seconds in resumed.values()), resumed
     # Nothing was left behind: every run but the last second's is final. (Fires claimed ahead
