@@ -55,9 +55,10 @@ def _json_values(values: Iterable[str], is_pg: bool) -> Any:
 
 def _counts_against_max_instances(now: datetime) -> ColumnElement[bool]:
     """Runs that occupy one of their job's max_instances: running, or queued to start now.
-    A fire claimed ahead of its time does not count until that time has come."""
+    A fire claimed ahead of its time does not count until that time has come, nor one already
+    moved to running just ahead of it (its started_at is its fire time)."""
     return or_(
-        runs.c.status == _RUNNING,
+        and_(runs.c.status == _RUNNING, runs.c.started_at <= now),
         and_(
             runs.c.status == _QUEUED,
             or_(runs.c.scheduled_for.is_(None), runs.c.scheduled_for <= now),
