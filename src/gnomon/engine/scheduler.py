@@ -39,6 +39,7 @@ from gnomon.engine.leadership import Leadership, new_node_id
 from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
 from gnomon.engine.planning import FirePlan, plan_ahead, plan_fires
 from gnomon.engine.pool import WorkerPool
+from gnomon.engine.reconciler import Reconciler
 from gnomon.engine.recorder import RunRecorder
 from gnomon.engine.runs import ActiveRuns
 from gnomon.store.base import FireClaim, LeaseLost, RunStart, Store
@@ -127,6 +128,16 @@ class Scheduler:
             live_within=self.options.lease_ttl,
             still_due=self._still_due,
         )
+        self._keeper = Reconciler(
+            store,
+            self._runs,
+            self._recorder,
+            self.metrics,
+            node_id=self.node_id,
+            lease_ttl=self.options.lease_ttl,
+            job_of=lambda job_id: self._jobs.get(job_id),
+            is_leader=lambda: self._leadership.lease is not None,
+        )
         self._ahead = timedelta(seconds=max(0.0, self.options.claim_ahead))
         # A pass starts when the earliest unclaimed fire is this far ahead.
         self._lead = self._ahead - min(self._ahead / 2, CLAIM_STEP)
@@ -148,9 +159,6 @@ class Scheduler:
         self._needs_takeover = False
         self._manual_hint = True
         self._next_poll = 0.0
-        self._next_orphan_check = 0.0
-        self._next_reconcile = 0.0
-        self._suspects: set[str] = set()  # runs found lost by the last reconciliation
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -259,8 +267,8 @@ class Scheduler:
 
     def _iteration(self) -> float:
         """One pass: take over if elected, reload if changed, fire what is due. Returns the wait."""
-        if time.monotonic() >= self._next_reconcile:
-            self._reconcile(self._clock())
+        if self._keeper.reconcile_due():
+            self._keeper.reconcile(self._clock())
         lease = self._leadership.lease
         if lease is None:
             # Nothing more is claimed or started: fires claimed ahead while the lease was held
@@ -305,77 +313,11 @@ class Scheduler:
         self._seen_changes = None
         self._manual_hint = True
         # Adopted first: the orphan check in _poll would otherwise find them on a node gone.
-        adopted = self._adopt(lease)
+        adopted = self._keeper.adopt(lease)
         self._poll()  # the jobs as they are now, before the adopted runs start
         for run in adopted:
-            self._resume_queued(run, now)
-        self._reconcile(now, at_takeover=True)
-
-    def _adopt(self, lease: Lease) -> list[Run]:
-        """Take over the queued runs earlier leaders claimed or picked up and never started:
-        they are run if still within their grace (a fire claimed ahead, at its time), else
-        recorded missed (reason leader_lost)."""
-        adopted = self.store.adopt_runs(self.node_id, lease)
-        if adopted:
-            log.warning("adopted %d run(s) earlier leaders did not start", len(adopted))
-        return adopted
-
-    def _resume_queued(self, run: Run, now: datetime) -> None:
-        """Start a queued run of this node that nothing here executes, or close it."""
-        record = self._jobs.get(run.job_id)
-        if record is None:
-            self._runs.end_unstarted(
-                run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, "the job is gone"
-            )
-            return
-        if run.scheduled_for is None:
-            self._runs.start(record, run)
-            return
-        latest = run.last_scheduled_for or run.scheduled_for
-        grace = record.definition.misfire_grace_time
-        if (now - latest).total_seconds() > grace:
-            why = f"its leader lost the lease before starting it, {grace}s grace ago or more"
-            self._runs.end_unstarted(run, RunStatus.MISSED, MissReason.LEADER_LOST, why)
-            self.metrics.missed(run.job_id, run.fire_count)
-            return
-        self._runs.start(record, run, run.scheduled_for if run.scheduled_for > now else None)
-
-    def _reconcile(self, now: datetime, *, at_takeover: bool = False) -> None:
-        """Compare the runs the store says this node owns with what it executes. A queued run
-        nothing here will start is started (if still due) or closed; a running run nothing
-        here executes is interrupted. Only after two looks, a lease time apart, so that an
-        update on its way to the store is not taken for a loss (at takeover, queued runs at
-        once: nothing of this term has started yet)."""
-        self._next_reconcile = time.monotonic() + self.options.lease_ttl
-        owned = self.store.owned_active_runs(self.node_id)
-        if not owned:
-            self._suspects = set()
-            return
-        executing = set(self._runs.ids()) | self._recorder.pending_ids()
-        lost = [run for run in owned if run.id not in executing]
-        suspects = {run.id for run in lost}
-        leader = self._leadership.lease is not None
-        for run in lost:
-            confirmed = run.id in self._suspects
-            if run.status is RunStatus.QUEUED and leader and (confirmed or at_takeover):
-                log.warning(
-                    "run %s of job %s was left queued here; resuming it", run.id, run.job_id
-                )
-                self._resume_queued(run, now)
-                suspects.discard(run.id)
-            elif run.status is RunStatus.RUNNING and confirmed:
-                log.warning("run %s of job %s is no longer executing here", run.id, run.job_id)
-                self._recorder.record(
-                    RunUpdate(
-                        run_id=run.id,
-                        status=RunStatus.INTERRUPTED,
-                        finished_at=now,
-                        reason="the node executing it lost track of it",
-                        owner=self.node_id,
-                    )
-                )
-                suspects.discard(run.id)
-        self._suspects = suspects
+            self._keeper.resume_queued(run, now)
+        self._keeper.reconcile(now, at_takeover=True)
 
     def _poll(self) -> None:
         """Reload jobs when the store changed; pick up manual runs and cancellations."""
@@ -387,8 +329,8 @@ class Scheduler:
                 self._reload_jobs()
         self._start_manual_runs()
         self._apply_cancellations()
-        if time.monotonic() >= self._next_orphan_check:
-            self._interrupt_orphans(self._clock())
+        if self._keeper.orphans_due():
+            self._keeper.interrupt_orphans(self._clock())
 
     def _reload_jobs(self) -> None:
         records = self.store.list_jobs()
@@ -667,20 +609,3 @@ class Scheduler:
         active = self._runs.ids()
         if active:
             self._runs.cancel(self.store.cancel_requested(active))
-
-    def _interrupt_orphans(self, now: datetime) -> None:
-        """Runs left active by nodes that are gone can never finish: mark them interrupted.
-
-        Checked on taking over and then once per lease time: a node counts as gone when its
-        heartbeat is older than two lease times.
-        """
-        self._next_orphan_check = time.monotonic() + self.options.lease_ttl
-        # Heartbeats are written on the store's clock: judge them on it too.
-        horizon = self.store.current_time() - timedelta(seconds=self.options.lease_ttl * 2)
-        live = {n.id for n in self.store.list_nodes() if n.last_seen >= horizon}
-        live.add(self.node_id)
-        runs = self.store.interrupt_runs(
-            now, "the node executing it stopped or was lost", keep_nodes=live
-        )
-        if runs:
-            log.warning("marked %d orphaned run(s) interrupted", len(runs))

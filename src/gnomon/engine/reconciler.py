@@ -1,0 +1,141 @@
+"""Keeping the store's queued and running runs and what the nodes execute in agreement.
+
+Three checks, each a guarded transition in the store: a node elected leader adopts the queued
+runs its predecessors claimed or picked up and never started (runs them within their grace, or
+records them missed, reason leader_lost); every node compares, once per lease time, the runs the
+store says it owns with what it executes; and the leader marks interrupted the runs of nodes
+silent for two lease times.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus, RunUpdate
+from gnomon.engine.observe import EngineMetricsProtocol
+from gnomon.engine.recorder import RunRecorder
+from gnomon.engine.runs import ActiveRuns
+from gnomon.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    """Adoption at takeover, this node's own runs each lease time, and runs of nodes gone."""
+
+    def __init__(
+        self,
+        store: Store,
+        runs: ActiveRuns,
+        recorder: RunRecorder,
+        metrics: EngineMetricsProtocol,
+        *,
+        node_id: str,
+        lease_ttl: float,
+        job_of: Callable[[str], JobRecord | None],
+        is_leader: Callable[[], bool],
+    ) -> None:
+        """`job_of(job_id)`: the job as the scheduler knows it now (None: gone)."""
+        self._store = store
+        self._runs = runs
+        self._recorder = recorder
+        self._metrics = metrics
+        self._node_id = node_id
+        self._lease_ttl = lease_ttl
+        self._job_of = job_of
+        self._is_leader = is_leader
+        self._next_reconcile = 0.0
+        self._next_orphan_check = 0.0
+        self._suspects: set[str] = set()  # runs found lost by the last reconciliation
+
+    def reconcile_due(self) -> bool:
+        return time.monotonic() >= self._next_reconcile
+
+    def orphans_due(self) -> bool:
+        return time.monotonic() >= self._next_orphan_check
+
+    def adopt(self, lease: Lease) -> list[Run]:
+        """Take over the queued runs earlier leaders claimed or picked up and never started:
+        they are run if still within their grace (a fire claimed ahead, at its time), else
+        recorded missed (reason leader_lost)."""
+        adopted = self._store.adopt_runs(self._node_id, lease)
+        if adopted:
+            log.warning("adopted %d run(s) earlier leaders did not start", len(adopted))
+        return adopted
+
+    def resume_queued(self, run: Run, now: datetime) -> None:
+        """Start a queued run of this node that nothing here executes, or close it."""
+        record = self._job_of(run.job_id)
+        if record is None:
+            self._runs.end_unstarted(
+                run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, "the job is gone"
+            )
+            return
+        if run.scheduled_for is None:
+            self._runs.start(record, run)
+            return
+        latest = run.last_scheduled_for or run.scheduled_for
+        grace = record.definition.misfire_grace_time
+        if (now - latest).total_seconds() > grace:
+            why = f"its leader lost the lease before starting it, {grace}s grace ago or more"
+            self._runs.end_unstarted(run, RunStatus.MISSED, MissReason.LEADER_LOST, why)
+            self._metrics.missed(run.job_id, run.fire_count)
+            return
+        self._runs.start(record, run, run.scheduled_for if run.scheduled_for > now else None)
+
+    def reconcile(self, now: datetime, *, at_takeover: bool = False) -> None:
+        """Compare the runs the store says this node owns with what it executes. A queued run
+        nothing here will start is started (if still due) or closed; a running run nothing
+        here executes is interrupted. Only after two looks, a lease time apart, so that an
+        update on its way to the store is not taken for a loss (at takeover, queued runs at
+        once: nothing of this term has started yet)."""
+        self._next_reconcile = time.monotonic() + self._lease_ttl
+        owned = self._store.owned_active_runs(self._node_id)
+        if not owned:
+            self._suspects = set()
+            return
+        executing = set(self._runs.ids()) | self._recorder.pending_ids()
+        lost = [run for run in owned if run.id not in executing]
+        suspects = {run.id for run in lost}
+        leader = self._is_leader()
+        for run in lost:
+            confirmed = run.id in self._suspects
+            if run.status is RunStatus.QUEUED and leader and (confirmed or at_takeover):
+                log.warning(
+                    "run %s of job %s was left queued here; resuming it", run.id, run.job_id
+                )
+                self.resume_queued(run, now)
+                suspects.discard(run.id)
+            elif run.status is RunStatus.RUNNING and confirmed:
+                log.warning("run %s of job %s is no longer executing here", run.id, run.job_id)
+                self._recorder.record(
+                    RunUpdate(
+                        run_id=run.id,
+                        status=RunStatus.INTERRUPTED,
+                        finished_at=now,
+                        reason="the node executing it lost track of it",
+                        owner=self._node_id,
+                    )
+                )
+                suspects.discard(run.id)
+        self._suspects = suspects
+
+    def interrupt_orphans(self, now: datetime) -> None:
+        """Runs left active by nodes that are gone can never finish: mark them interrupted.
+
+        Checked on taking over and then once per lease time: a node counts as gone when its
+        heartbeat is older than two lease times.
+        """
+        self._next_orphan_check = time.monotonic() + self._lease_ttl
+        # Heartbeats are written on the store's clock: judge them on it too.
+        horizon = self._store.current_time() - timedelta(seconds=self._lease_ttl * 2)
+        live = {n.id for n in self._store.list_nodes() if n.last_seen >= horizon}
+        live.add(self._node_id)
+        runs = self._store.interrupt_runs(
+            now, "the node executing it stopped or was lost", keep_nodes=live
+        )
+        if runs:
+            log.warning("marked %d orphaned run(s) interrupted", len(runs))
