@@ -175,3 +175,12 @@ def test_refused_transitions_are_reported_not_retried() -> None:
     assert [u.run_id for u in refused] == ["gone-1"]
     assert set(store.written) == {"b"}
     assert store.calls == calls  # nothing left to write
+
+
+def test_an_update_after_a_run_ended_is_dropped_not_merged_over_its_end() -> None:
+    rec, store = recorder()
+    ended = RunUpdate("a", RunStatus.SUCCEEDED, finished_at=T0, output="done")
+    rec.record(ended)
+    rec.record(RunUpdate("a", RunStatus.INTERRUPTED, finished_at=T0, reason="lost track"))
+    rec.flush()
+    assert store.batches == [[ended]]

@@ -138,3 +138,15 @@ def test_of_many_simultaneous_run_now_requests_only_max_instances_pass(store: Sq
     for thread in threads:
         thread.join(30)
     assert len(admitted) == 3 and len(refused) == 5
+
+
+def test_manual_runs_are_picked_up_only_under_the_lease(store: SqlStore) -> None:
+    add_job(store)
+    old = lease(store, "n1")
+    waiting = store.add_run(run(scheduled_for=None))
+    store.release_lease("scheduler", "n1")
+    new = lease(store, "n2")
+    with pytest.raises(LeaseLost):
+        store.claim_queued_manual_runs("n1", fence=old)
+    [picked] = store.claim_queued_manual_runs("n2", fence=new)
+    assert (picked.id, picked.node, picked.lease_token) == (waiting.id, "n2", new.token)

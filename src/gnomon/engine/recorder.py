@@ -64,6 +64,20 @@ def merge_updates(older: RunUpdate, newer: RunUpdate) -> RunUpdate:
     )
 
 
+def chain(older: RunUpdate, newer: RunUpdate) -> RunUpdate:
+    """Both updates of one run as one write; once `older` ends the run, `newer` could only be
+    a move out of a final status, which the store would refuse: it is dropped (and logged)."""
+    if older.status.is_final:
+        log.warning(
+            "run %s: dropping the update to %s that came after it ended %s",
+            older.run_id,
+            newer.status.value,
+            older.status.value,
+        )
+        return older
+    return merge_updates(older, newer)
+
+
 def _running(run_id: str, start: tuple[datetime, str]) -> RunUpdate:
     return RunUpdate(
         run_id=run_id, status=RunStatus.RUNNING, started_at=start[0], node=start[1], owner=start[1]
@@ -112,6 +126,7 @@ class RunRecorder:
         self._pending: dict[str, RunUpdate] = {}
         self._started: dict[str, tuple[datetime, str]] = {}
         self._lock = threading.Lock()
+        self._writing: set[str] = set()  # runs of the batch being written now
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -144,13 +159,13 @@ class RunRecorder:
                 # Its `running` was never written: this update stands for both moves.
                 update = merge_updates(_running(update.run_id, start), update)
             previous = pending.get(update.run_id)
-            pending[update.run_id] = merge_updates(previous, update) if previous else update
+            pending[update.run_id] = chain(previous, update) if previous else update
 
     def pending_ids(self) -> set[str]:
-        """The runs with updates handed over and not yet written."""
+        """The runs with updates handed over and not yet written (or being written now)."""
         with self._lock:
             self._merge_inbox()
-            return set(self._pending) | set(self._started)
+            return set(self._pending) | set(self._started) | self._writing
 
     def flush(self) -> None:
         """Write everything handed over until now (also called by stop)."""
@@ -159,14 +174,24 @@ class RunRecorder:
             batch = list(self._pending.values())
             self._pending.clear()
             started, self._started = self._started, {}
-        batch += [_running(run_id, start) for run_id, start in started.items()]
+            batch += [_running(run_id, start) for run_id, start in started.items()]
+            self._writing = {update.run_id for update in batch}
         if not batch:
             return
         unwritten: list[RunUpdate] = []
-        for start in range(0, len(batch), CHUNK):
-            if start:
-                time.sleep(0)  # let a start or a claim waiting for the store's write lock in
-            unwritten += self._write(batch[start : start + CHUNK])
+        try:
+            for start in range(0, len(batch), CHUNK):
+                if start:
+                    time.sleep(0)  # let a start or a claim waiting for the write lock in
+                chunk = batch[start : start + CHUNK]
+                try:
+                    unwritten += self._write(chunk)
+                except Exception:  # never lose a record to a bug here: keep it for later
+                    log.exception("writing %d run update(s) failed unexpectedly", len(chunk))
+                    unwritten += chunk
+        finally:
+            with self._lock:
+                self._writing = set()
         if unwritten:
             # Keep them for the next flush rather than lose a run record.
             self._retry_wait = min(RETRY_LONGEST, max(RETRY_FIRST, self._retry_wait * 2))
@@ -174,7 +199,7 @@ class RunRecorder:
             with self._lock:
                 for update in unwritten:
                     newer = self._pending.get(update.run_id)
-                    self._pending[update.run_id] = merge_updates(update, newer) if newer else update
+                    self._pending[update.run_id] = chain(update, newer) if newer else update
             return
         self._retry_wait = 0.0
         if self._on_flushed:
@@ -247,5 +272,8 @@ class RunRecorder:
             recent = now - flushed < self._max_hold
             if recent and self._hold is not None and self._hold():
                 continue  # starting runs on time comes first; their records can wait
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # the recorder thread must outlive any one failure
+                log.exception("the run recorder failed a flush; it goes on")
             flushed = time.monotonic()

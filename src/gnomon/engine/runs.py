@@ -81,14 +81,14 @@ class ActiveRuns:
         self._node_id = node_id
         self._still_due = still_due
         self._clock = clock
-        # Guards _active and _per_job. Workers never take it: a run's worker appends its id to
-        # _ended (a deque append is atomic), and settle() forgets ended runs. With the lock
+        # Guards _active and _started_per_job. Workers never take it: a run's worker appends its
+        # id to _ended (a deque append is atomic), and settle() forgets ended runs. With the lock
         # taken by every worker at the end of every run, workers queued for it by the
         # thousand a second, each wait costing a wait for the GIL after it.
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
-        self._per_job: dict[str, int] = {}
-        self._started_per_job: dict[str, int] = {}  # of those, the ones started
+        # Of the active runs, the ones started (running in the store), per job.
+        self._started_per_job: dict[str, int] = {}
         self._ended: deque[str] = deque()
         self._lease = lease
         self._gate = StartGate(
@@ -123,7 +123,6 @@ class ActiveRuns:
             gone = active.pop(ended.popleft(), None)
             if gone is None:
                 continue
-            _decrement(self._per_job, gone.run.job_id)
             if gone.started:
                 _decrement(self._started_per_job, gone.run.job_id)
 
@@ -138,7 +137,6 @@ class ActiveRuns:
                 self._active[active.run.id] = active
                 active.started = True
                 job_id = active.run.job_id
-                self._per_job[job_id] = self._per_job.get(job_id, 0) + 1
                 self._started_per_job[job_id] = self._started_per_job.get(job_id, 0) + 1
         self._pool.submit_all([(functools.partial(self._execute, a), None) for a in actives])
 
@@ -171,11 +169,8 @@ class ActiveRuns:
         """`start` each (record, run, at), taking each lock once for the whole batch."""
         actives = [_Active(record, run, ahead=at is not None) for record, run, at in starts]
         with self._lock:
-            per_job = self._per_job
             for active in actives:
                 self._active[active.run.id] = active
-                job_id = active.run.job_id
-                per_job[job_id] = per_job.get(job_id, 0) + 1
         # Fire times as instants on the pool's clock: one reading of each clock for the batch.
         now = time.monotonic()
         offset = now - self._clock().timestamp()

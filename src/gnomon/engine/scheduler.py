@@ -307,7 +307,6 @@ class Scheduler:
         return timeout
 
     def _take_over(self, lease: Lease) -> None:
-        self._needs_takeover = False
         now = self._clock()
         self._took_over_at = now
         self._seen_changes = None
@@ -318,6 +317,8 @@ class Scheduler:
         for run in adopted:
             self._keeper.resume_queued(run, now)
         self._keeper.reconcile(now, at_takeover=True)
+        # Only now: if any step above failed, the next pass takes over again.
+        self._needs_takeover = False
 
     def _poll(self) -> None:
         """Reload jobs when the store changed; pick up manual runs and cancellations."""
@@ -585,7 +586,12 @@ class Scheduler:
         lease = self._leadership.lease
         if lease is None:
             return
-        for run in self.store.claim_queued_manual_runs(self.node_id, token=lease.token):
+        try:
+            picked = self.store.claim_queued_manual_runs(self.node_id, fence=lease)
+        except LeaseLost:
+            self._lease_lost()
+            return
+        for run in picked:
             record = self._jobs.get(run.job_id) or self.store.find_job(run.job_id)
             if record is None:
                 now = self._clock()

@@ -34,6 +34,7 @@ from datetime import datetime
 
 from gnomon.domain import Lease
 from gnomon.engine.observe import EngineMetricsProtocol
+from gnomon.errors import StoreError
 from gnomon.store.base import LeaseLost, RunStart, Store
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ LEAD = 0.15
 #: A commit also takes the runs due up to this much later, so that starts are written about ten
 #: times a second however the fire times are spread (at 10,000 fires a second, ~1,000 a time).
 SPAN = 0.1
+#: How long runs wait before their start is tried again after the store failed.
+RETRY = 0.5
 #: The most runs one start transaction moves.
 MAX_BATCH = 1000
 
@@ -128,13 +131,18 @@ class StartGate:
             started: set[str] = set()
             try:
                 started = self._commit([start for start, _ in batch])
+            except StoreError:
+                # The store is unreachable: the runs wait for it, as they would for a worker,
+                # and are judged again (their grace, the lease) when they are retried.
+                log.exception("could not start %d run(s); trying again shortly", len(batch))
+                self._retry(batch)
+                continue
             except Exception:  # never let one bad batch stop every later start
                 log.exception("starting %d run(s) failed; they stay queued", len(batch))
-            finally:
-                self._dispatch(
-                    [(start.run_id, due) for start, due in batch if start.run_id in started],
-                    [start.run_id for start, _ in batch if start.run_id not in started],
-                )
+            self._dispatch(
+                [(start.run_id, due) for start, due in batch if start.run_id in started],
+                [start.run_id for start, _ in batch if start.run_id not in started],
+            )
 
     def _next_batch(self) -> list[tuple[RunStart, float]] | None:
         """Wait until some expected run is due to be committed; take those (caller holds the
@@ -170,9 +178,24 @@ class StartGate:
             heapq.heappush(due, entry)
         return batch
 
+    def _retry(self, batch: list[tuple[RunStart, float]]) -> None:
+        with self._cond:
+            retry_at = time.monotonic() + RETRY
+            for start, due in batch:
+                self._expected[start.run_id] = start
+                heapq.heappush(self._due, (retry_at, next(self._order), start.run_id, due))
+            self._cond.wait(RETRY)
+
+    def _should_start(self, run_id: str) -> bool:
+        try:
+            return self._may_start(run_id)
+        except Exception:  # one run's failing check must not hold up the others
+            log.exception("could not judge whether run %s should start; not starting it", run_id)
+            return False
+
     def _commit(self, batch: list[RunStart]) -> set[str]:
         """Move the batch's runs that should still start to running; the ids that were."""
-        wanted = [start for start in batch if self._may_start(start.run_id)]
+        wanted = [start for start in batch if self._should_start(start.run_id)]
         if not wanted:
             return set()
         lease = self._lease()

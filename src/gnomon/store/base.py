@@ -215,7 +215,7 @@ class Store(ABC):
     def adopt_runs(self, node: str, fence: Lease) -> list[Run]:
         """Take over, fenced by `fence`, every queued run another node owns (claimed or picked
         up under an earlier lease): they become `node`'s, under the fence's token. Returns
-        them, oldest first."""
+        them, oldest first. Raises LeaseLost, taking nothing, unless the lease is still held."""
 
     @abstractmethod
     def owned_active_runs(self, node: str) -> list[Run]:
@@ -275,10 +275,11 @@ class Store(ABC):
 
     @abstractmethod
     def claim_queued_manual_runs(
-        self, node: str, limit: int = 100, token: int | None = None
+        self, node: str, limit: int = 100, fence: Lease | None = None
     ) -> list[Run]:
-        """Take queued manual runs no node has taken yet: set their node (and the lease token
-        it takes them under), return them."""
+        """Take queued manual runs no node has taken yet: set their node (and the token of the
+        lease `fence` it takes them under), return them. With `fence`, raises LeaseLost (taking
+        nothing) unless that lease is still held."""
 
     @abstractmethod
     def request_cancel(self, run_id: str, now: datetime) -> Run:

@@ -12,7 +12,7 @@ Row locks on PostgreSQL are taken in id order, like interrupt_runs and write_job
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -259,9 +259,9 @@ _SQLITE_RUNNING_ELSEWHERE = (
     " AND node IN (SELECT id FROM nodes WHERE last_seen >= ?)"
     " AND job_id IN ({marks}) GROUP BY job_id"
 )
-_PG_RUNNING_ELSEWHERE = (
+_PG_RUNNING_ELSEWHERE = (  # heartbeats are on the server's clock: judged on it
     "SELECT job_id, count(*) FROM runs WHERE status = 'running' AND node != %s"
-    " AND node IN (SELECT id FROM nodes WHERE last_seen >= %s)"
+    " AND node IN (SELECT id FROM nodes WHERE last_seen >= now() - make_interval(secs => %s))"
     " AND job_id = ANY(%s::text[]) GROUP BY job_id"
 )
 _SQLITE_START = (
@@ -288,13 +288,14 @@ _SKIP_MESSAGE = "max_instances runs of the job were running when its time came"
 
 
 def running_elsewhere(
-    conn: Connection, job_ids: Sequence[str], node: str, alive_since: datetime, is_pg: bool
+    conn: Connection, job_ids: Sequence[str], node: str, alive: tuple[datetime, float], is_pg: bool
 ) -> dict[str, int]:
-    """How many runs of each job are running on nodes other than `node` that have sent a
-    heartbeat since `alive_since`."""
+    """How many runs of each job are running on nodes other than `node` heard from recently:
+    `alive` is (the store's clock now, seconds), on PostgreSQL the server's own clock."""
     ids = sorted(set(job_ids))
+    alive_since = alive[0] - timedelta(seconds=alive[1])
     if is_pg:
-        rows = conn.exec_driver_sql(_PG_RUNNING_ELSEWHERE, (node, alive_since, ids)).all()
+        rows = conn.exec_driver_sql(_PG_RUNNING_ELSEWHERE, (node, alive[1], ids)).all()
         return {job_id: int(count) for job_id, count in rows}
     counts: dict[str, int] = {}
     for start in range(0, len(ids), _SQLITE_CHUNK):
@@ -340,15 +341,15 @@ def start_queued(
     node: str,
     now: datetime,
     is_pg: bool,
-    alive_since: datetime,
+    alive: tuple[datetime, float],
 ) -> tuple[set[str], set[str]]:
     """Move `node`'s queued runs to running, judging max_instances across every node (running
-    runs of nodes heard from since `alive_since`, from the store; this node's from
-    RunStart.running_here): those over it go to skipped. The ids (started, skipped). The
-    caller has checked the lease in this transaction."""
+    runs of the nodes heard from within `alive` (see running_elsewhere), from the store; this
+    node's from RunStart.running_here): those over it go to skipped. The ids (started,
+    skipped). The caller has checked the lease in this transaction."""
     if not starts:
         return set(), set()
-    running = running_elsewhere(conn, [s.job_id for s in starts], node, alive_since, is_pg)
+    running = running_elsewhere(conn, [s.job_id for s in starts], node, alive, is_pg)
     go: list[str] = []
     over: list[str] = []
     taken: dict[str, int] = {}  # started by this batch, per job

@@ -118,16 +118,33 @@ class WriteTurns:
                 mine.acquire()
                 (self._urgent if urgent else self._later).append(mine)
         if mine is not None:
-            mine.acquire()  # released by the holder handing its turn over
+            try:
+                mine.acquire()  # released by the holder handing its turn over
+            except BaseException:
+                self._give_up(mine)
+                raise
         try:
             yield
         finally:
-            with self._guard:
-                waiting = self._urgent or self._later
-                if waiting:
-                    waiting.popleft().release()  # still held: now by the next in line
-                else:
-                    self._held = False
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        with self._guard:
+            waiting = self._urgent or self._later
+            if waiting:
+                waiting.popleft().release()  # still held: now by the next in line
+            else:
+                self._held = False
+
+    def _give_up(self, mine: threading.Lock) -> None:
+        """A waiter interrupted (Ctrl-C) leaves the line; if its turn had come meanwhile, it
+        passes the turn on rather than keep every later writer waiting for good."""
+        with self._guard:
+            for line in (self._urgent, self._later):
+                if mine in line:
+                    line.remove(mine)
+                    return
+        self._pass_on()
 
 
 class SqlBase:

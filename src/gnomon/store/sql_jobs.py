@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, func, select, update
@@ -140,8 +140,8 @@ class SqlJobs(SqlBase):
             skipped: set[str] = set()
             if to_start:
                 node = claims[0].run.node or ""
-                alive_since = now - timedelta(seconds=live_within)
-                started, skipped = start_queued(conn, to_start, node, now, self._is_pg, alive_since)
+                alive = (now, live_within)
+                started, skipped = start_queued(conn, to_start, node, now, self._is_pg, alive)
             set_next_times(
                 conn,
                 {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -87,8 +87,8 @@ class SqlLifecycle(SqlBase):
         with self._write() as conn:
             self._fence(conn, fence)
             # Heartbeats are on the store's clock: judge them on it.
-            alive_since = self._clock() - timedelta(seconds=live_within)
-            started, skipped = start_queued(conn, starts, node, now, self._is_pg, alive_since)
+            alive = (self._clock(), live_within)
+            started, skipped = start_queued(conn, starts, node, now, self._is_pg, alive)
         return StartResult(started, skipped)
 
     def adopt_runs(self, node: str, fence: Lease) -> list[Run]:

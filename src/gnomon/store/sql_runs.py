@@ -30,6 +30,7 @@ from sqlalchemy.engine import Dialect
 from gnomon.domain import (
     ACTIVE_STATUSES,
     AuditEntry,
+    Lease,
     Run,
     RunPage,
     RunStatus,
@@ -41,6 +42,7 @@ from gnomon.store.base import JobActivity
 from gnomon.store.sql_auth import insert_audit
 from gnomon.store.sql_batch import update_runs
 from gnomon.store.sql_engine import SqlBase
+from gnomon.store.sql_nodes import check_fence
 from gnomon.store.storable import storable_text
 from gnomon.store.tables import jobs, runs
 
@@ -266,7 +268,7 @@ class SqlRuns(SqlBase):
             return [row_to_run(row) for row in conn.execute(stmt).mappings()]
 
     def claim_queued_manual_runs(
-        self, node: str, limit: int = 100, token: int | None = None
+        self, node: str, limit: int = 100, fence: Lease | None = None
     ) -> list[Run]:
         # An alias, or the subquery would correlate with the UPDATE's own table row by row and
         # its LIMIT would limit nothing.
@@ -294,10 +296,12 @@ class SqlRuns(SqlBase):
                 runs.c.node.is_(None),
                 runs.c.status == RunStatus.QUEUED.value,
             )
-            .values(node=node, lease_token=token)
+            .values(node=node, lease_token=None if fence is None else fence.token)
             .returning(*LIGHT_COLUMNS)
         )
         with self._write() as conn:
+            if fence is not None:
+                check_fence(conn, fence, self._is_pg, None if self._is_pg else self._clock())
             claimed = [row_to_run(row) for row in conn.execute(stmt).mappings()]
         return sorted(claimed, key=lambda run: (run.queued_at, run.id))
 
