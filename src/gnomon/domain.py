@@ -62,7 +62,8 @@ ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 #: The run lifecycle (SPEC §4.6), written once: the statuses a run may move to from each status.
 #: A run is inserted `queued` (or, for a fire time it will not run, straight away `missed` or
-#: `skipped`); a final status never changes. Every status write in the store is a compare-and-set
+#: `skipped`; or, claimed when already due, `running`: claim and start in one fenced
+#: transaction); a final status never changes. Every status write in the store is a compare-and-set
 #: on these edges, so a late or duplicated update can never move a run backwards.
 TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.QUEUED: frozenset(

@@ -284,7 +284,7 @@ _PG_SKIP = (
     " error_message = %(message)s"
     " WHERE id = ANY(%(ids)s::text[]) AND status = 'queued' AND node = %(node)s RETURNING id"
 )
-_SKIP_MESSAGE = "max_instances runs of the job were running when its time came"
+SKIP_MESSAGE = "max_instances runs of the job were running when its time came"
 
 
 def running_elsewhere(
@@ -316,7 +316,7 @@ def move_queued(
     if not run_ids:
         return set()
     if is_pg:
-        params = {"ids": list(run_ids), "node": node, "now": now, "message": _SKIP_MESSAGE}
+        params = {"ids": list(run_ids), "node": node, "now": now, "message": SKIP_MESSAGE}
         return set(conn.exec_driver_sql(_PG_SKIP if skip else _PG_START, params).scalars())
     moved: set[str] = set()
     template = _SQLITE_SKIP if skip else _SQLITE_START
@@ -329,10 +329,32 @@ def move_queued(
         marks = ", ".join(f"?{first + i}" for i in range(len(chunk)))
         fixed: tuple[Any, ...] = (sqlite_time(now), node)
         if skip:
-            fixed += (_SKIP_MESSAGE,)
+            fixed += (SKIP_MESSAGE,)
         result = conn.exec_driver_sql(template.format(marks=marks), (*fixed, *chunk))
         moved.update(result.scalars())
     return moved
+
+
+def judge_starts(
+    conn: Connection,
+    starts: Sequence[RunStart],
+    node: str,
+    is_pg: bool,
+    alive: tuple[datetime, float],
+) -> dict[str, bool]:
+    """Whether each run may start now (True) or is over its job's max_instances (False),
+    counting running runs of the nodes heard from within `alive` (see running_elsewhere) from
+    the store, this node's from RunStart.running_here, and the runs started before it here."""
+    running = running_elsewhere(conn, [s.job_id for s in starts], node, alive, is_pg)
+    verdicts: dict[str, bool] = {}
+    taken: dict[str, int] = {}  # started by this batch, per job
+    for start in starts:
+        job_id = start.job_id
+        count = running.get(job_id, 0) + start.running_here + taken.get(job_id, 0)
+        verdicts[start.run_id] = count < start.max_instances
+        if verdicts[start.run_id]:
+            taken[job_id] = taken.get(job_id, 0) + 1
+    return verdicts
 
 
 def start_queued(
@@ -343,24 +365,14 @@ def start_queued(
     is_pg: bool,
     alive: tuple[datetime, float],
 ) -> tuple[set[str], set[str]]:
-    """Move `node`'s queued runs to running, judging max_instances across every node (running
-    runs of the nodes heard from within `alive` (see running_elsewhere), from the store; this
-    node's from RunStart.running_here): those over it go to skipped. The ids (started,
-    skipped). The caller has checked the lease in this transaction."""
+    """Move `node`'s queued runs to running, or to skipped when judge_starts says they are over
+    max_instances. The ids (started, skipped). The caller has checked the lease in this
+    transaction."""
     if not starts:
         return set(), set()
-    running = running_elsewhere(conn, [s.job_id for s in starts], node, alive, is_pg)
-    go: list[str] = []
-    over: list[str] = []
-    taken: dict[str, int] = {}  # started by this batch, per job
-    for start in starts:
-        job_id = start.job_id
-        count = running.get(job_id, 0) + start.running_here + taken.get(job_id, 0)
-        if count >= start.max_instances:
-            over.append(start.run_id)
-        else:
-            taken[job_id] = taken.get(job_id, 0) + 1
-            go.append(start.run_id)
+    verdicts = judge_starts(conn, starts, node, is_pg, alive)
+    go = [run_id for run_id, ok in verdicts.items() if ok]
+    over = [run_id for run_id, ok in verdicts.items() if not ok]
     started = move_queued(conn, go, node, now, is_pg, skip=False)
     skipped = move_queued(conn, over, node, now, is_pg, skip=True)
     return started, skipped

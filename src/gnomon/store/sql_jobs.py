@@ -13,7 +13,12 @@ from gnomon.domain import AuditEntry, JobDefinition, JobRecord, Lease, Run, RunS
 from gnomon.errors import JobChanged
 from gnomon.store.base import FireClaim, JobWrite
 from gnomon.store.sql_auth import insert_audit
-from gnomon.store.sql_batch import insert_claimed_runs, set_next_times, start_queued
+from gnomon.store.sql_batch import (
+    SKIP_MESSAGE,
+    insert_claimed_runs,
+    judge_starts,
+    set_next_times,
+)
 from gnomon.store.sql_engine import CHANGES_CHANNEL, SqlBase
 from gnomon.store.sql_nodes import check_fence
 from gnomon.store.tables import changes, jobs
@@ -123,25 +128,30 @@ class SqlJobs(SqlBase):
     def claim_fires(
         self, claims: Sequence[FireClaim], fence: Lease | None = None, live_within: float = 10.0
     ) -> list[Run]:
-        # A stable order of inserts and row locks across processes keeps PostgreSQL from
-        # deadlocking two claimers on each other's uncommitted unique keys.
-        ordered = sorted(
-            (claim.run for claim in claims),
-            key=lambda run: (run.job_id, _sort_time(run.scheduled_for)),
-        )
-        next_times = {claim.run.job_id: claim for claim in claims}  # the last claim of a job wins
         now = self._clock()
         with self._write() as conn:
             if fence is not None:
                 check_fence(conn, fence, self._is_pg, None if self._is_pg else self._clock())
-            inserted = insert_claimed_runs(conn, ordered, self._is_pg)
-            to_start = [c.start for c in claims if c.start is not None and c.run.id in inserted]
-            started: set[str] = set()
-            skipped: set[str] = set()
-            if to_start:
+            # Claims to start now are inserted running (or skipped over max_instances): the
+            # claim and the move queued → running are one transaction, fenced as one.
+            starting = {c.run.id: c.start for c in claims if c.start is not None}
+            runs_to_write = [c.run for c in claims]
+            if starting:
                 node = claims[0].run.node or ""
-                alive = (now, live_within)
-                started, skipped = start_queued(conn, to_start, node, now, self._is_pg, alive)
+                verdicts = judge_starts(
+                    conn, list(starting.values()), node, self._is_pg, (now, live_within)
+                )
+                runs_to_write = [
+                    _started_or_skipped(run, verdicts[run.id], now) if run.id in verdicts else run
+                    for run in runs_to_write
+                ]
+            # A stable order of inserts and row locks across processes keeps PostgreSQL from
+            # deadlocking two claimers on each other's uncommitted unique keys.
+            ordered = sorted(
+                runs_to_write, key=lambda run: (run.job_id, _sort_time(run.scheduled_for))
+            )
+            inserted = insert_claimed_runs(conn, ordered, self._is_pg)
+            next_times = {c.run.job_id: c for c in claims}  # the last claim of a job wins
             set_next_times(
                 conn,
                 {
@@ -151,16 +161,9 @@ class SqlJobs(SqlBase):
                 self._is_pg,
             )
         claimed: list[Run] = []
-        for claim in claims:
-            run = claim.run
+        for run in runs_to_write:
             if run.id in inserted:
                 inserted.discard(run.id)
-                if run.id in started:
-                    run = run.replace(status=RunStatus.RUNNING, started_at=now)
-                elif run.id in skipped:
-                    run = run.replace(
-                        status=RunStatus.SKIPPED, finished_at=now, reason="max_instances"
-                    )
                 claimed.append(run)
         return claimed
 
@@ -169,6 +172,17 @@ class SqlJobs(SqlBase):
             return
         with self._write() as conn:
             set_next_times(conn, times, self._is_pg)
+
+
+def _started_or_skipped(run: Run, start: bool, now: datetime) -> Run:
+    if start:
+        return run.replace(status=RunStatus.RUNNING, started_at=now)
+    return run.replace(
+        status=RunStatus.SKIPPED,
+        finished_at=now,
+        reason="max_instances",
+        error_message=SKIP_MESSAGE,
+    )
 
 
 def _sort_time(when: datetime | None) -> float:
