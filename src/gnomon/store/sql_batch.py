@@ -259,6 +259,10 @@ _SQLITE_RUNNING_ELSEWHERE = (
     " AND node IN (SELECT id FROM nodes WHERE last_seen >= ?)"
     " AND job_id IN ({marks}) GROUP BY job_id"
 )
+_SQLITE_OTHER_NODES = "SELECT count(*) FROM nodes WHERE id != ? AND last_seen >= ?"
+_PG_OTHER_NODES = (
+    "SELECT count(*) FROM nodes WHERE id != %s AND last_seen >= now() - make_interval(secs => %s)"
+)
 _PG_RUNNING_ELSEWHERE = (  # heartbeats are on the server's clock: judged on it
     "SELECT job_id, count(*) FROM runs WHERE status = 'running' AND node != %s"
     " AND node IN (SELECT id FROM nodes WHERE last_seen >= now() - make_interval(secs => %s))"
@@ -294,6 +298,14 @@ def running_elsewhere(
     `alive` is (the store's clock now, seconds), on PostgreSQL the server's own clock."""
     ids = sorted(set(job_ids))
     alive_since = alive[0] - timedelta(seconds=alive[1])
+    others = (
+        conn.exec_driver_sql(_PG_OTHER_NODES, (node, alive[1]))
+        if is_pg
+        else conn.exec_driver_sql(_SQLITE_OTHER_NODES, (node, sqlite_time(alive_since)))
+    ).scalar()
+    if not others:
+        # Alone (the usual single node): no need to look through every running run.
+        return {}
     if is_pg:
         rows = conn.exec_driver_sql(_PG_RUNNING_ELSEWHERE, (node, alive[1], ids)).all()
         return {job_id: int(count) for job_id, count in rows}
