@@ -6,6 +6,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from gnomon.domain import JobDefinition, JobKind, JobRecord, Run, RunStatus, utcnow
 from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
@@ -212,3 +214,46 @@ def test_fire_claimed_ahead_by_a_node_that_lost_the_lease_is_run_by_the_next_lea
     for r in runs:
         assert r.started_at is not None and r.scheduled_for is not None
         assert r.started_at >= r.scheduled_for
+
+
+class RestartCounter(NullMetrics):
+    def __init__(self) -> None:
+        self.restarted: list[str] = []
+
+    def thread_restarted(self, thread: str) -> None:
+        self.restarted.append(thread)
+
+
+# The recorder thread dying is the point: pytest notes the exception that ended it.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_background_thread_that_dies_is_reported_and_started_again(tmp_path: Path) -> None:
+    store = _store_with_ticking_job(tmp_path)
+    metrics = RestartCounter()
+    scheduler = Scheduler(store, SchedulerOptions(poll_interval=0.2, lease_ttl=2), metrics=metrics)
+    recorder = scheduler._recorder
+    flush = recorder.flush
+    crashed = threading.Event()
+
+    def crash_once() -> None:
+        if not crashed.is_set():
+            crashed.set()
+            raise SystemExit("the recorder thread dies")  # not an Exception: ends the thread
+        flush()
+
+    recorder.flush = crash_once  # type: ignore[method-assign]
+    scheduler.start()
+    try:
+        wait_for(crashed.is_set, timeout=10, what="the recorder to crash")
+        wait_for(lambda: "recorder" in scheduler.threads_down(), 5, "the crash to be seen", 0.01)
+        wait_for(lambda: metrics.restarted == ["recorder"], 5, "the recorder to be restarted")
+        assert scheduler.threads_down() == []
+        before = len(store.list_runs(job_id="tick", statuses=[RunStatus.SUCCEEDED]).items)
+        wait_for(
+            lambda: (
+                len(store.list_runs(job_id="tick", statuses=[RunStatus.SUCCEEDED]).items) > before
+            ),
+            timeout=10,
+            what="runs recorded again",
+        )
+    finally:
+        scheduler.stop(grace=2)

@@ -75,13 +75,19 @@ def healthz() -> Response:
 @health.get("/readyz")
 @document(s.HealthEnvelope, errors=(503,), security=PUBLIC, tag="status")
 def readyz() -> Response:
-    """The store is reachable and migrated; 503 STORE_NOT_READY otherwise."""
+    """The store is reachable and migrated; 503 STORE_NOT_READY otherwise. `degraded` (still
+    200: the API works) while a background thread of this process's scheduler is down."""
+    st = state()
     try:
-        state().status.check_ready()
+        st.status.check_ready()
     except StoreError:
         raise
     except Exception as exc:
         raise StoreNotReady(type(exc).__name__) from exc
+    scheduler = st.runtime.scheduler
+    down = scheduler.threads_down() if scheduler is not None else []
+    if down:
+        return success({"status": "degraded", "threads_down": down})
     return success({"status": "ready"})
 
 

@@ -124,6 +124,19 @@ class Leadership:
         )
         self._thread.start()
 
+    def alive(self) -> bool:
+        """Whether its thread runs (after start(), until stop())."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def revive(self) -> None:
+        """Start its thread again if it ended while not stopping."""
+        if self._stopping.is_set() or self.alive():
+            return
+        self._thread = threading.Thread(
+            target=self._loop, args=(0.0,), name="gnomon-leadership", daemon=True
+        )
+        self._thread.start()
+
     def wake(self) -> None:
         """Try for the lease now rather than at the next retry (its holder has given it up)."""
         self._wake.set()

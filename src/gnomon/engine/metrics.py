@@ -65,6 +65,12 @@ class EngineMetrics:
             ["status"],
             registry=self.registry,
         )
+        self._restarts = Counter(
+            "gnomon_thread_restarts",
+            "Background threads of the scheduler that had ended and were started again.",
+            ["thread"],
+            registry=self.registry,
+        )
         self._leader = Gauge(
             "gnomon_scheduler_leader",
             "1 while this server's scheduler (any of its workers') holds the lease, else 0.",
@@ -98,6 +104,9 @@ class EngineMetrics:
 
     def refused(self, status: str, count: int) -> None:
         self._refused.labels(status=status).inc(count)
+
+    def thread_restarted(self, thread: str) -> None:
+        self._restarts.labels(thread=thread).inc()
 
     def set_leader(self, is_leader: bool) -> None:
         self._leader.set(1 if is_leader else 0)

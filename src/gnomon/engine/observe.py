@@ -28,6 +28,9 @@ class EngineMetricsProtocol(Protocol):
         """The store refused `count` run transitions to `status` (a guarded write that found
         the run in another status or owned by another node)."""
 
+    def thread_restarted(self, thread: str) -> None:
+        """A background thread of the scheduler had ended and was started again."""
+
     def set_leader(self, is_leader: bool) -> None:
         """This scheduler gained (True) or lost (False) the leadership lease."""
 
@@ -51,6 +54,9 @@ class NullMetrics:
         pass
 
     def refused(self, status: str, count: int) -> None:
+        pass
+
+    def thread_restarted(self, thread: str) -> None:
         pass
 
     def set_leader(self, is_leader: bool) -> None:

@@ -49,6 +49,26 @@ class WorkerPool:
             thread.start()
             self._threads.append(thread)
 
+    def dead_threads(self) -> int:
+        """Worker threads that have ended although the pool is open."""
+        if self._closed:
+            return 0
+        return sum(1 for thread in self._threads if not thread.is_alive())
+
+    def revive(self) -> int:
+        """Replace ended worker threads; how many were replaced."""
+        with self._lock:
+            if self._closed:
+                return 0
+            dead = [i for i, thread in enumerate(self._threads) if not thread.is_alive()]
+            for index in dead:
+                thread = threading.Thread(
+                    target=self._work, name=f"{self._name}-{index}", daemon=True
+                )
+                thread.start()
+                self._threads[index] = thread
+        return len(dead)
+
     def submit(self, work: Work, at: float | None = None) -> None:
         """Run `work` as soon as a worker is free, or not before `at` (time.monotonic())."""
         self.submit_all([(work, at)])

@@ -135,6 +135,10 @@ class RunRecorder:
         self._thread = threading.Thread(target=self._loop, name="gnomon-recorder", daemon=True)
         self._thread.start()
 
+    def alive(self) -> bool:
+        """Whether its thread runs (after start(), until stop())."""
+        return self._thread is not None and self._thread.is_alive()
+
     def started(self, run_id: str, started_at: datetime, node: str) -> None:
         """Record that a run started: written `running` at the next flush unless it ends first."""
         self._inbox.append((run_id, started_at, node))

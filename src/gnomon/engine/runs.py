@@ -111,6 +111,12 @@ class ActiveRuns:
     def stop_gate(self) -> None:
         self._gate.stop()
 
+    def gate_alive(self) -> bool:
+        return self._gate.alive()
+
+    def restart_gate(self) -> None:
+        self._gate.start()
+
     def settle(self) -> None:
         """Forget the runs that ended since the last call (the scheduler loop calls it on each
         pass, before it judges max_instances with count())."""

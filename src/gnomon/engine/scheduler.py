@@ -159,6 +159,7 @@ class Scheduler:
         self._needs_takeover = False
         self._manual_hint = True
         self._next_poll = 0.0
+        self._next_revive = 0.0
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -218,6 +219,42 @@ class Scheduler:
             except Exception:
                 log.exception("could not read cancel requests")
 
+    def threads_down(self) -> list[str]:
+        """The scheduler's background threads that have ended while it runs (it starts them
+        again at its next pass; the scheduler loop itself only a restart brings back)."""
+        if self._thread is None or self._stopping.is_set():
+            return []
+        down = [
+            name
+            for name, alive in (
+                ("scheduler", self._thread.is_alive()),
+                ("leadership", self._leadership.alive()),
+                ("recorder", self._recorder.alive()),
+                ("starts", self._runs.gate_alive()),
+            )
+            if not alive
+        ]
+        if self._pool.dead_threads():
+            down.append("workers")
+        return down
+
+    def _revive(self) -> None:
+        """Supervision: start again any background thread that ended, logged and counted."""
+        if time.monotonic() < self._next_revive:
+            return
+        self._next_revive = time.monotonic() + 1.0
+        for name in self.threads_down():
+            log.error("the scheduler's %s thread had ended; starting it again", name)
+            self.metrics.thread_restarted(name)
+            if name == "leadership":
+                self._leadership.revive()
+            elif name == "recorder":
+                self._recorder.start()
+            elif name == "starts":
+                self._runs.restart_gate()
+            elif name == "workers":
+                self._pool.revive()
+
     def notify(self, what: str = "jobs") -> None:
         """Tell the scheduler of a change: "jobs", "manual_run", or "lease" (given up by its
         holder: try to take it now)."""
@@ -267,6 +304,7 @@ class Scheduler:
 
     def _iteration(self) -> float:
         """One pass: take over if elected, reload if changed, fire what is due. Returns the wait."""
+        self._revive()
         if self._keeper.reconcile_due():
             self._keeper.reconcile(self._clock())
         lease = self._leadership.lease

@@ -97,6 +97,10 @@ class StartGate:
         self._thread = threading.Thread(target=self._loop, name="gnomon-starts", daemon=True)
         self._thread.start()
 
+    def alive(self) -> bool:
+        """Whether its thread runs (after start(), until stop())."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         """Stop starting runs; those still expected are dropped (left queued in the store for
         the next leader to adopt)."""

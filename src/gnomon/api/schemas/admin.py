@@ -52,7 +52,8 @@ class AuditPage(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str  # "ok" (/healthz); "ready" or "degraded" (/readyz)
+    threads_down: list[str] | None = None  # /readyz, degraded: the scheduler threads ended
 
 
 class UserDoc(BaseModel):
