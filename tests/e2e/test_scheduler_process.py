@@ -155,7 +155,7 @@ def test_downtime_longer_than_grace_records_missed(
     assert all(r.fire_count == 1 for r in adopted) and len(adopted) <= 1
     [record] = [r for r in missed if r not in adopted]
     assert record.reason == "scheduler_down"
-    assert record.fire_count >= 2
+    assert record.fire_count + len(adopted) >= 2  # the fire times of the 5 s down
     assert record.last_scheduled_for is not None
     assert record.scheduled_for is not None
     span = (record.last_scheduled_for - record.scheduled_for).total_seconds()

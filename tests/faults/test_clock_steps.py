@@ -127,7 +127,13 @@ def test_firing_goes_on_through_wall_clock_steps_forward_and_back(
     settled = [r for r in runs if (r.scheduled_for or latest) < latest - timedelta(seconds=1)]
     assert all(r.status.is_final for r in settled), [r for r in settled if not r.status.is_final]
     ran = [r for r in runs if r.started_at is not None]
-    assert all(r.status is RunStatus.SUCCEEDED for r in ran)
+    # Every run that started ran to success, but on SQLite (whose lease the step moves too) a
+    # run committed to start just before a step, whose node then gave the lease up and took
+    # it again: that one was never run, and says so.
+    for r in ran:
+        assert r.status is RunStatus.SUCCEEDED or (
+            r.status is RunStatus.INTERRUPTED and "lease" in (r.reason or "")
+        ), r
     for job_id in JOBS:
         times = [r.scheduled_for for r in runs if r.job_id == job_id]
         assert len(times) == len(set(times))  # never two records of one fire time
