@@ -102,3 +102,17 @@ class Stopwatch:
             exit_code=exit_code,
             lingering=lingering,
         )
+
+
+def timed_out(
+    watch: Stopwatch, output: OutputBuffer, timeout: float | None, done: str, exit_code: int | None
+) -> Outcome:
+    """The outcome of a run whose process was stopped at its timeout; `done` says how."""
+    output.write(f"\n[gnomon: timed out after {timeout:g}s; {done}]\n")
+    return watch.outcome(
+        RunStatus.TIMED_OUT,
+        output,
+        error_type="Timeout",
+        error_message=f"did not finish within its timeout of {timeout:g}s",
+        exit_code=exit_code,
+    )

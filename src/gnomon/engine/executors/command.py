@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from gnomon.domain import JobDefinition, Run, RunStatus
-from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name
+from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name, timed_out
 from gnomon.engine.executors.groups import describe_exit, group_alive, signal_group
 from gnomon.engine.output import OutputBuffer
 
@@ -163,11 +163,7 @@ def run_command(
             proc.stdout.close()
     code = proc.returncode
     if stop is RunStatus.TIMED_OUT:
-        output.write(f"\n[gnomon: timed out after {definition.timeout:g}s; {done}]\n")
-        message = f"did not finish within its timeout of {definition.timeout:g}s"
-        return watch.outcome(
-            stop, output, error_type="Timeout", error_message=message, exit_code=code
-        )
+        return timed_out(watch, output, definition.timeout, done, code)
     if stop is RunStatus.CANCELLED:
         output.write(f"\n[gnomon: cancelled; {done}]\n")
         message = "cancelled while running; its process group was stopped"

@@ -24,7 +24,7 @@ from multiprocessing.context import ForkServerContext, SpawnContext
 from typing import Any
 
 from gnomon.domain import JobDefinition, Run, RunStatus
-from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name
+from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name, timed_out
 from gnomon.engine.executors.child import STOP_GRACE, Report, Request, child_main
 from gnomon.engine.executors.groups import describe_exit, group_alive, signal_group
 from gnomon.engine.output import OutputBuffer
@@ -285,11 +285,7 @@ def _outcome(
     # The exit code says something only when the child did not report: it died, or was stopped.
     code = child.exit_code if report is None else None
     if stop is RunStatus.TIMED_OUT:
-        output.write(f"\n[gnomon: timed out after {definition.timeout:g}s; {done}]\n")
-        message = f"did not finish within its timeout of {definition.timeout:g}s"
-        return watch.outcome(
-            stop, output, error_type="Timeout", error_message=message, exit_code=code
-        )
+        return timed_out(watch, output, definition.timeout, done, code)
     if stop is RunStatus.CANCELLED:
         output.write(f"\n[gnomon: cancelled; {done}]\n")
         if report is None:
