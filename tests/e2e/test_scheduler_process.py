@@ -141,7 +141,7 @@ def test_downtime_longer_than_grace_records_missed(
         wait_for(lambda: runs_of(runtime, "tick"), timeout=20, what="a first run")
     finally:
         proc.stop()
-    time.sleep(5)  # >= two fire times pass, each more than the 1 s grace late by the restart
+    time.sleep(7)  # >= two fire times pass, each more than the 1 s grace late by the restart
     proc = SchedulerProcess(every_two_seconds, tmp_path / "s2.log")
     try:
         missed = wait_for(
