@@ -87,7 +87,7 @@ def test_a_new_leader_adopts_every_queued_run_of_other_nodes_and_they_cannot_sta
     assert all(r.node == "n2" and r.lease_token == new.token for r in adopted)
     assert store.get_run(running.id).node == "n1"  # a running run stays its node's
     assert store.get_run(untaken.id).node is None  # picked up as usual, not adopted
-    assert store.owned_active_runs("n1") == [store.get_run(running.id)]
+    assert store.owned_active_ids("n1") == {running.id: RunStatus.RUNNING}
     # The old node, even if it got the lease back, no longer owns them.
     store.release_lease("scheduler", "n2")
     again = lease(store, "n1")

@@ -93,12 +93,16 @@ class Reconciler:
         update on its way to the store is not taken for a loss (at takeover, queued runs at
         once: nothing of this term has started yet)."""
         self._next_reconcile = time.monotonic() + self._lease_ttl
-        owned = self._store.owned_active_runs(self._node_id)
+        # What executes here is taken before the store is read: a run that ends in between is
+        # then final in the store, not taken for lost. (New runs come only from this thread.)
+        executing = set(self._runs.ids()) | self._recorder.pending_ids()
+        # Ids only: with thousands of fires claimed ahead, reading every owned run in full
+        # would stall the scheduler's thread each lease time. Only the lost are read in full.
+        owned = self._store.owned_active_ids(self._node_id)
         if not owned:
             self._suspects = set()
             return
-        executing = set(self._runs.ids()) | self._recorder.pending_ids()
-        lost = [run for run in owned if run.id not in executing]
+        lost = self._read_lost([run_id for run_id in owned if run_id not in executing])
         suspects = {run.id for run in lost}
         leader = self._is_leader()
         for run in lost:
@@ -122,6 +126,15 @@ class Reconciler:
                 )
                 suspects.discard(run.id)
         self._suspects = suspects
+
+    def _read_lost(self, run_ids: list[str]) -> list[Run]:
+        """The runs, read in full, oldest first; a run gone meanwhile is left out."""
+        lost: list[Run] = []
+        for run_id in run_ids:
+            run = self._store.find_run(run_id)
+            if run is not None:
+                lost.append(run)
+        return sorted(lost, key=lambda run: (run.queued_at, run.id))
 
     def interrupt_orphans(self, now: datetime) -> None:
         """Runs left active by nodes that are gone can never finish: mark them interrupted.

@@ -218,8 +218,9 @@ class Store(ABC):
         them, oldest first. Raises LeaseLost, taking nothing, unless the lease is still held."""
 
     @abstractmethod
-    def owned_active_runs(self, node: str) -> list[Run]:
-        """The queued and running runs `node` owns, oldest first, without output."""
+    def owned_active_ids(self, node: str) -> dict[str, RunStatus]:
+        """The queued and running runs `node` owns: id → status (ids only, so that a node with
+        thousands of fires claimed ahead can look cheaply; get_run reads any in full)."""
 
     @abstractmethod
     def update_runs(self, updates: Sequence[RunUpdate]) -> list[RunUpdate]:

@@ -107,14 +107,12 @@ class SqlLifecycle(SqlBase):
             adopted = [row_to_run(row) for row in conn.execute(stmt).mappings()]
         return sorted(adopted, key=lambda run: (run.queued_at, run.id))
 
-    def owned_active_runs(self, node: str) -> list[Run]:
-        stmt = (
-            select(*LIGHT_COLUMNS)
-            .where(runs.c.node == node, runs.c.status.in_([_QUEUED, _RUNNING]))
-            .order_by(runs.c.queued_at, runs.c.id)
+    def owned_active_ids(self, node: str) -> dict[str, RunStatus]:
+        stmt = select(runs.c.id, runs.c.status).where(
+            runs.c.node == node, runs.c.status.in_([_QUEUED, _RUNNING])
         )
         with self._read() as conn:
-            return [row_to_run(row) for row in conn.execute(stmt).mappings()]
+            return {run_id: RunStatus(status) for run_id, status in conn.execute(stmt)}
 
     def add_manual_run(
         self, run: Run, max_instances: int, now: datetime, audit: AuditEntry | None = None
