@@ -34,21 +34,24 @@ class SteadyClock:
     ) -> None:
         self._wall = wall
         self._monotonic = monotonic
-        # (instant last given, monotonic reading then, wall reading then); replaced whole, so
-        # a reader in another thread never sees one part updated without the others.
-        self._last: tuple[datetime, float, datetime] | None = None
+        # (instant last given, as a timestamp and as a datetime; monotonic reading then; wall
+        # timestamp then): replaced whole, so a reader in another thread never sees one part
+        # updated without the others. Compared as floats: every run reads this clock a few
+        # times, and datetime arithmetic cost several times as much.
+        self._last: tuple[float, datetime, float, float] | None = None
 
     def now(self) -> datetime:
         wall = self._wall()
         mono = self._monotonic()
+        wall_ts = wall.timestamp()
         last = self._last
         if last is None:
-            self._last = (wall, mono, wall)
+            self._last = (wall_ts, wall, mono, wall_ts)
             return wall
-        given, then, wall_then = last
-        expected = given + timedelta(seconds=mono - then)
-        step = (wall - (wall_then + timedelta(seconds=mono - then))).total_seconds()
-        if abs(step) > STEP_REPORTED:
+        given_ts, given, then, wall_then = last
+        elapsed = mono - then
+        step = wall_ts - (wall_then + elapsed)
+        if step > STEP_REPORTED or step < -STEP_REPORTED:
             log.warning(
                 "the wall clock stepped %s by %.1fs; %s",
                 "forward" if step > 0 else "back",
@@ -57,8 +60,12 @@ class SteadyClock:
                 if step > 0
                 else "the scheduler counts elapsed time until the wall clock catches up",
             )
-        now = wall if wall >= expected else expected
-        self._last = (now, mono, wall)
+        expected_ts = given_ts + elapsed
+        if wall_ts >= expected_ts:
+            self._last = (wall_ts, wall, mono, wall_ts)
+            return wall
+        now = given + timedelta(seconds=elapsed)
+        self._last = (expected_ts, now, mono, wall_ts)
         return now
 
 
