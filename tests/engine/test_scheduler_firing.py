@@ -5,13 +5,15 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gnomon.domain import JobDefinition, JobKind, JobRecord, Run, RunStatus, utcnow
 from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
-from gnomon.store.base import JobWrite
+from gnomon.engine.starts import LEAD as START_LEAD
+from gnomon.store.base import JobWrite, StartResult
 from gnomon.store.sql import SqlStore
 from gnomon.triggers import parse_trigger
 from tests.e2e.procs import wait_for
@@ -257,3 +259,66 @@ def test_a_background_thread_that_dies_is_reported_and_started_again(tmp_path: P
         )
     finally:
         scheduler.stop(grace=2)
+
+
+class CountingStore(SqlStore):
+    """The real store, counting the calls the tests below are about."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.start_runs_calls = 0
+        self.find_run_calls = 0
+
+    def start_runs(self, *args: Any, **kwargs: Any) -> StartResult:
+        self.start_runs_calls += 1
+        return super().start_runs(*args, **kwargs)
+
+    def find_run(self, run_id: str) -> Run | None:
+        self.find_run_calls += 1
+        return super().find_run(run_id)
+
+
+def test_fire_claimed_within_the_start_lead_is_started_by_its_claim_at_its_time(
+    tmp_path: Path,
+) -> None:
+    _store_with_ticking_job(tmp_path)
+    store = CountingStore(f"sqlite:///{tmp_path / 'gnomon.db'}")
+    metrics = RecordingMetrics()
+    # Claimed at most 0.1 s ahead: always within the start gate's lead, so the claim's own
+    # transaction moves each fire to running (no second write), timed for its instant.
+    assert START_LEAD > 0.1
+    options = SchedulerOptions(poll_interval=0.2, lease_ttl=2, claim_ahead=0.1)
+    scheduler = Scheduler(store, options, metrics=metrics)
+    scheduler.start()
+    try:
+        wait_for(lambda: len(metrics.finished_calls) >= 3, timeout=15, what="three runs")
+    finally:
+        scheduler.stop(grace=2)
+    runs = [r for r in store.list_runs(job_id="tick").items if r.status.is_final]
+    ahead = [r for r in runs if r.scheduled_for is not None and r.queued_at < r.scheduled_for]
+    assert ahead, "no fire was claimed ahead of its time"
+    assert all(r.status is RunStatus.SUCCEEDED for r in runs)
+    for r in ahead:
+        assert r.started_at is not None and r.scheduled_for is not None
+        assert r.started_at >= r.scheduled_for  # started by its claim, yet never early
+    assert all(lateness >= 0 for _, lateness in metrics.fired_calls)
+    assert store.start_runs_calls == 0
+
+
+def test_reconciling_reads_no_run_in_full_while_every_owned_run_is_accounted_for(
+    tmp_path: Path,
+) -> None:
+    _store_with_ticking_job(tmp_path)
+    store = CountingStore(f"sqlite:///{tmp_path / 'gnomon.db'}")
+    metrics = RecordingMetrics()
+    # A lease time of 1 s: the node reconciles about once a second, each time with a fire
+    # claimed ahead (queued, owned) and, often, one running.
+    options = SchedulerOptions(poll_interval=0.2, lease_ttl=1, claim_ahead=0.5)
+    scheduler = Scheduler(store, options, metrics=metrics)
+    scheduler.start()
+    try:
+        wait_for(lambda: len(metrics.finished_calls) >= 4, timeout=15, what="four runs")
+    finally:
+        scheduler.stop(grace=2)
+    assert store.find_run_calls == 0
+    assert {status for _, status in metrics.finished_calls} == {"succeeded"}

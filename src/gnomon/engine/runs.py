@@ -132,19 +132,28 @@ class ActiveRuns:
             if gone.started:
                 _decrement(self._started_per_job, gone.run.job_id)
 
-    def run_started(self, started: Sequence[tuple[JobRecord, Run]]) -> None:
+    def run_started(self, started: Sequence[tuple[JobRecord, Run, datetime | None]]) -> None:
         """Execute runs already moved to running in the store (claimed and started in one
-        transaction) as soon as a worker is free."""
+        transaction) as soon as a worker is free, or, given an `at`, once it has come."""
         if not started:
             return
-        actives = [_Active(record, run, ahead=False) for record, run in started]
+        actives = [_Active(record, run, ahead=False) for record, run, _ in started]
         with self._lock:
             for active in actives:
                 self._active[active.run.id] = active
                 active.started = True
                 job_id = active.run.job_id
                 self._started_per_job[job_id] = self._started_per_job.get(job_id, 0) + 1
-        self._pool.submit_all([(functools.partial(self._execute, a), None) for a in actives])
+        offset = time.monotonic() - self._clock().timestamp()
+        self._pool.submit_all(
+            [
+                (
+                    functools.partial(self._execute, a),
+                    None if at is None else at.timestamp() + offset,
+                )
+                for a, (_, _, at) in zip(actives, started, strict=True)
+            ]
+        )
 
     def running_here(self) -> dict[str, int]:
         """This node's runs executing (or handed to a worker) now, per job."""
@@ -234,13 +243,13 @@ class ActiveRuns:
                 )
             )
 
-    def _may_start_id(self, run_id: str) -> bool:
+    def _may_start_id(self, run_id: str, now: datetime) -> bool:
         active = self._active.get(run_id)  # a dict read is atomic; entries stay until settled
         if active is None:
             return False
-        return active.run.scheduled_for is None or self._may_start(active)
+        return active.run.scheduled_for is None or self._may_start(active, now)
 
-    def _may_start(self, active: _Active) -> bool:
+    def _may_start(self, active: _Active, now: datetime) -> bool:
         """Whether a scheduled run, now that its time has come, may start; if not, its record
         says why: the job changed since a claim made ahead (`skipped`), or the run waited longer
         than the misfire grace, for a free worker or in a frozen process (`missed`). A fire
@@ -255,7 +264,7 @@ class ActiveRuns:
             active.record = record = current
         latest = run.last_scheduled_for or run.scheduled_for
         grace = record.definition.misfire_grace_time
-        if latest is not None and (self._clock() - latest).total_seconds() > grace:
+        if latest is not None and (now - latest).total_seconds() > grace:
             why = f"it could not start within the {grace}s grace after its fire time"
             self.end_unstarted(run, RunStatus.MISSED, MissReason.OVERLOADED, why)
             self._metrics.missed(run.job_id, run.fire_count)

@@ -11,12 +11,13 @@ to the worker pool to start at their scheduled instant, so the store write is no
 time and its run's start: 10,000 jobs due at the same instant are all claimed before it comes.
 When its time comes, a fire claimed ahead starts only if it still belongs to its job as the
 scheduler knows it then: a job paused, removed or given a trigger that no longer fires at that
-time in the meantime records the fire `skipped` (reason `job_changed`) instead. Only jobs with no
-run active are claimed ahead; a fire of a job with a run still going is claimed when due, so
-`max_instances` judges it at its time.
+time in the meantime records the fire `skipped` (reason `job_changed`) instead.
 
 A claimed run then starts only through the store (starts.py): moved to running under the lease
-it was claimed under, with max_instances judged across every node. A node elected leader first
+it was claimed under, with max_instances judged across every node, just before its time; a fire
+claimed that close to its time (or late) is moved to running by its claim's own transaction. A
+fire of a job with a run going here is started at its time, so `max_instances` judges it then.
+A node elected leader first
 adopts the runs its predecessors claimed and never started; every node reconciles what the store
 says it owns with what it executes, once per lease time.
 """
@@ -42,6 +43,7 @@ from gnomon.engine.pool import WorkerPool
 from gnomon.engine.reconciler import Reconciler
 from gnomon.engine.recorder import RunRecorder
 from gnomon.engine.runs import ActiveRuns
+from gnomon.engine.starts import LEAD as START_LEAD
 from gnomon.store.base import FireClaim, LeaseLost, RunStart, Store
 from gnomon.triggers import Trigger, load_trigger
 
@@ -547,12 +549,26 @@ class Scheduler:
             return None
 
     def _claim(self, lease: Lease, plans: list[tuple[JobRecord, FirePlan, bool]]) -> None:
-        # A fire claimed when already due is started in the claim's own transaction; one
-        # claimed ahead is started by the start gate just before its time (starts.py).
-        here = self._runs.running_here() if any(not ahead for _, _, ahead in plans) else {}
+        # A fire claimed when already due, or so close to its time that the start gate would
+        # start it at once (starts.LEAD), is started in the claim's own transaction: one write
+        # instead of two, when the claims of a burst of fires run late. One claimed earlier is
+        # started by the start gate just before its time (starts.py), and so is one whose job
+        # has a run going here: max_instances judges it when it is due.
+        now = self._clock()
+        soon = now + timedelta(seconds=START_LEAD)
+        here = self._runs.running_here()
         claims = []
         for record, plan, ahead in plans:
-            execute = set() if ahead else {run.id for run in plan.to_execute}
+            if not ahead:
+                execute = {run.id for run in plan.to_execute}
+            elif here.get(record.id):
+                execute = set()
+            else:
+                execute = {
+                    run.id
+                    for run in plan.to_execute
+                    if run.scheduled_for is not None and run.scheduled_for <= soon
+                }
             max_instances = record.definition.max_instances
             for run in plan.records:
                 start = None
@@ -589,7 +605,7 @@ class Scheduler:
             self._more_due = False
             return
         starts: list[tuple[JobRecord, Run, datetime | None]] = []
-        started: list[tuple[JobRecord, Run]] = []
+        started: list[tuple[JobRecord, Run, datetime | None]] = []
         for record, plan, ahead in plans:
             job_id = record.id
             self._due[job_id] = plan.next_fire_time
@@ -600,10 +616,11 @@ class Scheduler:
             for run in plan.to_execute:
                 if run.id not in inserted:
                     continue
-                if ahead:
+                status = claimed[run.id].status
+                if status is RunStatus.QUEUED:
                     starts.append((record, run, run.scheduled_for))
-                elif claimed[run.id].status is RunStatus.RUNNING:
-                    started.append((record, claimed[run.id]))
+                elif status is RunStatus.RUNNING:
+                    started.append((record, claimed[run.id], run.scheduled_for if ahead else None))
                 else:  # over max_instances counting the runs of other nodes
                     self.metrics.skipped(job_id, run.fire_count)
         self._runs.start_all(starts)

@@ -15,6 +15,10 @@ freezes or loses the lease in those last LEAD seconds leaves runs `running` that
 worker (or, if the node is gone, the orphan check) records them `interrupted`, saying so.
 Nothing runs twice.
 
+A fire whose claim itself comes within LEAD of its time (or late) is moved to running by the
+claim's own transaction instead (Scheduler._claim, Store.claim_fires with FireClaim.start): same
+fence, same judgement, one write fewer.
+
 Before a run joins a batch, `may_start` decides whether it should start at all (a fire claimed
 ahead whose job changed, or one past its grace, is recorded and left out). A run whose job has a
 run still going on this node is committed at its time rather than ahead, so that max_instances
@@ -62,14 +66,14 @@ class StartGate:
         *,
         lease: Callable[[], Lease | None],
         clock: Callable[[], datetime],
-        may_start: Callable[[str], bool],
+        may_start: Callable[[str, datetime], bool],
         running_here: Callable[[], dict[str, int]],
         dispatch: Callable[[list[tuple[str, float]], list[str]], None],
         on_lease_lost: Callable[[], None],
         metrics: EngineMetricsProtocol,
         live_within: float = 10.0,
     ) -> None:
-        """`may_start(run_id)`: whether the run should still start (False: it has recorded why
+        """`may_start(run_id, now)`: whether the run should still start (False: it has recorded why
         not). `running_here()`: this node's runs executing now, per job. `dispatch(started,
         dropped)`: the runs now running, each with its time.monotonic() instant, to hand to
         workers, and the runs that will not start here. `on_lease_lost`: the store refused a
@@ -177,7 +181,8 @@ class StartGate:
                 later.append((entry[3], entry[1], entry[2], entry[3]))  # judged at its time
                 continue
             del expected[entry[2]]
-            batch.append((replace(start, running_here=busy.get(start.job_id, 0)), entry[3]))
+            here = busy.get(start.job_id)
+            batch.append((replace(start, running_here=here) if here else start, entry[3]))
         for entry in later:
             heapq.heappush(due, entry)
         return batch
@@ -190,16 +195,17 @@ class StartGate:
                 heapq.heappush(self._due, (retry_at, next(self._order), start.run_id, due))
             self._cond.wait(RETRY)
 
-    def _should_start(self, run_id: str) -> bool:
+    def _should_start(self, run_id: str, now: datetime) -> bool:
         try:
-            return self._may_start(run_id)
+            return self._may_start(run_id, now)
         except Exception:  # one run's failing check must not hold up the others
             log.exception("could not judge whether run %s should start; not starting it", run_id)
             return False
 
     def _commit(self, batch: list[RunStart]) -> set[str]:
         """Move the batch's runs that should still start to running; the ids that were."""
-        wanted = [start for start in batch if self._should_start(start.run_id)]
+        now = self._clock()
+        wanted = [start for start in batch if self._should_start(start.run_id, now)]
         if not wanted:
             return set()
         lease = self._lease()
@@ -209,7 +215,7 @@ class StartGate:
             return set()
         try:
             result = self._store.start_runs(
-                wanted, self._node_id, lease, self._clock(), live_within=self._live_within
+                wanted, self._node_id, lease, now, live_within=self._live_within
             )
         except LeaseLost:
             log.warning("lease lost; %d run(s) left for the next leader", len(wanted))

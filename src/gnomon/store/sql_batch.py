@@ -11,13 +11,14 @@ Row locks on PostgreSQL are taken in id order, like interrupt_runs and write_job
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
-from gnomon.domain import Run, RunUpdate
+from gnomon.domain import Run, RunStatus, RunUpdate
 from gnomon.store.base import RunStart
 from gnomon.store.storable import storable_text
 
@@ -116,7 +117,7 @@ def _sqlite_many(
         if returning is None:
             changed += result.rowcount
         else:
-            returning.extend(result.scalars())
+            returning.extend(result.scalars().all())
         start += size
     return changed
 
@@ -158,7 +159,7 @@ def insert_claimed_runs(conn: Connection, claimed: Sequence[Run], is_pg: bool) -
     rows = [_run_row(run, not is_pg) for run in claimed]
     if is_pg:
         arrays = tuple(map(list, zip(*rows, strict=True)))
-        return set(conn.exec_driver_sql(_PG_INSERT, arrays).scalars())
+        return set(conn.exec_driver_sql(_PG_INSERT, arrays).scalars().all())
     ids = [run.id for run in claimed]
     if _sqlite_many(conn, _SQLITE_INSERT, rows) == len(ids):
         return set(ids)  # the common case: nothing collided
@@ -193,8 +194,13 @@ def set_next_times(
     )
 
 
+@functools.cache
+def _framed(statuses: frozenset[RunStatus]) -> str:
+    return "," + ",".join(sorted(status.value for status in statuses)) + ","
+
+
 def _expected(update: RunUpdate) -> str:
-    return "," + ",".join(sorted(status.value for status in update.from_statuses)) + ","
+    return _framed(update.from_statuses)
 
 
 def update_runs(conn: Connection, updates: Sequence[RunUpdate], is_pg: bool) -> list[RunUpdate]:
@@ -220,7 +226,7 @@ def update_runs(conn: Connection, updates: Sequence[RunUpdate], is_pg: bool) -> 
         for name in UPDATE_COLUMNS:
             values = [getattr(u, name) for u in ordered]
             columns.append([text(v) for v in values] if name in _TEXT_COLUMNS else values)
-        applied.extend(conn.exec_driver_sql(_PG_UPDATE_RUNS, tuple(columns)).scalars())
+        applied.extend(conn.exec_driver_sql(_PG_UPDATE_RUNS, tuple(columns)).scalars().all())
     else:
         rows = [
             (
@@ -329,7 +335,7 @@ def move_queued(
         return set()
     if is_pg:
         params = {"ids": list(run_ids), "node": node, "now": now, "message": SKIP_MESSAGE}
-        return set(conn.exec_driver_sql(_PG_SKIP if skip else _PG_START, params).scalars())
+        return set(conn.exec_driver_sql(_PG_SKIP if skip else _PG_START, params).scalars().all())
     moved: set[str] = set()
     template = _SQLITE_SKIP if skip else _SQLITE_START
     first = 4 if skip else 3  # numbered parameters ?1 … come before the ids
@@ -343,7 +349,7 @@ def move_queued(
         if skip:
             fixed += (SKIP_MESSAGE,)
         result = conn.exec_driver_sql(template.format(marks=marks), (*fixed, *chunk))
-        moved.update(result.scalars())
+        moved.update(result.scalars().all())
     return moved
 
 

@@ -176,7 +176,12 @@ class SqlJobs(SqlBase):
 
 def _started_or_skipped(run: Run, start: bool, now: datetime) -> Run:
     if start:
-        return run.replace(status=RunStatus.RUNNING, started_at=now)
+        # A fire started just ahead of its time starts at its time (as in start_runs): until
+        # then it holds no max_instances slot.
+        when = run.scheduled_for
+        return run.replace(
+            status=RunStatus.RUNNING, started_at=when if when is not None and when > now else now
+        )
     return run.replace(
         status=RunStatus.SKIPPED,
         finished_at=now,
