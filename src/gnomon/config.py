@@ -77,6 +77,9 @@ class SchedulerSettings(_Section):
     python_path: list[str] = Field(default_factory=list)
     # Where Python targets run unless a job says otherwise: a worker thread, or a child process.
     isolation: Literal["thread", "process"] = "thread"
+    # Whether commands and process-isolated targets start with the scheduler's environment (less
+    # GNOMON_* variables) unless a job says otherwise; by default they get a few harmless ones.
+    inherit_env: bool = False
 
     @field_validator("timezone")
     @classmethod
@@ -99,6 +102,7 @@ class JobDeclaration(_Section):
     shell: bool = False
     kwargs: dict[str, Any] = Field(default_factory=dict)
     env: dict[str, str] = Field(default_factory=dict)
+    inherit_env: bool | None = None
     cwd: str | None = None
     trigger: dict[str, Any] | None = None
     misfire_grace_time: int | None = Field(default=None, ge=1)
@@ -382,6 +386,7 @@ def _to_definition(declaration: JobDeclaration, settings: Settings, where: str) 
         shell=declaration.shell,
         kwargs=dict(declaration.kwargs),
         env=dict(declaration.env),
+        inherit_env=_pick(declaration.inherit_env, scheduler.inherit_env),
         cwd=declaration.cwd,
         trigger=cache_trigger(trigger),
         misfire_grace_time=_pick(declaration.misfire_grace_time, scheduler.misfire_grace_time),

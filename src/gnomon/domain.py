@@ -140,6 +140,9 @@ class JobDefinition:
     description: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    # Whether a command (or a process-isolated target) starts with the scheduler's whole
+    # environment, less gnomon's own GNOMON_* variables, rather than a few harmless ones.
+    inherit_env: bool = False
     cwd: str | None = None
     misfire_grace_time: int = 300
     coalesce: bool = True

@@ -66,7 +66,8 @@ class Scheduler:
         `trigger` is a Trigger or a mapping as the API's PUT takes it, e.g.
         ``{"trigger_type": "interval", "seconds": 30}``. `options` are job options:
         misfire_grace_time, coalesce, max_instances, timeout, isolation ("thread" or "process";
-        default: the [scheduler] setting), description.
+        default: the [scheduler] setting), env and inherit_env (for a process-isolated target;
+        inherit_env defaults to the [scheduler] setting), description.
         Raises TriggerInvalid, ValidationFailed, JobExists.
         """
         settings = self.runtime.config.settings.scheduler
@@ -88,6 +89,7 @@ class Scheduler:
             coalesce=options.pop("coalesce", settings.coalesce),
             max_instances=options.pop("max_instances", settings.max_instances),
             isolation=Isolation(isolation),
+            inherit_env=options.pop("inherit_env", settings.inherit_env),
             is_builtin=False,
             **options,
         )

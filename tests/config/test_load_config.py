@@ -153,3 +153,21 @@ def test_a_bad_isolation_names_its_key(
 def test_isolation_default_comes_from_the_environment_too(write_config: WriteConfig) -> None:
     loaded = load_config(write_config(CONFIG), env={"GNOMON_SCHEDULER_ISOLATION": "process"})
     assert loaded.settings.scheduler.isolation == "process"
+
+
+def test_inherit_env_is_per_job_with_the_scheduler_default(write_config: WriteConfig) -> None:
+    body = CONFIG.replace('id = "nightly"', 'id = "nightly"\ninherit_env = true')
+    jobs = {job.id: job for job in load_config(write_config(body), env={}).jobs}
+    assert jobs["nightly"].inherit_env is True
+    assert jobs["tick"].inherit_env is False  # off by default
+
+    body = CONFIG.replace('timezone = "UTC"', 'timezone = "UTC"\ninherit_env = true', 1)
+    body = body.replace('id = "nightly"', 'id = "nightly"\ninherit_env = false')
+    jobs = {job.id: job for job in load_config(write_config(body), env={}).jobs}
+    assert jobs["tick"].inherit_env is True  # the [scheduler] default
+    assert jobs["nightly"].inherit_env is False  # the job's own setting wins
+
+
+def test_inherit_env_default_comes_from_the_environment_too(write_config: WriteConfig) -> None:
+    loaded = load_config(write_config(CONFIG), env={"GNOMON_SCHEDULER_INHERIT_ENV": "true"})
+    assert {job.inherit_env for job in loaded.jobs} == {True}

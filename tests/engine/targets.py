@@ -58,6 +58,11 @@ def prints(text: str) -> None:
     print(f"err: {text}", file=sys.stderr)
 
 
+def prints_environment() -> None:
+    for name, value in sorted(os.environ.items()):
+        print(f"{name}={value}")
+
+
 def prints_many(tag: str, lines: int, barrier: threading.Barrier) -> None:
     barrier.wait()  # both runs print at the same time
     for i in range(lines):
@@ -194,6 +199,23 @@ class Tools:
     @staticmethod
     def double(x: int) -> int:
         return 2 * x
+
+
+# --- environments ------------------------------------------------------------------------------
+
+#: What a scheduler may be started with that no job should see, and a variable of the service's
+#: that only a job with inherit_env should.
+SCHEDULER_SECRETS = {
+    "GNOMON_ADMIN_PASSWORD": "admin-password-secret",
+    "GNOMON_STORE_URL": "postgresql://gnomon:store-password-secret@db/gnomon",
+    "GNOMON_SERVER_SECRET_KEY": "signing-key-secret",
+}
+SERVICE_VARIABLE = ("SERVICE_API_TOKEN", "service-token-secret")
+
+
+def environment_in(output: str) -> dict[str, str]:
+    """The variables printed as NAME=value lines (by `env` or prints_environment)."""
+    return dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
 
 
 # --- factories ---------------------------------------------------------------------------------

@@ -14,7 +14,15 @@ import pytest
 from gnomon.domain import RunStatus
 from gnomon.engine.executors import Outcome, run_job
 from gnomon.engine.executors.command import run_command
-from tests.engine.targets import command_job, new_run, step_clock
+from gnomon.engine.executors.environment import PASSED_VARIABLES
+from tests.engine.targets import (
+    SCHEDULER_SECRETS,
+    SERVICE_VARIABLE,
+    command_job,
+    environment_in,
+    new_run,
+    step_clock,
+)
 
 PY = sys.executable
 
@@ -109,6 +117,37 @@ def test_env_is_added_to_the_inherited_environment_and_cwd_is_applied(tmp_path: 
     )
     assert outcome.status is RunStatus.SUCCEEDED
     assert outcome.output == f"teal {tmp_path.resolve()}\npath-kept\n"
+
+
+@pytest.fixture
+def scheduler_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scheduler's environment holds gnomon's secrets and a variable of the service's."""
+    for name, value in {**SCHEDULER_SECRETS, SERVICE_VARIABLE[0]: SERVICE_VARIABLE[1]}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LC_TIME", "C")
+
+
+@pytest.mark.usefixtures("scheduler_env")
+def test_a_command_gets_only_harmless_variables_of_the_scheduler_and_its_env() -> None:
+    outcome = run_argv("env", env={"REPORT_FORMAT": "csv"})
+    assert outcome.status is RunStatus.SUCCEEDED
+    assert "secret" not in outcome.output
+    seen = environment_in(outcome.output)
+    assert seen["REPORT_FORMAT"] == "csv"
+    assert seen["PATH"] == os.environ["PATH"]
+    assert seen["LC_TIME"] == "C"
+    assert set(seen) - {"REPORT_FORMAT", "LC_TIME"} <= PASSED_VARIABLES
+
+
+@pytest.mark.usefixtures("scheduler_env")
+def test_inherit_env_passes_the_scheduler_environment_but_never_gnomon_variables() -> None:
+    outcome = run_argv("env", inherit_env=True, env={"GNOMON_JOB_FLAG": "declared"})
+    assert outcome.status is RunStatus.SUCCEEDED
+    seen = environment_in(outcome.output)
+    assert seen[SERVICE_VARIABLE[0]] == SERVICE_VARIABLE[1]
+    assert seen["GNOMON_JOB_FLAG"] == "declared"  # the job's own env is what it declares
+    assert not set(SCHEDULER_SECRETS) & set(seen)
+    assert "password-secret" not in outcome.output
 
 
 def test_without_shell_arguments_are_not_interpreted() -> None:

@@ -17,8 +17,16 @@ import pytest
 from gnomon.domain import Isolation, RunStatus, TriggerSource
 from gnomon.engine.executors import Outcome, run_job
 from gnomon.engine.executors.child import STOP_GRACE
+from gnomon.engine.executors.environment import PASSED_VARIABLES
 from gnomon.engine.executors.process import KILL_GRACE
-from tests.engine.targets import new_run, python_job, step_clock
+from tests.engine.targets import (
+    SCHEDULER_SECRETS,
+    SERVICE_VARIABLE,
+    environment_in,
+    new_run,
+    python_job,
+    step_clock,
+)
 
 T = "tests.engine.targets"
 
@@ -74,6 +82,34 @@ class RecordingHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
+
+
+@pytest.fixture
+def scheduler_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {**SCHEDULER_SECRETS, SERVICE_VARIABLE[0]: SERVICE_VARIABLE[1]}.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.usefixtures("scheduler_env")
+def test_a_child_gets_only_harmless_variables_of_the_scheduler_and_its_env() -> None:
+    outcome = run_isolated(f"{T}:prints_environment", env={"REPORT_FORMAT": "csv"})
+    assert outcome.status is RunStatus.SUCCEEDED
+    assert "secret" not in outcome.output
+    seen = environment_in(outcome.output)
+    assert seen["REPORT_FORMAT"] == "csv"
+    assert seen["PATH"] == os.environ["PATH"]
+    assert set(seen) - {"REPORT_FORMAT"} <= PASSED_VARIABLES | {
+        n for n in seen if n.startswith("LC_")
+    }
+
+
+@pytest.mark.usefixtures("scheduler_env")
+def test_a_child_with_inherit_env_gets_the_scheduler_environment_less_gnomon_variables() -> None:
+    outcome = run_isolated(f"{T}:prints_environment", inherit_env=True)
+    assert outcome.status is RunStatus.SUCCEEDED
+    seen = environment_in(outcome.output)
+    assert seen[SERVICE_VARIABLE[0]] == SERVICE_VARIABLE[1]
+    assert not set(SCHEDULER_SECRETS) & set(seen)
 
 
 def test_a_target_in_a_child_succeeds_with_its_output_logs_and_return_value() -> None:

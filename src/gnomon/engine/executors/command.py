@@ -13,6 +13,7 @@ from datetime import datetime
 
 from gnomon.domain import JobDefinition, Run, RunStatus
 from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name, timed_out
+from gnomon.engine.executors.environment import job_environment
 from gnomon.engine.executors.groups import describe_exit, group_alive, signal_group
 from gnomon.engine.output import OutputBuffer
 
@@ -118,7 +119,7 @@ def run_command(
     try:
         proc = subprocess.Popen(
             argv,
-            env=os.environ | definition.env,
+            env=job_environment(definition, os.environ),
             cwd=definition.cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

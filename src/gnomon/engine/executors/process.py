@@ -26,6 +26,7 @@ from typing import Any
 from gnomon.domain import JobDefinition, Run, RunStatus
 from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name, timed_out
 from gnomon.engine.executors.child import STOP_GRACE, Report, Request, child_main
+from gnomon.engine.executors.environment import job_environment
 from gnomon.engine.executors.groups import describe_exit, group_alive, signal_group
 from gnomon.engine.output import OutputBuffer
 
@@ -249,7 +250,7 @@ def run_in_process(
         run=run,
         sys_path=list(sys.path),
         cwd=os.getcwd(),
-        environ=dict(os.environ),
+        environ=job_environment(definition, os.environ),
         log_level=log_level,
     )
     child = _Child(request, output, logging.getLogger(f"gnomon.jobs.{run.job_id}"))
