@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gnomon.domain import Isolation, JobDefinition, JobKind
 from gnomon.errors import ConfigInvalid, Problem, TriggerInvalid
+from gnomon.references import setting_problems
 from gnomon.triggers import cache_trigger, parse_trigger, resolve_timezone
 
 JOB_ID_PATTERN = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,63}$")
@@ -355,6 +356,9 @@ def _to_definition(declaration: JobDeclaration, settings: Settings, where: str) 
                 "own): remove it",
             )
         )
+    problems += setting_problems(
+        where, declaration.env, declaration.kwargs, declaration.command, declaration.shell
+    )
     if declaration.trigger is None:
         problems.append(Problem(f"{where}.trigger", "missing: every job needs a trigger"))
         raise ConfigInvalid(problems)

@@ -77,6 +77,16 @@ class TokenNotFound(NotFound):
     kind = "API token"
 
 
+class SecretUnavailable(GnomonError, LookupError):
+    """A job's secret reference (``${env:NAME}``, ``${file:/path}``) cannot be resolved when its
+    run starts. The message names the reference, never a value."""
+
+    def __init__(self, reference: str, reason: str) -> None:
+        self.reference = reference
+        self.reason = reason
+        super().__init__(f"secret {reference} is unavailable: {reason}")
+
+
 # --- requests that conflict with the current state ---------------------------------------------
 
 

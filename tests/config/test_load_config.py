@@ -171,3 +171,34 @@ def test_inherit_env_is_per_job_with_the_scheduler_default(write_config: WriteCo
 def test_inherit_env_default_comes_from_the_environment_too(write_config: WriteConfig) -> None:
     loaded = load_config(write_config(CONFIG), env={"GNOMON_SCHEDULER_INHERIT_ENV": "true"})
     assert {job.inherit_env for job in loaded.jobs} == {True}
+
+
+def test_secret_references_are_kept_unresolved_in_the_definitions(
+    write_config: WriteConfig,
+) -> None:
+    body = CONFIG.replace(
+        'id = "tick"\ncommand = ["true"]',
+        'id = "tick"\ncommand = ["tool", "--token=${file:/run/secrets/token}"]\n'
+        'env = { DB_PASSWORD = "${env:REPORT_DB_PASSWORD}" }',
+    )
+    jobs = {job.id: job for job in load_config(write_config(body), env={}).jobs}
+    assert jobs["tick"].command == ("tool", "--token=${file:/run/secrets/token}")
+    assert jobs["tick"].env == {"DB_PASSWORD": "${env:REPORT_DB_PASSWORD}"}
+
+
+def test_malformed_secret_references_name_their_keys(write_config: WriteConfig) -> None:
+    body = CONFIG.replace(
+        'id = "tick"\ncommand = ["true"]',
+        'id = "tick"\ncommand = ["tool", "${file:token}"]\nenv = { PW = "${env:}" }',
+    ).replace(
+        'id = "nightly"\ncommand = ["true"]',
+        'id = "nightly"\ncommand = "psql -W ${env:PW}"\nshell = true',
+    )
+    with pytest.raises(ConfigInvalid) as info:
+        load_config(write_config(body), env={})
+    assert [p.field for p in info.value.problems] == [
+        "jobs[0].env.PW",
+        "jobs[0].command[1]",
+        "jobs[1].command[0]",
+    ]
+    assert "pass it through env" in info.value.problems[2].message

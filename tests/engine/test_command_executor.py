@@ -150,6 +150,36 @@ def test_inherit_env_passes_the_scheduler_environment_but_never_gnomon_variables
     assert "password-secret" not in outcome.output
 
 
+def test_secret_references_in_env_and_arguments_are_resolved_when_the_run_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REPORT_DB_PASSWORD", "pw-from-env")
+    token = tmp_path / "token"
+    token.write_text("token-from-file\n")
+    outcome = run_argv(
+        "sh",
+        "-c",
+        'echo "$1 $DB_TOKEN"',
+        "sh",
+        "--password=${env:REPORT_DB_PASSWORD}",
+        env={"DB_TOKEN": f"${{file:{token}}}"},
+    )
+    assert outcome.status is RunStatus.SUCCEEDED
+    assert outcome.output == "--password=pw-from-env token-from-file\n"
+
+
+def test_a_secret_that_cannot_be_resolved_fails_the_run_before_it_starts(tmp_path: Path) -> None:
+    ran = tmp_path / "ran"
+    outcome = run_argv("touch", str(ran), env={"TOKEN": "${file:/nonexistent/gnomon-secret}"})
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.error_type == "SecretUnavailable"
+    assert outcome.error_message is not None
+    assert outcome.error_message.startswith(
+        "secret ${file:/nonexistent/gnomon-secret} is unavailable: cannot read the file"
+    )
+    assert not ran.exists()
+
+
 def test_without_shell_arguments_are_not_interpreted() -> None:
     outcome = run_argv("echo", "$HOME", "*", "a|b")
     assert outcome.output == "$HOME * a|b\n"

@@ -112,6 +112,31 @@ def test_a_child_with_inherit_env_gets_the_scheduler_environment_less_gnomon_var
     assert not set(SCHEDULER_SECRETS) & set(seen)
 
 
+def test_a_child_gets_its_kwargs_and_env_with_secret_references_resolved(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REPORT_DB_PASSWORD", "pw-from-env")
+    token = tmp_path / "token"
+    token.write_text("token-from-file\n")
+    outcome = run_isolated(
+        f"{T}:prints",
+        kwargs={"text": "${env:REPORT_DB_PASSWORD}"},
+        env={"DB_TOKEN": f"${{file:{token}}}"},
+    )
+    assert outcome.status is RunStatus.SUCCEEDED
+    assert "out: pw-from-env\n" in outcome.output
+    outcome = run_isolated(f"{T}:prints_environment", env={"DB_TOKEN": f"${{file:{token}}}"})
+    assert environment_in(outcome.output)["DB_TOKEN"] == "token-from-file"
+
+
+def test_a_child_is_not_started_when_a_secret_cannot_be_resolved() -> None:
+    outcome = run_isolated(f"{T}:hangs", env={"TOKEN": "${env:GNOMON_TEST_NO_SUCH_VARIABLE}"})
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.error_type == "SecretUnavailable"
+    assert outcome.error_message is not None
+    assert "${env:GNOMON_TEST_NO_SUCH_VARIABLE}" in outcome.error_message
+
+
 def test_a_target_in_a_child_succeeds_with_its_output_logs_and_return_value() -> None:
     handler = RecordingHandler()
     job_logger = logging.getLogger("gnomon.jobs.j1")

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -64,6 +65,33 @@ def test_kwargs_are_passed_and_the_return_value_is_recorded() -> None:
     outcome = run_target(f"{T}:add", kwargs={"a": 2, "b": 40})
     assert outcome.status is RunStatus.SUCCEEDED
     assert outcome.output == "return value: 42\n"
+
+
+def test_secret_references_in_kwargs_are_resolved_when_the_run_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REPORT_DB_PASSWORD", "pw-from-env")
+    token = tmp_path / "token"
+    token.write_text("token-from-file\n")
+    declared = {"text": f"${{env:REPORT_DB_PASSWORD}}/${{file:{token}}}"}
+    definition = python_job(f"{T}:prints", kwargs=declared)
+    with routed_stdout():
+        outcome = run_job(definition, new_run(), threading.Event(), clock=step_clock())
+    assert outcome.status is RunStatus.SUCCEEDED
+    assert "out: pw-from-env/token-from-file\n" in outcome.output
+    assert definition.kwargs == declared  # resolved for the run only
+
+
+def test_a_secret_that_cannot_be_resolved_fails_the_run_naming_the_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("REPORT_DB_PASSWORD", raising=False)
+    outcome = run_target(f"{T}:prints", kwargs={"text": "${env:REPORT_DB_PASSWORD}"})
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.error_type == "SecretUnavailable"
+    assert outcome.error_message is not None
+    assert outcome.error_message.startswith("secret ${env:REPORT_DB_PASSWORD} is unavailable")
+    assert outcome.output == ""  # the target was not called
 
 
 def test_a_long_return_value_is_shortened() -> None:

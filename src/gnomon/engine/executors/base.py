@@ -9,6 +9,7 @@ from datetime import datetime
 
 from gnomon.domain import RunStatus, RunUpdate
 from gnomon.engine.output import OutputBuffer
+from gnomon.errors import SecretUnavailable
 
 #: The statuses an executor can end a run with.
 OUTCOME_STATUSES = frozenset(
@@ -115,4 +116,11 @@ def timed_out(
         error_type="Timeout",
         error_message=f"did not finish within its timeout of {timeout:g}s",
         exit_code=exit_code,
+    )
+
+
+def secret_unavailable(watch: Stopwatch, output: OutputBuffer, exc: SecretUnavailable) -> Outcome:
+    """The outcome of a run not started because a secret it references cannot be resolved."""
+    return watch.outcome(
+        RunStatus.FAILED, output, error_type="SecretUnavailable", error_message=str(exc)
     )

@@ -12,10 +12,17 @@ from collections.abc import Callable
 from datetime import datetime
 
 from gnomon.domain import JobDefinition, Run, RunStatus
-from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name, timed_out
-from gnomon.engine.executors.environment import job_environment
+from gnomon.engine.executors.base import (
+    Outcome,
+    Stopwatch,
+    error_type_name,
+    secret_unavailable,
+    timed_out,
+)
+from gnomon.engine.executors.environment import job_argv, job_environment
 from gnomon.engine.executors.groups import describe_exit, group_alive, signal_group
 from gnomon.engine.output import OutputBuffer
+from gnomon.errors import SecretUnavailable
 
 #: After the process exits, how long to keep reading output that a leftover background process
 #: (``cmd &``) may hold open; cron-style, such processes are left running, but not waited for.
@@ -117,9 +124,15 @@ def run_command(
             RunStatus.FAILED, output, error_type="ValueError", error_message=str(exc)
         )
     try:
+        # Messages below name the command as declared: `argv`, never `resolved`.
+        resolved = job_argv(argv, os.environ)
+        env = job_environment(definition, os.environ)
+    except SecretUnavailable as exc:
+        return secret_unavailable(watch, output, exc)
+    try:
         proc = subprocess.Popen(
-            argv,
-            env=job_environment(definition, os.environ),
+            resolved,
+            env=env,
             cwd=definition.cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

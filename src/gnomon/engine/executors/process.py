@@ -24,11 +24,18 @@ from multiprocessing.context import ForkServerContext, SpawnContext
 from typing import Any
 
 from gnomon.domain import JobDefinition, Run, RunStatus
-from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name, timed_out
+from gnomon.engine.executors.base import (
+    Outcome,
+    Stopwatch,
+    error_type_name,
+    secret_unavailable,
+    timed_out,
+)
 from gnomon.engine.executors.child import STOP_GRACE, Report, Request, child_main
-from gnomon.engine.executors.environment import job_environment
+from gnomon.engine.executors.environment import job_environment, job_kwargs
 from gnomon.engine.executors.groups import describe_exit, group_alive, signal_group
 from gnomon.engine.output import OutputBuffer
+from gnomon.errors import SecretUnavailable
 
 #: How child processes are started: forkserver forks them from a small single-threaded server
 #: (a few ms each), spawn starts a fresh interpreter (tens of ms); fork is never safe here.
@@ -235,7 +242,10 @@ def run_in_process(
     watch = Stopwatch(clock)
     output = OutputBuffer(output_cap)
     try:
-        kwargs = pickle.dumps(dict(definition.kwargs))
+        environ = job_environment(definition, os.environ)
+        kwargs = pickle.dumps(job_kwargs(definition, os.environ))
+    except SecretUnavailable as exc:
+        return secret_unavailable(watch, output, exc)
     except Exception as exc:
         message = (
             f"the job's kwargs cannot be sent to a child process: {exc}; with "
@@ -250,7 +260,7 @@ def run_in_process(
         run=run,
         sys_path=list(sys.path),
         cwd=os.getcwd(),
-        environ=job_environment(definition, os.environ),
+        environ=environ,
         log_level=log_level,
     )
     child = _Child(request, output, logging.getLogger(f"gnomon.jobs.{run.job_id}"))

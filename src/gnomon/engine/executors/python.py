@@ -7,6 +7,7 @@ import contextvars
 import functools
 import importlib
 import inspect
+import os
 import reprlib
 import threading
 import traceback
@@ -17,8 +18,10 @@ from typing import Any
 
 from gnomon.domain import JobDefinition, Run, RunStatus
 from gnomon.engine.context import RunContext
-from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name
+from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name, secret_unavailable
+from gnomon.engine.executors.environment import job_kwargs
 from gnomon.engine.output import OutputBuffer, route_thread_output
+from gnomon.errors import SecretUnavailable
 from gnomon.store.base import Store
 
 _MAX_RETURN_REPR = 2000
@@ -149,7 +152,10 @@ def run_python(
             error_message=f"cannot load target {target!r}: {exc}; {LOAD_HINT}",
             traceback=format_job_traceback(exc),
         )
-    kwargs = dict(definition.kwargs)
+    try:
+        kwargs = job_kwargs(definition, os.environ)
+    except SecretUnavailable as exc:
+        return secret_unavailable(watch, output, exc)
     if resolved.accepts_run and "run" not in kwargs:  # an explicit `run` kwarg wins
         kwargs["run"] = RunContext.for_run(run, output, cancel, store=store)
     call = TargetCall(resolved.func, kwargs, output)
