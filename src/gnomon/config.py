@@ -102,6 +102,7 @@ class JobDeclaration(_Section):
     command: list[str] | str | None = None
     shell: bool = False
     kwargs: dict[str, Any] = Field(default_factory=dict)
+    public_kwargs: bool = False
     env: dict[str, str] = Field(default_factory=dict)
     inherit_env: bool | None = None
     cwd: str | None = None
@@ -389,6 +390,7 @@ def _to_definition(declaration: JobDeclaration, settings: Settings, where: str) 
         command=command,
         shell=declaration.shell,
         kwargs=dict(declaration.kwargs),
+        public_kwargs=declaration.public_kwargs,
         env=dict(declaration.env),
         inherit_env=_pick(declaration.inherit_env, scheduler.inherit_env),
         cwd=declaration.cwd,

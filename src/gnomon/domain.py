@@ -139,6 +139,8 @@ class JobDefinition:
     shell: bool = False
     description: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # Whether viewers may see the kwargs' values; otherwise only admins do (viewers see the keys).
+    public_kwargs: bool = False
     env: dict[str, str] = field(default_factory=dict)
     # Whether a command (or a process-isolated target) starts with the scheduler's whole
     # environment, less gnomon's own GNOMON_* variables, rather than a few harmless ones.

@@ -67,7 +67,8 @@ class Scheduler:
         ``{"trigger_type": "interval", "seconds": 30}``. `options` are job options:
         misfire_grace_time, coalesce, max_instances, timeout, isolation ("thread" or "process";
         default: the [scheduler] setting), env and inherit_env (for a process-isolated target;
-        inherit_env defaults to the [scheduler] setting), description.
+        inherit_env defaults to the [scheduler] setting), public_kwargs (viewers of the API see
+        the kwargs' values, not only their keys), description.
         Raises TriggerInvalid, ValidationFailed, JobExists.
         """
         settings = self.runtime.config.settings.scheduler

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 
 from gnomon.api import schemas as s
-from gnomon.api.access import ADMIN, VIEW, actor, require
+from gnomon.api.access import ADMIN, VIEW, actor, current_account, require
 from gnomon.api.envelope import language, success
 from gnomon.api.jsonprovider import OrjsonProvider
 from gnomon.api.openapi import WRITE, document
@@ -30,11 +30,18 @@ def _jobs() -> JobService:
     return jobs
 
 
+def _reveal() -> bool:
+    """Whether this request's user sees job kwargs as declared: admins do; a viewer sees their
+    keys, and their values only when the job declares them public."""
+    user = current_account()
+    return user is not None and ADMIN in user.permissions
+
+
 def _job_answer(job_id: str, message: str) -> Response:
     """The job object after a change (read afresh: running count, next fire times)."""
     st = state()
     view = st.runtime.jobs.get_job(job_id)
-    return success(st.documents.document(view, language(), detail=True), message)
+    return success(st.documents.document(view, language(), detail=True, reveal=_reveal()), message)
 
 
 @bp.get("/jobs")
@@ -42,20 +49,21 @@ def _job_answer(job_id: str, message: str) -> Response:
 @require(VIEW)
 def list_jobs() -> Response:
     """Every job, sorted by id."""
-    return success(_job_list(_jobs().job_listing(), language()))
+    return success(_job_list(_jobs().job_listing(), language(), _reveal()))
 
 
-def _job_list(listing: tuple[JobView, ...], lang: str) -> Any:
-    """The listing's documents, encoded; kept per language while the service hands out the
-    same listing (it does until a job, its next fire time or its runs change)."""
+def _job_list(listing: tuple[JobView, ...], lang: str, reveal: bool) -> Any:
+    """The listing's documents, encoded; kept per language and audience while the service hands
+    out the same listing (it does until a job, its next fire time or its runs change)."""
     st = state()
-    kept = st.job_lists.get(lang)
+    kept = st.job_lists.get((lang, reveal))
     if kept is not None and kept[0] is listing:
         return kept[1]
     provider = current_app.json
     assert isinstance(provider, OrjsonProvider)
-    encoded = provider.fragment([st.documents.document(view, lang) for view in listing])
-    st.job_lists[lang] = (listing, encoded)
+    documents = [st.documents.document(view, lang, reveal=reveal) for view in listing]
+    encoded = provider.fragment(documents)
+    st.job_lists[(lang, reveal)] = (listing, encoded)
     return encoded
 
 
@@ -65,7 +73,7 @@ def _job_list(listing: tuple[JobView, ...], lang: str) -> Any:
 def get_job(job_id: str) -> Response:
     """One job with its next fire times and recent runs. Raises JobNotFound."""
     view = _jobs().get_job(job_id)
-    return success(state().documents.document(view, language(), detail=True))
+    return success(state().documents.document(view, language(), detail=True, reveal=_reveal()))
 
 
 @bp.put("/jobs/<job_id>")

@@ -34,8 +34,9 @@ class ApiState:
     metrics: EngineMetrics
     throttle: LoginThrottle
     documents: JobDocuments = field(default_factory=JobDocuments)  # of this runtime's store
-    # Per language: the last job listing served and its encoded documents.
-    job_lists: dict[str, tuple[tuple[JobView, ...], Any]] = field(default_factory=dict)
+    # Per language and audience (admins see kwargs, viewers do not): the last job listing served
+    # and its encoded documents.
+    job_lists: dict[tuple[str, bool], tuple[tuple[JobView, ...], Any]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     openapi: dict[str, Any] | None = None  # built on first request, then kept
 

@@ -16,6 +16,9 @@ from gnomon.services.documents import job_document
 from gnomon.services.views import Actor
 
 CLI_ACTOR = Actor("cli")
+#: The CLI reads the configuration file and the store itself, so whoever runs it has what an
+#: admin has: job kwargs are shown as declared (secret references unresolved).
+REVEAL = True
 
 
 @click.group("jobs")
@@ -30,7 +33,7 @@ def jobs_group() -> None:
 def list_jobs(as_json: bool) -> None:
     """List every job."""
     runtime = open_runtime()
-    documents = [job_document(v) for v in runtime.jobs.list_jobs()]
+    documents = [job_document(v, reveal=REVEAL) for v in runtime.jobs.list_jobs()]
     if as_json:
         echo_json(documents)
         return
@@ -57,7 +60,7 @@ def list_jobs(as_json: bool) -> None:
 def show_job(job_id: str, as_json: bool) -> None:
     """Show one job, its next fire times and recent runs."""
     runtime = open_runtime()
-    doc = job_document(runtime.jobs.get_job(job_id), detail=True)
+    doc = job_document(runtime.jobs.get_job(job_id), detail=True, reveal=REVEAL)
     if as_json:
         echo_json(doc)
         return
@@ -110,7 +113,9 @@ def run_job(job_id: str, as_json: bool) -> None:
 def pause_job(job_id: str, as_json: bool) -> None:
     """Pause a job (it stays paused across restarts)."""
     view = open_runtime().jobs.pause(job_id, CLI_ACTOR)
-    echo_json(job_document(view)) if as_json else click.echo(f"{job_id}: {view.state}")
+    echo_json(job_document(view, reveal=REVEAL)) if as_json else click.echo(
+        f"{job_id}: {view.state}"
+    )
 
 
 @jobs_group.command("resume")
@@ -121,7 +126,7 @@ def pause_job(job_id: str, as_json: bool) -> None:
 def resume_job(job_id: str, as_json: bool) -> None:
     """Resume a paused job."""
     view = open_runtime().jobs.resume(job_id, CLI_ACTOR)
-    doc = job_document(view)
+    doc = job_document(view, reveal=REVEAL)
     if as_json:
         echo_json(doc)
     else:

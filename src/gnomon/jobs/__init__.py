@@ -16,6 +16,7 @@ def shipped_declarations(run_retention_days: int) -> list[dict[str, Any]]:
             "description": f"Deletes finished run records older than {run_retention_days} days.",
             "target": "gnomon.jobs.prune:prune_runs",
             "kwargs": {"retention_days": run_retention_days},
+            "public_kwargs": True,  # a number of days: nothing to hide from viewers
             "trigger": {"type": "cron", "expression": "0 0 4 * * *"},
             # It uses the scheduler's store: [scheduler] isolation = "process" must not move it.
             "isolation": "thread",

@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from gnomon.domain import Run
+from gnomon.domain import JobDefinition, Run
 from gnomon.services.views import JobView
+
+#: What a viewer sees instead of each value of a job's kwargs, unless the job declares
+#: `public_kwargs = true`: one fixed marker, which says nothing of a value's type or length.
+REDACTED = "***"
 
 
 def iso(value: datetime | None, tz: tzinfo | None = None) -> str | None:
@@ -18,10 +22,21 @@ def iso(value: datetime | None, tz: tzinfo | None = None) -> str | None:
     return (value.astimezone(tz) if tz else value).isoformat()
 
 
-def job_document(view: JobView, lang: str = "en", detail: bool = False) -> dict[str, Any]:
+def job_document(
+    view: JobView, lang: str = "en", detail: bool = False, *, reveal: bool
+) -> dict[str, Any]:
     """The job object of SPEC §5.3; `detail` adds the declared trigger, next fire times and
-    recent runs."""
-    return _job_document(_JobParts.of(view, lang), view, detail)
+    recent runs. `reveal`: the kwargs' values as declared (for admins; secret references stay
+    unresolved); otherwise each value is REDACTED unless the job's kwargs are public."""
+    return _job_document(_JobParts.of(view, lang), view, detail, reveal)
+
+
+def viewer_kwargs(definition: JobDefinition) -> dict[str, Any]:
+    """The job's kwargs as a viewer sees them: the keys, with their values REDACTED unless the
+    job declares them public."""
+    if definition.public_kwargs:
+        return definition.kwargs
+    return dict.fromkeys(definition.kwargs, REDACTED)
 
 
 class JobDocuments:
@@ -39,11 +54,13 @@ class JobDocuments:
         self._parts: dict[tuple[str, str], _JobParts] = {}
         self._max_entries = max_entries
 
-    def document(self, view: JobView, lang: str = "en", detail: bool = False) -> dict[str, Any]:
-        """What job_document(view, lang, detail) returns."""
+    def document(
+        self, view: JobView, lang: str = "en", detail: bool = False, *, reveal: bool
+    ) -> dict[str, Any]:
+        """What job_document(view, lang, detail, reveal=reveal) returns."""
         record = view.record
         if record.revision <= 0 or record.updated_at is None:  # never stored: nothing to key on
-            return job_document(view, lang, detail)
+            return job_document(view, lang, detail, reveal=reveal)
         key = (record.id, lang)
         parts = self._parts.get(key)
         if (
@@ -55,7 +72,7 @@ class JobDocuments:
             if len(self._parts) >= self._max_entries:
                 self._parts.clear()  # jobs deleted long ago; the live ones come back at once
             self._parts[key] = parts
-        return _job_document(parts, view, detail)
+        return _job_document(parts, view, detail, reveal)
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,7 @@ class _JobParts:
     max_instances: int
     timeout: float | None
     kwargs: dict[str, Any]
+    viewer_kwargs: dict[str, Any]
     overridden: bool
 
     @classmethod
@@ -108,11 +126,12 @@ class _JobParts:
             max_instances=definition.max_instances,
             timeout=definition.timeout,
             kwargs=definition.kwargs,
+            viewer_kwargs=viewer_kwargs(definition),
             overridden=record.overridden,
         )
 
 
-def _job_document(parts: _JobParts, view: JobView, detail: bool) -> dict[str, Any]:
+def _job_document(parts: _JobParts, view: JobView, detail: bool, reveal: bool) -> dict[str, Any]:
     record, tz, last = view.record, parts.tz, view.last_run
     doc: dict[str, Any] = {
         "id": record.id,
@@ -138,7 +157,7 @@ def _job_document(parts: _JobParts, view: JobView, detail: bool) -> dict[str, An
         "max_instances": parts.max_instances,
         "timeout": parts.timeout,
         "args": [],
-        "kwargs": parts.kwargs,
+        "kwargs": parts.kwargs if reveal else parts.viewer_kwargs,
         "overridden": parts.overridden,
     }
     if detail:

@@ -70,7 +70,11 @@ class Job(BaseModel):  # type: ignore[no-redef]
     max_instances: int
     timeout: float | None
     args: list[Any]
-    kwargs_: dict[str, Any] = Field(alias="kwargs")
+    kwargs_: dict[str, Any] = Field(
+        alias="kwargs",
+        description="As declared for admins (secret references unresolved); for viewers each "
+        'value is "***" unless the job declares public_kwargs = true.',
+    )
     overridden: bool
     declared_trigger: DeclaredTrigger | None = None
     next_run_times: list[str] = Field(default_factory=list)
