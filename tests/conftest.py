@@ -3,6 +3,7 @@ the rule that a run with a skipped test fails unless GNOMON_TEST_ALLOW_SKIP is s
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,3 +70,14 @@ def runtime_factory() -> Iterator[Callable[[Path], Runtime]]:
     yield make
     for runtime in made:
         runtime.close(grace=5)
+
+
+@pytest.fixture
+def common_umask() -> Iterator[None]:
+    """The usual umask 022, under which files are created world-readable unless gnomon says
+    otherwise; restored after the test."""
+    saved = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(saved)

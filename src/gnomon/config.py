@@ -22,6 +22,8 @@ from gnomon.triggers import cache_trigger, parse_trigger, resolve_timezone
 JOB_ID_PATTERN = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,63}$")
 TARGET_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 DEFAULT_CONFIG_NAME = "gnomon.toml"
+#: The key signing sessions, generated in the data directory when none is configured.
+GENERATED_KEY_FILE = "secret_key"
 ENV_PREFIX = "GNOMON_"
 # Declared triggers are checked without "is it in the past": a one-off date job that already ran
 # must not make the file invalid afterwards, and an interval without start_date is anchored at
@@ -154,10 +156,12 @@ class Settings(_Section):
         """The store URL: configured, or SQLite in the data directory."""
         if self.store.url:
             return self.store.url
+        return f"sqlite:///{self.data_path(base_dir) / 'gnomon.db'}"
+
+    def data_path(self, base_dir: Path) -> Path:
+        """The data directory; a relative one is taken from `base_dir`."""
         data_dir = Path(self.data_dir)
-        if not data_dir.is_absolute():
-            data_dir = base_dir / data_dir
-        return f"sqlite:///{data_dir / 'gnomon.db'}"
+        return data_dir if data_dir.is_absolute() else base_dir / data_dir
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,10 @@ class LoadedConfig:
     @property
     def store_url(self) -> str:
         return self.settings.store_url(self.base_dir)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_path(self.base_dir)
 
     @property
     def python_path(self) -> list[Path]:

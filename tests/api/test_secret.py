@@ -12,11 +12,13 @@ from gnomon.config import ServerSettings
 from gnomon.errors import ConfigInvalid
 
 
+@pytest.mark.usefixtures("common_umask")
 def test_generated_key_is_stored_private_and_reused(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     first = load_secret_key(ServerSettings(), data_dir)
     path = data_dir / "secret_key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700  # made for the key: private too
     assert len(first) == 64
     assert load_secret_key(ServerSettings(), data_dir) == first
 

@@ -9,17 +9,18 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from gnomon.config import LoadedConfig, load_config
+from gnomon.config import GENERATED_KEY_FILE, LoadedConfig, load_config
 from gnomon.domain import JobDefinition, utcnow
 from gnomon.engine.executors.process import preload_in_forkserver
 from gnomon.engine.listener import MANUAL_RUN, RUNS, ChangeListener, ChangePublisher, libpq_url
 from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
+from gnomon.filemodes import loose_modes
 from gnomon.services.jobs import JobService
 from gnomon.services.runs import RunService
 from gnomon.services.users import UserService
 from gnomon.services.views import CONFIG
-from gnomon.store import create_store
+from gnomon.store import create_store, store_files
 from gnomon.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,21 @@ class Runtime:
             self._publisher.publish(RUNS)
 
     def prepare_store(self) -> None:
-        """Migrate the schema to the newest revision."""
+        """Migrate the schema to the newest revision; log a warning for each file or directory
+        of gnomon's that other users of the machine may read."""
         self.store.upgrade()
+        for message in loose_modes(self.private_paths()):
+            log.warning("%s", message)
+
+    def private_paths(self) -> list[Path]:
+        """What only gnomon's user should read: the data directory, the SQLite store's files and
+        the secret key's file."""
+        data_dir = self.config.data_dir
+        paths = [data_dir, data_dir / GENERATED_KEY_FILE, *store_files(self.config.store_url)]
+        key_file = self.config.settings.server.secret_key_file
+        if key_file:
+            paths.append(Path(key_file))
+        return paths
 
     def start_scheduler(
         self, *, metrics: EngineMetricsProtocol | None = None, own_process: bool = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gnomon.store.base import Store
 
 
@@ -16,4 +18,13 @@ def create_store(url: str) -> Store:
     return SqlStore(url)
 
 
-__all__ = ["Store", "create_store"]
+def store_files(url: str) -> list[Path]:
+    """The files holding a store's data: a SQLite database with its WAL and shared-memory files
+    (whether they exist now or not); none for PostgreSQL. Raises StoreError for a URL gnomon
+    cannot use."""
+    from gnomon.store.sql_engine import normalise_url, sqlite_files
+
+    return sqlite_files(normalise_url(url))
+
+
+__all__ = ["Store", "create_store", "store_files"]

@@ -35,8 +35,8 @@ def alembic_config() -> Config:
 class SqlStore(SqlJobs, SqlRuns, SqlLifecycle, SqlAuth, SqlNodes, Store):
     """The store on a SQL database: ``sqlite:///PATH`` or ``postgresql://USER@HOST/DB``.
 
-    Constructing it connects to nothing (beyond creating a SQLite file's directory); the first
-    method call does.
+    Constructing it connects to nothing (beyond creating a SQLite file, empty, and its
+    directory, both private to this user); the first method call does.
     """
 
     def upgrade(self) -> None:

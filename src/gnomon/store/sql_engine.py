@@ -17,6 +17,7 @@ from sqlalchemy.pool import StaticPool
 
 from gnomon.domain import utcnow
 from gnomon.errors import StoreError
+from gnomon.filemodes import create_private_file, make_private_dir
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 #: PostgreSQL channel of the store's change notices: the new change counter whenever jobs
@@ -45,6 +46,25 @@ def normalise_url(url: str) -> URL:
     )
 
 
+def sqlite_file(url: URL) -> Path | None:
+    """The database file of a SQLite URL; None for PostgreSQL, an in-memory database or a
+    ``file:`` URI."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def sqlite_files(url: URL) -> list[Path]:
+    """What holds a SQLite store's data: the database, its WAL and its shared-memory file."""
+    path = sqlite_file(url)
+    if path is None:
+        return []
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
 def build_engine(url: URL) -> Engine:
     """An engine for the store URL, with SQLite tuned for several threads and processes."""
     if url.get_backend_name() == "postgresql":
@@ -63,7 +83,12 @@ def _build_sqlite_engine(url: URL) -> Engine:
         # One shared connection, or every pooled connection would see its own empty database.
         engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
     else:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if path is not None:
+            # Created private before SQLite opens it: SQLite gives the WAL and shared-memory
+            # files it creates later the database file's mode.
+            make_private_dir(path.parent)
+            create_private_file(path)
         # QueuePool: each thread borrows its own connection; other processes open their own.
         engine = create_engine(url, connect_args=connect_args, pool_size=10, max_overflow=20)
 
