@@ -288,6 +288,8 @@ class User:
     disabled: bool = False
     created_at: datetime | None = None
     password_changed_at: datetime | None = None
+    # Stamped into every session at login; raising it ends all of the user's sessions.
+    session_generation: int = 0
 
     @property
     def permissions(self) -> frozenset[str]:

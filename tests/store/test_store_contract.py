@@ -579,6 +579,30 @@ def test_update_missing_user_raises_user_not_found(store: SqlStore) -> None:
         store.update_user(dataclasses.replace(ghost, id=ghost.id + 100))
 
 
+def test_session_generation_starts_at_zero_and_only_ever_grows(store: SqlStore) -> None:
+    bob = store.add_user("bob", Role.VIEWER, "h", T0)
+    assert bob.session_generation == 0
+    assert store.end_sessions(bob.id).session_generation == 1
+    assert store.update_user(dataclasses.replace(bob, disabled=True)).session_generation == 1
+    # The user given is stale (generation 0): the store raises the stored value, never resets it.
+    ended = store.update_user(dataclasses.replace(bob, password_hash="new"), end_sessions=True)
+    assert ended.session_generation == 2
+    assert store.find_user("bob") == ended
+    with pytest.raises(UserNotFound):
+        store.end_sessions(bob.id + 100)
+
+
+def test_concurrent_session_ends_are_all_counted(store: SqlStore) -> None:
+    bob = store.add_user("bob", Role.VIEWER, "h", T0)
+    threads = [threading.Thread(target=store.end_sessions, args=(bob.id,)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    found = store.find_user("bob")
+    assert found is not None and found.session_generation == 8
+
+
 def test_tokens_are_added_found_revoked_and_touched(store: SqlStore) -> None:
     bob = store.add_user("bob", Role.VIEWER, "h", T0)
     alice = store.add_user("alice", Role.ADMIN, "h", T0)

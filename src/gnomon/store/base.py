@@ -326,8 +326,14 @@ class Store(ABC):
         """Every user, by username."""
 
     @abstractmethod
-    def update_user(self, user: User) -> User:
-        """Write role, password hash, password_changed_at and disabled; raises UserNotFound."""
+    def update_user(self, user: User, *, end_sessions: bool = False) -> User:
+        """Write role, password hash, password_changed_at and disabled; with `end_sessions`,
+        also raise the user's session generation in the same statement. Raises UserNotFound."""
+
+    @abstractmethod
+    def end_sessions(self, user_id: int) -> User:
+        """Raise the user's session generation by one (atomically), so that every session
+        stamped with an older one ends. Raises UserNotFound."""
 
     @abstractmethod
     def count_users(self) -> int: ...

@@ -61,6 +61,7 @@ def _row_to_user(row: RowMapping) -> User:
         disabled=bool(row["disabled"]),
         created_at=row["created_at"],
         password_changed_at=row["password_changed_at"],
+        session_generation=row["session_generation"],
     )
 
 
@@ -128,22 +129,34 @@ class SqlAuth(SqlBase):
             rows = conn.execute(select(users).order_by(users.c.username)).mappings()
             return [_row_to_user(row) for row in rows]
 
-    def update_user(self, user: User) -> User:
+    def update_user(self, user: User, *, end_sessions: bool = False) -> User:
+        values: dict[str, Any] = {
+            "role": Role(user.role).value,
+            "password_hash": user.password_hash,
+            "password_changed_at": user.password_changed_at,
+            "disabled": user.disabled,
+        }
+        if end_sessions:
+            values["session_generation"] = users.c.session_generation + 1
+        stmt = update(users).where(users.c.id == user.id).values(values).returning(*users.c)
+        with self._write() as conn:
+            row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise UserNotFound(user.username)
+        return _row_to_user(row)
+
+    def end_sessions(self, user_id: int) -> User:
+        # One UPDATE: two concurrent calls both count, none is lost to a read-modify-write.
         stmt = (
             update(users)
-            .where(users.c.id == user.id)
-            .values(
-                role=Role(user.role).value,
-                password_hash=user.password_hash,
-                password_changed_at=user.password_changed_at,
-                disabled=user.disabled,
-            )
+            .where(users.c.id == user_id)
+            .values(session_generation=users.c.session_generation + 1)
             .returning(*users.c)
         )
         with self._write() as conn:
             row = conn.execute(stmt).mappings().first()
         if row is None:
-            raise UserNotFound(user.username)
+            raise UserNotFound(user_id)
         return _row_to_user(row)
 
     def count_users(self) -> int:

@@ -123,6 +123,8 @@ users = Table(
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("password_changed_at", UtcDateTime, nullable=True),
+    # A session is valid only while it carries the user's current generation (api sessions).
+    Column("session_generation", Integer, nullable=False, default=0, server_default="0"),
 )
 
 api_tokens = Table(
