@@ -45,6 +45,10 @@ class ServerSettings(_Section):
     # Failed logins allowed per username and client address within the window (seconds).
     login_max_failures: int = Field(default=10, ge=1, le=1000)
     login_window: float = Field(default=60.0, ge=1, le=86400)
+    # A login session ends after this many seconds without a request (12 h), and this many
+    # seconds after the login however busy it is (7 days).
+    session_idle_timeout: float = Field(default=43200.0, ge=60, le=31 * 86400)
+    session_max_lifetime: float = Field(default=604800.0, ge=60, le=366 * 86400)
 
     @field_validator("bind")
     @classmethod

@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from gnomon.api import audit, openapi, previews, runs, scheduler, status, tokens
+from gnomon.api import audit, openapi, previews, runs, scheduler, status, tokens, users
 from gnomon.api.auth import init_auth
 from gnomon.api.envelope import add_request_id, request_id
 from gnomon.api.errors import register_error_handlers
@@ -19,6 +19,7 @@ from gnomon.engine.metrics import EngineMetrics
 from gnomon.services.audit import AuditService
 from gnomon.services.login_throttle import LoginThrottle
 from gnomon.services.runtime import Runtime
+from gnomon.services.sessions import SessionPolicy
 from gnomon.services.status import StatusService
 from gnomon.services.tokens import TokenService
 
@@ -55,13 +56,18 @@ def create_app(
         status=StatusService(runtime.store, runtime.jobs),
         metrics=metrics or EngineMetrics(),
         throttle=LoginThrottle(runtime.store, settings.login_max_failures, settings.login_window),
+        sessions=SessionPolicy(
+            runtime.users,
+            idle_timeout_s=settings.session_idle_timeout,
+            max_lifetime_s=settings.session_max_lifetime,
+        ),
     )
     app.before_request(_begin_request)
     app.after_request(add_request_id)
     register_error_handlers(app)
     init_auth(app, settings)
     blueprints = (scheduler.bp, runs.bp, previews.bp, status.bp, status.health, audit.bp)
-    for blueprint in (*blueprints, tokens.bp, openapi.bp):
+    for blueprint in (*blueprints, tokens.bp, users.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app
 

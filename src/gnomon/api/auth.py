@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from flask import Blueprint, Flask, Response, g, has_request_context, request, session
@@ -13,10 +12,12 @@ from flask_wtf.csrf import CSRFProtect, generate_csrf  # type: ignore[import-unt
 from gnomon.api import schemas as s
 from gnomon.api.access import (
     SessionUser,
+    actor,
     check_access,
     check_csrf,
     current_account,
     require,
+    token_account,
     user_document,
 )
 from gnomon.api.envelope import success
@@ -25,11 +26,14 @@ from gnomon.api.params import object_body
 from gnomon.api.state import state
 from gnomon.config import ServerSettings
 from gnomon.errors import InvalidCredentials, Problem, ValidationFailed
+from gnomon.services.sessions import SessionStamp
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
-SESSION_LIFETIME = timedelta(hours=12)
+# What a session carries besides Flask-Login's user id (see services.sessions).
+GENERATION_KEY = "gnomon_gen"
 LOGIN_TIME_KEY = "gnomon_login_at"
+SEEN_TIME_KEY = "gnomon_seen_at"
 CREDENTIAL_KEYS = ("username", "password")
 
 
@@ -57,7 +61,9 @@ def init_auth(app: Flask, settings: ServerSettings) -> None:
         SESSION_COOKIE_NAME="gnomon_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        # The cookie (and its signature) expire when the session has been idle this long; the
+        # store-backed checks of services.sessions end it earlier when it is revoked.
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_idle_timeout),
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         WTF_CSRF_CHECK_DEFAULT=False,
@@ -73,20 +79,32 @@ def init_auth(app: Flask, settings: ServerSettings) -> None:
 
 
 def _load_user(user_id: str) -> SessionUser | None:
-    """The session's user, unless it was deleted, disabled or changed password since login."""
-    try:
-        user = state().runtime.users.find_user_by_id(int(user_id))
-    except ValueError:
+    """The session's user while its session is valid (services.sessions), else None."""
+    stamp = _session_stamp(user_id)
+    resumed = state().sessions.resume(stamp) if stamp is not None else None
+    if resumed is None:
         return None
-    if user is None or user.disabled:
-        return None
-    logged_in_at = session.get(LOGIN_TIME_KEY)
-    changed = user.password_changed_at
-    if changed is not None and (
-        not isinstance(logged_in_at, int | float) or changed.timestamp() > logged_in_at
-    ):
-        return None
+    user, seen = resumed
+    session[SEEN_TIME_KEY] = seen.seen_at
     return SessionUser(user)
+
+
+def _session_stamp(user_id: str) -> SessionStamp | None:
+    generation = session.get(GENERATION_KEY)
+    started, seen = session.get(LOGIN_TIME_KEY), session.get(SEEN_TIME_KEY)
+    # A session from before generations existed has no stamp: it is over.
+    if not user_id.isdecimal() or not isinstance(generation, int):
+        return None
+    if not isinstance(started, int | float) or not isinstance(seen, int | float):
+        return None
+    return SessionStamp(int(user_id), generation, float(started), float(seen))
+
+
+def _start_session(stamp: SessionStamp) -> None:
+    session.permanent = True
+    session[GENERATION_KEY] = stamp.generation
+    session[LOGIN_TIME_KEY] = stamp.started_at
+    session[SEEN_TIME_KEY] = stamp.seen_at
 
 
 def _credentials(body: dict[str, object]) -> tuple[str, str]:
@@ -128,23 +146,25 @@ def login() -> Response:
     client = request.remote_addr or ""
     throttle.check(username, client)
     try:
-        user = state().runtime.users.authenticate(username, password)
+        user = state().runtime.users.log_in(username, password, client or None)
     except InvalidCredentials:
         throttle.record_failure(username, client)
         raise
     throttle.reset(username, client)
     _fresh_session()
     login_user(SessionUser(user))
-    session.permanent = True
-    session[LOGIN_TIME_KEY] = time.time()
+    _start_session(state().sessions.start(user))
     return success({"user": user_document(user), "csrf_token": generate_csrf()}, "logged_in")
 
 
 @bp.post("/logout")
 @document(s.EmptyEnvelope, errors=(401, 403), security=WRITE, tag="auth")
 def logout() -> Response:
-    """End the session; needs login and X-CSRFToken like every write."""
-    check_access(None)
+    """End the session (and the user's other sessions, in every browser: every copy of the
+    cookie stops working at once); needs login and X-CSRFToken like every write."""
+    user = check_access(None)
+    if token_account() is None:  # a bearer token has no session to end
+        state().runtime.users.log_out(user, actor())
     logout_user()
     _fresh_session()
     return success(None, "logged_out")

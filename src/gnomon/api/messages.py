@@ -197,6 +197,7 @@ SUCCESS_MESSAGES: Mapping[str, Mapping[str, str]] = {
         "zh": "令牌已创建；请立即复制，之后不再显示",
     },
     "token_revoked": {"en": "Token revoked", "zh": "令牌已吊销"},
+    "sessions_ended": {"en": "Every session of the user ended", "zh": "该用户的所有会话已结束"},
 }
 
 

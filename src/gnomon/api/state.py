@@ -14,6 +14,7 @@ from gnomon.services.audit import AuditService
 from gnomon.services.documents import JobDocuments
 from gnomon.services.login_throttle import LoginThrottle
 from gnomon.services.runtime import Runtime
+from gnomon.services.sessions import SessionPolicy
 from gnomon.services.status import StatusService
 from gnomon.services.tokens import TokenService
 from gnomon.services.views import JobView
@@ -33,6 +34,7 @@ class ApiState:
     status: StatusService
     metrics: EngineMetrics
     throttle: LoginThrottle
+    sessions: SessionPolicy
     documents: JobDocuments = field(default_factory=JobDocuments)  # of this runtime's store
     # Per language and audience (admins see kwargs, viewers do not): the last job listing served
     # and its encoded documents.

@@ -1,4 +1,4 @@
-"""`gnomon users create|list|set-password|disable`."""
+"""`gnomon users create|list|set-password|disable|end-sessions`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from gnomon.cli.options import (
     open_runtime,
 )
 from gnomon.domain import Role
+from gnomon.services.views import Actor
+
+CLI_ACTOR = Actor("cli")
 
 
 @click.group("users")
@@ -72,3 +75,16 @@ def disable_user(username: str, enable: bool) -> None:
     """Disable a user (or enable it again with --enable)."""
     user = open_runtime().users.set_disabled(username, not enable)
     click.echo(f"{user.username} is {'disabled' if user.disabled else 'enabled'}")
+
+
+@users_group.command("end-sessions")
+@click.argument("username")
+@config_option
+@handle_errors
+def end_sessions(username: str) -> None:
+    """End every login session of a user at once, on every worker and node.
+
+    The user's API tokens stay valid: revoke them with `gnomon tokens revoke`.
+    """
+    user = open_runtime().users.end_sessions(username, CLI_ACTOR)
+    click.echo(f"every session of {user.username} ended")

@@ -1,0 +1,77 @@
+"""`gnomon users …` on a real SQLite store, seen by an API app of the same store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+
+from gnomon.api import create_app
+from gnomon.cli import cli
+from gnomon.services.runtime import Runtime
+from tests.api.conftest import API, AuthActions, assert_error, assert_ok
+from tests.conftest import WriteConfig
+
+PASSWORD = "ops-password"
+
+
+@pytest.fixture
+def config(write_config: WriteConfig) -> Path:
+    path = write_config(
+        """
+        [scheduler]
+        timezone = "UTC"
+
+        [[jobs]]
+        id = "gnomon.prune_runs"
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
+        """
+    )
+    assert invoke(path, "db", "upgrade")[0] == 0
+    code, out = invoke(path, "users", "create", "ops", "--role", "admin", stdin=f"{PASSWORD}\n" * 2)
+    assert code == 0, out
+    return path
+
+
+@pytest.fixture
+def app(config: Path) -> Iterator[Flask]:
+    """The API of another process of the same store (no scheduler)."""
+    runtime = Runtime.from_config_file(config, env={})
+    yield create_app(runtime)
+    runtime.close()
+
+
+def invoke(config: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [*args, "--config", str(config)], input=stdin)
+    return result.exit_code, result.output
+
+
+def logged_in(app: Flask) -> AuthActions:
+    auth = AuthActions(app.test_client())
+    assert auth.login("ops", PASSWORD).status_code == 200
+    return auth
+
+
+def test_end_sessions_logs_the_user_out_of_every_running_api(config: Path, app: Flask) -> None:
+    auth = logged_in(app)
+    code, out = invoke(config, "users", "end-sessions", "ops")
+    assert code == 0, out
+    assert "every session of ops ended" in out
+    assert_error(auth.get(f"{API}/auth/me"), 401, "AUTHENTICATION_REQUIRED")
+    assert_ok(logged_in(app).get(f"{API}/auth/me"))
+
+
+def test_end_sessions_of_an_unknown_user_fails(config: Path) -> None:
+    code, out = invoke(config, "users", "end-sessions", "nobody")
+    assert code == 3
+    assert "nobody" in out
+
+
+def test_disable_and_enable_again_leave_old_sessions_ended(config: Path, app: Flask) -> None:
+    auth = logged_in(app)
+    assert invoke(config, "users", "disable", "ops")[0] == 0
+    assert invoke(config, "users", "disable", "ops", "--enable")[0] == 0
+    assert_error(auth.get(f"{API}/auth/me"), 401, "AUTHENTICATION_REQUIRED")
