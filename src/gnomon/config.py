@@ -49,6 +49,11 @@ class ServerSettings(_Section):
     # seconds after the login however busy it is (7 days).
     session_idle_timeout: float = Field(default=43200.0, ge=60, le=31 * 86400)
     session_max_lifetime: float = Field(default=604800.0, ge=60, le=366 * 86400)
+    # How many reverse proxies stand in front of the server. Their X-Forwarded-For, -Proto and
+    # -Host headers then name the client's address, scheme and host (throttling, audit,
+    # Secure cookies); with 0 (the default) those headers are ignored, as any client can forge
+    # them.
+    trusted_proxies: int = Field(default=0, ge=0, le=10)
 
     @field_validator("bind")
     @classmethod

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gnomon.api import audit, openapi, previews, runs, scheduler, status, tokens, users
 from gnomon.api.auth import init_auth
@@ -41,6 +42,7 @@ def create_app(
     """
     settings = settings or runtime.config.settings.server
     app = Flask(__name__)
+    _trust_proxies(app, settings.trusted_proxies)
     app.config["SECRET_KEY"] = load_secret_key(settings, _data_dir(runtime))
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     provider = OrjsonProvider(app)
@@ -70,6 +72,14 @@ def create_app(
     for blueprint in (*blueprints, tokens.bp, users.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app
+
+
+def _trust_proxies(app: Flask, count: int) -> None:
+    """Believe the last `count` X-Forwarded-For/-Proto/-Host values (one per proxy): the
+    client's address, scheme and host as the proxies saw them. With 0, none is believed."""
+    if count:
+        wsgi = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+        app.wsgi_app = wsgi  # type: ignore[method-assign]
 
 
 def _data_dir(runtime: Runtime) -> Path:

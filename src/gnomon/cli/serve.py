@@ -67,6 +67,9 @@ class GnomonServer(BaseApplication):  # type: ignore[misc]
             # gunicorn answers longer request lines itself, in HTML, not in the API's envelope;
             # 8190 (its maximum) leaves room for a 512-character cursor percent-encoded.
             "limit_request_line": 8190,
+            # gunicorn would take the scheme from X-Forwarded-Proto of local peers on its own;
+            # server.trusted_proxies (the app's ProxyFix) alone decides which headers count.
+            "forwarded_allow_ips": "",
             "post_fork": self._post_fork,
             "worker_exit": self._worker_exit,
         }
