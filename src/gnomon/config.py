@@ -54,6 +54,9 @@ class ServerSettings(_Section):
     # Secure cookies); with 0 (the default) those headers are ignored, as any client can forge
     # them.
     trusted_proxies: int = Field(default=0, ge=0, le=10)
+    # The longest an API token may live, in days (as token expiries are given everywhere):
+    # a token created with no expiry or a longer one gets this one. None: no cap.
+    token_max_lifetime: int | None = Field(default=None, ge=1, le=3650)
 
     @field_validator("bind")
     @classmethod

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
 
+from gnomon.api import create_app
 from gnomon.domain import utcnow
 from gnomon.services.runtime import Runtime
 from gnomon.services.tokens import hash_token
@@ -127,3 +128,29 @@ def test_token_changes_are_audited(admin: AuthActions, runtime: Runtime) -> None
     admin.request("DELETE", f"{TOKENS}/{made['id']}")
     actions = [e.action for e in runtime.store.list_audit()]
     assert actions[:2] == ["token.revoke", "token.create"]
+
+
+def capped_admin(runtime: Runtime, days: int) -> AuthActions:
+    settings = runtime.config.settings.server.model_copy(update={"token_max_lifetime": days})
+    auth = AuthActions(create_app(runtime, settings).test_client())
+    assert auth.login("admin").status_code == 200
+    return auth
+
+
+def days_left(made: dict[str, object]) -> float:
+    expires = datetime.fromisoformat(str(made["expires_at"]))
+    return (expires - utcnow()) / timedelta(days=1)
+
+
+@pytest.mark.parametrize(("asked", "lives"), [(None, 30), (365, 30), (7, 7)])
+def test_token_max_lifetime_caps_longer_and_open_ended_expiries(
+    runtime: Runtime, asked: int | None, lives: int
+) -> None:
+    made = create(capped_admin(runtime, 30), expires_in_days=asked)
+    assert lives - 0.01 < days_left(made) <= lives
+    [stored] = runtime.store.list_tokens()
+    assert stored.expires_at == datetime.fromisoformat(str(made["expires_at"]))
+
+
+def test_without_token_max_lifetime_a_token_may_never_expire(admin: AuthActions) -> None:
+    assert create(admin)["expires_at"] is None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from gnomon.cli import cli
+from gnomon.domain import utcnow
 from gnomon.services.runtime import Runtime
 from gnomon.services.tokens import hash_token
 from tests.conftest import WriteConfig
@@ -76,3 +78,12 @@ def test_unknown_user_and_unknown_token_fail(config: Path) -> None:
     assert code == 3 and "user 'nobody' does not exist" in out
     code, out = invoke(config, "tokens", "revoke", "42")
     assert code == 3 and "does not exist" in out
+
+
+def test_token_max_lifetime_caps_a_token_created_without_expiry(config: Path) -> None:
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + "\n[server]\ntoken_max_lifetime = 30\n", encoding="utf-8")
+    code, out = invoke(config, "tokens", "create", "--user", "ops", "--json")
+    assert code == 0, out
+    expires = datetime.fromisoformat(json.loads(out)["expires_at"])
+    assert timedelta(days=29.99) < expires - utcnow() <= timedelta(days=30)

@@ -53,7 +53,9 @@ def create_app(
         runtime=runtime,
         settings=settings,
         node_id=status.process_node_id(),
-        tokens=TokenService(runtime.store, runtime.users),
+        tokens=TokenService(
+            runtime.store, runtime.users, max_lifetime_days=settings.token_max_lifetime
+        ),
         audit=AuditService(runtime.store),
         status=StatusService(runtime.store, runtime.jobs),
         metrics=metrics or EngineMetrics(),

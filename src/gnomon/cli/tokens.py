@@ -20,7 +20,8 @@ CLI_ACTOR = Actor("cli")
 
 def _service() -> TokenService:
     runtime = open_runtime()
-    return TokenService(runtime.store, runtime.users)
+    cap = runtime.config.settings.server.token_max_lifetime
+    return TokenService(runtime.store, runtime.users, max_lifetime_days=cap)
 
 
 @click.group("tokens")

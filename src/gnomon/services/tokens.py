@@ -44,16 +44,24 @@ class TokenService:
     """API tokens of one store."""
 
     def __init__(
-        self, store: Store, users: UserService, *, clock: Callable[[], datetime] = utcnow
+        self,
+        store: Store,
+        users: UserService,
+        *,
+        max_lifetime_days: int | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
         self.users = users
+        self.max_lifetime_days = max_lifetime_days
         self._clock = clock
 
     def create_token(
         self, username: str, name: str, expires_in_days: int | None, actor: Actor
     ) -> NewToken:
-        """A new token for `username`. Raises ValidationFailed (name, expiry), UserNotFound."""
+        """A new token for `username`, expiring after `expires_in_days` (None: never), or
+        after `max_lifetime_days` when that is sooner. Raises ValidationFailed (name, expiry),
+        UserNotFound."""
         problems = []
         if not name or len(name) > MAX_NAME or not name.isprintable():
             problems.append(Problem("name", f"must be 1-{MAX_NAME} printable characters"))
@@ -65,7 +73,8 @@ class TokenService:
             raise ValidationFailed(problems)
         user = self.users.get_user(username)
         now = self._clock()
-        expires = now + timedelta(days=expires_in_days) if expires_in_days else None
+        days = _capped(expires_in_days, self.max_lifetime_days)
+        expires = now + timedelta(days=days) if days else None
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = self.store.add_token(user.id, name, hash_token(secret), now, expires)
         self._audit(actor, "token.create", token, after=self._describe(token, user.username))
@@ -120,6 +129,12 @@ class TokenService:
                 user_id=actor.user_id,
             )
         )
+
+
+def _capped(days: int | None, cap: int | None) -> int | None:
+    if cap is None:
+        return days
+    return cap if days is None else min(days, cap)
 
 
 def _iso(value: datetime | None) -> str | None:
