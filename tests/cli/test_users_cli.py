@@ -75,3 +75,82 @@ def test_disable_and_enable_again_leave_old_sessions_ended(config: Path, app: Fl
     assert invoke(config, "users", "disable", "ops")[0] == 0
     assert invoke(config, "users", "disable", "ops", "--enable")[0] == 0
     assert_error(auth.get(f"{API}/auth/me"), 401, "AUTHENTICATION_REQUIRED")
+
+
+def test_create_reads_the_password_from_stdin(config: Path, app: Flask) -> None:
+    code, out = invoke(
+        config,
+        "users",
+        "create",
+        "bot",
+        "--role",
+        "viewer",
+        "--password-stdin",
+        stdin="bot-password\n",
+    )
+    assert code == 0, out
+    assert "Password" not in out  # no prompt
+    auth = AuthActions(app.test_client())
+    assert auth.login("bot", "bot-password").status_code == 200
+
+
+def test_create_prompts_twice_hiding_the_password(config: Path) -> None:
+    code, out = invoke(
+        config, "users", "create", "eve", "--role", "viewer", stdin="eve-password\n" * 2
+    )
+    assert code == 0, out
+    assert "Password:" in out and "Repeat for confirmation:" in out
+    assert "eve-password" not in out
+
+
+def test_password_and_password_stdin_together_are_refused(config: Path) -> None:
+    code, out = invoke(
+        config,
+        "users",
+        "create",
+        "x",
+        "--role",
+        "viewer",
+        "--password",
+        "pw-pw-pw-pw",
+        "--password-stdin",
+        stdin="pw-pw-pw-pw\n",
+    )
+    assert code == 2
+    assert "not both" in out
+
+
+def test_password_option_help_warns_about_ps(config: Path) -> None:
+    code, out = invoke(config, "users", "create", "--help")
+    assert code == 0 and "ps" in out and "--password-stdin" in out
+
+
+def test_set_password_from_stdin_ends_sessions(config: Path, app: Flask) -> None:
+    auth = logged_in(app)
+    code, out = invoke(
+        config, "users", "set-password", "ops", "--password-stdin", stdin="ops-password-2\n"
+    )
+    assert code == 0, out
+    assert_error(auth.get(f"{API}/auth/me"), 401, "AUTHENTICATION_REQUIRED")
+    assert AuthActions(app.test_client()).login("ops", "ops-password-2").status_code == 200
+
+
+def test_cli_changes_are_audited_as_the_cli(config: Path) -> None:
+    invoke(config, "users", "set-password", "ops", "--password-stdin", stdin="ops-password-2\n")
+    invoke(config, "users", "disable", "ops")
+    invoke(config, "users", "disable", "ops", "--enable")
+    invoke(config, "users", "end-sessions", "ops")
+    invoke(config, "tokens", "create", "--user", "ops")
+    runtime = Runtime.from_config_file(config, env={})
+    try:
+        found = [(e.action, e.actor) for e in reversed(runtime.store.list_audit(limit=50))]
+    finally:
+        runtime.close()
+    assert found == [
+        ("user.create", "cli"),
+        ("user.set_password", "cli"),
+        ("user.disable", "cli"),
+        ("user.enable", "cli"),
+        ("user.end_sessions", "cli"),
+        ("token.create", "cli"),
+    ]

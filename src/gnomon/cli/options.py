@@ -13,6 +13,7 @@ import click
 
 from gnomon.errors import Conflict, GnomonError, NotFound, ValidationFailed
 from gnomon.services.runtime import Runtime
+from gnomon.services.views import Actor
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -21,6 +22,9 @@ EXIT_FAILURE = 1
 EXIT_INVALID = 2
 EXIT_NOT_FOUND = 3
 EXIT_CONFLICT = 4
+
+# Who the audit trail names for changes made with the command line.
+CLI_ACTOR = Actor("cli")
 
 
 def config_option(func: Callable[P, R]) -> Callable[P, R]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gnomon.cli.options import (
+    CLI_ACTOR,
     config_option,
     echo_json,
     echo_table,
@@ -13,9 +14,6 @@ from gnomon.cli.options import (
     open_runtime,
 )
 from gnomon.services.tokens import TokenService, token_document
-from gnomon.services.views import Actor
-
-CLI_ACTOR = Actor("cli")
 
 
 def _service() -> TokenService:
