@@ -202,3 +202,35 @@ def test_malformed_secret_references_name_their_keys(write_config: WriteConfig) 
         "jobs[1].command[0]",
     ]
     assert "pass it through env" in info.value.problems[2].message
+
+
+def test_security_settings_default_to_the_documented_values(config_path: Path) -> None:
+    server = load_config(config_path, env={}).settings.server
+    assert (server.session_idle_timeout, server.session_max_lifetime) == (43200, 604800)
+    assert (server.trusted_proxies, server.token_max_lifetime) == (0, None)
+
+
+def test_security_settings_come_from_the_file_and_the_environment(
+    write_config: WriteConfig,
+) -> None:
+    path = write_config("[server]\nsession_idle_timeout = 900\ntoken_max_lifetime = 30\n")
+    env = {"GNOMON_SERVER_TRUSTED_PROXIES": "1"}
+    server = load_config(path, env=env).settings.server
+    assert (server.session_idle_timeout, server.token_max_lifetime) == (900, 30)
+    assert server.trusted_proxies == 1
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "trusted_proxies = -1",
+        "session_idle_timeout = 0",
+        "session_max_lifetime = 10",
+        "token_max_lifetime = 0",
+    ],
+)
+def test_bad_security_settings_name_their_key(write_config: WriteConfig, line: str) -> None:
+    path = write_config(f"[server]\n{line}\n")
+    with pytest.raises(ConfigInvalid) as caught:
+        load_config(path, env={})
+    assert [p.field for p in caught.value.problems] == [f"server.{line.split()[0]}"]
