@@ -32,7 +32,7 @@ from gnomon.errors import (
 )
 from gnomon.services.registration import Registration, reload_all, sync_on_start
 from gnomon.services.views import Actor, JobView, ReloadResult
-from gnomon.store.base import JobActivity, JobWrite, Store
+from gnomon.store.base import JobActivity, JobWrite, RunsAhead, Store
 from gnomon.triggers import Trigger, load_trigger, parse_trigger
 
 MAX_PREVIEW = 100
@@ -67,6 +67,10 @@ class JobService:
         # then decodes only the jobs written since, not every definition and trigger spec.
         self._loaded: dict[str, JobView] = {}
         self._listing: tuple[Sequence[JobActivity], tuple[JobView, ...]] | None = None
+        # The last listing adjusted for fires claimed ahead: (listing, runs_ahead, result).
+        self._seen: tuple[tuple[JobView, ...], dict[str, RunsAhead], tuple[JobView, ...]] | None = (
+            None
+        )
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -90,7 +94,33 @@ class JobService:
 
     def job_listing(self) -> tuple[JobView, ...]:
         """What list_jobs returns, as the very same tuple for as long as the store reports the
-        same activity, so callers may key caches on its identity."""
+        same activity (and the same fires claimed ahead), so callers may key caches on its
+        identity."""
+        return self._as_seen(self._stored_listing(), self._clock())
+
+    def _as_seen(self, listing: tuple[JobView, ...], now: datetime) -> tuple[JobView, ...]:
+        """The listing as people see it at `now`: fires the scheduler claimed ahead of their
+        time are its business until then (not a job's last run, not running, and its next run
+        time until it starts)."""
+        ahead = self.store.runs_ahead(now)
+        if not ahead:
+            return listing
+        kept = self._seen
+        if kept is not None and kept[0] is listing and kept[1] == ahead:
+            return kept[2]
+        hidden = [
+            view.id
+            for view in listing
+            if view.id in ahead
+            and view.last_run is not None
+            and view.last_run.id in ahead[view.id].run_ids
+        ]
+        latest = self.store.latest_runs(hidden, as_of=now) if hidden else {}
+        seen = tuple(_without_ahead(view, ahead.get(view.id), latest) for view in listing)
+        self._seen = (listing, ahead, seen)
+        return seen
+
+    def _stored_listing(self) -> tuple[JobView, ...]:
         # A job written between the snapshot and the re-read of its record: read again.
         for _attempt in range(3):
             activity = self.store.job_activity()
@@ -164,8 +194,12 @@ class JobService:
 
     def get_job(self, job_id: str) -> JobView:
         """One job with its next fire times and recent runs; raises JobNotFound."""
+        now = self._clock()
         record = self.store.get_job(job_id)
-        recent, running = self.store.job_runs(job_id, RECENT_RUNS)
+        recent, running = self.store.job_runs(job_id, RECENT_RUNS, as_of=now)
+        ahead = self.store.runs_ahead(now, job_id).get(job_id)
+        if ahead is not None:
+            record = _with_next_fire(record, ahead)
         view = self._view(record, running=running, last_run=recent[0] if recent else None)
         start = record.next_fire_time
         times: list[datetime] = []
@@ -392,6 +426,29 @@ class JobService:
             running=running,
             last_run=last_run,
         )
+
+
+def _with_next_fire(record: JobRecord, ahead: RunsAhead) -> JobRecord:
+    """The job with its next fire time as people see it: a fire claimed ahead is still next."""
+    stored = record.next_fire_time
+    if record.paused or (stored is not None and stored <= ahead.next_fire_time):
+        return record
+    return record.replace(next_fire_time=ahead.next_fire_time)
+
+
+def _without_ahead(view: JobView, ahead: RunsAhead | None, latest: dict[str, Run]) -> JobView:
+    if ahead is None:
+        return view
+    last = view.last_run
+    if last is not None and last.id in ahead.run_ids:
+        last = latest.get(view.id)
+    return JobView(
+        record=_with_next_fire(view.record, ahead),
+        trigger=view.trigger,
+        declared_trigger=view.declared_trigger,
+        running=max(0, view.running - ahead.running),
+        last_run=last,
+    )
 
 
 def _written_as(record: JobRecord, activity: JobActivity) -> bool:

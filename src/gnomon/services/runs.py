@@ -48,6 +48,7 @@ class RunService:
             trigger_source=trigger_source,
             limit=limit,
             cursor=cursor,
+            as_of=self._clock(),  # fires claimed ahead show once their time has come
         )
 
     def job_timezone(self, job_id: str) -> ZoneInfo | None:

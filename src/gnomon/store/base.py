@@ -42,6 +42,15 @@ class JobActivity(NamedTuple):
     last_run: Run | None
 
 
+class RunsAhead(NamedTuple):
+    """A job's fires claimed ahead of their time that are not due yet: the scheduler's
+    business, not yet anyone else's (see Store.runs_ahead)."""
+
+    next_fire_time: datetime  # the earliest of them
+    run_ids: frozenset[str]
+    running: int  # of them, already moved to running just ahead of their time
+
+
 class LeaseLost(StoreError):
     """A write fenced by a lease was refused because the lease is no longer held by the writer."""
 
@@ -249,15 +258,27 @@ class Store(ABC):
         trigger_source: TriggerSource | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        as_of: datetime | None = None,
     ) -> RunPage:
         """Runs newest first (by queued_at, then id). `cursor` is a previous page's next_cursor.
+        With `as_of`, fires claimed ahead and not due at that instant are left out.
 
         Items leave out `output` and `traceback` (None) to keep pages light.
         """
 
     @abstractmethod
-    def latest_runs(self, job_ids: Iterable[str] | None = None) -> dict[str, Run]:
-        """The newest run of each job (all jobs when job_ids is None), without output."""
+    def latest_runs(
+        self, job_ids: Iterable[str] | None = None, as_of: datetime | None = None
+    ) -> dict[str, Run]:
+        """The newest run of each job (all jobs when job_ids is None), without output; with
+        `as_of`, the newest that is not a fire claimed ahead and not due at that instant."""
+
+    @abstractmethod
+    def runs_ahead(self, now: datetime, job_id: str | None = None) -> dict[str, RunsAhead]:
+        """Per job (or for the one job), its fires claimed ahead of their time (queued, or
+        moved to running just ahead of it) whose time is after `now`. Until their time they
+        are the scheduler's business: what people see of a job (its next run time, state,
+        running count, last run) leaves them out."""
 
     @abstractmethod
     def job_activity(self) -> Sequence[JobActivity]:
@@ -266,9 +287,12 @@ class Store(ABC):
         callers may key caches on its identity."""
 
     @abstractmethod
-    def job_runs(self, job_id: str, limit: int) -> tuple[list[Run], int]:
+    def job_runs(
+        self, job_id: str, limit: int, as_of: datetime | None = None
+    ) -> tuple[list[Run], int]:
         """The job's newest `limit` runs (as list_runs orders them, without output) and how
-        many of its runs are running, in one transaction."""
+        many of its runs are running, in one transaction; with `as_of`, leaving out its fires
+        claimed ahead and not due at that instant (see runs_ahead)."""
 
     @abstractmethod
     def active_runs(self, job_id: str | None = None) -> list[Run]:

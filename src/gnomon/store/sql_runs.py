@@ -38,7 +38,7 @@ from gnomon.domain import (
     TriggerSource,
 )
 from gnomon.errors import Problem, RunNotFound, StoreError, ValidationFailed
-from gnomon.store.base import JobActivity
+from gnomon.store.base import JobActivity, RunsAhead
 from gnomon.store.sql_auth import insert_audit
 from gnomon.store.sql_batch import update_runs
 from gnomon.store.sql_engine import SqlBase
@@ -161,10 +161,13 @@ class SqlRuns(SqlBase):
         trigger_source: TriggerSource | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        as_of: datetime | None = None,
     ) -> RunPage:
         if limit < 1:
             raise ValidationFailed([Problem("limit", "must be at least 1")])
         stmt = select(*LIGHT_COLUMNS)
+        if as_of is not None:
+            stmt = stmt.where(_due_by(runs, as_of))
         if job_id is not None:
             stmt = stmt.where(runs.c.job_id == job_id)
         if statuses:
@@ -188,21 +191,48 @@ class SqlRuns(SqlBase):
         items = items[:limit]
         return RunPage(items=items, next_cursor=encode_cursor(items[-1]))
 
-    def latest_runs(self, job_ids: Iterable[str] | None = None) -> dict[str, Run]:
+    def latest_runs(
+        self, job_ids: Iterable[str] | None = None, as_of: datetime | None = None
+    ) -> dict[str, Run]:
         wanted = self._job_id_source(job_ids)
         if wanted is None:
             return {}
         with self._read() as conn:
-            rows = conn.execute(_latest_statement(wanted)).mappings()
+            rows = conn.execute(_latest_statement(wanted, as_of)).mappings()
             return {row["job_id"]: row_to_run(row) for row in rows}
 
-    def job_runs(self, job_id: str, limit: int) -> tuple[list[Run], int]:
+    def runs_ahead(self, now: datetime, job_id: str | None = None) -> dict[str, RunsAhead]:
+        stmt = select(runs.c.job_id, runs.c.id, runs.c.status, runs.c.scheduled_for).where(
+            runs.c.status.in_(_ACTIVE), runs.c.scheduled_for > now
+        )
+        if job_id is not None:
+            stmt = stmt.where(runs.c.job_id == job_id)
+        found: dict[str, list[tuple[str, str, datetime]]] = {}
+        with self._read() as conn:
+            for job_id, run_id, status, when in conn.execute(stmt):
+                found.setdefault(job_id, []).append((run_id, status, when))
+        return {
+            job_id: RunsAhead(
+                next_fire_time=min(when for _, _, when in ahead),
+                run_ids=frozenset(run_id for run_id, _, _ in ahead),
+                running=sum(1 for _, status, _ in ahead if status == RunStatus.RUNNING.value),
+            )
+            for job_id, ahead in found.items()
+        }
+
+    def job_runs(
+        self, job_id: str, limit: int, as_of: datetime | None = None
+    ) -> tuple[list[Run], int]:
         """The job's newest `limit` runs (as list_runs orders them) and how many of its runs
         are running, read in one transaction."""
+        recent_runs, running_runs = _RECENT_RUNS, _RUNNING_RUNS
+        if as_of is not None:
+            recent_runs = recent_runs.where(_due_by(runs, as_of))
+            running_runs = running_runs.where(_due_by(runs, as_of))
         with self._read() as conn:
-            rows = conn.execute(_RECENT_RUNS, {"job_id": job_id, "limit": limit}).mappings()
+            rows = conn.execute(recent_runs, {"job_id": job_id, "limit": limit}).mappings()
             recent = [row_to_run(row) for row in rows]
-            running = conn.execute(_RUNNING_RUNS, {"job_id": job_id}).scalar_one()
+            running = conn.execute(running_runs, {"job_id": job_id}).scalar_one()
         return recent, int(running)
 
     def job_activity(self) -> Sequence[JobActivity]:
@@ -391,14 +421,25 @@ _RUNNING_RUNS = select(func.count()).where(
 )
 
 
-def _latest_statement(wanted: Any) -> Select[Any]:
-    """The newest run of each job in `wanted` (a FROM item with a job_id column)."""
+def _due_by(table: Any, now: datetime) -> ColumnElement[bool]:
+    """Runs that are not fires claimed ahead of `now` (queued or running, scheduled later)."""
+    return or_(
+        table.c.status.not_in(_ACTIVE),
+        table.c.scheduled_for.is_(None),
+        table.c.scheduled_for <= now,
+    )
+
+
+def _latest_statement(wanted: Any, as_of: datetime | None = None) -> Select[Any]:
+    """The newest run of each job in `wanted` (a FROM item with a job_id column); with `as_of`,
+    the newest that is not a fire claimed ahead of that instant."""
     # Per job, the index on (job_id, queued_at, id) finds the newest row directly, instead of
     # ranking every run of every job with a window function.
     newest = runs.alias("newest")
+    visible = [] if as_of is None else [_due_by(newest, as_of)]
     newest_id = (
         select(newest.c.id)
-        .where(newest.c.job_id == wanted.c.job_id)
+        .where(newest.c.job_id == wanted.c.job_id, *visible)
         .order_by(newest.c.queued_at.desc(), newest.c.id.desc())
         .limit(1)
         .correlate(wanted)
