@@ -91,6 +91,9 @@ class ActiveRuns:
         self._started_per_job: dict[str, int] = {}
         self._ended: deque[str] = deque()
         self._lease = lease
+        # Held while runs are judged against max_instances, started in the store and counted
+        # here: by the start gate, and by the scheduler when its claim starts runs.
+        self._starting = threading.Lock()
         self._gate = StartGate(
             store,
             node_id,
@@ -101,8 +104,13 @@ class ActiveRuns:
             dispatch=self._dispatch,
             on_lease_lost=on_lease_lost,
             metrics=metrics,
+            starting=self._starting,
             live_within=live_within,
         )
+
+    def starting(self) -> threading.Lock:
+        """The lock to hold from judging runs' starts to counting them here (run_started)."""
+        return self._starting
 
     def start_gate(self) -> None:
         """Start the thread that moves runs to running in the store (before any run starts)."""

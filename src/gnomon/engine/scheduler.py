@@ -554,8 +554,18 @@ class Scheduler:
         # instead of two, when the claims of a burst of fires run late. One claimed earlier is
         # started by the start gate just before its time (starts.py), and so is one whose job
         # has a run going here: max_instances judges it when it is due.
-        now = self._clock()
-        soon = now + timedelta(seconds=START_LEAD)
+        soon = self._clock() + timedelta(seconds=START_LEAD)
+        if any(not ahead or _has_fire_by(plan, soon) for _, plan, ahead in plans):
+            # Starting runs: not at the same time as the start gate, so that each judges
+            # max_instances knowing every run the other started here.
+            with self._runs.starting():
+                self._write_claims(lease, plans, soon)
+        else:
+            self._write_claims(lease, plans, soon)
+
+    def _write_claims(
+        self, lease: Lease, plans: list[tuple[JobRecord, FirePlan, bool]], soon: datetime
+    ) -> None:
         here = self._runs.running_here()
         claims = []
         for record, plan, ahead in plans:
@@ -670,3 +680,10 @@ class Scheduler:
         active = self._runs.ids()
         if active:
             self._runs.cancel(self.store.cancel_requested(active))
+
+
+def _has_fire_by(plan: FirePlan, when: datetime) -> bool:
+    """Whether the plan executes a fire due by `when`."""
+    return any(
+        run.scheduled_for is not None and run.scheduled_for <= when for run in plan.to_execute
+    )

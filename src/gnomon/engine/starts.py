@@ -33,6 +33,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime
 
@@ -71,13 +72,15 @@ class StartGate:
         dispatch: Callable[[list[tuple[str, float]], list[str]], None],
         on_lease_lost: Callable[[], None],
         metrics: EngineMetricsProtocol,
+        starting: AbstractContextManager[object],
         live_within: float = 10.0,
     ) -> None:
         """`may_start(run_id, now)`: whether the run should still start (False: it has recorded why
         not). `running_here()`: this node's runs executing now, per job. `dispatch(started,
         dropped)`: the runs now running, each with its time.monotonic() instant, to hand to
         workers, and the runs that will not start here. `on_lease_lost`: the store refused a
-        start because the lease is gone."""
+        start because the lease is gone. `starting`: held while runs are judged,
+        started and handed over, by this and by whatever else starts runs on this node."""
         self._store = store
         self._node_id = node_id
         self._lease = lease
@@ -87,6 +90,7 @@ class StartGate:
         self._dispatch = dispatch
         self._on_lease_lost = on_lease_lost
         self._metrics = metrics
+        self._starting = starting
         self._live_within = live_within  # other nodes' runs count while heard from this recently
         self._cond = threading.Condition(threading.Lock())
         self._expected: dict[str, RunStart] = {}
@@ -136,21 +140,27 @@ class StartGate:
                 batch = self._next_batch()
             if batch is None:
                 return
-            started: set[str] = set()
-            try:
-                started = self._commit([start for start, _ in batch])
-            except StoreError:
-                # The store is unreachable: the runs wait for it, as they would for a worker,
-                # and are judged again (their grace, the lease) when they are retried.
-                log.exception("could not start %d run(s); trying again shortly", len(batch))
-                self._retry(batch)
-                continue
-            except Exception:  # never let one bad batch stop every later start
-                log.exception("starting %d run(s) failed; they stay queued", len(batch))
-            self._dispatch(
-                [(start.run_id, due) for start, due in batch if start.run_id in started],
-                [start.run_id for start, _ in batch if start.run_id not in started],
-            )
+            # One start at a time on this node (the scheduler's claims that start runs take the
+            # same lock): each judges max_instances knowing every run the other started here.
+            with self._starting:
+                self._start(batch)
+
+    def _start(self, batch: list[tuple[RunStart, float]]) -> None:
+        started: set[str] = set()
+        try:
+            started = self._commit([start for start, _ in batch])
+        except StoreError:
+            # The store is unreachable: the runs wait for it, as they would for a worker,
+            # and are judged again (their grace, the lease) when they are retried.
+            log.exception("could not start %d run(s); trying again shortly", len(batch))
+            self._retry(batch)
+            return
+        except Exception:  # never let one bad batch stop every later start
+            log.exception("starting %d run(s) failed; they stay queued", len(batch))
+        self._dispatch(
+            [(start.run_id, due) for start, due in batch if start.run_id in started],
+            [start.run_id for start, _ in batch if start.run_id not in started],
+        )
 
     def _next_batch(self) -> list[tuple[RunStart, float]] | None:
         """Wait until some expected run is due to be committed; take those (caller holds the
@@ -181,8 +191,7 @@ class StartGate:
                 later.append((entry[3], entry[1], entry[2], entry[3]))  # judged at its time
                 continue
             del expected[entry[2]]
-            here = busy.get(start.job_id)
-            batch.append((replace(start, running_here=here) if here else start, entry[3]))
+            batch.append((start, entry[3]))
         for entry in later:
             heapq.heappush(due, entry)
         return batch
@@ -205,7 +214,12 @@ class StartGate:
     def _commit(self, batch: list[RunStart]) -> set[str]:
         """Move the batch's runs that should still start to running; the ids that were."""
         now = self._clock()
-        wanted = [start for start in batch if self._should_start(start.run_id, now)]
+        busy = self._running_here()  # under the start lock: exact
+        wanted = [
+            replace(start, running_here=busy[start.job_id]) if busy.get(start.job_id) else start
+            for start in batch
+            if self._should_start(start.run_id, now)
+        ]
         if not wanted:
             return set()
         lease = self._lease()
