@@ -81,7 +81,8 @@ class JobService:
     def scheduler_running(self) -> bool:
         """True while some scheduler holds an unexpired lease on this store."""
         lease = self.store.find_lease(LEASE_NAME)
-        return lease is not None and lease.expires_at > self._clock()
+        # Judged on the store's clock, as the lease was written: not this host's, which may be off.
+        return lease is not None and lease.expires_at > self.store.current_time()
 
     def require_scheduler(self) -> None:
         """Raise SchedulerNotRunning unless a scheduler is live for this store."""

@@ -45,7 +45,9 @@ class StatusService:
     def leader(self) -> str | None:
         """The node id of the live leader, or None when no lease is held."""
         lease = self.store.find_lease(LEASE_NAME)
-        if lease is None or lease.expires_at <= self._clock():
+        # Judged on the store's clock, as the lease was written: not this host's, which may be
+        # off (on PostgreSQL the server's time; on SQLite every process reads one machine's).
+        if lease is None or lease.expires_at <= self.store.current_time():
             return None
         return lease.holder
 
