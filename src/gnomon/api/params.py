@@ -13,6 +13,8 @@ from gnomon.errors import Problem, ValidationFailed
 
 E = TypeVar("E", bound=StrEnum)
 
+MAX_DIGITS = 18  # every integer parameter fits; longer ones are refused before int() reads them
+
 
 def json_body() -> Any:
     """The parsed body, or None when there is none. Raises InvalidJson.
@@ -58,6 +60,18 @@ def body_int(body: dict[str, Any], key: str, default: int, low: int, high: int) 
     return value
 
 
+def ascii_integer(text: str) -> int | None:
+    """`text` as an integer when it is ASCII digits, optionally after a minus sign; else None.
+
+    Python's int() also reads full-width digits ("５"), other scripts' digits and underscores
+    ("1_0"): none of them is a number in a URL, and each would be a second spelling of one.
+    """
+    digits = text.removeprefix("-")
+    if not digits or len(digits) > MAX_DIGITS or not digits.isascii() or not digits.isdigit():
+        return None
+    return int(text)
+
+
 class Query:
     """Query parameters read one by one; `done()` raises every problem found at once.
 
@@ -72,12 +86,10 @@ class Query:
         text = request.args.get(name)
         if text is None:
             return default
-        try:
-            value = int(text, 10)
-        except ValueError:
-            value = None
+        value = ascii_integer(text)
         if value is None or not low <= value <= high:
-            self.problems.append(Problem(name, f"must be an integer from {low} to {high}"))
+            message = f"must be an integer from {low} to {high}, written in digits 0-9"
+            self.problems.append(Problem(name, message))
             return default
         return value
 

@@ -10,7 +10,7 @@ from gnomon.api import schemas as s
 from gnomon.api.access import ADMIN, actor, current_account, require
 from gnomon.api.envelope import success
 from gnomon.api.openapi import WRITE, document
-from gnomon.api.params import no_body, object_body
+from gnomon.api.params import ascii_integer, no_body, object_body
 from gnomon.api.state import state
 from gnomon.errors import Problem, TokenNotFound, ValidationFailed
 from gnomon.services.tokens import token_document
@@ -72,8 +72,9 @@ def list_tokens() -> Response:
 def revoke_token(token_id: str) -> Response:
     """Revoke a token (idempotent). Raises TokenNotFound."""
     no_body()
-    if not token_id.isdecimal() or not 0 < int(token_id) <= MAX_ID:
+    number = ascii_integer(token_id)
+    if number is None or not 0 < number <= MAX_ID:
         raise TokenNotFound(token_id)
-    token = state().tokens.revoke_token(int(token_id), actor())
+    token = state().tokens.revoke_token(number, actor())
     names = {user.id: user.username for user in state().runtime.users.list_users()}
     return success(token_document(token, names.get(token.user_id)), "token_revoked")
