@@ -4,10 +4,12 @@ gets a 4xx in the error envelope naming what is wrong, and quickly."""
 from __future__ import annotations
 
 import pytest
+from flask.testing import FlaskClient
 
 from gnomon.services.runtime import Runtime
-from tests.api.conftest import API, JOBS, AuthActions, assert_error, assert_ok
+from tests.api.conftest import API, JOBS, PASSWORDS, AuthActions, assert_error, assert_ok
 
+LOGIN = f"{API}/auth/login"
 TOKENS = f"{API}/auth/tokens"
 
 
@@ -47,3 +49,39 @@ def test_token_ids_in_paths_take_ascii_digits_only(admin: AuthActions, runtime: 
         response = admin.request("DELETE", f"{TOKENS}/{spelling}")
         assert_error(response, 404, "TOKEN_NOT_FOUND")
     assert runtime.store.list_tokens()[0].revoked_at is None
+
+
+# --- origins -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://localhost:8080.evil.example",
+        "https://localhost:99999",
+        "https://[::1",
+        "https://localhost:-1",
+    ],
+)
+def test_unreadable_origin_over_https_is_csrf_invalid(client: FlaskClient, origin: str) -> None:
+    https = "https://localhost"
+    token = client.get(f"{API}/auth/csrf-token", base_url=https).get_json()["data"]["csrf_token"]
+    response = client.post(
+        LOGIN,
+        json={"username": "admin", "password": PASSWORDS["admin"]},
+        headers={"X-CSRFToken": token, "Origin": origin},
+        base_url=https,
+    )
+    assert_error(response, 403, "CSRF_INVALID")
+
+
+def test_unreadable_referer_over_https_is_csrf_invalid(client: FlaskClient) -> None:
+    https = "https://localhost"
+    token = client.get(f"{API}/auth/csrf-token", base_url=https).get_json()["data"]["csrf_token"]
+    response = client.post(
+        LOGIN,
+        json={"username": "admin", "password": PASSWORDS["admin"]},
+        headers={"X-CSRFToken": token, "Referer": "https://localhost:443x/jobs"},
+        base_url=https,
+    )
+    assert_error(response, 403, "CSRF_INVALID")

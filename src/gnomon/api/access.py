@@ -126,9 +126,19 @@ def _check_origin() -> None:
     source = request.headers.get("Origin") or request.referrer
     if not source:
         return
-    given, ours = urlsplit(source), urlsplit(request.host_url)
-    if (given.scheme, given.hostname, given.port) != (ours.scheme, ours.hostname, ours.port):
+    given = _origin(source)
+    if given is None or given != _origin(request.host_url):
         raise CsrfInvalid("the request comes from another origin")
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None] | None:
+    """(scheme, host, port) of `url`, or None when it has no readable port or host
+    ("https://host:8080.evil.example", "https://[::1"), which is no origin of ours."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme, parts.hostname, parts.port
+    except ValueError:
+        return None
 
 
 def check_access(permission: str | None) -> User:
