@@ -3,12 +3,16 @@ gets a 4xx in the error envelope naming what is wrong, and quickly."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from flask.testing import FlaskClient
 
+from gnomon.api import MAX_BODY
 from gnomon.services.runtime import Runtime
 from tests.api.conftest import API, JOBS, PASSWORDS, AuthActions, assert_error, assert_ok
 
+PREVIEW = f"{API}/scheduler/triggers/preview"
 LOGIN = f"{API}/auth/login"
 TOKENS = f"{API}/auth/tokens"
 
@@ -49,6 +53,56 @@ def test_token_ids_in_paths_take_ascii_digits_only(admin: AuthActions, runtime: 
         response = admin.request("DELETE", f"{TOKENS}/{spelling}")
         assert_error(response, 404, "TOKEN_NOT_FOUND")
     assert runtime.store.list_tokens()[0].revoked_at is None
+
+
+# --- bodies ------------------------------------------------------------------------------------
+
+
+def test_deeply_nested_login_body_is_invalid_json(client: FlaskClient) -> None:
+    token = client.get(f"{API}/auth/csrf-token").get_json()["data"]["csrf_token"]
+    response = client.post(
+        LOGIN,
+        data="[" * 50_000,
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert "nests deeper than 32" in assert_error(response, 400, "INVALID_JSON")["message"]
+
+
+def test_body_nested_past_the_limit_is_invalid_json_even_when_well_formed(
+    viewer: AuthActions,
+) -> None:
+    nested: object = "x"
+    for _ in range(40):
+        nested = [nested]
+    body = {"trigger_type": "interval", "minutes": 5, "start_date": nested}
+    assert_error(viewer.post(PREVIEW, json=body), 400, "INVALID_JSON")
+    # A body nested as deep as real input ever is stays fine.
+    assert_ok(viewer.post(PREVIEW, json={"trigger_type": "interval", "minutes": 5}))
+
+
+def test_oversized_preview_body_is_payload_too_large(viewer: AuthActions) -> None:
+    expression = "0 0 * * " + ",".join(["5#5"] * 300_000)
+    body = {"trigger_type": "cron", "cron_expression": expression}
+    assert_error(viewer.post(PREVIEW, json=body), 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_chunked_body_over_the_limit_is_payload_too_large(viewer: AuthActions) -> None:
+    # No Content-Length to refuse up front: werkzeug stops reading at the limit, and the cut
+    # body must not be taken for the whole one.
+    body = b'{"x": "' + b"y" * (MAX_BODY + 10) + b'"}'
+    response = viewer.request(
+        "POST",
+        PREVIEW,
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        environ_overrides={
+            "CONTENT_LENGTH": "",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "wsgi.input_terminated": True,
+        },
+    )
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
 
 
 # --- origins -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from gnomon.api.auth import init_auth
 from gnomon.api.envelope import add_request_id, request_id
 from gnomon.api.errors import register_error_handlers
 from gnomon.api.jsonprovider import OrjsonProvider
+from gnomon.api.params import MAX_BODY
 from gnomon.api.secret import load_secret_key
 from gnomon.api.state import EXTENSION, ApiState
 from gnomon.config import ServerSettings
@@ -23,8 +24,6 @@ from gnomon.services.runtime import Runtime
 from gnomon.services.sessions import SessionPolicy
 from gnomon.services.status import StatusService
 from gnomon.services.tokens import TokenService
-
-MAX_BODY = 1024 * 1024  # 1 MiB
 
 __all__ = ["MAX_BODY", "create_app"]
 
@@ -44,7 +43,9 @@ def create_app(
     app = Flask(__name__)
     _trust_proxies(app, settings.trusted_proxies)
     app.config["SECRET_KEY"] = load_secret_key(settings, _data_dir(runtime))
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    # One byte more than MAX_BODY, so that json_body can tell a chunked body cut at the limit
+    # from one that ends there.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1
     provider = OrjsonProvider(app)
     provider.ensure_ascii = False
     provider.sort_keys = False

@@ -54,7 +54,15 @@ class CsrfExpired(CsrfFailed):
 
 
 class InvalidJson(e.GnomonError, ValueError):
-    pass
+    """A request body that does not parse as JSON, or nests deeper than the API reads.
+
+    `nesting`: the depth allowed when that was the fault, else None.
+    """
+
+    def __init__(self, nesting: int | None = None) -> None:
+        self.nesting = nesting
+        self.reason = "it does not parse" if nesting is None else f"it nests deeper than {nesting}"
+        super().__init__(f"the request body is not valid JSON: {self.reason}")
 
 
 # --- the table ---------------------------------------------------------------------------------

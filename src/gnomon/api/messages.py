@@ -19,8 +19,8 @@ ERROR_MESSAGES: Mapping[str, Mapping[str, str]] = {
         "zh": "配置无效，未做任何更改，详见 details。",
     },
     "INVALID_JSON": {
-        "en": "The request body is not valid JSON.",
-        "zh": "请求体不是合法的 JSON。",
+        "en": "The request body is not valid JSON: {reason}.",
+        "zh": "请求体不是合法的 JSON，或嵌套层数过多。",
     },
     "BAD_REQUEST": {"en": "The request is malformed.", "zh": "请求格式错误。"},
     "NOT_FOUND": {"en": "No such resource.", "zh": "资源不存在。"},

@@ -7,12 +7,17 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from gnomon.api.errors import InvalidJson
 from gnomon.errors import Problem, ValidationFailed
 
 E = TypeVar("E", bound=StrEnum)
 
+#: The largest request body read (1 MiB); larger ones are 413 PAYLOAD_TOO_LARGE.
+MAX_BODY = 1024 * 1024
+#: How deeply a body may nest arrays and objects; gnomon's own bodies are flat objects.
+MAX_DEPTH = 32
 MAX_DIGITS = 18  # every integer parameter fits; longer ones are refused before int() reads them
 
 
@@ -23,12 +28,38 @@ def json_body() -> Any:
     anyway, so a form-encoded cross-site post cannot reach a handler.
     """
     raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY:
+        # A body without Content-Length (chunked) is read up to MAX_CONTENT_LENGTH, one byte
+        # past MAX_BODY, and werkzeug returns it cut there instead of refusing it.
+        raise RequestEntityTooLarge()
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidJson("the request body is not valid JSON") from None
+        raise InvalidJson() from None
+    except RecursionError:
+        deep = True  # nested past the interpreter's own limit: far past ours
+    else:
+        deep = _too_deep(body)
+    if deep:
+        raise InvalidJson(nesting=MAX_DEPTH)
+    return body
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether `value` nests lists and dicts deeper than MAX_DEPTH (a scalar is depth 0)."""
+    level: list[Any] = [value]
+    for _ in range(MAX_DEPTH + 1):
+        level = [
+            child
+            for item in level
+            if isinstance(item, list | dict)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return True
 
 
 def object_body(required: bool = True) -> dict[str, Any]:
