@@ -3,7 +3,9 @@ gets a 4xx in the error envelope naming what is wrong, and quickly."""
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 
 import pytest
 from flask.testing import FlaskClient
@@ -53,6 +55,62 @@ def test_token_ids_in_paths_take_ascii_digits_only(admin: AuthActions, runtime: 
         response = admin.request("DELETE", f"{TOKENS}/{spelling}")
         assert_error(response, 404, "TOKEN_NOT_FOUND")
     assert runtime.store.list_tokens()[0].revoked_at is None
+
+
+# --- instants at the ends of the calendar ------------------------------------------------------
+
+
+def _cursor(queued_at: str, run_id: str = "a") -> str:
+    raw = json.dumps([queued_at, run_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _cursor("0001-01-01T00:00:00+14:00"),
+        _cursor("9999-12-31T23:59:59-14:00"),
+        _cursor("2026-01-01T00:00:00+00:00", 5),  # type: ignore[arg-type]
+        base64.urlsafe_b64encode(b"[" * 300 + b"]" * 300).decode(),
+    ],
+)
+def test_forged_run_cursors_are_validation_errors(viewer: AuthActions, cursor: str) -> None:
+    response = viewer.get(f"{JOBS}/report/runs", query_string={"cursor": cursor})
+    assert _fields(assert_error(response, 400, "VALIDATION_ERROR")) == ["cursor"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"trigger_type": "interval", "hours": 1, "start_date": "0001-01-01T00:00:00+14:00"},
+        {"trigger_type": "interval", "hours": 1, "start_date": "9999-12-31T23:59:59-14:00"},
+        {"trigger_type": "interval", "hours": 1, "start_date": "0001-01-01T00:00:00"},
+        {"trigger_type": "interval", "hours": 1, "start_date": "1969-12-31T23:59:59Z"},
+        {"trigger_type": "date", "run_date": "9999-12-31T23:59:59-14:00"},
+        {"trigger_type": "date", "run_date": "9999-12-31T12:00:00Z"},
+        {"trigger_type": "date", "run_date": "9999-12-31", "timezone": "Pacific/Kiritimati"},
+    ],
+)
+def test_times_beyond_the_supported_years_are_validation_errors(
+    viewer: AuthActions, body: dict[str, object]
+) -> None:
+    field = "start_date" if "start_date" in body else "run_date"
+    error = assert_error(viewer.post(PREVIEW, json=body), 400, "VALIDATION_ERROR")
+    assert _fields(error) == [field]
+    assert "1970" in error["details"][0]["message"]
+
+
+def test_interval_fire_times_end_with_the_supported_years(viewer: AuthActions) -> None:
+    # The last anchor allowed: no fire time after 2199, as for cron, whatever the timezone.
+    body = {
+        "trigger_type": "interval",
+        "hours": 1,
+        "start_date": "2199-12-31T22:30:00+00:00",
+        "timezone": "Pacific/Kiritimati",
+        "count": 100,
+    }
+    data = assert_ok(viewer.post(PREVIEW, json=body))
+    assert data["next_run_times"] == ["2200-01-01T12:30:00+14:00", "2200-01-01T13:30:00+14:00"]
 
 
 # --- bodies ------------------------------------------------------------------------------------

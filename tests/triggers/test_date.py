@@ -81,6 +81,9 @@ def test_a_past_run_date_is_rejected_when_parsed_but_loads_from_storage() -> Non
         ("", "is empty"),
         (1767225600, "must be an ISO 8601 string"),
         (None, "is required for a date trigger"),
+        ("2200-01-01T00:00:00Z", "outside the years gnomon schedules in: 1970-01-01 to 2199-12-31"),
+        ("9999-12-31T23:59:59-14:00", "outside the years gnomon schedules in"),
+        ("9999-12-31T23:00:00", "outside the years gnomon schedules in"),
     ],
 )
 def test_bad_run_dates(value: object, message: str) -> None:
@@ -98,6 +101,7 @@ def test_bad_run_dates(value: object, message: str) -> None:
         {"type": "date", "run_date": "soon", "timezone": "UTC"},
         {"type": "date", "run_date": "2026-01-01T00:00:00+00:00"},
         {"type": "date", "run_date": "2026-01-01T00:00:00+00:00", "timezone": "UTC", "x": 1},
+        {"type": "date", "run_date": "0001-01-01T00:00:00+14:00", "timezone": "UTC"},
     ],
 )
 def test_load_rejects_garbage(spec: dict[str, Any]) -> None:

@@ -137,6 +137,27 @@ def test_unreadable_start_date() -> None:
     assert "'next tuesday' is not an ISO 8601 date or time" in problem.message
 
 
+@pytest.mark.parametrize(
+    "start",
+    ["1969-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00", "0001-01-01", "2200-01-01T00:00:00Z"],
+)
+def test_start_date_lies_in_the_supported_years(start: str) -> None:
+    (problem,) = problems(seconds=5, start_date=start)
+    assert problem.field == "start_date"
+    assert "outside the years gnomon schedules in: 1970-01-01 to 2199-12-31" in problem.message
+
+
+def test_no_fire_time_after_2199() -> None:
+    trigger = parse(weeks=1_000_000, start_date="2199-12-31T23:59:59Z")
+    assert trigger.next_fire_time(NOW) == datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert trigger.next_fire_time(trigger.start_date) is None
+    hourly = parse(hours=1, start_date="2199-12-31T22:30:00Z")
+    assert hourly.preview(NOW, 10) == [
+        datetime(2199, 12, 31, 22, 30, tzinfo=UTC),
+        datetime(2199, 12, 31, 23, 30, tzinfo=UTC),
+    ]
+
+
 def test_python_api_requires_an_aware_start() -> None:
     with pytest.raises(TriggerInvalid):
         IntervalTrigger(seconds=1, start_date=datetime(2026, 1, 1), timezone="UTC")
@@ -148,6 +169,12 @@ def test_python_api_requires_an_aware_start() -> None:
         {"type": "interval", "seconds": 1, "timezone": "UTC"},  # no start_date
         {"type": "interval", "seconds": 1, "start_date": "2026-01-01T00:00:00", "timezone": "UTC"},
         {"type": "interval", "start_date": "2026-01-01T00:00:00+00:00", "timezone": "UTC"},
+        {
+            "type": "interval",
+            "seconds": 1,
+            "start_date": "9999-12-31T23:00:00-14:00",
+            "timezone": "UTC",
+        },
         {"type": "interval", "seconds": "1", "start_date": "2026-01-01T00:00:00+00:00"},
         {
             "type": "interval",

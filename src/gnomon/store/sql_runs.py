@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -122,7 +122,17 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         queued_at = datetime.fromisoformat(queued_at_text)
         if not isinstance(run_id, str) or queued_at.tzinfo is None:
             raise ValueError(cursor)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        # In UTC here: a forged time at the ends of the calendar ("0001-01-01T00:00:00+14:00")
+        # cannot be converted, and the database would be asked to.
+        queued_at = queued_at.astimezone(UTC)
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+        RecursionError,
+        binascii.Error,
+        UnicodeDecodeError,
+    ) as exc:
         raise ValidationFailed(
             [Problem("cursor", "is not a cursor from a previous page; start from the first page")]
         ) from exc

@@ -11,6 +11,7 @@ from gnomon.domain import TriggerSpec, TriggerType
 from gnomon.errors import Problem, TriggerInvalid
 from gnomon.triggers.base import Trigger
 from gnomon.triggers.timezones import (
+    END_INSTANT,
     format_datetime,
     parse_datetime,
     resolve_timezone,
@@ -142,9 +143,11 @@ class IntervalTrigger(Trigger):
             return self.start_date
         elapsed = (after - self.start_date) // self.period
         try:
-            return self.start_date + (elapsed + 1) * self.period
+            found = self.start_date + (elapsed + 1) * self.period
         except OverflowError:
             return None
+        # No fire time past the years gnomon schedules in, as for cron.
+        return found if found < END_INSTANT else None
 
     def to_spec(self) -> TriggerSpec:
         return {

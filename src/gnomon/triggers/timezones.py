@@ -11,6 +11,13 @@ from gnomon.errors import Problem, TriggerInvalid
 
 _SECOND = timedelta(seconds=1)
 
+#: The years gnomon schedules in, for every trigger: the cron year field's range, and the
+#: instants a date or interval trigger accepts. Far enough from the ends of `datetime` that any
+#: offset or step near them stays countable.
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+FIRST_INSTANT = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
+END_INSTANT = datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)
+
 
 def resolve_timezone(name: str, *, field: str = "timezone") -> ZoneInfo:
     """The zone called `name` (an IANA name such as ``Asia/Shanghai``).
@@ -89,7 +96,8 @@ def parse_datetime(value: str, tz: ZoneInfo) -> datetime:
 
     A trailing ``Z`` or an offset is honoured; a date alone means midnight; a naive time is read
     in `tz` (a time skipped by DST means the first instant after the gap, a repeated one its first
-    occurrence). Raises ValueError with a readable message.
+    occurrence). Raises ValueError with a readable message, also when the instant lies outside
+    the years FIRST_YEAR-LAST_YEAR.
     """
     text = value.strip()
     if not text:
@@ -100,9 +108,20 @@ def parse_datetime(value: str, tz: ZoneInfo) -> datetime:
         raise ValueError(
             f"{value!r} is not an ISO 8601 date or time like '2026-11-30T01:00:00+08:00'"
         ) from None
-    if parsed.tzinfo is None:
-        return wall_instants(parsed, tz).first
-    return parsed.astimezone(UTC)
+    instant: datetime | None
+    try:
+        if parsed.tzinfo is None:
+            instant = wall_instants(parsed, tz).first
+        else:
+            instant = parsed.astimezone(UTC)
+    except OverflowError:
+        instant = None  # within a day of year 1 or 9999: far outside the range anyway
+    if instant is None or not FIRST_INSTANT <= instant < END_INSTANT:
+        raise ValueError(
+            f"{value!r} is outside the years gnomon schedules in: "
+            f"{FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31 (UTC)"
+        )
+    return instant
 
 
 def format_datetime(instant: datetime, tz: ZoneInfo) -> str:
@@ -116,11 +135,10 @@ def stored_instant(value: object, field: str) -> datetime:
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
             if parsed.tzinfo is not None:
                 return parsed.astimezone(UTC)
+        except (ValueError, OverflowError):
+            pass
     raise TriggerInvalid(
         [Problem(field, f"must be an ISO 8601 time with an offset, not {value!r}")]
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gnomon.triggers.cron.items import Item, Span
+from gnomon.triggers.timezones import FIRST_YEAR, LAST_YEAR
 
 MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -50,7 +51,7 @@ HOUR = _spec("hour", "hour", 0, 23)
 DAY = _spec("day-of-month", "day", 1, 31)
 MONTH = _spec("month", "month", 1, 12, MONTH_NAMES, first=1)
 DAY_OF_WEEK = _spec("day-of-week", "day_of_week", 0, 7, WEEKDAY_NAMES)
-YEAR = _spec("year", "year", 1970, 2199)
+YEAR = _spec("year", "year", FIRST_YEAR, LAST_YEAR)
 
 #: In the order of a 7-field expression.
 SPECS = (SECOND, MINUTE, HOUR, DAY, MONTH, DAY_OF_WEEK, YEAR)
