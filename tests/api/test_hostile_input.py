@@ -6,9 +6,13 @@ from __future__ import annotations
 import base64
 import io
 import json
+import statistics
+import time
+from collections.abc import Callable
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from gnomon.api import MAX_BODY
 from gnomon.services.runtime import Runtime
@@ -111,6 +115,64 @@ def test_interval_fire_times_end_with_the_supported_years(viewer: AuthActions) -
     }
     data = assert_ok(viewer.post(PREVIEW, json=body))
     assert data["next_run_times"] == ["2200-01-01T12:30:00+14:00", "2200-01-01T13:30:00+14:00"]
+
+
+# --- cron expressions -------------------------------------------------------------------------
+
+#: The slowest previews found within the limits (256 characters, 64 items a field, 100 times):
+#: each fire in a DST gap, where the instant after the gap is searched for; a rare match
+#: ("Friday the 31st": day-of-month starting with "*" makes both day fields count) searched
+#: through the months; 62 copies of one item.
+WORST_PREVIEWS = [
+    ("* * 2 ? 3 0#2 *", "America/New_York"),
+    ("0 0 0 */30 * 5#5 *", "America/New_York"),
+    ("0 0 * * " + ",".join(["5#5"] * 62), "Australia/Lord_Howe"),
+]
+
+
+def _median_ms(send: Callable[[], TestResponse], runs: int = 5) -> float:
+    send()  # warm: caches and the first login's lookups are not what is measured
+    durations = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = send()
+        durations.append((time.perf_counter() - started) * 1000)
+        assert response.status_code < 500
+    return statistics.median(durations)
+
+
+@pytest.mark.parametrize(("expression", "timezone"), WORST_PREVIEWS)
+def test_worst_preview_within_the_limits_answers_within_50_ms(
+    viewer: AuthActions, expression: str, timezone: str
+) -> None:
+    body = {
+        "trigger_type": "cron",
+        "cron_expression": expression,
+        "timezone": timezone,
+        "count": 100,
+    }
+    assert len(assert_ok(viewer.post(PREVIEW, json=body))["next_run_times"]) == 100
+    assert _median_ms(lambda: viewer.post(PREVIEW, json=body)) < 50
+
+
+def test_cron_text_just_under_the_body_limit_is_refused_unread(viewer: AuthActions) -> None:
+    expression = "0 0 * * " + ",".join(["5#5"] * 262_000)
+    body = {"trigger_type": "cron", "cron_expression": expression}
+    response = viewer.post(PREVIEW, json=body)
+    problem = assert_error(response, 400, "VALIDATION_ERROR")["details"][0]
+    assert problem == {
+        "field": "cron_expression",
+        "message": f"is {len(expression)} characters long; at most 256 are allowed",
+    }
+    assert _median_ms(lambda: viewer.post(PREVIEW, json=body)) < 50
+
+
+def test_cron_items_past_the_limit_name_the_field(viewer: AuthActions) -> None:
+    body = {"trigger_type": "cron", "cron_weekday": ",".join(["1"] * 65), "cron_hour": "3"}
+    error = assert_error(viewer.post(PREVIEW, json=body), 400, "VALIDATION_ERROR")
+    assert error["details"] == [
+        {"field": "cron_weekday", "message": "day-of-week: lists 65 items; at most 64 are allowed"}
+    ]
 
 
 # --- bodies ------------------------------------------------------------------------------------

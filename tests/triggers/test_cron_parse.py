@@ -225,6 +225,35 @@ def test_never_firing_separate_fields_blame_a_given_key() -> None:
     assert "never fires" in problem.message
 
 
+def test_expressions_and_fields_longer_than_256_characters_are_refused_unread() -> None:
+    longest = "0 0 * *  " + ",".join(["mon"] * 62)  # 256 characters, 62 items
+    assert len(longest) == 256
+    assert normalised(longest) == "0 0 0 * * mon *"
+    assert problems(longest + " ") == [
+        Problem("cron_expression", "is 257 characters long; at most 256 are allowed")
+    ]
+    with pytest.raises(TriggerInvalid) as caught:
+        CronTrigger.from_fields({"cron_weekday": "5#5," * 100_000, "cron_hour": "2"}, "UTC")
+    assert caught.value.problems == [
+        Problem("cron_weekday", "is 400000 characters long; at most 256 are allowed")
+    ]
+
+
+def test_a_field_lists_at_most_64_items() -> None:
+    seconds = ",".join(str(n % 60) for n in range(64))
+    assert normalised(f"{seconds} 0 * * * *") == (
+        ",".join(str(n) for n in range(60)) + " 0 * * * * *"
+    )
+    assert problems("0 0 * * " + ",".join(["1"] * 65)) == [
+        Problem("cron_expression", "day-of-week: lists 65 items; at most 64 are allowed")
+    ]
+
+
+def test_an_item_given_twice_counts_once() -> None:
+    assert normalised("0 0 * * 5#5,5#5,fri#5,5#5") == "0 0 0 * * 5#5,fri#5 *"
+    assert normalised("0 0 1,1,L,L,15W,15W * *") == "0 0 0 1,L,15W * * *"
+
+
 def test_unknown_timezone_names_the_timezone_field() -> None:
     with pytest.raises(TriggerInvalid) as caught:
         CronTrigger("@daily", "Mars/Olympus_Mons")

@@ -10,6 +10,9 @@ from gnomon.triggers.cron.fields import SPECS, WEEKDAY_NAMES, ParsedField
 from gnomon.triggers.cron.syntax import parse_field, weekday_word
 
 EXPRESSION_KEY = "cron_expression"
+#: The longest expression, or separate field, read: a real one is a few dozen characters, and
+#: every longer text only costs time to parse and to search.
+MAX_LENGTH = 256
 #: The input keys of the separate fields, in the order of a 7-field expression.
 FIELD_KEYS = (
     "cron_second",
@@ -91,9 +94,16 @@ def build_fields(expression: str | None, parts: Mapping[str, str]) -> CronFields
     """Parse an expression and/or separate fields (keys of FIELD_KEYS) into the seven fields.
 
     Each separate field overrides its part of the expression; without an expression, missing
-    fields default as SPEC §2.1 says. Raises TriggerInvalid naming each input key at fault.
+    fields default as SPEC §2.1 says. Raises TriggerInvalid naming each input key at fault,
+    also when a text is longer than MAX_LENGTH or a field lists more than MAX_ITEMS items.
     """
-    problems: list[Problem] = []
+    problems = [
+        Problem(key, f"is {len(text)} characters long; at most {MAX_LENGTH} are allowed")
+        for key, text in ((EXPRESSION_KEY, expression), *parts.items())
+        if text is not None and len(text) > MAX_LENGTH
+    ]
+    if problems:
+        raise TriggerInvalid(problems)
     owners = [EXPRESSION_KEY] * 7
     texts = default_texts(parts)
     if expression is not None:

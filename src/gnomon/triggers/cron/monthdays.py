@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 
 from gnomon.triggers.cron.fields import ParsedField
-from gnomon.triggers.cron.items import LastDay, LastOf, LastWeekday, NearestWeekday, NthOf, Span
+from gnomon.triggers.cron.items import LastDay, LastOf, LastWeekday, NearestWeekday, NthOf
 
 _SATURDAY, _SUNDAY = 6, 0
 
@@ -19,9 +19,15 @@ class DayMatcher:
 
     def __init__(self, day: ParsedField, day_of_week: ParsedField) -> None:
         self._day_values = day.values()
-        self._day_specials = [item for item in day.items if not isinstance(item, Span)]
+        # The specials by what they select, each once however it is spelled ("5#5,fri#5").
+        self._last_offsets = {item.offset for item in day.items if isinstance(item, LastDay)}
+        self._nearest = {item.day for item in day.items if isinstance(item, NearestWeekday)}
+        self._last_weekday = any(isinstance(item, LastWeekday) for item in day.items)
         self._weekday_values = day_of_week.values()
-        self._weekday_specials = [item for item in day_of_week.items if not isinstance(item, Span)]
+        self._last_of = {item.weekday for item in day_of_week.items if isinstance(item, LastOf)}
+        self._nth_of = {
+            (item.weekday, item.nth) for item in day_of_week.items if isinstance(item, NthOf)
+        }
         self._either = not day.is_star and not day_of_week.is_star
 
     def days(self, year: int, month: int) -> list[int]:
@@ -35,31 +41,27 @@ class DayMatcher:
 
     def _by_day(self, first: int, length: int) -> set[int]:
         chosen = {day for day in self._day_values if day <= length}
-        for item in self._day_specials:
-            if isinstance(item, LastDay):
-                if length - item.offset >= 1:
-                    chosen.add(length - item.offset)
-            elif isinstance(item, NearestWeekday):
-                if item.day <= length:
-                    chosen.add(_nearest_weekday(item.day, first, length))
-            elif isinstance(item, LastWeekday):
-                day = length
-                while _weekday(day, first) in (_SATURDAY, _SUNDAY):
-                    day -= 1
-                chosen.add(day)
+        chosen.update(length - offset for offset in self._last_offsets if length - offset >= 1)
+        chosen.update(
+            _nearest_weekday(day, first, length) for day in self._nearest if day <= length
+        )
+        if self._last_weekday:
+            day = length
+            while _weekday(day, first) in (_SATURDAY, _SUNDAY):
+                day -= 1
+            chosen.add(day)
         return chosen
 
     def _by_weekday(self, first: int, length: int) -> set[int]:
         chosen = {
             day for day in range(1, length + 1) if _weekday(day, first) in self._weekday_values
         }
-        for item in self._weekday_specials:
-            if isinstance(item, LastOf):
-                chosen.add(length - (_weekday(length, first) - item.weekday) % 7)
-            elif isinstance(item, NthOf):
-                day = 1 + (item.weekday - first) % 7 + 7 * (item.nth - 1)
-                if day <= length:
-                    chosen.add(day)
+        last = _weekday(length, first)
+        chosen.update(length - (last - weekday) % 7 for weekday in self._last_of)
+        for weekday, nth in self._nth_of:
+            day = 1 + (weekday - first) % 7 + 7 * (nth - 1)
+            if day <= length:
+                chosen.add(day)
         return chosen
 
 

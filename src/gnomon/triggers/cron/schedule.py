@@ -55,6 +55,7 @@ class CronSchedule:
         self._seconds = _next_table(fields.second)
         self._matcher = DayMatcher(fields.day, fields.day_of_week)
         self._day_tables: dict[int, tuple[int, ...]] = {}
+        self._kind_tables: dict[tuple[int, int], tuple[int, ...]] = {}
         self._every_hour = fields.hour.text == "*"
         self._year_values = sorted(fields.year.values())
         self._month_values = sorted(fields.month.values())
@@ -67,7 +68,7 @@ class CronSchedule:
             if kind in seen:
                 continue  # the year has the same calendar as one already tried
             seen.add(kind)
-            if any(self._matcher.days(year, month) for month in self._month_values):
+            if any(self._days(year, month)[0] >= 0 for month in self._month_values):
                 return True
         return False
 
@@ -193,7 +194,13 @@ class CronSchedule:
         key = year * 16 + month
         table = self._day_tables.get(key)
         if table is None:
-            table = self._day_tables[key] = _day_table(self._matcher.days(year, month))
+            # Which days match depends only on the month's first weekday and length: 28 kinds
+            # of month, so a search through many months (a rare match) computes each kind once.
+            kind = calendar.monthrange(year, month)
+            table = self._kind_tables.get(kind)
+            if table is None:
+                table = self._kind_tables[kind] = _day_table(self._matcher.days(year, month))
+            self._day_tables[key] = table
         return table
 
 

@@ -21,6 +21,9 @@ _LAST_OFFSET = re.compile(r"l-([0-9]{1,4})")
 _NEAREST = re.compile(r"([0-9]{1,4})w")
 _LAST_OF = re.compile(r"([a-z0-9]+)l")
 _NTH_OF = re.compile(r"([a-z0-9]+)#([0-9]{1,4})")
+#: The most items one field may list ("1,2,3" is three): more than a real field lists, since
+#: ranges and steps say the rest, and few enough that no list costs time to search.
+MAX_ITEMS = 64
 
 
 def weekday_word(token: str) -> str | None:
@@ -39,7 +42,8 @@ def weekday_word(token: str) -> str | None:
 
 
 def parse_field(spec: FieldSpec, text: str, key: str) -> ParsedField:
-    """Parse one field's text. Raises TriggerInvalid naming the input `key` and every bad item."""
+    """Parse one field's text. Raises TriggerInvalid naming the input `key` and every bad item,
+    or the number of items when there are more than MAX_ITEMS."""
     raw = text.strip()
     if not raw:
         raise TriggerInvalid([Problem(key, f"{spec.name}: is empty; use '*' for every value")])
@@ -48,6 +52,9 @@ def parse_field(spec: FieldSpec, text: str, key: str) -> ParsedField:
             raise TriggerInvalid([Problem(key, f"{spec.name}: '?' is only allowed in day fields")])
         return ParsedField(spec, (Span(spec.low, spec.star_high, 1, "*"),))
     tokens = [" ".join(token.split()) for token in raw.split(",")]
+    if len(tokens) > MAX_ITEMS:
+        message = f"{spec.name}: lists {len(tokens)} items; at most {MAX_ITEMS} are allowed"
+        raise TriggerInvalid([Problem(key, message)])
     problems: list[str] = []
     items: list[Item] = []
     for token in tokens:
@@ -63,7 +70,8 @@ def parse_field(spec: FieldSpec, text: str, key: str) -> ParsedField:
             problems.append(str(exc))
     if problems:
         raise TriggerInvalid(Problem(key, message) for message in problems)
-    return ParsedField(spec, tuple(items))
+    # An item given twice ("5#5,5#5") selects nothing more: keep its first spelling only.
+    return ParsedField(spec, tuple(dict.fromkeys(items)))
 
 
 def parse_item(spec: FieldSpec, token: str) -> Item:
