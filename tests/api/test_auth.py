@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -10,9 +15,22 @@ from flask.testing import FlaskClient
 
 from gnomon.api import create_app
 from gnomon.api.state import state
+from gnomon.domain import Role
 from gnomon.services.login_throttle import LoginThrottle
 from gnomon.services.runtime import Runtime
-from tests.api.conftest import API, JOBS, PASSWORDS, AuthActions, assert_error, assert_ok
+from gnomon.services.users import UserService
+from tests.api.conftest import (
+    API,
+    CHEAP_HASHER,
+    JOBS,
+    PASSWORDS,
+    AuthActions,
+    assert_error,
+    assert_ok,
+)
+from tests.e2e.pg import fresh_database
+
+RuntimeFactory = Callable[[Path], Runtime]
 
 LOGIN = f"{API}/auth/login"
 
@@ -215,6 +233,44 @@ def test_rate_limit_holds_across_the_api_processes_of_a_store(
         assert_error(actions.login("admin", "wrong-password"), 401, "INVALID_CREDENTIALS")
     assert_error(auth.login("admin"), 429, "RATE_LIMITED")
     assert_error(other.login("admin"), 429, "RATE_LIMITED")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new store for one test: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'throttle.db'}"
+        return
+    with fresh_database("gnomon_api") as url:
+        yield url
+
+
+def test_concurrent_wrong_passwords_get_exactly_the_allowed_failures(
+    store_url: str, write_config: Callable[[str], Path], runtime_factory: RuntimeFactory
+) -> None:
+    # Each attempt is counted and checked in one store transaction: 40 at once, from 40 API
+    # threads, let exactly 10 try a password.
+    runtime = runtime_factory(write_config(f'[store]\nurl = "{store_url}"\n'))
+    runtime.users = UserService(runtime.store, hasher=CHEAP_HASHER)
+    runtime.users.create_user("admin", Role.ADMIN, PASSWORDS["admin"])
+    app = create_app(runtime)
+    clients = [AuthActions(app.test_client()) for _ in range(40)]
+    tokens = [actions.fetch_csrf() for actions in clients]
+    start = threading.Barrier(len(clients))
+
+    def attempt(actions: AuthActions, token: str) -> int:
+        start.wait()
+        response = actions.client.post(
+            LOGIN,
+            json={"username": "admin", "password": "wrong-password"},
+            headers={"X-CSRFToken": token},
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        statuses = Counter(pool.map(attempt, clients, tokens))
+    assert statuses == {401: 10, 429: 30}
+    assert_error(clients[0].login("admin"), 429, "RATE_LIMITED")
 
 
 def test_rate_limit_follows_the_server_settings(runtime: Runtime) -> None:

@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -648,23 +649,54 @@ def test_audit_lists_newest_first_with_paging(store: SqlStore) -> None:
     assert store.list_audit(limit=10, before_id=first[-1].id) == added[2::-1]
 
 
-def test_login_failures_are_counted_per_key_and_forgotten(store: SqlStore) -> None:
+def test_login_attempts_are_counted_per_key_refused_at_the_limit_and_forgotten(
+    store: SqlStore,
+) -> None:
     second = timedelta(seconds=1)
+    window = 60 * second
     for i in range(3):
-        store.add_login_failure("k1", T0 + i * second, forget_before=T0 - 60 * second)
-    store.add_login_failure("k2", T0, forget_before=T0 - 60 * second)
-    assert store.login_failures("k1", since=T0 - second) == [T0, T0 + second, T0 + 2 * second]
+        assert len(store.take_login_attempt("k1", T0 + i * second, T0 - window, 3)) == i
+    assert store.take_login_attempt("k2", T0, T0 - window, 3) == []
+    # At the limit: refused, and the refusal is not counted.
+    refused = store.take_login_attempt("k1", T0 + 3 * second, T0 + 3 * second - window, 3)
+    assert refused == [T0, T0 + second, T0 + 2 * second]
+    assert store.login_failures("k1", since=T0 - second) == refused
     assert store.login_failures("k1", since=T0) == [T0 + second, T0 + 2 * second]
-    assert store.login_failures("k2", since=T0 - second) == [T0]
     assert store.login_failures("k3", since=T0 - second) == []
-    # A failure recorded later forgets every key's failures older than its horizon...
-    store.add_login_failure("k2", T0 + 90 * second, forget_before=T0 + 1.5 * second)
-    assert store.login_failures("k1", since=T0 - 60 * second) == [T0 + 2 * second]
-    assert store.login_failures("k2", since=T0 - 60 * second) == [T0 + 90 * second]
+    # An attempt later forgets every key's failures outside its window...
+    later = T0 + 61.5 * second
+    assert store.take_login_attempt("k2", later, later - window, 3) == []
+    assert store.login_failures("k1", since=T0 - window) == [T0 + 2 * second]
+    assert store.login_failures("k2", since=T0 - window) == [later]
     # ...and clearing a key forgets only that key.
     store.clear_login_failures("k1")
-    assert store.login_failures("k1", since=T0 - 60 * second) == []
-    assert store.login_failures("k2", since=T0 - 60 * second) == [T0 + 90 * second]
+    assert store.login_failures("k1", since=T0 - window) == []
+    assert store.login_failures("k2", since=T0 - window) == [later]
+
+
+def test_concurrent_login_attempts_never_pass_the_limit(store_url: str) -> None:
+    # Many API processes and threads at once: each attempt is checked and counted in one
+    # transaction, so exactly `limit` of them get through.
+    stores = [SqlStore(store_url) for _ in range(4)]
+    start = threading.Barrier(40)
+
+    def attempt(index: int) -> bool:
+        start.wait()
+        found = stores[index % 4].take_login_attempt("k", T0, T0 - timedelta(seconds=60), 10)
+        return len(found) < 10
+
+    try:
+        with ThreadPoolExecutor(40) as pool:
+            taken = list(pool.map(attempt, range(40)))
+    finally:
+        for store in stores:
+            store.close()
+    assert taken.count(True) == 10
+    check = SqlStore(store_url)
+    try:
+        assert len(check.login_failures("k", T0 - timedelta(seconds=60))) == 10
+    finally:
+        check.close()
 
 
 # --- nodes and leases ----------------------------------------------------------------------------

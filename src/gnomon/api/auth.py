@@ -25,7 +25,7 @@ from gnomon.api.openapi import CSRF_ONLY, PUBLIC, WRITE, document
 from gnomon.api.params import object_body
 from gnomon.api.state import state
 from gnomon.config import ServerSettings
-from gnomon.errors import InvalidCredentials, Problem, ValidationFailed
+from gnomon.errors import Problem, ValidationFailed
 from gnomon.services.sessions import SessionStamp
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
@@ -144,12 +144,10 @@ def login() -> Response:
     username, password = _credentials(object_body())
     throttle = state().throttle
     client = request.remote_addr or ""
-    throttle.check(username, client)
-    try:
-        user = state().runtime.users.log_in(username, password, client or None)
-    except InvalidCredentials:
-        throttle.record_failure(username, client)
-        raise
+    # Counted as a failure from here on, unless the password proves right: a disabled account's
+    # right password still counts, like any login that fails.
+    throttle.attempt(username, client)
+    user = state().runtime.users.log_in(username, password, client or None)
     throttle.reset(username, client)
     _fresh_session()
     login_user(SessionUser(user))

@@ -26,7 +26,7 @@ def failure_key(username: str, client: str) -> str:
 
 
 class LoginThrottle:
-    """Counts failed logins in the store; one store round trip per check."""
+    """Counts failed logins in the store; one store transaction per attempt."""
 
     def __init__(
         self,
@@ -40,18 +40,22 @@ class LoginThrottle:
         self.window = timedelta(seconds=window_s)
         self._clock = clock
 
-    def check(self, username: str, client: str) -> None:
-        """Raise LoginThrottled when this pair has used up its failures in the current window."""
+    def attempt(self, username: str, client: str) -> None:
+        """Count a login attempt of this pair as a failure until `reset` (a successful login)
+        forgets it; raise LoginThrottled, counting nothing, when the pair has used up its
+        failures in the current window.
+
+        Counted before the password is checked, in the same store transaction as the check: of
+        many attempts at once, no more than the limit ever get to try a password.
+        """
         now = self._clock()
-        failures = self.store.login_failures(failure_key(username, client), now - self.window)
+        failures = self.store.take_login_attempt(
+            failure_key(username, client), now, now - self.window, self.max_failures
+        )
         if len(failures) >= self.max_failures:
             # Allowed again once enough of them have left the window to leave one attempt.
             frees_at = failures[-self.max_failures] + self.window
             raise LoginThrottled(max(1, math.ceil((frees_at - now).total_seconds())))
-
-    def record_failure(self, username: str, client: str) -> None:
-        now = self._clock()
-        self.store.add_login_failure(failure_key(username, client), now, now - self.window)
 
     def reset(self, username: str, client: str) -> None:
         """Forget the failures of this pair (after a successful login)."""

@@ -384,8 +384,17 @@ class Store(ABC):
     # --- login throttling --------------------------------------------------------------------
 
     @abstractmethod
-    def add_login_failure(self, key: str, at: datetime, forget_before: datetime) -> None:
-        """Record a failed login under `key`, and forget every failure older than forget_before."""
+    def take_login_attempt(
+        self, key: str, at: datetime, since: datetime, limit: int
+    ) -> list[datetime]:
+        """Count a login attempt under `key` against `limit`, atomically with every other one.
+
+        In one transaction, serialised with other attempts under `key`: the failures under
+        `key` after `since`, oldest first, are read; when fewer than `limit`, this attempt is
+        recorded as one at `at` (a successful login then clears them); every failure of any key
+        at or before `since` is forgotten. Returns the failures read: `limit` or more means the
+        attempt was refused and nothing was recorded.
+        """
 
     @abstractmethod
     def login_failures(self, key: str, since: datetime) -> list[datetime]:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Select,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from gnomon.domain import ApiToken, AuditEntry, Role, User
@@ -16,7 +27,23 @@ from gnomon.store.sql_engine import SqlBase
 from gnomon.store.tables import api_tokens, audit, login_failures, users
 
 _USER_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+# PostgreSQL advisory locks of login attempts: (this space, a 32-bit digest of the key). The
+# two-key form never meets the one-key locks taken elsewhere (migrations).
+_LOGIN_LOCK_SPACE = 0x676E6D6C  # "gnml"
 _TOKEN_BY_HASH = select(api_tokens).where(api_tokens.c.token_hash == bindparam("token_hash"))
+
+
+def _failures_since(key: str, since: datetime) -> Select[Any]:
+    return (
+        select(login_failures.c.failed_at)
+        .where(login_failures.c.key == key, login_failures.c.failed_at > since)
+        .order_by(login_failures.c.failed_at, login_failures.c.id)
+    )
+
+
+def _lock_key(key: str) -> int:
+    """`key` as a signed 32-bit integer, for pg_advisory_xact_lock(int, int)."""
+    return int.from_bytes(zlib.crc32(key.encode()).to_bytes(4, "big"), "big", signed=True)
 
 
 def insert_audit(conn: Connection, entries: Sequence[AuditEntry]) -> None:
@@ -225,19 +252,24 @@ class SqlAuth(SqlBase):
 
     # --- audit -------------------------------------------------------------------------------
 
-    def add_login_failure(self, key: str, at: datetime, forget_before: datetime) -> None:
+    def take_login_attempt(
+        self, key: str, at: datetime, since: datetime, limit: int
+    ) -> list[datetime]:
         with self._write() as conn:
-            conn.execute(delete(login_failures).where(login_failures.c.failed_at < forget_before))
-            conn.execute(login_failures.insert().values(key=key, failed_at=at))
+            if self._is_pg:
+                # Attempts under one key queue here until the one before commits, so each counts
+                # the ones before it; SQLite's write transaction already holds the one lock.
+                lock = text("SELECT pg_advisory_xact_lock(:space, :key)")
+                conn.execute(lock, {"space": _LOGIN_LOCK_SPACE, "key": _lock_key(key)})
+            conn.execute(delete(login_failures).where(login_failures.c.failed_at <= since))
+            failures: list[datetime] = list(conn.execute(_failures_since(key, since)).scalars())
+            if len(failures) < limit:
+                conn.execute(login_failures.insert().values(key=key, failed_at=at))
+        return failures
 
     def login_failures(self, key: str, since: datetime) -> list[datetime]:
-        stmt = (
-            select(login_failures.c.failed_at)
-            .where(login_failures.c.key == key, login_failures.c.failed_at > since)
-            .order_by(login_failures.c.failed_at, login_failures.c.id)
-        )
         with self._read() as conn:
-            return list(conn.execute(stmt).scalars())
+            return list(conn.execute(_failures_since(key, since)).scalars())
 
     def clear_login_failures(self, key: str) -> None:
         with self._write() as conn:
