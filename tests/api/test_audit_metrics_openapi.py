@@ -68,7 +68,8 @@ def test_openapi_document_is_public_and_valid(client: FlaskClient) -> None:
 
 def test_openapi_documents_every_route(app: Flask, client: FlaskClient) -> None:
     doc = client.get(f"{API}/openapi.json").get_json()
-    undocumented = {f"{API}/openapi.json", f"{API}/docs", "/static/<path:filename>"}
+    undocumented = {f"{API}/openapi.json", "/static/<path:filename>"}
+    undocumented |= {f"{API}/docs", f"{API}/docs.js", f"{API}/docs.css"}
     for rule in app.url_map.iter_rules():
         if rule.rule in undocumented:
             continue
@@ -77,8 +78,38 @@ def test_openapi_documents_every_route(app: Flask, client: FlaskClient) -> None:
         assert methods <= set(doc["paths"].get(path, {})), path
 
 
-def test_docs_page_loads_nothing_from_elsewhere(client: FlaskClient) -> None:
+def test_docs_page_loads_nothing_from_elsewhere_and_runs_no_inline_code(
+    client: FlaskClient,
+) -> None:
     response = client.get(f"{API}/docs")
     assert response.status_code == 200 and response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    assert "openapi.json" in page and "<script src=" not in page and "https://" not in page
+    assert '<script src="docs.js" defer></script>' in page
+    assert '<link rel="stylesheet" href="docs.css">' in page
+    assert "<script>" not in page and "<style>" not in page and " on" not in page
+    assert "https://" not in page
+    policy = response.headers["Content-Security-Policy"]
+    for directive in (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "require-trusted-types-for 'script'",
+    ):
+        assert directive in policy
+    assert "unsafe-inline" not in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_docs_script_and_stylesheet_are_served_with_their_types(client: FlaskClient) -> None:
+    script = client.get(f"{API}/docs.js")
+    assert script.status_code == 200 and script.mimetype == "text/javascript"
+    code = script.get_data(as_text=True)
+    assert 'fetch("openapi.json")' in code
+    # Nodes and text only: nothing from the document is parsed as HTML.
+    assert "innerHTML" not in code and "onsubmit" not in code and "insertAdjacent" not in code
+    stylesheet = client.get(f"{API}/docs.css")
+    assert stylesheet.status_code == 200 and stylesheet.mimetype == "text/css"
+    for response in (script, stylesheet):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -67,6 +67,29 @@ def test_internal_error_leaks_nothing_and_is_logged_with_its_id(
     assert "hunter2" in caplog.text  # the log keeps the traceback
 
 
+def test_every_answer_is_nosniff(app: Flask) -> None:
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    app.add_url_rule("/api/v1/test-boom", "test_boom", boom)
+    anonymous = app.test_client()
+    admin = AuthActions(app.test_client())
+    assert admin.login("admin").status_code == 200
+    answers = {
+        200: admin.get(JOBS),
+        400: admin.put(f"{JOBS}/report", json={"trigger_type": "never"}),
+        401: anonymous.get(JOBS),
+        404: admin.get(f"{API}/nowhere"),
+        405: admin.request("DELETE", f"{JOBS}/report"),
+        500: admin.get("/api/v1/test-boom"),
+    }
+    for status, answer in answers.items():
+        assert answer.status_code == status
+        assert answer.headers["X-Content-Type-Options"] == "nosniff", status
+    for path in (f"{API}/openapi.json", "/healthz", "/readyz", "/metrics"):
+        assert anonymous.get(path).headers["X-Content-Type-Options"] == "nosniff", path
+
+
 def test_client_request_id_is_echoed(client: FlaskClient) -> None:
     response = client.get("/healthz", headers={"X-Request-ID": "abc-123:x_y.z"})
     assert response.headers["X-Request-ID"] == "abc-123:x_y.z"

@@ -71,6 +71,18 @@ def test_run_detail_has_output(admin: AuthActions) -> None:
     assert run["exit_code"] == 0
 
 
+def test_run_output_is_never_cached(admin: AuthActions) -> None:
+    (run_id,) = make_runs(admin, 1)
+    detail = admin.get(f"{RUNS}/{run_id}")
+    assert "output" in assert_ok(detail)
+    assert detail.headers["Cache-Control"] == "no-store"
+    running = assert_ok(admin.post(f"{JOBS}/sleeper/actions/run"))["run_id"]
+    cancel = admin.post(f"{RUNS}/{running}/actions/cancel")
+    assert "output" in assert_ok(cancel)
+    assert cancel.headers["Cache-Control"] == "no-store"
+    wait_for_final(admin, running)
+
+
 def test_unknown_run_is_404(admin: AuthActions) -> None:
     assert_error(admin.get(f"{RUNS}/nope"), 404, "RUN_NOT_FOUND")
     assert_error(admin.post(f"{RUNS}/nope/actions/cancel"), 404, "RUN_NOT_FOUND")

@@ -42,6 +42,12 @@ def test_token_is_stored_hashed(admin: AuthActions, runtime: Runtime) -> None:
     assert str(made["token"]) not in stored.token_hash
 
 
+def test_token_answer_is_never_cached(admin: AuthActions) -> None:
+    response = admin.post(TOKENS, json={"name": "ci"})
+    assert assert_ok(response, 201)["token"]
+    assert response.headers["Cache-Control"] == "no-store"
+
+
 def test_token_defaults_to_the_caller(admin: AuthActions) -> None:
     assert create(admin)["user"] == "admin"
 

@@ -56,6 +56,7 @@ def test_pages_are_shells_loading_their_module_under_a_strict_policy(
     policy = response.headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
 
 
 def test_job_id_reaches_the_page_escaped(client: FlaskClient) -> None:

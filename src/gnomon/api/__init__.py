@@ -12,6 +12,7 @@ from gnomon.api import audit, openapi, previews, runs, scheduler, status, tokens
 from gnomon.api.auth import init_auth
 from gnomon.api.envelope import add_request_id, request_id
 from gnomon.api.errors import register_error_handlers
+from gnomon.api.headers import add_nosniff
 from gnomon.api.jsonprovider import OrjsonProvider
 from gnomon.api.params import MAX_BODY
 from gnomon.api.secret import load_secret_key
@@ -69,6 +70,7 @@ def create_app(
     )
     app.before_request(_begin_request)
     app.after_request(add_request_id)
+    app.after_request(add_nosniff)
     register_error_handlers(app)
     init_auth(app, settings)
     blueprints = (scheduler.bp, runs.bp, previews.bp, status.bp, status.health, audit.bp)

@@ -18,8 +18,9 @@ from spectree import Response as Responses
 from spectree import SpecTree
 
 from gnomon import __version__
-from gnomon.api.docs_page import DOCS_PAGE
+from gnomon.api.docs_page import DOCS_CSS, DOCS_PAGE, DOCS_SCRIPT
 from gnomon.api.errors import ERROR_TABLE, HTTP_TABLE, INTERNAL
+from gnomon.api.headers import DOCS_POLICY, html_page
 from gnomon.api.schemas import ErrorEnvelope
 from gnomon.api.state import state
 
@@ -128,4 +129,16 @@ def openapi_json() -> Response:
 @bp.get("/docs")
 def docs() -> Response:
     """Interactive docs: a self-contained page (no CDN) that reads /api/v1/openapi.json."""
-    return Response(DOCS_PAGE, mimetype="text/html")
+    return html_page(Response(DOCS_PAGE, mimetype="text/html"), DOCS_POLICY)
+
+
+@bp.get("/docs.js")
+def docs_script() -> Response:
+    """The docs page's script (served apart: the page's policy allows no inline script)."""
+    return Response(DOCS_SCRIPT, mimetype="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@bp.get("/docs.css")
+def docs_stylesheet() -> Response:
+    """The docs page's stylesheet."""
+    return Response(DOCS_CSS, mimetype="text/css", headers={"Cache-Control": "no-cache"})

@@ -9,6 +9,7 @@ from flask import Blueprint, Response
 from gnomon.api import schemas as s
 from gnomon.api.access import ADMIN, VIEW, actor, require
 from gnomon.api.envelope import success
+from gnomon.api.headers import no_store
 from gnomon.api.openapi import WRITE, document
 from gnomon.api.params import Query, no_body
 from gnomon.api.state import state
@@ -58,7 +59,7 @@ def list_runs(job_id: str) -> Response:
 def get_run(run_id: str) -> Response:
     """One run with its output and traceback. Raises RunNotFound."""
     run = state().runtime.runs.get_run(run_id)
-    return success(run_document(run, _job_timezone(run.job_id), with_output=True))
+    return no_store(success(run_document(run, _job_timezone(run.job_id), with_output=True)))
 
 
 @bp.post("/runs/<run_id>/actions/cancel")
@@ -69,4 +70,4 @@ def cancel_run(run_id: str) -> Response:
     no_body()
     run = state().runtime.runs.cancel_run(run_id, actor())
     document = run_document(run, _job_timezone(run.job_id), with_output=True)
-    return success(document, "run_cancel_requested")
+    return no_store(success(document, "run_cancel_requested"))

@@ -9,6 +9,7 @@ from flask import Blueprint, Response
 from gnomon.api import schemas as s
 from gnomon.api.access import ADMIN, actor, current_account, require
 from gnomon.api.envelope import success
+from gnomon.api.headers import no_store
 from gnomon.api.openapi import WRITE, document
 from gnomon.api.params import ascii_integer, no_body, object_body
 from gnomon.api.state import state
@@ -55,7 +56,7 @@ def create_token() -> Response:
     owner = username or (caller.username if caller else "")
     created = state().tokens.create_token(owner, name, days, actor())
     document = {**token_document(created.token, created.username), "token": created.secret}
-    return success(document, "token_created", status=201)
+    return no_store(success(document, "token_created", status=201))
 
 
 @bp.get("")

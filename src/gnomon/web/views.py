@@ -28,6 +28,7 @@ def _page(template: str, **context: str) -> Response:
     response = Response(render_template(template, **context))
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"  # frame-ancestors, for browsers without CSP 2
     response.headers["Referrer-Policy"] = "same-origin"
     # Shells are tiny and must follow a redeploy's scripts at once.
     response.headers["Cache-Control"] = "no-cache"
