@@ -2,13 +2,8 @@
 import * as api from "./api.js";
 import { $, hideError, showError } from "./dom.js";
 import { t } from "./i18n.js";
+import { nextPath } from "./next-path.js";
 import { startPage } from "./shell.js";
-
-/** Only a path on this site: never another origin (no open redirect). */
-function nextPath() {
-  const next = new URLSearchParams(location.search).get("next") || "/";
-  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
-}
 
 await startPage({ requireLogin: false });
 const form = $("#login-form");
