@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from gnomon.api.schemas.envelopes import Strict, Text
+from gnomon.triggers.cron.expression import MAX_LENGTH
+from gnomon.triggers.cron.syntax import MAX_ITEMS
 
-CronField = str | int | None
+_CronText = Annotated[str, Field(max_length=MAX_LENGTH)]
+CronField = _CronText | int | None
 
 
 class Run(BaseModel):
@@ -86,7 +89,9 @@ class TriggerInput(Strict):
 
     trigger_type: Literal["cron", "interval", "date"]
     timezone: Text = Field(default=None, description="IANA name; omitted: the job keeps its own.")
-    cron_expression: Text = None
+    cron_expression: _CronText | None = Field(
+        default=None, description=f"At most {MAX_LENGTH} characters, {MAX_ITEMS} items a field."
+    )
     cron_second: CronField = None
     cron_minute: CronField = None
     cron_hour: CronField = None
