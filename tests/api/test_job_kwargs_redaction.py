@@ -28,6 +28,10 @@ target = "tests.engine.targets:prints"
 kwargs = { text = "weekly" }
 public_kwargs = true
 trigger = { type = "cron", expression = "0 30 2 * * * 2099" }
+
+[[jobs]]
+id = "gnomon.prune_runs"
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 DECLARED = {"text": "hunter2", "db": {"password": "${env:REPORT_DB_PASSWORD}"}, "rows": 5}
 REDACTED = {"text": "***", "db": "***", "rows": "***"}

@@ -60,8 +60,8 @@ class ServerProcess:
             raise AssertionError(f"gnomon exited early:\n{self.output()}")
         try:
             return requests.get(f"{self.url}/readyz", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
+        except (requests.ConnectionError, requests.Timeout):
+            return False  # not listening yet, or a first answer slow on a loaded machine
 
     def stop(self, timeout: float = 30, signum: int = signal.SIGTERM) -> int:
         """SIGTERM (or `signum`) and wait: the clean stop."""
