@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -30,34 +29,18 @@ def recorder() -> tuple[RunRecorder, FakeStore]:
     return RunRecorder(cast(Store, cast(Any, store))), store
 
 
-def test_a_run_that_ends_before_the_flush_is_written_once_with_its_end() -> None:
+def test_updates_of_one_run_handed_over_before_a_flush_are_written_as_one() -> None:
     rec, store = recorder()
-    rec.started("a", T0, "n1")
-    final = RunUpdate("a", RunStatus.SUCCEEDED, started_at=T0, finished_at=T0, node="n1")
-    rec.record(final)
-    rec.flush()
-    # One write standing for both moves: it applies from queued, to the node's own run.
-    assert store.batches == [[replace(final, expected=FROM_QUEUED, owner="n1")]]
-
-
-def test_a_run_still_going_at_the_flush_is_written_running() -> None:
-    rec, store = recorder()
-    rec.started("a", T0, "n1")
+    running = RunUpdate("a", RunStatus.RUNNING, started_at=T0, node="n1", owner="n1")
+    later = T0 + timedelta(seconds=3)
+    rec.record(running)
+    rec.record(RunUpdate("a", RunStatus.INTERRUPTED, finished_at=later, reason="stopped"))
+    rec.record(RunUpdate("b", RunStatus.SUCCEEDED, finished_at=later))
     rec.flush()
     rec.flush()  # nothing left
-    assert store.batches == [
-        [RunUpdate("a", RunStatus.RUNNING, started_at=T0, node="n1", owner="n1")]
-    ]
-
-
-def test_an_end_without_start_fields_keeps_the_start() -> None:
-    rec, store = recorder()
-    rec.started("a", T0, "n1")
-    later = T0 + timedelta(seconds=3)
-    rec.record(RunUpdate("a", RunStatus.INTERRUPTED, finished_at=later, reason="stopped"))
-    rec.flush()
-    [[update]] = store.batches
-    assert update == RunUpdate(
+    [[first, second]] = store.batches
+    # One write standing for both moves: it applies from queued, to the node's own run.
+    assert first == RunUpdate(
         "a",
         RunStatus.INTERRUPTED,
         started_at=T0,
@@ -67,6 +50,7 @@ def test_an_end_without_start_fields_keeps_the_start() -> None:
         expected=FROM_QUEUED,
         owner="n1",
     )
+    assert second.run_id == "b"
 
 
 def test_merge_takes_the_newer_fields_where_given() -> None:

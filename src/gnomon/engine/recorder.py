@@ -1,8 +1,9 @@
 """Writes run lifecycle updates to the store in batches from one thread.
 
 Workers never wait on the database: they hand updates to the recorder, which merges updates of the
-same run (a run that finishes before its `running` update is flushed is written once) and flushes
-them together. On SQLite one writer thread also avoids lock contention between workers.
+same run and flushes them together. (A run is moved to running by the store before it starts,
+see starts.py; what workers hand over is how runs end.) On SQLite one writer thread also avoids
+lock contention between workers.
 
 Workers do not take a lock either: they append to a deque (atomic), and the merging is done by
 the flushing thread. With a shared lock, thousands of runs a second made workers queue for it,
@@ -24,9 +25,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
 
-from gnomon.domain import RunStatus, RunUpdate
+from gnomon.domain import RunUpdate
 from gnomon.errors import StoreError
 from gnomon.store.base import Store
 
@@ -78,12 +78,6 @@ def chain(older: RunUpdate, newer: RunUpdate) -> RunUpdate:
     return merge_updates(older, newer)
 
 
-def _running(run_id: str, start: tuple[datetime, str]) -> RunUpdate:
-    return RunUpdate(
-        run_id=run_id, status=RunStatus.RUNNING, started_at=start[0], node=start[1], owner=start[1]
-    )
-
-
 def _without_content(update: RunUpdate, problem: Exception) -> RunUpdate:
     """The update with its large and free-text fields replaced by a note of why."""
     return dataclasses.replace(
@@ -117,14 +111,10 @@ class RunRecorder:
         self._on_refused = on_refused
         self._retry_wait = 0.0  # after a failed write: how long until the next try
         self._retry_at = 0.0  # on time.monotonic()
-        # What workers hand over, in order: a RunUpdate, or (run id, started_at, node).
-        self._inbox: deque[RunUpdate | tuple[str, datetime, str]] = deque()
-        # Merged by the flushing thread (under _lock): the updates to write, and runs that
-        # started since the last flush (run id -> (started_at, node)), kept apart so that the
-        # usual case, a run ending before the flush, builds no `running` update at all; a run is
-        # in one of the two dicts, never both.
+        # What workers hand over, in order.
+        self._inbox: deque[RunUpdate] = deque()
+        # Merged by the flushing thread (under _lock): the updates to write, one per run.
         self._pending: dict[str, RunUpdate] = {}
-        self._started: dict[str, tuple[datetime, str]] = {}
         self._lock = threading.Lock()
         self._writing: set[str] = set()  # runs of the batch being written now
         self._wake = threading.Event()
@@ -139,29 +129,17 @@ class RunRecorder:
         """Whether its thread runs (after start(), until stop())."""
         return self._thread is not None and self._thread.is_alive()
 
-    def started(self, run_id: str, started_at: datetime, node: str) -> None:
-        """Record that a run started: written `running` at the next flush unless it ends first."""
-        self._inbox.append((run_id, started_at, node))
-
     def record(self, update: RunUpdate) -> None:
         self._inbox.append(update)
 
     def _merge_inbox(self) -> None:
-        """Fold what workers handed over into _pending and _started (caller holds _lock)."""
-        inbox, pending, started = self._inbox, self._pending, self._started
+        """Fold what workers handed over into _pending (caller holds _lock)."""
+        inbox, pending = self._inbox, self._pending
         while True:
             try:
-                item = inbox.popleft()
+                update = inbox.popleft()
             except IndexError:
                 return
-            if isinstance(item, tuple):
-                started[item[0]] = (item[1], item[2])
-                continue
-            update = item
-            start = started.pop(update.run_id, None)
-            if start is not None:
-                # Its `running` was never written: this update stands for both moves.
-                update = merge_updates(_running(update.run_id, start), update)
             previous = pending.get(update.run_id)
             pending[update.run_id] = chain(previous, update) if previous else update
 
@@ -169,7 +147,7 @@ class RunRecorder:
         """The runs with updates handed over and not yet written (or being written now)."""
         with self._lock:
             self._merge_inbox()
-            return set(self._pending) | set(self._started) | self._writing
+            return set(self._pending) | self._writing
 
     def flush(self) -> None:
         """Write everything handed over until now (also called by stop)."""
@@ -177,8 +155,6 @@ class RunRecorder:
             self._merge_inbox()
             batch = list(self._pending.values())
             self._pending.clear()
-            started, self._started = self._started, {}
-            batch += [_running(run_id, start) for run_id, start in started.items()]
             self._writing = {update.run_id for update in batch}
         if not batch:
             return
