@@ -106,6 +106,19 @@ class SchedulerSettings(_Section):
         return value
 
 
+class LoggingSettings(_Section):
+    """How gnomon's processes log: to stderr, as text lines for people or one JSON object per
+    line for a log collector (see logs.py)."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("format", "level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
 class JobDeclaration(_Section):
     """One `[[jobs]]` table as written in the file."""
 
@@ -162,6 +175,7 @@ class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
     jobs: list[JobDeclaration] = Field(default_factory=list)
 
     def store_url(self, base_dir: Path) -> str:
@@ -278,6 +292,7 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         "server": ServerSettings,
         "store": StoreSettings,
         "scheduler": SchedulerSettings,
+        "logging": LoggingSettings,
     }
     for section, model in sections.items():
         for key in model.model_fields:

@@ -234,3 +234,24 @@ def test_bad_security_settings_name_their_key(write_config: WriteConfig, line: s
     with pytest.raises(ConfigInvalid) as caught:
         load_config(path, env={})
     assert [p.field for p in caught.value.problems] == [f"server.{line.split()[0]}"]
+
+
+def test_logging_settings_default_to_text_at_info(write_config: WriteConfig) -> None:
+    logging = load_config(write_config(CONFIG), env={}).settings.logging
+    assert (logging.format, logging.level) == ("text", "info")
+
+
+def test_logging_settings_from_the_file_and_the_environment(write_config: WriteConfig) -> None:
+    path = write_config(CONFIG + '\n[logging]\nformat = "json"\nlevel = "warning"\n')
+    logging = load_config(path, env={}).settings.logging
+    assert (logging.format, logging.level) == ("json", "warning")
+    env = {"GNOMON_LOGGING_FORMAT": "text", "GNOMON_LOGGING_LEVEL": "DEBUG"}
+    logging = load_config(path, env=env).settings.logging
+    assert (logging.format, logging.level) == ("text", "debug")
+
+
+def test_unknown_logging_format_is_a_problem_naming_the_key(write_config: WriteConfig) -> None:
+    path = write_config(CONFIG + '\n[logging]\nformat = "xml"\n')
+    with pytest.raises(ConfigInvalid) as caught:
+        load_config(path, env={})
+    assert [p.field for p in caught.value.problems] == ["logging.format"]

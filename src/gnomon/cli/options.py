@@ -11,7 +11,9 @@ from typing import NoReturn, ParamSpec, TypeVar
 
 import click
 
+from gnomon.config import LoggingSettings
 from gnomon.errors import Conflict, GnomonError, NotFound, ValidationFailed
+from gnomon.logs import configure_logging
 from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor
 
@@ -46,6 +48,19 @@ def config_option(func: Callable[P, R]) -> Callable[P, R]:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+log_level_option = click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Lowest level logged (default: [logging] level, else info).",
+)
+
+
+def start_logging(settings: LoggingSettings, log_level: str | None) -> str:
+    """Configure logging as `[logging]` says, `--log-level` winning; returns the level."""
+    level = log_level or settings.level
+    configure_logging(level, settings.format)
+    return level
 
 
 def config_path() -> str | None:

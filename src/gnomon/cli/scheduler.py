@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import signal
 import threading
@@ -11,20 +10,17 @@ from types import FrameType
 
 import click
 
-from gnomon.cli.options import config_option, config_path, handle_errors
+from gnomon.cli.options import (
+    config_option,
+    config_path,
+    handle_errors,
+    log_level_option,
+    start_logging,
+)
 from gnomon.services.runtime import Runtime
 
 #: Jobs listed one by one when the scheduler starts; beyond this many they are only counted.
 LISTED_JOBS = 100
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    # Alembic announces every plugin and migration step at INFO; its warnings still show.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.root.level))
 
 
 def announce_first_admin(runtime: Runtime) -> None:
@@ -69,26 +65,21 @@ def wait_for_signal() -> int:
 
 @click.command("scheduler")
 @config_option
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@log_level_option
 @handle_errors
-def scheduler_command(log_level: str) -> None:
+def scheduler_command(log_level: str | None) -> None:
     """Run the scheduler (no HTTP API) in the foreground.
 
     The store's schema is upgraded first. SIGINT or SIGTERM stop it cleanly: no new fires, running
     runs get the configured shutdown grace, then are cancelled and marked.
     """
-    configure_logging(log_level)
     # The modules imported so far live as long as the process. Keeping them out of the cyclic
     # garbage collector's reach spares every collection that loading thousands of jobs triggers
     # from traversing them again (0.2 s of CPU at start-up with 10,000 jobs); the scheduler's
     # first load freezes what it loads the same way.
     gc.freeze()
     runtime = Runtime.from_config_file(config_path())
+    start_logging(runtime.config.settings.logging, log_level)
     runtime.prepare_store()
     announce_first_admin(runtime)
     scheduler = runtime.start_scheduler(own_process=True)

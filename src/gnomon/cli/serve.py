@@ -9,6 +9,10 @@ With several workers their metrics are kept in a directory they share (prometheu
 multiprocess mode), so /metrics shows the whole server whichever worker answers. That mode is
 chosen when prometheus_client is first imported, so the master sets it up before importing the
 API; the API and the metrics are imported in the workers only.
+
+Logging is set up in the master, before the workers are forked, from `[logging]`; gunicorn's own
+lines (its error log) go to the same handler, so they are text or JSON like every other line.
+The access log is the app's (api/requestlog.py), which knows the request id and the user.
 """
 
 from __future__ import annotations
@@ -23,9 +27,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from gunicorn.glogging import Logger as GunicornLogger  # type: ignore[import-untyped]
 
-from gnomon.cli.options import config_option, config_path, handle_errors
-from gnomon.cli.scheduler import announce_first_admin, configure_logging
+from gnomon.cli.options import (
+    config_option,
+    config_path,
+    handle_errors,
+    log_level_option,
+    start_logging,
+)
+from gnomon.cli.scheduler import announce_first_admin
 from gnomon.services.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -38,6 +49,17 @@ log = logging.getLogger(__name__)
 THREADS = 4  # requests served at once by each worker
 #: prometheus_client's switch to multiprocess mode (engine/metrics.py reads it too).
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class RoutedGunicornLogger(GunicornLogger):  # type: ignore[misc]
+    """gunicorn's logger, its error log handed to the root logger's handler (gnomon's format)
+    instead of a handler of its own. gunicorn's access log stays off: the app writes one."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in list(self.error_log.handlers):
+            self.error_log.removeHandler(handler)
+        self.error_log.propagate = True
 
 
 class GnomonServer(BaseApplication):  # type: ignore[misc]
@@ -63,6 +85,7 @@ class GnomonServer(BaseApplication):  # type: ignore[misc]
             "graceful_timeout": math.ceil(shutdown_grace) + 10,
             "timeout": max(30, math.ceil(shutdown_grace) + 10),
             "loglevel": log_level,
+            "logger_class": RoutedGunicornLogger,
             "proc_name": "gnomon",
             # gunicorn answers longer request lines itself, in HTML, not in the API's envelope;
             # 8190 (its maximum) leaves room for a 512-character cursor percent-encoded.
@@ -119,18 +142,21 @@ class GnomonServer(BaseApplication):  # type: ignore[misc]
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
-def _prepare(config: str | None) -> Runtime:
-    """In the master, before any fork: migrate the store and create the first admin."""
+def _prepare(config: str | None, log_level: str | None) -> tuple[Runtime, str]:
+    """In the master, before any fork: set up logging, migrate the store and create the first
+    admin. Returns the runtime and the level logged."""
     runtime = Runtime.from_config_file(config)
+    level = start_logging(runtime.config.settings.logging, log_level)
     runtime.prepare_store()
     announce_first_admin(runtime)
-    return runtime
+    return runtime, level
 
 
-def _run(bind: str | None, workers: int | None, log_level: str, with_scheduler: bool) -> None:
-    configure_logging(log_level)
+def _run(
+    bind: str | None, workers: int | None, log_level: str | None, with_scheduler: bool
+) -> None:
     config = config_path()
-    runtime = _prepare(config)
+    runtime, level = _prepare(config, log_level)
     settings = runtime.config.settings
     runtime.close()  # nothing of the master's store may be shared with the workers
     server = GnomonServer(
@@ -139,7 +165,7 @@ def _run(bind: str | None, workers: int | None, log_level: str, with_scheduler: 
         workers=workers or settings.server.workers,
         with_scheduler=with_scheduler,
         shutdown_grace=settings.scheduler.shutdown_grace,
-        log_level=log_level,
+        log_level=level,
     )
     what = "console, API and scheduler" if with_scheduler else "console and API (no scheduler)"
     click.echo(f"gnomon serving the {what} on http://{server.options['bind'][0]}", err=True)
@@ -182,12 +208,6 @@ workers_option = click.option(
     type=click.IntRange(1, 64),
     help="Worker processes (default: server.workers).",
 )
-log_level_option = click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
 
 
 @click.command("serve")
@@ -196,7 +216,7 @@ log_level_option = click.option(
 @workers_option
 @log_level_option
 @handle_errors
-def serve_command(bind: str | None, workers: int | None, log_level: str) -> None:
+def serve_command(bind: str | None, workers: int | None, log_level: str | None) -> None:
     """Serve the API and the console, and run the scheduler, until SIGINT or SIGTERM.
 
     Safe with several workers: each one runs a scheduler and only the lease holder fires.
@@ -210,6 +230,6 @@ def serve_command(bind: str | None, workers: int | None, log_level: str) -> None
 @workers_option
 @log_level_option
 @handle_errors
-def api_command(bind: str | None, workers: int | None, log_level: str) -> None:
+def api_command(bind: str | None, workers: int | None, log_level: str | None) -> None:
     """Serve the API only; jobs are fired by a scheduler running elsewhere."""
     _run(bind, workers, log_level, with_scheduler=False)
