@@ -11,6 +11,7 @@ import pytest
 
 from gnomon.domain import JobDefinition, JobKind, JobRecord, Run, RunStatus, utcnow
 from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
+from gnomon.engine.runlog import RunLogReports
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
 from gnomon.engine.starts import LEAD as START_LEAD
 from gnomon.store.base import JobWrite, StartResult
@@ -33,7 +34,7 @@ class RecordingMetrics(NullMetrics):
         with self.lock:
             self.fired_calls.append((job_id, lateness_s))
 
-    def finished(self, job_id: str, status: str) -> None:
+    def finished(self, job_id: str, status: str, duration_s: float | None = None) -> None:
         with self.lock:
             self.finished_calls.append((job_id, status))
 
@@ -91,9 +92,12 @@ def test_fires_claimed_ahead_start_at_their_time_and_metrics_see_them(tmp_path: 
 def test_scheduler_without_metrics_uses_the_null_implementation(tmp_path: Path) -> None:
     store = SqlStore(f"sqlite:///{tmp_path / 'gnomon.db'}")
     scheduler = Scheduler(store)
-    assert isinstance(scheduler.metrics, NullMetrics)
+    # Always behind the run log, which logs what the metrics count.
+    assert isinstance(scheduler.metrics, RunLogReports)
+    assert isinstance(scheduler.metrics.inner, NullMetrics)
     hooks: EngineMetricsProtocol = RecordingMetrics()  # the protocol is structural
-    assert Scheduler(store, metrics=hooks).metrics is hooks
+    reports = Scheduler(store, metrics=hooks).metrics
+    assert isinstance(reports, RunLogReports) and reports.inner is hooks
 
 
 def test_fire_claimed_ahead_of_a_job_paused_meanwhile_is_skipped_not_started(

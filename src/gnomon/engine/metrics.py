@@ -12,6 +12,8 @@ import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from gnomon.domain import MissReason
+
 #: prometheus_client's own switch to multiprocess mode, read when it is first imported; set by
 #: `gnomon serve` (cli/serve.py) before that.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -93,14 +95,26 @@ class EngineMetrics:
     def fired(self, job_id: str, lateness_s: float) -> None:
         self._fire_lag.labels(job_id=job_id).observe(max(0.0, lateness_s))
 
-    def finished(self, job_id: str, status: str) -> None:
+    def finished(self, job_id: str, status: str, duration_s: float | None = None) -> None:
         self._runs.labels(job_id=job_id, status=status).inc()
 
-    def missed(self, job_id: str, count: int) -> None:
+    def missed(
+        self, job_id: str, count: int, *, reason: str | None = None, run_id: str | None = None
+    ) -> None:
         self._missed.labels(job_id=job_id).inc(count)
 
-    def skipped(self, job_id: str, count: int) -> None:
+    def skipped(
+        self,
+        job_id: str,
+        count: int,
+        *,
+        reason: str = MissReason.MAX_INSTANCES.value,
+        run_id: str | None = None,
+    ) -> None:
         self._skipped.labels(job_id=job_id).inc(count)
+
+    def interrupted(self, job_id: str, run_id: str, reason: str) -> None:
+        pass
 
     def refused(self, status: str, count: int) -> None:
         self._refused.labels(status=status).inc(count)

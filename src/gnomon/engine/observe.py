@@ -2,27 +2,47 @@
 
 The scheduler calls these on its hot paths (once per run started and per run finished), so an
 implementation must be cheap and must never block or raise; engine/metrics.py is the Prometheus one.
+The scheduler puts engine/runlog.py's RunLogReports in front of whichever it is given, so runs
+that never ran or were interrupted are logged as well as counted.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from gnomon.domain import MissReason
+
 
 class EngineMetricsProtocol(Protocol):
     """The hooks the scheduler calls. Job ids label the figures; statuses are RunStatus values."""
 
     def fired(self, job_id: str, lateness_s: float) -> None:
-        """A run started, `lateness_s` seconds after its scheduled time (0 for manual runs)."""
+        """A run started executing, `lateness_s` seconds after its scheduled time (0 for manual
+        runs). It executes until reported `finished` with a duration."""
 
-    def finished(self, job_id: str, status: str) -> None:
-        """A run ended with final status `status`."""
+    def finished(self, job_id: str, status: str, duration_s: float | None = None) -> None:
+        """A run ended with final status `status`. `duration_s`, how long it executed, is given
+        exactly for the runs reported `fired` (not for one cancelled before it started)."""
 
-    def missed(self, job_id: str, count: int) -> None:
-        """A `missed` record covering `count` fire times was claimed."""
+    def missed(
+        self, job_id: str, count: int, *, reason: str | None = None, run_id: str | None = None
+    ) -> None:
+        """A `missed` record covering `count` fire times was claimed; `reason` a MissReason
+        value (None: not said)."""
 
-    def skipped(self, job_id: str, count: int) -> None:
-        """A `skipped` record covering `count` fire times was claimed (max_instances)."""
+    def skipped(
+        self,
+        job_id: str,
+        count: int,
+        *,
+        reason: str = MissReason.MAX_INSTANCES.value,
+        run_id: str | None = None,
+    ) -> None:
+        """A `skipped` record covering `count` fire times was claimed: the job had max_instances
+        runs going, unless `reason` (a MissReason value) says otherwise."""
+
+    def interrupted(self, job_id: str, run_id: str, reason: str) -> None:
+        """A run was recorded `interrupted` (its node stopped, lost it or lost the lease)."""
 
     def refused(self, status: str, count: int) -> None:
         """The store refused `count` run transitions to `status` (a guarded write that found
@@ -44,13 +64,25 @@ class NullMetrics:
     def fired(self, job_id: str, lateness_s: float) -> None:
         pass
 
-    def finished(self, job_id: str, status: str) -> None:
+    def finished(self, job_id: str, status: str, duration_s: float | None = None) -> None:
         pass
 
-    def missed(self, job_id: str, count: int) -> None:
+    def missed(
+        self, job_id: str, count: int, *, reason: str | None = None, run_id: str | None = None
+    ) -> None:
         pass
 
-    def skipped(self, job_id: str, count: int) -> None:
+    def skipped(
+        self,
+        job_id: str,
+        count: int,
+        *,
+        reason: str = MissReason.MAX_INSTANCES.value,
+        run_id: str | None = None,
+    ) -> None:
+        pass
+
+    def interrupted(self, job_id: str, run_id: str, reason: str) -> None:
         pass
 
     def refused(self, status: str, count: int) -> None:

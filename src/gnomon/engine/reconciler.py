@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus, RunUpdate
+from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus
 from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.recorder import RunRecorder
 from gnomon.engine.runs import ActiveRuns
@@ -82,7 +82,6 @@ class Reconciler:
         if (now - latest).total_seconds() > grace:
             why = f"its leader lost the lease before starting it, {grace}s grace ago or more"
             self._runs.end_unstarted(run, RunStatus.MISSED, MissReason.LEADER_LOST, why)
-            self._metrics.missed(run.job_id, run.fire_count)
             return
         self._runs.start(record, run, run.scheduled_for if run.scheduled_for > now else None)
 
@@ -114,16 +113,7 @@ class Reconciler:
                 self.resume_queued(run, now)
                 suspects.discard(run.id)
             elif run.status is RunStatus.RUNNING and confirmed:
-                log.warning("run %s of job %s is no longer executing here", run.id, run.job_id)
-                self._recorder.record(
-                    RunUpdate(
-                        run_id=run.id,
-                        status=RunStatus.INTERRUPTED,
-                        finished_at=now,
-                        reason="the node executing it lost track of it",
-                        owner=self._node_id,
-                    )
-                )
+                self._runs.interrupt(run, "the node executing it lost track of it", now)
                 suspects.discard(run.id)
         self._suspects = suspects
 
@@ -147,8 +137,9 @@ class Reconciler:
         horizon = self._store.current_time() - timedelta(seconds=self._lease_ttl * 2)
         live = {n.id for n in self._store.list_nodes() if n.last_seen >= horizon}
         live.add(self._node_id)
-        runs = self._store.interrupt_runs(
-            now, "the node executing it stopped or was lost", keep_nodes=live
-        )
+        reason = "the node executing it stopped or was lost"
+        runs = self._store.interrupt_runs(now, reason, keep_nodes=live)
         if runs:
             log.warning("marked %d orphaned run(s) interrupted", len(runs))
+        for run in runs:
+            self._metrics.interrupted(run.job_id, run.id, run.reason or reason)

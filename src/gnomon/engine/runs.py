@@ -1,5 +1,8 @@
 """The runs this process executes: handed to the pool (now or at their time), tracked, recorded.
 
+How each run ends is known here: it is recorded, reported to the metrics hooks and, unless it
+succeeded, logged (engine/runlog.py), in `_report_end`, `interrupt` and `end_unstarted`.
+
 A run counts as active (against `max_instances`, and for cancellation) from the moment it is
 claimed until its worker is done with it, including while it waits in the pool for its
 scheduled time (fires claimed shortly ahead, see scheduler.py) or for a free worker.
@@ -21,6 +24,7 @@ from gnomon.engine.executors import run_job
 from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.pool import WorkerPool
 from gnomon.engine.recorder import RunRecorder
+from gnomon.engine.runlog import log_run_end, run_duration
 from gnomon.engine.starts import StartGate
 from gnomon.store.base import RunStart, Store
 
@@ -241,15 +245,20 @@ class ActiveRuns:
             self._settle_locked()
             still = list(self._active.values())
         for active in still:
-            self._recorder.record(
-                RunUpdate(
-                    run_id=active.run.id,
-                    status=RunStatus.INTERRUPTED,
-                    finished_at=now,
-                    reason=reason,
-                    owner=self._node_id,
-                )
+            self.interrupt(active.run, reason, now)
+
+    def interrupt(self, run: Run, reason: str, now: datetime) -> None:
+        """Record this node's `run` interrupted for `reason`; counted and logged as such."""
+        self._recorder.record(
+            RunUpdate(
+                run_id=run.id,
+                status=RunStatus.INTERRUPTED,
+                finished_at=now,
+                reason=reason,
+                owner=self._node_id,
             )
+        )
+        self._metrics.interrupted(run.job_id, run.id, reason)
 
     def _may_start_id(self, run_id: str, now: datetime) -> bool:
         active = self._active.get(run_id)  # a dict read is atomic; entries stay until settled
@@ -267,7 +276,6 @@ class ActiveRuns:
             current = self._still_due(record, run)
             if isinstance(current, str):
                 self.end_unstarted(run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, current)
-                self._metrics.skipped(run.job_id, run.fire_count)
                 return False
             active.record = record = current
         latest = run.last_scheduled_for or run.scheduled_for
@@ -275,12 +283,12 @@ class ActiveRuns:
         if latest is not None and (now - latest).total_seconds() > grace:
             why = f"it could not start within the {grace}s grace after its fire time"
             self.end_unstarted(run, RunStatus.MISSED, MissReason.OVERLOADED, why)
-            self._metrics.missed(run.job_id, run.fire_count)
             return False
         return True
 
     def end_unstarted(self, run: Run, status: RunStatus, reason: MissReason, message: str) -> None:
-        """Record that this node's queued `run` will not start (skipped or missed), and why."""
+        """Record that this node's queued `run` will not start (skipped or missed), and why;
+        counted and logged as such."""
         self._recorder.record(
             RunUpdate(
                 run_id=run.id,
@@ -291,6 +299,10 @@ class ActiveRuns:
                 owner=self._node_id,
             )
         )
+        if status is RunStatus.MISSED:
+            self._metrics.missed(run.job_id, run.fire_count, reason=reason.value, run_id=run.id)
+        else:
+            self._metrics.skipped(run.job_id, run.fire_count, reason=reason.value, run_id=run.id)
 
     def _execute(self, active: _Active) -> None:
         run, record = active.run, active.record
@@ -308,15 +320,8 @@ class ActiveRuns:
             if self._lease() is None:
                 # Moved to running just ahead of its time, but this node lost the lease since
                 # (frozen, deposed, stopping): it must not run it now. Nobody else will either.
-                self._recorder.record(
-                    RunUpdate(
-                        run_id=run.id,
-                        status=RunStatus.INTERRUPTED,
-                        finished_at=self._clock(),
-                        reason="this node lost the scheduler lease just before the run's time",
-                        owner=self._node_id,
-                    )
-                )
+                why = "this node lost the scheduler lease just before the run's time"
+                self.interrupt(run, why, self._clock())
                 return
             record = active.record  # the job as it is now, for a fire claimed ahead
             trigger = record.trigger
@@ -325,15 +330,15 @@ class ActiveRuns:
                 if jitter:
                     cancel.wait(random.uniform(0, float(jitter)))  # noqa: S311
             if cancel.is_set():
-                self._recorder.record(
-                    RunUpdate(
-                        run_id=run.id,
-                        status=RunStatus.CANCELLED,
-                        finished_at=self._clock(),
-                        owner=self._node_id,
-                    )
+                update = RunUpdate(
+                    run_id=run.id,
+                    status=RunStatus.CANCELLED,
+                    finished_at=self._clock(),
+                    error_type="Cancelled",
+                    error_message="cancelled before it started",
+                    owner=self._node_id,
                 )
-                self._metrics.finished(run.job_id, RunStatus.CANCELLED.value)
+                self._report_end(run, update, executed=False)
                 return
             started = self._clock()
             scheduled = run.scheduled_for
@@ -347,29 +352,34 @@ class ActiveRuns:
             except BaseException as exc:
                 # A worker thread never receives the operator's Ctrl-C (only the main thread
                 # does): whatever reaches here came from the job, and is its failure.
-                self._recorder.record(
-                    RunUpdate(
-                        run_id=run.id,
-                        status=RunStatus.FAILED,
-                        started_at=started,
-                        finished_at=self._clock(),
-                        error_type=type(exc).__name__,
-                        error_message=f"the job raised {type(exc).__name__}: {exc}",
-                        node=self._node_id,
-                        owner=self._node_id,
-                    )
+                update = RunUpdate(
+                    run_id=run.id,
+                    status=RunStatus.FAILED,
+                    started_at=started,
+                    finished_at=self._clock(),
+                    error_type=type(exc).__name__,
+                    error_message=f"the job raised {type(exc).__name__}: {exc}",
+                    node=self._node_id,
+                    owner=self._node_id,
                 )
-                self._metrics.finished(run.job_id, RunStatus.FAILED.value)
-                return
-            self._recorder.record(outcome.to_update(run.id, node=self._node_id))
-            self._metrics.finished(run.job_id, outcome.status.value)
-            lingering = outcome.lingering
+            else:
+                update = outcome.to_update(run.id, node=self._node_id)
+                lingering = outcome.lingering
+            self._report_end(run, update, executed=True)
         finally:
             thread.name = pool_name
             if lingering is None:
                 self._ended.append(run.id)
             else:
                 self._hold_slot(run, lingering)
+
+    def _report_end(self, run: Run, update: RunUpdate, *, executed: bool) -> None:
+        """Record how `run` ended, report it, and log it unless it succeeded. `executed`: its
+        code ran (reported `fired`), so it has a duration."""
+        self._recorder.record(update)
+        duration = (run_duration(update) or 0.0) if executed else None
+        self._metrics.finished(run.job_id, update.status.value, duration)
+        log_run_end(run, update)
 
     def _hold_slot(self, run: Run, lingering: threading.Event) -> None:
         """A timed-out callable still runs in its thread (threads cannot be killed): the run

@@ -42,6 +42,7 @@ from gnomon.engine.planning import FirePlan, plan_ahead, plan_fires
 from gnomon.engine.pool import WorkerPool
 from gnomon.engine.reconciler import Reconciler
 from gnomon.engine.recorder import RunRecorder
+from gnomon.engine.runlog import RunLogReports
 from gnomon.engine.runs import ActiveRuns
 from gnomon.engine.starts import LEAD as START_LEAD
 from gnomon.store.base import FireClaim, LeaseLost, RunStart, Store
@@ -101,7 +102,7 @@ class Scheduler:
         metrics: EngineMetricsProtocol | None = None,
     ) -> None:
         self.store = store
-        self.metrics: EngineMetricsProtocol = metrics or NullMetrics()
+        self.metrics: EngineMetricsProtocol = RunLogReports(metrics or NullMetrics())
         self.options = options or SchedulerOptions()
         self.node_id = node_id or new_node_id()
         # Never going back, so a wall-clock step back cannot stall firing (see clock.py).
@@ -672,7 +673,7 @@ class Scheduler:
                         owner=self.node_id,
                     )
                 )
-                self.metrics.skipped(run.job_id, 1)
+                self.metrics.skipped(run.job_id, 1, reason=MissReason.JOB_CHANGED, run_id=run.id)
                 continue
             self._runs.start(record, run)
 
