@@ -15,6 +15,7 @@ from gnomon.api.errors import register_error_handlers
 from gnomon.api.headers import add_nosniff
 from gnomon.api.jsonprovider import OrjsonProvider
 from gnomon.api.params import MAX_BODY
+from gnomon.api.requestlog import init_request_log
 from gnomon.api.secret import load_secret_key
 from gnomon.api.state import EXTENSION, ApiState
 from gnomon.config import ServerSettings
@@ -68,6 +69,7 @@ def create_app(
             max_lifetime_s=settings.session_max_lifetime,
         ),
     )
+    init_request_log(app)  # first: its clock starts before, and its line comes after, the rest
     app.before_request(_begin_request)
     app.after_request(add_request_id)
     app.after_request(add_nosniff)
