@@ -77,6 +77,11 @@ def test_two_workers_one_leader_metrics_and_sigint_gives_up_the_lease(tmp_path: 
             assert metric(proc.url, "gnomon_fire_lag_seconds_count") > 0
             finished.append(metric(proc.url, "gnomon_runs_total"))
         assert finished == sorted(finished) and finished[0] > 0, finished
+        # Kept per worker and shown for the server: a run's duration, whichever worker ran it,
+        # and the job's last success (the highest of the workers' timestamps).
+        assert metric(proc.url, "gnomon_run_duration_seconds_count") > 0
+        assert metric(proc.url, "gnomon_last_success_timestamp_seconds") > 0
+        assert "gnomon_runs_running " in requests.get(f"{proc.url}/metrics", timeout=10).text
         assert ok(admin.request("GET", f"{JOBS}/tick"))["last_run_status"] is not None
     finally:
         assert proc.stop(signum=signal.SIGINT) == 0, proc.output()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import REGISTRY
 
 from gnomon.engine.metrics import EngineMetrics
@@ -39,3 +41,37 @@ def test_instances_never_share_figures_nor_touch_the_global_registry() -> None:
     assert sample(second, "gnomon_runs_total", job_id="a", status="succeeded") is None
     assert REGISTRY.get_sample_value("gnomon_scheduler_leader") is None
     assert b"gnomon_runs_total" in first.exposition()
+
+
+def test_run_durations_running_gauge_and_last_success_and_failure() -> None:
+    metrics = EngineMetrics()
+    metrics.fired("a", 0.0)
+    metrics.fired("a", 0.0)
+    assert sample(metrics, "gnomon_runs_running") == 2
+    before = time.time()
+    metrics.finished("a", "succeeded", 1.25)
+    metrics.finished("a", "timed_out", 3.0)
+    metrics.finished("a", "cancelled")  # cancelled before it started: it never counted
+    assert sample(metrics, "gnomon_runs_running") == 0
+    assert sample(metrics, "gnomon_run_duration_seconds_count", job_id="a") == 2
+    assert sample(metrics, "gnomon_run_duration_seconds_sum", job_id="a") == 4.25
+    success = sample(metrics, "gnomon_last_success_timestamp_seconds", job_id="a")
+    failure = sample(metrics, "gnomon_last_failure_timestamp_seconds", job_id="a")
+    assert success is not None and failure is not None and min(success, failure) >= before
+    metrics.finished("b", "cancelled", 0.5)  # a cancel is no failure
+    assert sample(metrics, "gnomon_last_failure_timestamp_seconds", job_id="b") is None
+    metrics.interrupted("b", "r1", "the node executing it stopped or was lost")
+    assert sample(metrics, "gnomon_last_failure_timestamp_seconds", job_id="b") is not None
+
+
+def test_retries_are_counted_per_job() -> None:
+    metrics = EngineMetrics()
+    assert b"# TYPE gnomon_retries_total counter" in metrics.exposition()
+    metrics.retried("a")
+    assert sample(metrics, "gnomon_retries_total", job_id="a") == 1
+
+
+def test_a_single_process_shows_its_process_figures() -> None:
+    text = EngineMetrics().exposition()
+    for name in (b"process_cpu_seconds_total", b"python_info", b"python_gc_objects_collected"):
+        assert name in text

@@ -1,18 +1,25 @@
-"""Prometheus metrics of the engine: fire lag, runs by outcome, misses, leadership, queue depth.
+"""Prometheus metrics of the engine: fire lag, runs by outcome and duration, the last success and
+failure of each job, runs executing, misses, leadership, queue depth; and the process's own.
 
 Under `gnomon serve --workers N` every worker is a scheduler node with metrics of its own, and a
 scrape reaches any one of them. There the server sets PROMETHEUS_MULTIPROC_DIR before any worker
 imports prometheus_client, which then keeps every worker's values in files of that directory,
-and /metrics shows them summed over the workers (see `multiprocess_dir`).
+and /metrics shows them summed over the workers (see `multiprocess_dir`). The process collectors
+(CPU, memory, file descriptors, garbage collection) describe one process, so they are shown
+in a single process only: summed over workers they would mean nothing.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
 
-from gnomon.domain import MissReason
+from gnomon.domain import MissReason, RunStatus
 
 #: prometheus_client's own switch to multiprocess mode, read when it is first imported; set by
 #: `gnomon serve` (cli/serve.py) before that.
@@ -27,6 +34,14 @@ def multiprocess_dir() -> str | None:
 # Fire lag: from the scheduled instant to the run being handed to the pool. Sub-second when
 # healthy; the long tail shows an overloaded pool or a paused process.
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+# Run durations: from jobs of a few milliseconds to jobs of hours.
+DURATION_BUCKETS = (
+    0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 3 * 3600.0,
+    6 * 3600.0,
+)  # fmt: skip
+#: The outcomes that count as a job's failure for `gnomon_last_failure_timestamp_seconds`
+#: (a cancel is someone's decision; missed and skipped fires have counters of their own).
+FAILURES = frozenset({RunStatus.FAILED.value, RunStatus.TIMED_OUT.value})
 
 
 class EngineMetrics:
@@ -46,6 +61,43 @@ class EngineMetrics:
             "gnomon_runs",
             "Runs that ended, by job and outcome.",
             ["job_id", "status"],
+            registry=self.registry,
+        )
+        self._duration = Histogram(
+            "gnomon_run_duration_seconds",
+            "How long runs executed, by job (every outcome).",
+            ["job_id"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        # Timestamps outlive the worker that set them (a restarted worker keeps the figure):
+        # the highest of every worker's, dead ones included.
+        self._last_success = Gauge(
+            "gnomon_last_success_timestamp_seconds",
+            "When a run of the job last succeeded (Unix time).",
+            ["job_id"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self._last_failure = Gauge(
+            "gnomon_last_failure_timestamp_seconds",
+            "When a run of the job last failed, timed out or was interrupted (Unix time).",
+            ["job_id"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self._running = Gauge(
+            "gnomon_runs_running",
+            "Runs executing now (in this process, or summed over the server's workers).",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        # Defined ahead of the retry feature (SPEC 4.7), which increments it through `retried`;
+        # until then it is exposed without samples, so alert rules can be written already.
+        self._retries = Counter(
+            "gnomon_retries",
+            "Retries started after a failed run, by job.",
+            ["job_id"],
             registry=self.registry,
         )
         self._missed = Counter(
@@ -91,12 +143,24 @@ class EngineMetrics:
             registry=self.registry,
             multiprocess_mode="livemostrecent",
         )
+        if multiprocess_dir() is None:
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
 
     def fired(self, job_id: str, lateness_s: float) -> None:
         self._fire_lag.labels(job_id=job_id).observe(max(0.0, lateness_s))
+        self._running.inc()
 
     def finished(self, job_id: str, status: str, duration_s: float | None = None) -> None:
         self._runs.labels(job_id=job_id, status=status).inc()
+        if duration_s is not None:  # it had started executing (fired)
+            self._running.dec()
+            self._duration.labels(job_id=job_id).observe(max(0.0, duration_s))
+        if status == RunStatus.SUCCEEDED.value:
+            self._last_success.labels(job_id=job_id).set(time.time())
+        elif status in FAILURES:
+            self._last_failure.labels(job_id=job_id).set(time.time())
 
     def missed(
         self, job_id: str, count: int, *, reason: str | None = None, run_id: str | None = None
@@ -114,7 +178,12 @@ class EngineMetrics:
         self._skipped.labels(job_id=job_id).inc(count)
 
     def interrupted(self, job_id: str, run_id: str, reason: str) -> None:
-        pass
+        self._last_failure.labels(job_id=job_id).set(time.time())
+
+    def retried(self, job_id: str) -> None:
+        """Counts a retry in `gnomon_retries_total`. Nothing calls it yet: the retry feature
+        (SPEC 4.7) will, once per retry it starts."""
+        self._retries.labels(job_id=job_id).inc()
 
     def refused(self, status: str, count: int) -> None:
         self._refused.labels(status=status).inc(count)

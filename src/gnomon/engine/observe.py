@@ -44,6 +44,10 @@ class EngineMetricsProtocol(Protocol):
     def interrupted(self, job_id: str, run_id: str, reason: str) -> None:
         """A run was recorded `interrupted` (its node stopped, lost it or lost the lease)."""
 
+    def retried(self, job_id: str) -> None:
+        """A failed run of the job was followed by a retry (a new run). Nothing calls it yet:
+        the retry feature (SPEC 4.7) will, once per retry it starts."""
+
     def refused(self, status: str, count: int) -> None:
         """The store refused `count` run transitions to `status` (a guarded write that found
         the run in another status or owned by another node)."""
@@ -83,6 +87,9 @@ class NullMetrics:
         pass
 
     def interrupted(self, job_id: str, run_id: str, reason: str) -> None:
+        pass
+
+    def retried(self, job_id: str) -> None:
         pass
 
     def refused(self, status: str, count: int) -> None:

@@ -271,6 +271,9 @@ class RunLogReports:
         self.inner.interrupted(job_id, run_id, reason)
         self._log.report(job_id, RunStatus.INTERRUPTED, 1, reason=reason, run_id=run_id)
 
+    def retried(self, job_id: str) -> None:
+        self.inner.retried(job_id)
+
     def refused(self, status: str, count: int) -> None:
         self.inner.refused(status, count)
 
