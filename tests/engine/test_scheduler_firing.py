@@ -247,10 +247,21 @@ def test_a_background_thread_that_dies_is_reported_and_started_again(tmp_path: P
         flush()
 
     recorder.flush = crash_once  # type: ignore[method-assign]
+    # The supervisor revives the thread within a second; held back until the test has seen it
+    # down, so that a loaded machine cannot make the test miss the moment.
+    seen_down = threading.Event()
+    revive = scheduler._revive
+
+    def revive_once_seen() -> None:
+        if not crashed.is_set() or seen_down.is_set():
+            revive()
+
+    scheduler._revive = revive_once_seen  # type: ignore[method-assign]
     scheduler.start()
     try:
         wait_for(crashed.is_set, timeout=10, what="the recorder to crash")
-        wait_for(lambda: "recorder" in scheduler.threads_down(), 5, "the crash to be seen", 0.01)
+        wait_for(lambda: "recorder" in scheduler.threads_down(), 5, "the crash to be seen")
+        seen_down.set()
         wait_for(lambda: metrics.restarted == ["recorder"], 5, "the recorder to be restarted")
         assert scheduler.threads_down() == []
         before = len(store.list_runs(job_id="tick", statuses=[RunStatus.SUCCEEDED]).items)
