@@ -24,27 +24,27 @@ shutdown_grace = 2
 python_path = ["."]
 
 [logging]
-format = "{format}"
+format = "@FORMAT@"
 
 [[jobs]]
 id = "exits3"
 command = ["sh", "-c", "exit 3"]
-trigger = {{ type = "interval", seconds = 2 }}
+trigger = { type = "interval", seconds = 2 }  # fires: each run fails and logs
 
 [[jobs]]
 id = "raises"
 target = "failjobs:bad_value"
-trigger = {{ type = "interval", seconds = 2 }}
+trigger = { type = "interval", seconds = 2 }  # fires: each run raises and logs
 
 [[jobs]]
 id = "overruns"
 command = ["sleep", "30"]
 timeout = 0.5
-trigger = {{ type = "interval", seconds = 2 }}
+trigger = { type = "interval", seconds = 2 }  # fires: each run times out and logs
 
 [[jobs]]
 id = "gnomon.prune_runs"
-trigger = {{ type = "date", run_date = "2099-01-01T00:00:00Z" }}
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 #: job id -> (status, error summary) of its WARNING line.
 EXPECTED = {
@@ -88,7 +88,7 @@ def test_failed_raising_and_timed_out_runs_each_log_a_warning_line(
     (tmp_path / "failjobs.py").write_text(
         'def bad_value():\n    raise ValueError("bad value: 42")\n', encoding="utf-8"
     )
-    config = write_config(FAILING.format(format=fmt))
+    config = write_config(FAILING.replace("@FORMAT@", fmt))
     runtime = runtime_factory(config)
     parse = warnings_json if fmt == "json" else warnings_text
     proc = SchedulerProcess(config, tmp_path / "scheduler.log")

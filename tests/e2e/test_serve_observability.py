@@ -25,21 +25,21 @@ timezone = "UTC"
 shutdown_grace = 2
 
 [logging]
-format = "{format}"
+format = "@FORMAT@"
 
 [[jobs]]
 id = "good"
 command = ["true"]
-trigger = {{ type = "interval", seconds = 1 }}  # fires: its runs feed the metrics checked
+trigger = { type = "interval", seconds = 1 }  # fires: its runs feed the metrics checked
 
 [[jobs]]
 id = "bad"
 command = ["sh", "-c", "exit 3"]
-trigger = {{ type = "interval", seconds = 1 }}  # fires: each run fails
+trigger = { type = "interval", seconds = 1 }  # fires: each run fails
 
 [[jobs]]
 id = "gnomon.prune_runs"
-trigger = {{ type = "date", run_date = "2099-01-01T00:00:00Z" }}
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 
 
@@ -69,7 +69,7 @@ def sample(url: str, name: str, **labels: str) -> float | None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     directory = tmp_path_factory.mktemp("observed")
     config = directory / "gnomon.toml"
-    config.write_text(CONFIG.format(format="json"), encoding="utf-8")
+    config.write_text(CONFIG.replace("@FORMAT@", "json"), encoding="utf-8")
     proc = ServerProcess(config, directory / "serve.log")
     yield proc
     assert proc.stop() == 0, proc.output()
@@ -152,7 +152,7 @@ def test_metrics_show_durations_last_success_and_failure_after_runs(
 
 def test_api_command_writes_text_access_lines(tmp_path: Path) -> None:
     config = tmp_path / "gnomon.toml"
-    config.write_text(CONFIG.format(format="text"), encoding="utf-8")
+    config.write_text(CONFIG.replace("@FORMAT@", "text"), encoding="utf-8")
     proc = ServerProcess(config, tmp_path / "api.log", command="api")
     try:
         requests.get(f"{proc.url}/healthz", headers={"X-Request-ID": "api-1"}, timeout=10)
