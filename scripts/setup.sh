@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install gnomon (editable) with its test and lint tools. Safe to re-run.
+# Create .venv and install gnomon (editable, with PostgreSQL support) and its test and lint tools.
+# Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3.11}
@@ -8,4 +9,4 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=25.1'
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e . --group test --group lint --group bench
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[postgres]' --group test --group lint --group bench

@@ -25,6 +25,11 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 CHANGES_CHANNEL = "gnomon_changes"
 LEASE_RELEASED = "lease_released"
 
+POSTGRES_DRIVER_MISSING = (
+    "the store URL names PostgreSQL, but its driver psycopg is not installed; "
+    "install gnomon with the postgres extra: pip install 'gnomon[postgres]'"
+)
+
 # Execution option read by the SQLite "begin" hook: writers take the write lock up front.
 _BEGIN_MODE = "gnomon_sqlite_begin"
 
@@ -66,9 +71,18 @@ def sqlite_files(url: URL) -> list[Path]:
 
 
 def build_engine(url: URL) -> Engine:
-    """An engine for the store URL, with SQLite tuned for several threads and processes."""
+    """An engine for the store URL, with SQLite tuned for several threads and processes.
+
+    Raises StoreError for a PostgreSQL URL when psycopg (the `postgres` extra) is missing.
+    """
     if url.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        try:
+            return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        except ModuleNotFoundError as exc:
+            # SQLAlchemy imports the driver here: a SQLite-only install does not have it.
+            if (exc.name or "").split(".")[0] != "psycopg":
+                raise
+            raise StoreError(POSTGRES_DRIVER_MISSING) from exc
     return _build_sqlite_engine(url)
 
 
