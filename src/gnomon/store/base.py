@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import NamedTuple
 
 from gnomon.domain import (
@@ -106,6 +107,14 @@ class JobWrite:
     expected_revision: int | None = None
 
 
+@dataclass(frozen=True)
+class Migration:
+    """One schema revision gnomon ships: its id and what it changes."""
+
+    revision: str
+    description: str
+
+
 class Store(ABC):
     """Durable state of jobs, runs, users, API tokens, audit entries, nodes and leadership."""
 
@@ -118,6 +127,22 @@ class Store(ABC):
     @abstractmethod
     def check_ready(self) -> None:
         """Raise StoreNotReady when the store is unreachable or its schema is not current."""
+
+    @abstractmethod
+    def schema_revision(self) -> str | None:
+        """The schema revision the store is at; None before its first upgrade. Raises
+        StoreError when the store cannot be read."""
+
+    @abstractmethod
+    def migrations(self) -> list[Migration]:
+        """The schema revisions this gnomon knows, oldest first (the last is the newest)."""
+
+    @abstractmethod
+    def backup(self, target: Path) -> str:
+        """Copy the whole store into the new file `target` (private to this user), consistent
+        even while other processes write to it; returns the copy's schema revision. Raises
+        StoreError when `target` exists, when the store has no schema, and for a store it cannot
+        copy (PostgreSQL: pg_dump does)."""
 
     @abstractmethod
     def close(self) -> None:

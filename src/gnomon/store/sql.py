@@ -12,8 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gnomon.errors import StoreError, StoreNotReady
-from gnomon.store.base import Store
+from gnomon.store.base import Migration, Store
 from gnomon.store.sql_auth import SqlAuth
+from gnomon.store.sql_backup import backup_sqlite
+from gnomon.store.sql_engine import sqlite_file
 from gnomon.store.sql_jobs import SqlJobs
 from gnomon.store.sql_lifecycle import SqlLifecycle
 from gnomon.store.sql_nodes import SqlNodes
@@ -59,6 +61,28 @@ class SqlStore(SqlJobs, SqlRuns, SqlLifecycle, SqlAuth, SqlNodes, Store):
         if current != heads:
             found = ", ".join(sorted(current)) or "no schema"
             raise StoreNotReady(f"schema revision is {found}, expected {', '.join(sorted(heads))}")
+
+    def schema_revision(self) -> str | None:
+        with self._read() as conn:
+            heads = MigrationContext.configure(conn).get_current_heads()
+        return ", ".join(sorted(heads)) or None
+
+    def migrations(self) -> list[Migration]:
+        scripts = ScriptDirectory.from_config(alembic_config()).walk_revisions()
+        return [Migration(script.revision, script.doc) for script in reversed(list(scripts))]
+
+    def backup(self, target: Path) -> str:
+        source = sqlite_file(self._url)
+        if self._is_pg:
+            raise StoreError(
+                "gnomon db backup copies a SQLite store; back a PostgreSQL store up with "
+                "pg_dump --format=custom (see README, Backup and restore)"
+            )
+        if source is None:
+            raise StoreError("an in-memory store cannot be backed up")
+        if self.schema_revision() is None:
+            raise StoreError(f"the store at {source} has no schema: there is nothing to back up")
+        return backup_sqlite(source, target)
 
     def close(self) -> None:
         self._engine.dispose()
