@@ -196,5 +196,17 @@ class StoreError(GnomonError):
 
 
 class StoreNotReady(StoreError):
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"the store is not ready: {detail}; run 'gnomon db upgrade'")
+    def __init__(self, detail: str, remedy: str = "run 'gnomon db upgrade'") -> None:
+        super().__init__(f"the store is not ready: {detail}; {remedy}")
+
+
+class StoreSchemaNewer(StoreNotReady):
+    """A newer gnomon migrated the store: this one does not know its schema revision."""
+
+    def __init__(self, revision: str, newest: str) -> None:
+        self.revision = revision
+        super().__init__(
+            f"its schema revision {revision} is newer than this gnomon knows ({newest})",
+            "a newer gnomon migrated it: upgrade this installation (or restore a backup taken "
+            "before the migration)",
+        )

@@ -67,13 +67,19 @@ def test_current_names_the_store_revision_and_history_the_shipped_ones(config: P
     assert invoke(config, "db", "current") == (0, f"{newest}: up to date\n")
 
 
-def test_current_says_when_a_newer_gnomon_migrated_the_store(config: Path) -> None:
+def test_an_older_gnomon_says_a_newer_one_migrated_the_store(config: Path) -> None:
     upgrade(config)
     with sqlite3.connect(config.parent / "data" / "gnomon.db") as conn:
         conn.execute("UPDATE alembic_version SET version_num = '9999'")
     code, out = invoke(config, "db", "current")
     assert code == 1
     assert "9999: unknown to this gnomon" in out and "upgrade this installation" in out
+    # An older gnomon neither migrates nor uses the store (it would not know its tables).
+    for command in (["db", "upgrade"], ["jobs", "list"]):
+        code, out = invoke(config, *command)
+        assert code == 1, (command, out)
+        assert "schema revision 9999 is newer than this gnomon knows" in out, (command, out)
+        assert "upgrade this installation" in out
 
 
 def test_a_backup_during_a_write_holds_what_was_committed_and_opens_as_a_store(

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from gnomon.errors import StoreError, StoreNotReady
+from gnomon.errors import StoreError, StoreNotReady, StoreSchemaNewer
 from gnomon.store.base import Migration, Store
 from gnomon.store.sql_auth import SqlAuth
 from gnomon.store.sql_backup import backup_sqlite
@@ -34,6 +34,14 @@ def alembic_config() -> Config:
     return config
 
 
+def _refuse_newer(current: set[str], script: ScriptDirectory) -> None:
+    """Raise StoreSchemaNewer when the store is at a revision this gnomon does not ship."""
+    known = {migration.revision for migration in script.walk_revisions()}
+    unknown = sorted(current - known)
+    if unknown:
+        raise StoreSchemaNewer(", ".join(unknown), ", ".join(sorted(script.get_heads())))
+
+
 class SqlStore(SqlJobs, SqlRuns, SqlLifecycle, SqlAuth, SqlNodes, Store):
     """The store on a SQL database: ``sqlite:///PATH`` or ``postgresql://USER@HOST/DB``.
 
@@ -48,16 +56,22 @@ class SqlStore(SqlJobs, SqlRuns, SqlLifecycle, SqlAuth, SqlNodes, Store):
         with self._write() as conn:
             if self._is_pg:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+            # An older gnomon (a node not upgraded yet in a rolling upgrade) must not start on
+            # a schema it does not know, and Alembic would only say it cannot find a revision.
+            current = set(MigrationContext.configure(conn).get_current_heads())
+            _refuse_newer(current, ScriptDirectory.from_config(config))
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
     def check_ready(self) -> None:
-        heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+        script = ScriptDirectory.from_config(alembic_config())
+        heads = set(script.get_heads())
         try:
             with self._read() as conn:
                 current = set(MigrationContext.configure(conn).get_current_heads())
         except (StoreError, SQLAlchemyError) as exc:
             raise StoreNotReady(f"cannot reach the database ({exc})") from exc
+        _refuse_newer(current, script)
         if current != heads:
             found = ", ".join(sorted(current)) or "no schema"
             raise StoreNotReady(f"schema revision is {found}, expected {', '.join(sorted(heads))}")
