@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,8 +99,13 @@ def package_files() -> set[str]:
 @pytest.fixture(scope="module")
 def dists(tmp_path_factory: pytest.TempPathFactory) -> Dists:
     out = tmp_path_factory.mktemp("dist")
+    # Built from a copy of the tree: building writes src/gnomon.egg-info, which an editable
+    # install or another build of the same checkout may be rewriting at the same moment.
+    tree = tmp_path_factory.mktemp("tree") / "gnomon"
+    junk = (".git", ".venv", "*.egg-info", "__pycache__", ".*_cache", "build", "dist", "data")
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(*junk))
     # The sdist from the tree, then the wheel from the sdist, each in its own build environment.
-    run([sys.executable, "-m", "build", "--outdir", out, ROOT], timeout=300, env=clean_env())
+    run([sys.executable, "-m", "build", "--outdir", out, tree], timeout=300, env=clean_env())
     [wheel] = out.glob("*.whl")
     [sdist] = out.glob("*.tar.gz")
     return Dists(wheel, sdist)

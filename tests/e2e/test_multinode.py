@@ -34,6 +34,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("p
 TESTER = Actor("tester")
 JOBS = [f"j{index:02d}" for index in range(50)]
 LEASE_TTL = 10.0  # the default, so the failover figures are the shipped ones
+#: Every job executes again within this many seconds of a leader killed or frozen (a lease time,
+#: then the takeover: adopting, reloading, the first claims) on a busy two-core machine.
+RECOVERY_BOUND = 12.0
 FREEZE = 20.0  # seconds the frozen leader stays stopped
 SECOND = timedelta(seconds=1)
 
@@ -302,7 +305,7 @@ def test_leader_killed_new_leader_fires_within_lease_time_no_double_no_loss(
     # The lease runs ttl from the dead leader's last renewal (every ttl/4): the standby takes it
     # the moment it ends; the slack is for takeover work on a busy two-core machine.
     assert after_expiry < 1.0
-    assert failover <= LEASE_TTL + 1.0
+    assert failover <= RECOVERY_BOUND
     runs = cluster.runs()
     assert {r.node for r in runs} <= set(nodes)
     assert_exactly_once_without_loss(runs, (killed_at - 3 * SECOND, checked_until - 2 * SECOND))
@@ -410,7 +413,7 @@ def test_frozen_leader_starts_nothing_after_waking_and_the_cluster_loses_no_fire
         f"\nfreeze: new leader's first fire {(first_fire - frozen_at).total_seconds():.2f}s "
         f"after SIGSTOP; old leader frozen {(woke_at - frozen_at).total_seconds():.1f}s"
     )
-    assert (first_fire - frozen_at).total_seconds() <= LEASE_TTL + 1.0
+    assert (first_fire - frozen_at).total_seconds() <= RECOVERY_BOUND
     runs = cluster.runs()
     # After waking, the old leader claimed nothing: every scheduled run of its was in the store
     # while it was frozen (the fires it had claimed ahead then still start, late, when it wakes).

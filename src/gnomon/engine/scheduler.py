@@ -128,7 +128,7 @@ class Scheduler:
             clock=clock,
             lease=lambda: self._leadership.lease,
             on_lease_lost=self._lease_lost,
-            live_within=self.options.lease_ttl,
+            live_within=self._live_within(),
             still_due=self._still_due,
         )
         self._keeper = Reconciler(
@@ -163,6 +163,13 @@ class Scheduler:
         self._manual_hint = True
         self._next_poll = 0.0
         self._next_revive = 0.0
+
+    def _live_within(self) -> float:
+        """How recently a node must have been heard from for its running runs to count against
+        max_instances: two heartbeats (each node beats every lease_ttl/4). A leader frozen just
+        after committing starts is never heard from again before its lease runs out, so at the
+        takeover (a lease time after its last renewal) its never-run runs no longer count."""
+        return self.options.lease_ttl / 2
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -594,9 +601,7 @@ class Scheduler:
                     )
                 )
         try:
-            written = self.store.claim_fires(
-                claims, fence=lease, live_within=self.options.lease_ttl
-            )
+            written = self.store.claim_fires(claims, fence=lease, live_within=self._live_within())
             claimed = {run.id: run for run in written}
             inserted = set(claimed)
         except LeaseLost:
