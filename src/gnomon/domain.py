@@ -117,6 +117,44 @@ class MissReason(StrEnum):
     LEADER_LOST = "leader_lost"
 
 
+class Event(StrEnum):
+    """What a notification channel is told about (see gnomon.alerts for when each is raised)."""
+
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    MISSED = "missed"
+    INTERRUPTED = "interrupted"
+    RECOVERED = "recovered"
+    #: A job without a success for longer than it should be (not raised yet: see alerts.py).
+    OVERDUE = "overdue"
+    #: Sent by `gnomon notify test`, never stored.
+    TEST = "test"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One notification channel of a job, with the events it is told about."""
+
+    channel: str
+    events: frozenset[Event]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"channel": self.channel, "on": sorted(event.value for event in self.events)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Route:
+        return cls(data["channel"], frozenset(Event(name) for name in data["on"]))
+
+
+@dataclass(frozen=True)
+class Alerting:
+    """Where the outcome of a run of `job_id` is announced: handed to the store with the run's
+    final status, which records the events it raises in the same transaction."""
+
+    job_id: str
+    routes: tuple[Route, ...]
+
+
 class Role(StrEnum):
     VIEWER = "viewer"
     ADMIN = "admin"
@@ -153,6 +191,13 @@ class JobDefinition:
     isolation: Isolation = Isolation.THREAD  # python jobs only: a command has its own process
     locked: bool = False
     is_builtin: bool = True
+    #: The notification channels told about its runs' outcomes.
+    notify: tuple[Route, ...] = ()
+
+    @property
+    def alerting(self) -> Alerting | None:
+        """What a final RunUpdate of this job carries; None when no channel listens."""
+        return Alerting(self.id, self.notify) if self.notify else None
 
     @property
     def func_text(self) -> str:
@@ -166,12 +211,15 @@ class JobDefinition:
         data["kind"] = self.kind.value
         data["command"] = list(self.command) if self.command is not None else None
         data["isolation"] = Isolation(self.isolation).value
+        data["notify"] = [route.to_json() for route in self.notify]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobDefinition:
-        """The definition ``to_json`` wrote; keys added since (``isolation``) take their default."""
+        """The definition ``to_json`` wrote; keys added since (``isolation``, ``notify``) take
+        their default."""
         data = dict(data)
+        data["notify"] = tuple(Route.from_json(route) for route in data.get("notify") or ())
         data["kind"] = JobKind(data["kind"])
         data["isolation"] = Isolation(data.get("isolation", Isolation.THREAD))
         if data.get("command") is not None:
@@ -266,6 +314,8 @@ class RunUpdate:
     expected: frozenset[RunStatus] | None = None
     #: The node the run must belong to for this update to apply; None: any.
     owner: str | None = None
+    #: For a final status: the job's channels, told in the same transaction (if it applies).
+    alerting: Alerting | None = None
 
     @property
     def from_statuses(self) -> frozenset[RunStatus]:
