@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from gnomon.store.sql import SqlStore
 from tests.components import connect_pg_admin, pg_admin_url
 
-_TABLES = "jobs, runs, users, api_tokens, audit, nodes, leases, login_failures"
+_TABLES = "jobs, runs, users, api_tokens, audit, nodes, leases, login_failures, deliveries"
 
 
 @pytest.fixture(scope="session")

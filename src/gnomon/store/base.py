@@ -12,7 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from gnomon.alerts import Delivery, DeliveryPage, DeliveryStatus
 from gnomon.domain import (
+    Alerting,
     ApiToken,
     AuditEntry,
     JobRecord,
@@ -88,6 +90,9 @@ class FireClaim:
     #: and moved to running, or to skipped when max_instances runs of its job are running, as
     #: Store.start_runs would.
     start: RunStart | None = None
+    #: The job's channels: a run inserted with a final status (missed) raises its events in the
+    #: same transaction, as a final RunUpdate does.
+    alerting: Alerting | None = None
 
 
 class StartResult(NamedTuple):
@@ -260,7 +265,11 @@ class Store(ABC):
     def update_runs(self, updates: Sequence[RunUpdate]) -> list[RunUpdate]:
         """Apply lifecycle updates, each as a guarded transition (RunUpdate.from_statuses and
         RunUpdate.owner); fields left None in an update are not changed. Returns the updates
-        refused, which changed nothing. Free text is stored as storable_text makes it."""
+        refused, which changed nothing. Free text is stored as storable_text makes it.
+
+        An applied update with `alerting` also records, in the same transaction, the events
+        its status raises (gnomon.alerts.events_for; for a success, judged on the job's
+        previous outcome as the store has it) as pending deliveries."""
 
     @abstractmethod
     def find_run(self, run_id: str) -> Run | None:
@@ -348,7 +357,8 @@ class Store(ABC):
         nodes: Iterable[str] | None = None,
         keep_nodes: Iterable[str] = (),
     ) -> list[Run]:
-        """Mark active runs `interrupted` and return them.
+        """Mark active runs `interrupted` and return them; the events this raises on their jobs'
+        channels (as the stored job definitions name them) are recorded with them.
 
         Applies to runs whose node is in `nodes` (None: any node), except runs whose node is in
         `keep_nodes`. Queued manual runs that no node has taken are never touched.
@@ -356,7 +366,31 @@ class Store(ABC):
 
     @abstractmethod
     def prune_runs(self, finished_before: datetime) -> int:
-        """Delete final runs whose queued_at is older than the given instant; returns how many."""
+        """Delete final runs whose queued_at is older than the given instant, and deliveries
+        delivered or given up that were created before it; returns how many runs."""
+
+    # --- notification deliveries (the outbox) ------------------------------------------------
+
+    @abstractmethod
+    def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        """Pending deliveries whose next attempt is due by `now`, the longest due first."""
+
+    @abstractmethod
+    def update_delivery(self, delivery: Delivery) -> bool:
+        """Write a delivery's status, attempts and next attempt time as `delivery` has them,
+        only while the stored one is still pending. Whether it was written."""
+
+    @abstractmethod
+    def list_deliveries(
+        self,
+        job_id: str | None = None,
+        channel: str | None = None,
+        status: DeliveryStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> DeliveryPage:
+        """Deliveries newest first (by created_at, then id). `cursor` is a previous page's
+        next_cursor; raises ValidationFailed for one that is not."""
 
     # --- users and tokens --------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from gnomon.errors import StoreError, StoreNotReady, StoreSchemaNewer
 from gnomon.store.base import Migration, Store
 from gnomon.store.sql_auth import SqlAuth
 from gnomon.store.sql_backup import backup_sqlite
+from gnomon.store.sql_deliveries import SqlDeliveries
 from gnomon.store.sql_engine import sqlite_file
 from gnomon.store.sql_jobs import SqlJobs
 from gnomon.store.sql_lifecycle import SqlLifecycle
@@ -42,7 +43,7 @@ def _refuse_newer(current: set[str], script: ScriptDirectory) -> None:
         raise StoreSchemaNewer(", ".join(unknown), ", ".join(sorted(script.get_heads())))
 
 
-class SqlStore(SqlJobs, SqlRuns, SqlLifecycle, SqlAuth, SqlNodes, Store):
+class SqlStore(SqlJobs, SqlRuns, SqlLifecycle, SqlDeliveries, SqlAuth, SqlNodes, Store):
     """The store on a SQL database: ``sqlite:///PATH`` or ``postgresql://USER@HOST/DB``.
 
     Constructing it connects to nothing (beyond creating a SQLite file, empty, and its

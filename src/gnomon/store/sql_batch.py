@@ -12,7 +12,7 @@ Row locks on PostgreSQL are taken in id order, like interrupt_runs and write_job
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from gnomon.domain import Run, RunStatus, RunUpdate
 from gnomon.store.base import RunStart
+from gnomon.store.sql_events import Ended, record_events
 from gnomon.store.storable import storable_text
 
 # Column order of the runs rows written by claims (every column of the table).
@@ -203,17 +204,23 @@ def _expected(update: RunUpdate) -> str:
     return _framed(update.from_statuses)
 
 
-def update_runs(conn: Connection, updates: Sequence[RunUpdate], is_pg: bool) -> list[RunUpdate]:
+def update_runs(
+    conn: Connection,
+    updates: Sequence[RunUpdate],
+    is_pg: bool,
+    clock: Callable[[], datetime],
+) -> list[RunUpdate]:
     """Apply lifecycle updates as guarded transitions; a field left None keeps its stored value
     (COALESCE). Returns the updates refused (the run's status or owner was not the expected one,
-    or the run does not exist)."""
+    or the run does not exist). The applied updates that carry `alerting` then record their
+    events (sql_events), read from `clock`: a batch without any costs no statement more."""
     if not updates:
         return []
     ordered = sorted(updates, key=lambda u: u.run_id)  # stable: a run's updates keep their order
     if len(ordered) > 1 and len({u.run_id for u in ordered}) < len(ordered):
         # One UPDATE … FROM applies only one of two rows for the same run; apply them in turn
         # (rare: the recorder merges a run's updates before flushing).
-        return [refused for u in ordered for refused in update_runs(conn, [u], is_pg)]
+        return [refused for u in ordered for refused in update_runs(conn, [u], is_pg, clock)]
     text = storable_text
     applied: list[str] = []
     if is_pg:
@@ -248,9 +255,14 @@ def update_runs(conn: Connection, updates: Sequence[RunUpdate], is_pg: bool) -> 
             for u in ordered
         ]
         _sqlite_many(conn, _SQLITE_UPDATE_RUNS, rows, returning=applied)
+    ended = [Ended(u.run_id, u.status, u.alerting) for u in ordered if u.alerting is not None]
     if len(applied) == len(ordered):
+        if ended:
+            record_events(conn, ended, clock)
         return []
     done = set(applied)
+    if ended:
+        record_events(conn, [e for e in ended if e.run_id in done], clock)
     return [u for u in ordered if u.run_id not in done]
 
 

@@ -20,6 +20,7 @@ from gnomon.store.sql_batch import (
     set_next_times,
 )
 from gnomon.store.sql_engine import CHANGES_CHANNEL, SqlBase
+from gnomon.store.sql_events import Ended, record_events
 from gnomon.store.sql_nodes import check_fence
 from gnomon.store.tables import changes, jobs
 
@@ -46,6 +47,7 @@ def _definition_json(definition: JobDefinition) -> dict[str, Any]:
     data = {name: getattr(definition, name) for name in _DEFINITION_FIELDS}
     data["kind"] = definition.kind.value
     data["command"] = list(definition.command) if definition.command is not None else None
+    data["notify"] = [route.to_json() for route in definition.notify]
     return data
 
 
@@ -151,6 +153,15 @@ class SqlJobs(SqlBase):
                 runs_to_write, key=lambda run: (run.job_id, _sort_time(run.scheduled_for))
             )
             inserted = insert_claimed_runs(conn, ordered, self._is_pg)
+            alerting = {c.run.id: c.alerting for c in claims if c.alerting is not None}
+            if alerting:
+                # Fire times recorded missed (or skipped) straight away end here.
+                ended = [
+                    Ended(run.id, run.status, alerting[run.id])
+                    for run in runs_to_write
+                    if run.id in alerting and run.id in inserted and run.status.is_final
+                ]
+                record_events(conn, ended, self._clock)
             next_times = {c.run.job_id: c for c in claims}  # the last claim of a job wins
             set_next_times(
                 conn,

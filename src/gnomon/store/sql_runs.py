@@ -27,8 +27,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
+from gnomon.alerts import DeliveryStatus
 from gnomon.domain import (
     ACTIVE_STATUSES,
+    Alerting,
     AuditEntry,
     Lease,
     Run,
@@ -42,9 +44,10 @@ from gnomon.store.base import JobActivity, RunsAhead
 from gnomon.store.sql_auth import insert_audit
 from gnomon.store.sql_batch import update_runs
 from gnomon.store.sql_engine import SqlBase
+from gnomon.store.sql_events import Ended, record_events, routes_of_jobs
 from gnomon.store.sql_nodes import check_fence
 from gnomon.store.storable import storable_text
-from gnomon.store.tables import jobs, runs
+from gnomon.store.tables import deliveries, jobs, runs
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _FINAL = [s.value for s in RunStatus if s.is_final]
@@ -110,7 +113,12 @@ def row_to_run(row: RowMapping | Mapping[str, Any]) -> Run:
 
 
 def encode_cursor(run: Run) -> str:
-    raw = json.dumps([run.queued_at.isoformat(), run.id]).encode()
+    return cursor_after(run.queued_at, run.id)
+
+
+def cursor_after(when: datetime, ident: str) -> str:
+    """The cursor of a page that continues after the item at (`when`, `ident`)."""
+    raw = json.dumps([when.isoformat(), ident]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -157,7 +165,7 @@ class SqlRuns(SqlBase):
         if not updates:
             return []
         with self._write(urgent=False) as conn:
-            return update_runs(conn, updates, self._is_pg)
+            return update_runs(conn, updates, self._is_pg, self._clock)
 
     def find_run(self, run_id: str) -> Run | None:
         with self._read() as conn:
@@ -411,11 +419,23 @@ class SqlRuns(SqlBase):
                         for run in done
                     ],
                 )
+                routes = routes_of_jobs(conn, {run.job_id for run in done})
+                ended = [
+                    Ended(run.id, run.status, Alerting(run.job_id, routes[run.job_id]))
+                    for run in done
+                    if run.job_id in routes
+                ]
+                record_events(conn, ended, lambda: now)
         return sorted(done, key=lambda run: (run.queued_at, run.id))
 
     def prune_runs(self, finished_before: datetime) -> int:
         stmt = delete(runs).where(runs.c.status.in_(_FINAL), runs.c.queued_at < finished_before)
+        done_deliveries = delete(deliveries).where(
+            deliveries.c.status != DeliveryStatus.PENDING.value,
+            deliveries.c.created_at < finished_before,
+        )
         with self._write() as conn:
+            conn.execute(done_deliveries)
             return conn.execute(stmt).rowcount
 
 

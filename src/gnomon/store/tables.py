@@ -193,3 +193,29 @@ changes = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("counter", BigInteger, nullable=False),
 )
+
+# The notification outbox: one row per event per channel, inserted in the transaction that
+# writes the run's final status, delivered (at least once) by the leader. No foreign key to
+# runs: a delivery outlives a pruned run, and overdue events belong to no run.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),  # sent as X-Gnomon-Delivery
+    Column("channel", String(64), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("job_id", String(64), nullable=False),
+    Column("run_id", String(36), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    # NULL once delivered or given up: the index then holds only what is still to be sent.
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("attempt_count", Integer, nullable=False, default=0),
+    # The newest attempts: [{"at", "status_code", "error", "duration_ms"}, …].
+    Column("attempts", JSON, nullable=False),
+    # One event of a kind per run and channel, however often a write is retried.
+    UniqueConstraint("run_id", "channel", "event"),
+    Index("ix_deliveries_next_attempt_at", "next_attempt_at"),
+    Index("ix_deliveries_created_at", "created_at", "id"),
+    Index("ix_deliveries_job_id_created_at", "job_id", "created_at", "id"),
+)

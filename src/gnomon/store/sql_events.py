@@ -1,0 +1,114 @@
+"""The events of runs that end, recorded as pending deliveries in the transaction that ends them.
+
+Every store method that gives runs a final status calls record_events after writing them: the
+run's record and what it tells the job's channels commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from gnomon.alerts import OUTCOMES, DeliveryStatus, events_for, needs_previous
+from gnomon.domain import Alerting, Event, Route, RunStatus
+from gnomon.store.tables import deliveries, jobs, runs
+
+_OUTCOMES = sorted(status.value for status in OUTCOMES)
+_PENDING = DeliveryStatus.PENDING.value
+
+
+class Ended(NamedTuple):
+    """A run that has just been given a final status, and the channels of its job."""
+
+    run_id: str
+    status: RunStatus
+    alerting: Alerting
+
+
+def record_events(conn: Connection, ended: Sequence[Ended], clock: Callable[[], datetime]) -> None:
+    """Insert a pending delivery, due at once, for every event these runs raise (see
+    alerts.events_for). Called in the transaction that wrote their final statuses, after it
+    wrote them, so a success judged against a failure written by the same batch sees it."""
+    if not ended:
+        return
+    asking = [e.run_id for e in ended if needs_previous(e.status, e.alerting.routes)]
+    previous = previous_outcomes(conn, asking) if asking else {}
+    now = clock()
+    rows = [
+        _new_row(e.run_id, e.alerting.job_id, channel, event, now)
+        for e in ended
+        for channel, event in events_for(e.status, e.alerting.routes, previous.get(e.run_id))
+    ]
+    if not rows:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    # A run's final transition applies once, so a second row could only come from a bug: the
+    # unique (run_id, channel, event) drops it rather than fail the run's record with it.
+    conn.execute(insert(deliveries).on_conflict_do_nothing(), rows)
+
+
+def _new_row(
+    run_id: str | None, job_id: str, channel: str, event: Event, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "channel": channel,
+        "event": event.value,
+        "job_id": job_id,
+        "run_id": run_id,
+        "status": _PENDING,
+        "created_at": now,
+        "next_attempt_at": now,
+        "finished_at": None,
+        "attempt_count": 0,
+        "attempts": [],
+    }
+
+
+def previous_outcomes(conn: Connection, run_ids: Sequence[str]) -> dict[str, RunStatus | None]:
+    """Per run, its job's previous outcome: the status of the newest run of the same job queued
+    before it (by queued_at, then id) that succeeded or failed in some way (alerts.OUTCOMES),
+    or None when there is none. One statement, walking the (job_id, queued_at, id) index."""
+    earlier = runs.alias("earlier")
+    newest_before = (
+        select(earlier.c.status)
+        .where(
+            earlier.c.job_id == runs.c.job_id,
+            earlier.c.status.in_(_OUTCOMES),
+            or_(
+                earlier.c.queued_at < runs.c.queued_at,
+                and_(earlier.c.queued_at == runs.c.queued_at, earlier.c.id < runs.c.id),
+            ),
+        )
+        .order_by(earlier.c.queued_at.desc(), earlier.c.id.desc())
+        .limit(1)
+        .correlate(runs)
+        .scalar_subquery()
+    )
+    stmt = select(runs.c.id, newest_before).where(runs.c.id.in_(sorted(set(run_ids))))
+    return {
+        run_id: None if status is None else RunStatus(status)
+        for run_id, status in conn.execute(stmt)
+    }
+
+
+def routes_of_jobs(conn: Connection, job_ids: Iterable[str]) -> dict[str, tuple[Route, ...]]:
+    """The channels of each job as its stored definition names them (jobs without any, or
+    gone, are left out). For the store's own run moves that the engine did not hand it."""
+    ids = sorted(set(job_ids))
+    if not ids:
+        return {}
+    found: dict[str, tuple[Route, ...]] = {}
+    for job_id, definition in conn.execute(
+        select(jobs.c.id, jobs.c.definition).where(jobs.c.id.in_(ids))
+    ):
+        routes = tuple(Route.from_json(r) for r in (definition or {}).get("notify") or ())
+        if routes:
+            found[job_id] = routes
+    return found
