@@ -105,3 +105,28 @@ def test_ad_hoc_jobs_take_the_configured_isolation_by_default(write_config: Writ
     finally:
         scheduler.shutdown()
     assert view.record.definition.isolation is Isolation.PROCESS
+
+
+def test_ad_hoc_jobs_tell_the_default_channels_or_their_own(write_config: WriteConfig) -> None:
+    config = write_config(
+        '[scheduler]\ntimezone = "UTC"\nnotify = ["ops"]\n'
+        '[[notifications]]\nid = "ops"\ntype = "webhook"\nurl = "http://127.0.0.1:9/x"\n'
+        '[[notifications]]\nid = "chat"\ntype = "slack"\nurl = "http://127.0.0.1:9/y"\n'
+        'on = ["failed"]\n'
+        '[[jobs]]\nid = "gnomon.prune_runs"\nenabled = false\n'
+    )
+    scheduler = gnomon.Scheduler(config, env={})
+    scheduler.runtime.prepare_store()
+    every = {"trigger_type": "interval", "seconds": 60}
+    try:
+        default = scheduler.add_job(targets.ok, every, id="a").record.definition
+        own = scheduler.add_job(targets.ok, every, id="b", notify=["chat"]).record.definition
+        none = scheduler.add_job(targets.ok, every, id="c", notify=[]).record.definition
+        with pytest.raises(ValidationFailed) as info:
+            scheduler.add_job(targets.ok, every, id="d", notify=["ghost"])
+    finally:
+        scheduler.shutdown()
+    assert [r.channel for r in default.notify] == ["ops"]
+    assert [(r.channel, sorted(r.events)) for r in own.notify] == [("chat", ["failed"])]
+    assert none.notify == ()
+    assert info.value.problems[0].field == "notify[0]"

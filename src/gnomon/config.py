@@ -14,6 +14,14 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gnomon.alerts import Notifications
+from gnomon.alerts_config import (
+    ChannelDeclaration,
+    SmtpSettings,
+    channel_problems,
+    route_problems,
+    routes,
+)
 from gnomon.domain import Isolation, JobDefinition, JobKind
 from gnomon.errors import ConfigInvalid, Problem, TriggerInvalid
 from gnomon.references import setting_problems
@@ -57,6 +65,18 @@ class ServerSettings(_Section):
     # The longest an API token may live, in days (as token expiries are given everywhere):
     # a token created with no expiry or a longer one gets this one. None: no cap.
     token_max_lifetime: int | None = Field(default=None, ge=1, le=3650)
+    # The console's address as people reach it (through any proxy), e.g.
+    # "https://gnomon.example.com": notifications link to runs with it. None: no links.
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError("must be the http:// or https:// address of the console")
+        return value.rstrip("/")
 
     @field_validator("bind")
     @classmethod
@@ -95,6 +115,8 @@ class SchedulerSettings(_Section):
     # Whether commands and process-isolated targets start with the scheduler's environment (less
     # GNOMON_* variables) unless a job says otherwise; by default they get a few harmless ones.
     inherit_env: bool = False
+    # The notification channels ([[notifications]] ids) of every job that names none itself.
+    notify: list[str] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
@@ -141,6 +163,8 @@ class JobDeclaration(_Section):
     isolation: Literal["thread", "process"] | None = None
     enabled: bool = True
     locked: bool = False
+    # Its notification channels, instead of [scheduler] notify ([] for none).
+    notify: list[str] | None = None
 
     @field_validator("id")
     @classmethod
@@ -177,6 +201,8 @@ class Settings(_Section):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     jobs: list[JobDeclaration] = Field(default_factory=list)
+    notifications: list[ChannelDeclaration] = Field(default_factory=list)
+    smtp: SmtpSettings | None = None
 
     def store_url(self, base_dir: Path) -> str:
         """The store URL: configured, or SQLite in the data directory."""
@@ -200,6 +226,16 @@ class LoadedConfig:
     # The enabled job definitions (shipped jobs merged in), sorted by id: built once, while
     # the file is validated, and registered from here at start-up.
     jobs: tuple[JobDefinition, ...]
+
+    @property
+    def notifications(self) -> Notifications:
+        """The channels declared, the SMTP server and the console's address, for delivery."""
+        settings = self.settings
+        return Notifications(
+            channels={c.id: c.channel() for c in settings.notifications},
+            smtp=settings.smtp.server() if settings.smtp is not None else None,
+            public_url=settings.server.public_url,
+        )
 
     @property
     def store_url(self) -> str:
@@ -251,7 +287,14 @@ def load_config(
         problems += [p for p in _trigger_problems(raw) if p not in problems]
         raise ConfigInvalid(problems, source) from None
     found = config_path.resolve() if config_path.is_file() else None
-    jobs = declared_jobs(settings, str(found or "configuration"))
+    where = str(found or "configuration")
+    problems = channel_problems(settings.notifications, settings.smtp, settings.scheduler.notify)
+    try:
+        jobs = declared_jobs(settings, where)
+    except ConfigInvalid as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigInvalid(problems, where)
     # The [[jobs]] tables are not kept: their definitions are, and one copy of every job's data
     # is enough to hold for the life of the process.
     return LoadedConfig(
@@ -276,7 +319,8 @@ def _trigger_problems(raw: dict[str, Any]) -> list[Problem]:
     for index, item in enumerate(jobs):
         try:
             declaration = JobDeclaration.model_validate(item)
-            _to_definition(declaration, settings, f"jobs[{index}]")
+            # Without the channels, which may be what failed: their names are checked then.
+            _to_definition(declaration, settings, f"jobs[{index}]", check_notify=False)
         except (ValidationError, TypeError):
             continue  # already reported by the whole-file validation
         except ConfigInvalid as exc:
@@ -293,9 +337,11 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         "store": StoreSettings,
         "scheduler": SchedulerSettings,
         "logging": LoggingSettings,
+        "smtp": SmtpSettings,
     }
     for section, model in sections.items():
-        for key in model.model_fields:
+        for name, field in model.model_fields.items():
+            key = field.alias or name  # [smtp] from
             value = env.get(f"{ENV_PREFIX}{section.upper()}_{key.upper()}")
             if value is not None:
                 table = raw.setdefault(section, {})
@@ -380,8 +426,14 @@ def _merge_shipped(shipped: JobDeclaration, override: JobDeclaration) -> JobDecl
     return shipped.model_copy(update=given)
 
 
-def _to_definition(declaration: JobDeclaration, settings: Settings, where: str) -> JobDefinition:
+def _to_definition(
+    declaration: JobDeclaration, settings: Settings, where: str, *, check_notify: bool = True
+) -> JobDefinition:
     problems: list[Problem] = []
+    channels = settings.notifications
+    if declaration.notify is not None and check_notify:
+        known = {channel.id for channel in channels}
+        problems += route_problems(f"{where}.notify", declaration.notify, known)
     if (declaration.target is None) == (declaration.command is None):
         problems.append(Problem(f"{where}.target", "give exactly one of 'target' or 'command'"))
     elif declaration.command is not None and declaration.isolation is not None:
@@ -437,6 +489,8 @@ def _to_definition(declaration: JobDeclaration, settings: Settings, where: str) 
         isolation=_isolation(declaration, scheduler),
         locked=declaration.locked,
         is_builtin=True,
+        # Channels named by [scheduler] notify that do not exist are reported once, there.
+        notify=routes(_pick(declaration.notify, settings.scheduler.notify), channels),
     )
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from gnomon.domain import Isolation, JobDefinition, JobKind, Run
+from gnomon.alerts_config import route_problems, routes
+from gnomon.domain import Isolation, JobDefinition, JobKind, Route, Run
 from gnomon.errors import Problem, ValidationFailed
 from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor, JobView
@@ -68,13 +69,15 @@ class Scheduler:
         misfire_grace_time, coalesce, max_instances, timeout, isolation ("thread" or "process";
         default: the [scheduler] setting), env and inherit_env (for a process-isolated target;
         inherit_env defaults to the [scheduler] setting), public_kwargs (viewers of the API see
-        the kwargs' values, not only their keys), description.
+        the kwargs' values, not only their keys), description, notify (ids of configured
+        notification channels; default: [scheduler] notify).
         Raises TriggerInvalid, ValidationFailed, JobExists.
         """
         settings = self.runtime.config.settings.scheduler
         isolation = options.pop("isolation", settings.isolation)
         if isolation not in tuple(Isolation):
             raise ValidationFailed([Problem("isolation", "must be 'thread' or 'process'")])
+        notify = self._routes(options.pop("notify", None))
         if not isinstance(trigger, Trigger):
             trigger = parse_trigger(
                 trigger, default_timezone=settings.timezone, now=self.runtime.jobs.now()
@@ -92,9 +95,22 @@ class Scheduler:
             isolation=Isolation(isolation),
             inherit_env=options.pop("inherit_env", settings.inherit_env),
             is_builtin=False,
+            notify=notify,
             **options,
         )
         return self.runtime.jobs.add_job(definition, APPLICATION, replace_existing)
+
+    def _routes(self, names: Sequence[str] | None) -> tuple[Route, ...]:
+        """The routes of the named channels (default: [scheduler] notify); ValidationFailed
+        naming a channel the configuration does not declare."""
+        settings = self.runtime.config.settings
+        if names is None:
+            names = settings.scheduler.notify
+        known = {channel.id for channel in settings.notifications}
+        problems = route_problems("notify", list(names), known)
+        if problems:
+            raise ValidationFailed(problems)
+        return routes(list(names), settings.notifications)
 
     def remove_job(self, job_id: str) -> None:
         """Raises JobNotFound."""

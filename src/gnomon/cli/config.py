@@ -22,6 +22,7 @@ def check_config(as_json: bool) -> None:
     """Validate the configuration; exit non-zero with one line per problem."""
     loaded = load_config(config_path())
     jobs = loaded.jobs
+    channels = loaded.notifications.channels
     if as_json:
         echo_json(
             {
@@ -29,6 +30,7 @@ def check_config(as_json: bool) -> None:
                 "path": str(loaded.path) if loaded.path else None,
                 "store_url": loaded.store_url,
                 "jobs": [j.id for j in jobs],
+                "notifications": list(channels),
             }
         )
         return
@@ -36,3 +38,5 @@ def check_config(as_json: bool) -> None:
     click.echo(f"store: {loaded.store_url}")
     for job in jobs:
         click.echo(f"  {job.id:<28} {load_trigger(job.trigger).summary()}")
+    for channel in channels.values():  # never their URLs: those may be secrets
+        click.echo(f"notifications: {channel.id} ({channel.kind.value})")
