@@ -81,7 +81,9 @@ class Reconciler:
         grace = record.definition.misfire_grace_time
         if (now - latest).total_seconds() > grace:
             why = f"its leader lost the lease before starting it, {grace}s grace ago or more"
-            self._runs.end_unstarted(run, RunStatus.MISSED, MissReason.LEADER_LOST, why)
+            self._runs.end_unstarted(
+                run, RunStatus.MISSED, MissReason.LEADER_LOST, why, record.definition.alerting
+            )
             return
         self._runs.start(record, run, run.scheduled_for if run.scheduled_for > now else None)
 
@@ -113,7 +115,10 @@ class Reconciler:
                 self.resume_queued(run, now)
                 suspects.discard(run.id)
             elif run.status is RunStatus.RUNNING and confirmed:
-                self._runs.interrupt(run, "the node executing it lost track of it", now)
+                record = self._job_of(run.job_id)
+                alerting = None if record is None else record.definition.alerting
+                why = "the node executing it lost track of it"
+                self._runs.interrupt(run, why, now, alerting)
                 suspects.discard(run.id)
         self._suspects = suspects
 

@@ -19,7 +19,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus, RunUpdate, TriggerType
+from gnomon.domain import (
+    Alerting,
+    JobRecord,
+    Lease,
+    MissReason,
+    Run,
+    RunStatus,
+    RunUpdate,
+    TriggerType,
+)
 from gnomon.engine.executors import run_job
 from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.pool import WorkerPool
@@ -245,10 +254,13 @@ class ActiveRuns:
             self._settle_locked()
             still = list(self._active.values())
         for active in still:
-            self.interrupt(active.run, reason, now)
+            self.interrupt(active.run, reason, now, active.record.definition.alerting)
 
-    def interrupt(self, run: Run, reason: str, now: datetime) -> None:
-        """Record this node's `run` interrupted for `reason`; counted and logged as such."""
+    def interrupt(
+        self, run: Run, reason: str, now: datetime, alerting: Alerting | None = None
+    ) -> None:
+        """Record this node's `run` interrupted for `reason`; counted and logged as such.
+        `alerting`: its job's channels, told of it."""
         self._recorder.record(
             RunUpdate(
                 run_id=run.id,
@@ -256,6 +268,7 @@ class ActiveRuns:
                 finished_at=now,
                 reason=reason,
                 owner=self._node_id,
+                alerting=alerting,
             )
         )
         self._metrics.interrupted(run.job_id, run.id, reason)
@@ -282,13 +295,22 @@ class ActiveRuns:
         grace = record.definition.misfire_grace_time
         if latest is not None and (now - latest).total_seconds() > grace:
             why = f"it could not start within the {grace}s grace after its fire time"
-            self.end_unstarted(run, RunStatus.MISSED, MissReason.OVERLOADED, why)
+            self.end_unstarted(
+                run, RunStatus.MISSED, MissReason.OVERLOADED, why, record.definition.alerting
+            )
             return False
         return True
 
-    def end_unstarted(self, run: Run, status: RunStatus, reason: MissReason, message: str) -> None:
+    def end_unstarted(
+        self,
+        run: Run,
+        status: RunStatus,
+        reason: MissReason,
+        message: str,
+        alerting: Alerting | None = None,
+    ) -> None:
         """Record that this node's queued `run` will not start (skipped or missed), and why;
-        counted and logged as such."""
+        counted and logged as such. `alerting`: its job's channels, told of a miss."""
         self._recorder.record(
             RunUpdate(
                 run_id=run.id,
@@ -297,6 +319,7 @@ class ActiveRuns:
                 reason=reason.value,
                 error_message=message,
                 owner=self._node_id,
+                alerting=alerting,
             )
         )
         if status is RunStatus.MISSED:
@@ -317,13 +340,14 @@ class ActiveRuns:
         thread.name = run.manual_job_id or f"gnomon-run-{run.id[:8]}"
         lingering: threading.Event | None = None
         try:
+            record = active.record  # the job as it is now, for a fire claimed ahead
+            alerting = record.definition.alerting
             if self._lease() is None:
                 # Moved to running just ahead of its time, but this node lost the lease since
                 # (frozen, deposed, stopping): it must not run it now. Nobody else will either.
                 why = "this node lost the scheduler lease just before the run's time"
-                self.interrupt(run, why, self._clock())
+                self.interrupt(run, why, self._clock(), alerting)
                 return
-            record = active.record  # the job as it is now, for a fire claimed ahead
             trigger = record.trigger
             if run.scheduled_for is not None and trigger.get("type") == TriggerType.INTERVAL:
                 jitter = trigger.get("jitter")
@@ -361,9 +385,10 @@ class ActiveRuns:
                     error_message=f"the job raised {type(exc).__name__}: {exc}",
                     node=self._node_id,
                     owner=self._node_id,
+                    alerting=alerting,
                 )
             else:
-                update = outcome.to_update(run.id, node=self._node_id)
+                update = outcome.to_update(run.id, node=self._node_id, alerting=alerting)
                 lingering = outcome.lingering
             self._report_end(run, update, executed=True)
         finally:

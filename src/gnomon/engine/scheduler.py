@@ -588,6 +588,7 @@ class Scheduler:
                     if run.scheduled_for is not None and run.scheduled_for <= soon
                 }
             max_instances = record.definition.max_instances
+            alerting = record.definition.alerting  # for fire times recorded missed
             for run in plan.records:
                 start = None
                 if run.id in execute:
@@ -598,6 +599,7 @@ class Scheduler:
                         expected_revision=record.revision,
                         next_fire_time=plan.next_fire_time,
                         start=start,
+                        alerting=alerting,
                     )
                 )
         try:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gnomon.domain import RunStatus, RunUpdate
+from gnomon.domain import Alerting, RunStatus, RunUpdate
 from gnomon.engine.output import OutputBuffer
 from gnomon.errors import SecretUnavailable
 
@@ -41,8 +41,11 @@ class Outcome:
         if self.status not in OUTCOME_STATUSES:
             raise ValueError(f"an executor cannot end a run as {self.status.value!r}")
 
-    def to_update(self, run_id: str, *, node: str | None = None) -> RunUpdate:
-        """The store write that records this outcome on run ``run_id``."""
+    def to_update(
+        self, run_id: str, *, node: str | None = None, alerting: Alerting | None = None
+    ) -> RunUpdate:
+        """The store write that records this outcome on run ``run_id`` (and, with `alerting`,
+        the events it raises on the job's channels)."""
         return RunUpdate(
             run_id=run_id,
             status=self.status,
@@ -56,6 +59,7 @@ class Outcome:
             exit_code=self.exit_code,
             node=node,
             owner=node,
+            alerting=alerting,
         )
 
 
