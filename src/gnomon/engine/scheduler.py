@@ -29,14 +29,16 @@ import heapq
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from gnomon.alerts import Notifications
 from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus, RunUpdate, utcnow
 from gnomon.engine.clock import steady
 from gnomon.engine.executors import install_output_routing, uninstall_output_routing
 from gnomon.engine.leadership import Leadership, new_node_id
+from gnomon.engine.notify.deliverer import Deliverer
 from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
 from gnomon.engine.planning import FirePlan, plan_ahead, plan_fires
 from gnomon.engine.pool import WorkerPool
@@ -100,7 +102,11 @@ class Scheduler:
         node_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         metrics: EngineMetricsProtocol | None = None,
+        notifications: Notifications | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """`notifications`: the channels this node delivers to while it leads; `env`: where
+        their secret references are resolved (default: none resolve)."""
         self.store = store
         self.metrics: EngineMetricsProtocol = RunLogReports(metrics or NullMetrics())
         self.options = options or SchedulerOptions()
@@ -118,7 +124,20 @@ class Scheduler:
         self._pool = WorkerPool(self.options.pool_size)
         # While runs wait to start, the GIL goes to starting them: their records wait (0.5 s at
         # most), which took a third off the time 10,000 runs due at one instant take to start.
-        self._recorder = RunRecorder(store, hold=self._pool.behind, on_refused=self._count_refused)
+        self._recorder = RunRecorder(
+            store,
+            hold=self._pool.behind,
+            on_refused=self._count_refused,
+            on_flushed=self._flushed,
+        )
+        self._deliverer = Deliverer(
+            store,
+            notifications or Notifications(channels={}),
+            is_leader=lambda: self._leadership.lease is not None,
+            clock=clock,
+            env=env or {},
+            poll_interval=self.options.poll_interval,
+        )
         self._runs = ActiveRuns(
             store,
             self._pool,
@@ -184,6 +203,7 @@ class Scheduler:
             gc.set_threshold(GC_THRESHOLD, thresholds[1], thresholds[2])
         install_output_routing()
         self._recorder.start()
+        self._deliverer.start()
         self._runs.start_gate()
         self._pool.start()
         self._leadership.start()
@@ -198,6 +218,8 @@ class Scheduler:
         self._wake.set()
         if self._thread:
             self._thread.join(timeout=30)
+        # What is left in the outbox is the next leader's to deliver.
+        self._deliverer.stop()
         # Firing has stopped: hand the lease over now rather than after the grace.
         self._leadership.resign()
         # Running runs get the grace; cancel requests still reach them meanwhile. (Fires
@@ -241,6 +263,7 @@ class Scheduler:
                 ("leadership", self._leadership.alive()),
                 ("recorder", self._recorder.alive()),
                 ("starts", self._runs.gate_alive()),
+                ("notifier", self._deliverer.alive()),
             )
             if not alive
         ]
@@ -262,6 +285,8 @@ class Scheduler:
                 self._recorder.start()
             elif name == "starts":
                 self._runs.restart_gate()
+            elif name == "notifier":
+                self._deliverer.start()
             elif name == "workers":
                 self._pool.revive()
 
@@ -280,6 +305,11 @@ class Scheduler:
     def _lease_lost(self) -> None:
         self._leadership.forfeit()
         self._wake.set()
+
+    def _flushed(self, batch: list[RunUpdate]) -> None:
+        """Run records were written: if some told channels of their outcome, deliver now."""
+        if any(update.alerting is not None for update in batch):
+            self._deliverer.wake()
 
     def _count_refused(self, refused: list[RunUpdate]) -> None:
         counts: dict[str, int] = {}

@@ -128,6 +128,8 @@ class Runtime:
             ),
             clock=self._clock,
             metrics=metrics,
+            notifications=self.config.notifications,
+            env=self._env,
         )
         self.scheduler.start()
         if self._changes_dsn is not None:
