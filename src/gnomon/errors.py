@@ -77,6 +77,10 @@ class TokenNotFound(NotFound):
     kind = "API token"
 
 
+class ChannelNotFound(NotFound):
+    kind = "notification channel"
+
+
 class SecretUnavailable(GnomonError, LookupError):
     """A job's secret reference (``${env:NAME}``, ``${file:/path}``) cannot be resolved when its
     run starts. The message names the reference, never a value."""

@@ -8,7 +8,17 @@ from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gnomon.api import audit, openapi, previews, runs, scheduler, status, tokens, users
+from gnomon.api import (
+    audit,
+    deliveries,
+    openapi,
+    previews,
+    runs,
+    scheduler,
+    status,
+    tokens,
+    users,
+)
 from gnomon.api.auth import init_auth
 from gnomon.api.envelope import add_request_id, request_id
 from gnomon.api.errors import register_error_handlers
@@ -76,7 +86,7 @@ def create_app(
     register_error_handlers(app)
     init_auth(app, settings)
     blueprints = (scheduler.bp, runs.bp, previews.bp, status.bp, status.health, audit.bp)
-    for blueprint in (*blueprints, tokens.bp, users.bp, openapi.bp):
+    for blueprint in (*blueprints, deliveries.bp, tokens.bp, users.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -17,6 +17,7 @@ from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
 from gnomon.filemodes import loose_modes
 from gnomon.services.jobs import JobService
+from gnomon.services.notifications import NotificationService
 from gnomon.services.runs import RunService
 from gnomon.services.users import UserService
 from gnomon.services.views import CONFIG
@@ -53,6 +54,9 @@ class Runtime:
         )
         self.runs = RunService(self.store, clock=clock, notify=self._notify_runs)
         self.users = UserService(self.store, clock=clock)
+        self.notifications = NotificationService(
+            self.store, config.notifications, env=self._env, clock=clock
+        )
         self._clock = clock
 
     @classmethod

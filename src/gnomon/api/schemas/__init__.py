@@ -11,6 +11,8 @@ from gnomon.api.schemas.admin import (
     AuditPage,
     AuditQuery,
     CsrfToken,
+    DeliveryPage,
+    DeliveryQuery,
     Health,
     LoginInput,
     LoginResult,
@@ -43,6 +45,7 @@ RunPageEnvelope = envelope("RunPageEnvelope", RunPage)
 PreviewEnvelope = envelope("PreviewEnvelope", Preview)
 StatusEnvelope = envelope("StatusEnvelope", Status)
 AuditEnvelope = envelope("AuditEnvelope", AuditPage)
+DeliveryPageEnvelope = envelope("DeliveryPageEnvelope", DeliveryPage)
 HealthEnvelope = envelope("HealthEnvelope", Health)
 CsrfEnvelope = envelope("CsrfEnvelope", CsrfToken)
 LoginEnvelope = envelope("LoginEnvelope", LoginResult)
@@ -57,6 +60,7 @@ __all__ = [
     "AuditEntry",
     "AuditQuery",
     "CountQuery",
+    "DeliveryQuery",
     "ErrorEnvelope",
     "Job",
     "LoginInput",

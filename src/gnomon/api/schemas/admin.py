@@ -101,3 +101,37 @@ class NewToken(Token):
 class AuditQuery(Strict):
     limit: int = Field(default=50, ge=1, le=500)
     before_id: int | None = Field(default=None, ge=1, le=2**53)
+
+
+class DeliveryAttempt(BaseModel):
+    at: str
+    status_code: int | None = Field(description="HTTP status, or SMTP reply code.")
+    error: Text = Field(description="Why the attempt failed; null when it succeeded.")
+    duration_ms: int
+
+
+class Delivery(BaseModel):
+    id: str = Field(description="Sent as X-Gnomon-Delivery with every attempt.")
+    channel: str
+    event: Literal["failed", "timed_out", "missed", "interrupted", "recovered", "overdue"]
+    job_id: str
+    run_id: Text
+    status: Literal["pending", "delivered", "failed"]
+    created_at: str
+    next_attempt_at: Text
+    finished_at: Text
+    attempt_count: int
+    attempts: list[DeliveryAttempt] = Field(description="The newest attempts (50 at most).")
+
+
+class DeliveryPage(BaseModel):
+    items: list[Delivery]
+    next_cursor: Text
+
+
+class DeliveryQuery(Strict):
+    job_id: Text = Field(default=None, max_length=64)
+    channel: Text = Field(default=None, max_length=64)
+    status: Literal["pending", "delivered", "failed"] | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: Text = Field(default=None, max_length=512)
