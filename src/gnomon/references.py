@@ -127,7 +127,7 @@ def _secret(match: re.Match[str], env: Mapping[str, str]) -> str:
             raise SecretUnavailable(
                 reference,
                 f"the scheduler's environment has no variable {body}; set it where gnomon "
-                "runs, or change the job's reference",
+                "runs, or change the reference",
             )
         return env[body]
     return _read_file(reference, body)

@@ -20,6 +20,7 @@ COMMANDS = {
     "cron": "gnomon.cli.cron:cron_command",
     "config": "gnomon.cli.config:config_group",
     "db": "gnomon.cli.db:db_group",
+    "notify": "gnomon.cli.notify:notify_group",
     "users": "gnomon.cli.users:users_group",
     "tokens": "gnomon.cli.tokens:tokens_group",
 }

@@ -49,28 +49,38 @@ class NotificationService:
         )
 
     def send_test(self, channel_id: str) -> Attempt:
-        """Send a `test` event to the channel now, outside the outbox (nothing is stored), and
-        say how it went. Raises ChannelNotFound."""
-        from gnomon.engine.notify.notice import Notice
-        from gnomon.engine.notify.senders import new_context, send
+        """See send_test."""
+        return send_test(self.notifications, channel_id, self._env, self._clock)
 
-        channel = self.notifications.channels.get(channel_id)
-        if channel is None:
-            raise ChannelNotFound(channel_id)
-        now = self._clock()
-        notice = Notice(
-            delivery_id=str(uuid.uuid4()),
-            event=Event.TEST,
-            job_id=TEST_JOB_ID,
-            job_name="gnomon notify test",
-            occurred_at=now,
-            public_url=self.notifications.public_url,
-        )
-        context = new_context(self._env, self.notifications.smtp)
-        started = time.monotonic()
-        try:
-            sent = send(notice, channel, context)
-        finally:
-            context.http.close()
-        elapsed_ms = int((time.monotonic() - started) * 1000)
-        return Attempt(now, sent.status_code, sent.error, elapsed_ms)
+
+def send_test(
+    notifications: Notifications,
+    channel_id: str,
+    env: Mapping[str, str],
+    clock: Callable[[], datetime] = utcnow,
+) -> Attempt:
+    """Send a `test` event to the channel now, outside the outbox (nothing is stored: no store
+    is needed), and say how it went. Raises ChannelNotFound."""
+    from gnomon.engine.notify.notice import Notice
+    from gnomon.engine.notify.senders import new_context, send
+
+    channel = notifications.channels.get(channel_id)
+    if channel is None:
+        raise ChannelNotFound(channel_id)
+    now = clock()
+    notice = Notice(
+        delivery_id=str(uuid.uuid4()),
+        event=Event.TEST,
+        job_id=TEST_JOB_ID,
+        job_name="gnomon notify test",
+        occurred_at=now,
+        public_url=notifications.public_url,
+    )
+    context = new_context(env, notifications.smtp)
+    started = time.monotonic()
+    try:
+        sent = send(notice, channel, context)
+    finally:
+        context.http.close()
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    return Attempt(now, sent.status_code, sent.error, elapsed_ms)
