@@ -38,7 +38,7 @@ shutdown_grace = 1
 
 [[jobs]]
 id = "gnomon.prune_runs"
-{quiet}
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 WEBHOOK = """
 [[notifications]]
@@ -63,7 +63,7 @@ def make_runtime(tmp_path: Path) -> Iterator[Make]:
 
     def make(body: str) -> Runtime:
         path = tmp_path / "gnomon.toml"
-        path.write_text(HEADER.format(quiet=QUIET) + textwrap.dedent(body), encoding="utf-8")
+        path.write_text(HEADER + textwrap.dedent(body), encoding="utf-8")
         runtime = Runtime.from_config_file(path, env=ENV)
         runtime.prepare_store()
         made.append(runtime)
@@ -134,9 +134,9 @@ def test_every_fire_of_a_failing_job_tells_each_channel_once(
             id = "broken"
             name = "Broken report"
             command = ["sh", "-c", "echo working; echo 'it broke' >&2; exit 3"]
-            trigger = {{ type = "interval", seconds = 1 }}  # fires: every fire must alert
             notify = ["ops", "chat", "mail"]
             """
+            + 'trigger = { type = "interval", seconds = 1 }  # fires: every fire must alert\n'
         )
         wait_for(lambda: len(failed_runs(runtime, "broken")) >= 3, 15, "three failed fires")
         runtime.jobs.pause("broken", TESTER)
@@ -199,9 +199,9 @@ def test_a_job_that_fails_then_succeeds_tells_recovered_once(
             [[jobs]]
             id = "flaky"
             command = ["sh", "-c", "test ! -e '{broken}'"]
-            trigger = {{ type = "interval", seconds = 1 }}  # fires: it fails, then recovers
             notify = ["ops"]
             """
+            + 'trigger = { type = "interval", seconds = 1 }  # fires: it fails, then recovers\n'
         )
 
         def events() -> list[str]:
