@@ -173,6 +173,8 @@ def test_due_deliveries_come_longest_due_first_and_updates_apply_while_pending(
     later = T0 + timedelta(days=3650)
     first, second = store.due_deliveries(later)
     assert [first.run_id, second.run_id] == [a, b]
+    assert store.due_deliveries(later, except_channels={"ops", "other"}) == []
+    assert len(store.due_deliveries(later, limit=1, except_channels={"other"})) == 1
     retry_at = later + timedelta(seconds=30)
     failed_once = replace(
         first,

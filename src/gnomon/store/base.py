@@ -6,7 +6,7 @@ Every method is one transaction. Times going in and out are timezone-aware UTC d
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -372,8 +372,11 @@ class Store(ABC):
     # --- notification deliveries (the outbox) ------------------------------------------------
 
     @abstractmethod
-    def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
-        """Pending deliveries whose next attempt is due by `now`, the longest due first."""
+    def due_deliveries(
+        self, now: datetime, limit: int = 100, except_channels: Collection[str] = ()
+    ) -> list[Delivery]:
+        """Pending deliveries whose next attempt is due by `now`, the longest due first,
+        leaving out those to `except_channels`."""
 
     @abstractmethod
     def update_delivery(self, delivery: Delivery) -> bool:

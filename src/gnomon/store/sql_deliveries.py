@@ -3,7 +3,7 @@ up) and their listing. Rows are added by sql_events, with the final statuses of 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -56,13 +56,15 @@ def row_to_delivery(row: RowMapping | Mapping[str, Any]) -> Delivery:
 class SqlDeliveries(SqlBase):
     """The outbox half of SqlStore."""
 
-    def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
-        stmt = (
-            select(deliveries)
-            .where(deliveries.c.next_attempt_at <= now, deliveries.c.status == _PENDING)
-            .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
-            .limit(limit)
+    def due_deliveries(
+        self, now: datetime, limit: int = 100, except_channels: Collection[str] = ()
+    ) -> list[Delivery]:
+        stmt = select(deliveries).where(
+            deliveries.c.next_attempt_at <= now, deliveries.c.status == _PENDING
         )
+        if except_channels:
+            stmt = stmt.where(deliveries.c.channel.not_in(sorted(except_channels)))
+        stmt = stmt.order_by(deliveries.c.next_attempt_at, deliveries.c.id).limit(limit)
         with self._read() as conn:
             return [row_to_delivery(row) for row in conn.execute(stmt).mappings()]
 

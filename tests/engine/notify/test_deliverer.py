@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gnomon.alerts import Attempt, Channel, ChannelKind, Delivery, DeliveryStatus, Notifications
-from gnomon.domain import Alerting, Event, Route, RunStatus, RunUpdate
+from gnomon.domain import Alerting, Event, Route, RunStatus, RunUpdate, utcnow
 from gnomon.engine.notify.deliverer import Deliverer, _after
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
 from gnomon.store.sql import SqlStore
@@ -68,10 +68,42 @@ def _store(tmp_path: Path) -> SqlStore:
     return store
 
 
-def _failed_run(store: SqlStore) -> None:
-    run = store.add_run(new_run())
-    alerting = Alerting("j1", (Route("ops", frozenset({Event.FAILED})),))
-    store.update_runs([RunUpdate(run.id, RunStatus.FAILED, alerting=alerting)])
+def _failed_run(store: SqlStore, channels: tuple[str, ...] = ("ops",)) -> None:
+    run = store.add_run(new_run(scheduled_for=None))
+    routes = tuple(Route(channel, frozenset({Event.FAILED})) for channel in channels)
+    store.update_runs([RunUpdate(run.id, RunStatus.FAILED, alerting=Alerting("j1", routes))])
+
+
+def test_a_failing_channel_rests_while_the_others_are_delivered(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    for _ in range(3):
+        _failed_run(store, ("down", "up"))
+    now = [utcnow() + timedelta(seconds=1)]  # after the events, well before their give-up
+    down = HttpReceiver()  # never started: connections are refused
+    with HttpReceiver().start() as up:
+        channels = {
+            "down": Channel("down", ChannelKind.WEBHOOK, url=down.url, retry_backoff=10),
+            "up": Channel("up", ChannelKind.WEBHOOK, url=up.url),
+        }
+        deliverer = Deliverer(
+            store, Notifications(channels), is_leader=lambda: True, clock=lambda: now[0], env={}
+        )
+        try:
+            assert not deliverer.deliver_due()
+            assert len(up.requests()) == 3
+
+            def attempts() -> list[int]:
+                found = store.list_deliveries(channel="down").items
+                return sorted(d.attempt_count for d in found)
+
+            assert attempts() == [0, 0, 1]  # the first failure rests the channel
+            deliverer.deliver_due()
+            assert attempts() == [0, 0, 1]  # still resting: not even read
+            now[0] += timedelta(seconds=11)
+            deliverer.deliver_due()
+            assert attempts() == [0, 1, 1]  # one more try once its pause is over
+        finally:
+            deliverer.stop()
 
 
 def test_only_the_leader_delivers(tmp_path: Path) -> None:
@@ -88,10 +120,10 @@ def test_only_the_leader_delivers(tmp_path: Path) -> None:
             env={},
         )
         try:
-            assert deliverer.deliver_due() == 0
+            deliverer.deliver_due()
             assert hook.requests() == []
             leading.set()
-            assert deliverer.deliver_due() == 1
+            deliverer.deliver_due()
         finally:
             deliverer.stop()
         (request,) = hook.requests()

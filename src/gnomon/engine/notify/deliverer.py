@@ -2,12 +2,13 @@
 
 Only the node holding the scheduler lease delivers (a standby that takes over carries on where
 it stopped: the outbox is in the store). Each pass reads the deliveries due and sends them,
-each channel in a thread of its own so that a slow receiver does not hold up the others; a
-channel's first failure in a pass ends that channel's turn (its other deliveries wait for the
-next pass rather than meet the same closed port). After every attempt the delivery is written
-back: delivered, or due again after a pause that doubles from the channel's retry_backoff up to
-its retry_backoff_max (longer when the receiver asks with Retry-After), or, once it has failed
-for longer than give_up_after since its event, marked failed.
+each channel in a thread of its own so that a slow receiver does not hold up the others. After
+every attempt the delivery is written back: delivered, or due again after a pause that doubles
+from the channel's retry_backoff up to its retry_backoff_max (longer when the receiver asks
+with Retry-After), or, once it has failed for longer than give_up_after since its event, marked
+failed. A failure also rests its channel until that delivery is due again: the channel's other
+deliveries wait rather than meet the same closed port one by one, and are not read meanwhile,
+so they never crowd out other channels' deliveries.
 
 At least once: a delivery sent and not yet written back when the node stops is sent again by
 the next leader, with the same X-Gnomon-Delivery id.
@@ -68,6 +69,9 @@ class Deliverer:
         self._thread: threading.Thread | None = None
         self._context: SendContext | None = None  # made at the first send (imports httpx)
         self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()  # guards _context and _resting (channel threads)
+        #: Channels whose last attempt failed, and when they may be tried again.
+        self._resting: dict[str, datetime] = {}
 
     def start(self) -> None:
         self._stopping.clear()
@@ -97,7 +101,7 @@ class Deliverer:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                more = self.deliver_due() >= BATCH
+                more = self.deliver_due()
             except Exception:  # the notifier thread must outlive any one failure
                 log.exception("delivering notifications failed; trying again shortly")
                 more = False
@@ -105,39 +109,49 @@ class Deliverer:
                 self._wake.wait(self._poll)
                 self._wake.clear()
 
-    def deliver_due(self) -> int:
-        """One pass: send what is due (while this node leads). How many deliveries were read."""
+    def deliver_due(self) -> bool:
+        """One pass: send what is due (while this node leads). Whether more may be due at
+        once (a full batch, every channel delivered)."""
         if not self._is_leader():
-            return 0
-        due = self._store.due_deliveries(self._clock(), BATCH)
+            return False
+        now = self._clock()
+        with self._lock:
+            resting = {channel for channel, until in self._resting.items() if until > now}
+        due = self._store.due_deliveries(now, BATCH, except_channels=resting)
         if not due:
-            return 0
+            return False
         by_channel: dict[str, list[Delivery]] = {}
         for delivery in due:
             by_channel.setdefault(delivery.channel, []).append(delivery)
         if len(by_channel) == 1:
-            self._deliver_channel(next(iter(by_channel.values())))
+            delivered = [self._deliver_channel(next(iter(by_channel.values())))]
         else:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(
                     MAX_SENDING_CHANNELS, thread_name_prefix="gnomon-notify"
                 )
-            for future in [
-                self._pool.submit(self._deliver_channel, d) for d in by_channel.values()
-            ]:
-                future.result()
-        return len(due)
+            futures = [self._pool.submit(self._deliver_channel, d) for d in by_channel.values()]
+            delivered = [future.result() for future in futures]
+        return len(due) == BATCH and all(delivered)
 
-    def _deliver_channel(self, deliveries: list[Delivery]) -> None:
-        """Send one channel's due deliveries in order, until one fails."""
+    def _deliver_channel(self, deliveries: list[Delivery]) -> bool:
+        """Send one channel's due deliveries in order, until one fails (the channel then rests
+        until that one is due again). Whether all were delivered."""
         for delivery in deliveries:
             if self._stopping.is_set() or not self._is_leader():
-                return
-            if not self._deliver(delivery):
-                return
+                return False
+            after = self._deliver(delivery)
+            with self._lock:
+                if after.status is DeliveryStatus.DELIVERED:
+                    self._resting.pop(delivery.channel, None)
+                elif after.next_attempt_at is not None:
+                    self._resting[delivery.channel] = after.next_attempt_at
+            if after.status is not DeliveryStatus.DELIVERED:
+                return False
+        return True
 
-    def _deliver(self, delivery: Delivery) -> bool:
-        """Send one delivery and write back how it went; whether it was delivered."""
+    def _deliver(self, delivery: Delivery) -> Delivery:
+        """Send one delivery and write back how it went; the delivery as written."""
         channel = self._notifications.channels.get(delivery.channel)
         started = time.monotonic()
         if channel is None:
@@ -154,15 +168,17 @@ class Deliverer:
         updated = _after(delivery, attempt, channel, now, sent.retry_after)
         self._store.update_delivery(updated)
         _log(updated, attempt)
-        return attempt.ok
+        return updated
 
     def send(self, notice: Notice, channel: Channel) -> Sent:
-        """Send `notice` on `channel` once, now (also what `gnomon notify test` does)."""
+        """Send `notice` on `channel` once, now."""
         from gnomon.engine.notify.senders import new_context, send
 
-        if self._context is None:
-            self._context = new_context(self._env, self._notifications.smtp)
-        return send(notice, channel, self._context)
+        with self._lock:
+            if self._context is None:
+                self._context = new_context(self._env, self._notifications.smtp)
+            context = self._context
+        return send(notice, channel, context)
 
     def _notice(self, delivery: Delivery) -> Notice:
         run = self._store.find_run(delivery.run_id) if delivery.run_id else None
