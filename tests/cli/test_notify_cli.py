@@ -102,3 +102,13 @@ def test_an_unknown_channel_is_not_found(write_config: WriteConfig) -> None:
     code, out = invoke("notify", "test", "pager", "--config", str(path))
     assert code == 3
     assert "notification channel 'pager' does not exist" in out
+
+
+def test_config_check_lists_the_channels_without_their_urls(write_config: WriteConfig) -> None:
+    path = write_config(CONFIG.format(hook="https://hooks.example/very-secret-path", smtp=25))
+    code, out = invoke("config", "check", "--config", str(path))
+    assert code == 0, out
+    assert "notifications: ops (webhook)" in out and "notifications: mail (email)" in out
+    assert "very-secret-path" not in out
+    code, out = invoke("config", "check", "--config", str(path), "--json")
+    assert json.loads(out)["notifications"] == ["ops", "mail"]
