@@ -417,6 +417,9 @@ def test_list_runs_last_full_page_has_no_cursor(store: SqlStore) -> None:
         base64.urlsafe_b64encode(b'["yesterday", "x"]').decode(),
         base64.urlsafe_b64encode(b'{"a": 1}').decode(),
         base64.urlsafe_b64encode(b'["2030-01-01T00:00:00+00:00", 5]').decode(),
+        # Ids no text column can be compared with: PostgreSQL refuses NUL, UTF-8 a surrogate.
+        base64.urlsafe_b64encode(b'["2030-01-01T00:00:00+00:00", "a\\u0000"]').decode(),
+        base64.urlsafe_b64encode(b'["2030-01-01T00:00:00+00:00", "\\ud800"]').decode(),
     ],
 )
 def test_list_runs_rejects_a_bad_cursor(store: SqlStore, cursor: str) -> None:

@@ -130,6 +130,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         queued_at = datetime.fromisoformat(queued_at_text)
         if not isinstance(run_id, str) or queued_at.tzinfo is None:
             raise ValueError(cursor)
+        # A NUL (PostgreSQL refuses it in text) or a lone surrogate (UTF-8 cannot encode it)
+        # fails the query itself; no run id holds either.
+        if storable_text(run_id) != run_id:
+            raise ValueError(cursor)
         # In UTC here: a forged time at the ends of the calendar ("0001-01-01T00:00:00+14:00")
         # cannot be converted, and the database would be asked to.
         queued_at = queued_at.astimezone(UTC)
