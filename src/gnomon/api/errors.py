@@ -54,14 +54,18 @@ class CsrfExpired(CsrfFailed):
 
 
 class InvalidJson(e.GnomonError, ValueError):
-    """A request body that does not parse as JSON, or nests deeper than the API reads.
+    """A request body that does not parse as JSON, nests deeper than the API reads, or is not
+    Unicode text.
 
-    `nesting`: the depth allowed when that was the fault, else None.
+    `nesting`: the depth allowed when that was the fault, else None; `reason` overrides the
+    words for the fault.
     """
 
-    def __init__(self, nesting: int | None = None) -> None:
+    def __init__(self, nesting: int | None = None, reason: str | None = None) -> None:
         self.nesting = nesting
-        self.reason = "it does not parse" if nesting is None else f"it nests deeper than {nesting}"
+        if reason is None:
+            reason = "it does not parse" if nesting is None else f"it nests deeper than {nesting}"
+        self.reason = reason
         super().__init__(f"the request body is not valid JSON: {self.reason}")
 
 

@@ -20,7 +20,7 @@ ERROR_MESSAGES: Mapping[str, Mapping[str, str]] = {
     },
     "INVALID_JSON": {
         "en": "The request body is not valid JSON: {reason}.",
-        "zh": "请求体不是合法的 JSON，或嵌套层数过多。",
+        "zh": "请求体不是合法的 JSON：无法解析、嵌套层数过多，或含有孤立的代理字符。",
     },
     "BAD_REQUEST": {"en": "The request is malformed.", "zh": "请求格式错误。"},
     "NOT_FOUND": {"en": "No such resource.", "zh": "资源不存在。"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -19,6 +20,11 @@ MAX_BODY = 1024 * 1024
 #: How deeply a body may nest arrays and objects; gnomon's own bodies are flat objects.
 MAX_DEPTH = 32
 MAX_DIGITS = 18  # every integer parameter fits; longer ones are refused before int() reads them
+#: json.loads reads an escaped lone surrogate ("\ud800") into a str that no UTF-8 encoder can
+#: write: not a character (RFC 7493 forbids it in I-JSON), it failed every step that encodes
+#: text, down to the error answer echoing the key it was in.
+LONE_SURROGATE = "a string holds an escaped lone surrogate (\\ud800-\\udfff), not a character"
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def json_body() -> Any:
@@ -44,7 +50,19 @@ def json_body() -> Any:
         deep = _too_deep(body)
     if deep:
         raise InvalidJson(nesting=MAX_DEPTH)
+    if _SURROGATE_ESCAPE.search(raw) and not _is_unicode(body):
+        raise InvalidJson(reason=LONE_SURROGATE)
     return body
+
+
+def _is_unicode(value: Any) -> bool:
+    """Whether every string in `value`, keys included, is encodable text (paired escapes of one
+    character beyond U+FFFF are read as that character, and are fine)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _too_deep(value: Any) -> bool:
