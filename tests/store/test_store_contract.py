@@ -356,6 +356,20 @@ def test_find_run_returns_none_and_get_run_raises_for_missing_run(store: SqlStor
         store.get_run("missing")
 
 
+@pytest.mark.parametrize("key", ["a\x00", "\x00", "\ud800", "a\udfffb"])
+def test_lookups_by_a_key_no_row_can_hold_find_nothing(store: SqlStore, key: str) -> None:
+    # A NUL in a URL or a body reached the query: PostgreSQL refused it and the API answered 500.
+    add_job(store)
+    store.add_user("bob", Role.VIEWER, "hash-b", T0)
+    assert store.find_job(key) is None
+    with pytest.raises(JobNotFound):
+        store.get_job(key)
+    assert store.find_run(key) is None
+    with pytest.raises(RunNotFound):
+        store.request_cancel(key, T0)
+    assert store.find_user(key) is None
+
+
 def test_list_runs_filters_by_job_status_and_source(store: SqlStore) -> None:
     a1 = store.add_run(run("a", T0))
     a2 = store.add_run(run("a", T0 + timedelta(minutes=1), status=RunStatus.SUCCEEDED))

@@ -161,7 +161,7 @@ class Store(ABC):
 
     @abstractmethod
     def find_job(self, job_id: str) -> JobRecord | None:
-        """The job, or None."""
+        """The job, or None (also for an id no row can hold: see storable.holdable)."""
 
     @abstractmethod
     def list_jobs_changed(self, since: int) -> tuple[list[JobRecord], set[str]]:
@@ -273,7 +273,7 @@ class Store(ABC):
 
     @abstractmethod
     def find_run(self, run_id: str) -> Run | None:
-        """The run with its output, or None."""
+        """The run with its output, or None (also for an id no row can hold)."""
 
     def get_run(self, run_id: str) -> Run:
         """The run; raises RunNotFound."""
@@ -402,7 +402,8 @@ class Store(ABC):
         """Create a user; raises UserExists."""
 
     @abstractmethod
-    def find_user(self, username: str) -> User | None: ...
+    def find_user(self, username: str) -> User | None:
+        """The user, or None (also for a name no row can hold)."""
 
     @abstractmethod
     def find_user_by_id(self, user_id: int) -> User | None: ...

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from gnomon.domain import ApiToken, AuditEntry, Role, User
 from gnomon.errors import TokenNotFound, UserExists, UserNotFound
 from gnomon.store.sql_engine import SqlBase
+from gnomon.store.storable import holdable
 from gnomon.store.tables import api_tokens, audit, login_failures, users
 
 _USER_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
@@ -138,6 +139,8 @@ class SqlAuth(SqlBase):
         )
 
     def find_user(self, username: str) -> User | None:
+        if not holdable(username):
+            return None
         return self._find_user(users.c.username == username)
 
     def find_user_by_id(self, user_id: int) -> User | None:

@@ -22,6 +22,7 @@ from gnomon.store.sql_batch import (
 from gnomon.store.sql_engine import CHANGES_CHANNEL, SqlBase
 from gnomon.store.sql_events import Ended, record_events
 from gnomon.store.sql_nodes import check_fence
+from gnomon.store.storable import holdable
 from gnomon.store.tables import changes, jobs
 
 
@@ -70,6 +71,8 @@ class SqlJobs(SqlBase):
             return [_row_to_job(row) for row in rows]
 
     def find_job(self, job_id: str) -> JobRecord | None:
+        if not holdable(job_id):
+            return None
         with self._read() as conn:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         return None if row is None else _row_to_job(row)

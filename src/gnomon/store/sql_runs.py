@@ -46,7 +46,7 @@ from gnomon.store.sql_batch import update_runs
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.sql_events import Ended, record_events, routes_of_jobs
 from gnomon.store.sql_nodes import check_fence
-from gnomon.store.storable import storable_text
+from gnomon.store.storable import holdable, storable_text
 from gnomon.store.tables import deliveries, jobs, runs
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -130,9 +130,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         queued_at = datetime.fromisoformat(queued_at_text)
         if not isinstance(run_id, str) or queued_at.tzinfo is None:
             raise ValueError(cursor)
-        # A NUL (PostgreSQL refuses it in text) or a lone surrogate (UTF-8 cannot encode it)
-        # fails the query itself; no run id holds either.
-        if storable_text(run_id) != run_id:
+        if not holdable(run_id):
             raise ValueError(cursor)
         # In UTC here: a forged time at the ends of the calendar ("0001-01-01T00:00:00+14:00")
         # cannot be converted, and the database would be asked to.
@@ -172,6 +170,8 @@ class SqlRuns(SqlBase):
             return update_runs(conn, updates, self._is_pg, self._clock)
 
     def find_run(self, run_id: str) -> Run | None:
+        if not holdable(run_id):
+            return None
         with self._read() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
         return None if row is None else row_to_run(row)
@@ -358,6 +358,8 @@ class SqlRuns(SqlBase):
         return sorted(claimed, key=lambda run: (run.queued_at, run.id))
 
     def request_cancel(self, run_id: str, now: datetime) -> Run:
+        if not holdable(run_id):
+            raise RunNotFound(run_id)
         untaken = and_(
             runs.c.id == run_id, runs.c.status == RunStatus.QUEUED.value, runs.c.node.is_(None)
         )

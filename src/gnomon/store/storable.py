@@ -1,4 +1,5 @@
-"""Text every backend can store: NUL characters and unencodable code points replaced, visibly.
+"""Text every backend can store: NUL characters and unencodable code points replaced, visibly;
+and the keys no stored row can have.
 
 PostgreSQL refuses a NUL character in text, and neither backend can encode a lone surrogate
 (what undecodable bytes become under Python's surrogateescape). One such character in a job's
@@ -27,3 +28,11 @@ def storable_text(text: str | None) -> str | None:
     if text.isascii():  # the usual case, checked in C
         return text
     return _SURROGATES.sub(REPLACEMENT, text)
+
+
+def holdable(key: str) -> bool:
+    """Whether a key can be looked up: no NUL and no lone surrogate. Neither is in any stored
+    key, and a query holding one fails on PostgreSQL (NUL) or on both backends (a surrogate),
+    so a lookup by such a key (a job id in a URL, a username in a body) finds nothing instead.
+    """
+    return storable_text(key) == key
