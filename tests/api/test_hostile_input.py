@@ -220,6 +220,25 @@ def test_escaped_lone_surrogate_in_a_body_is_invalid_json(
     assert "lone surrogate" in error["message"]
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"\xed\xa0\x80": null}',  # a surrogate encoded in UTF-8 bytes, as no valid UTF-8 has
+        '{"name": "ci"}'.encode("utf-16"),
+        '{"name": "ci"}'.encode("utf-32-le"),
+    ],
+)
+def test_body_that_is_not_utf_8_is_invalid_json(admin: AuthActions, raw: bytes) -> None:
+    response = admin.post(TOKENS, data=raw, content_type="application/json")
+    assert_error(response, 400, "INVALID_JSON")
+    assert not admin.get(TOKENS).get_json()["data"]
+
+
+def test_body_after_a_utf_8_bom_is_read(admin: AuthActions) -> None:
+    raw = b'\xef\xbb\xbf{"name": "ci"}'
+    assert assert_ok(admin.post(TOKENS, data=raw, content_type="application/json"), 201)["name"]
+
+
 def test_escaped_surrogate_pair_in_a_body_is_its_character(admin: AuthActions) -> None:
     raw = b'{"name": "ci \\ud83d\\ude00"}'
     created = assert_ok(admin.post(TOKENS, data=raw, content_type="application/json"), 201)

@@ -24,7 +24,7 @@ MAX_DIGITS = 18  # every integer parameter fits; longer ones are refused before 
 #: write: not a character (RFC 7493 forbids it in I-JSON), it failed every step that encodes
 #: text, down to the error answer echoing the key it was in.
 LONE_SURROGATE = "a string holds an escaped lone surrogate (\\ud800-\\udfff), not a character"
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def json_body() -> Any:
@@ -41,8 +41,11 @@ def json_body() -> Any:
     if not raw.strip():
         return None
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        # Strictly UTF-8 (RFC 8259; a leading BOM is skipped): json.loads of bytes would also
+        # take UTF-16 and UTF-32, and decode an encoded lone surrogate instead of refusing it.
+        text = raw.decode("utf-8-sig")
+        body = json.loads(text)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError among them
         raise InvalidJson() from None
     except RecursionError:
         deep = True  # nested past the interpreter's own limit: far past ours
@@ -50,7 +53,7 @@ def json_body() -> Any:
         deep = _too_deep(body)
     if deep:
         raise InvalidJson(nesting=MAX_DEPTH)
-    if _SURROGATE_ESCAPE.search(raw) and not _is_unicode(body):
+    if _SURROGATE_ESCAPE.search(text) and not _is_unicode(body):
         raise InvalidJson(reason=LONE_SURROGATE)
     return body
 
