@@ -61,6 +61,16 @@ def test_token_ids_in_paths_take_ascii_digits_only(admin: AuthActions, runtime: 
     assert runtime.store.list_tokens()[0].revoked_at is None
 
 
+@pytest.mark.parametrize("path", [f"{TOKENS}//1", f"{TOKENS}/%2F1", f"{API}//scheduler/jobs"])
+def test_path_with_an_empty_segment_is_not_found_not_redirected(
+    admin: AuthActions, runtime: Runtime, path: str
+) -> None:
+    assert_ok(admin.post(TOKENS, json={"name": "ci"}), 201)
+    method = "DELETE" if path.startswith(TOKENS) else "GET"
+    assert_error(admin.request(method, path), 404, "NOT_FOUND")
+    assert runtime.store.list_tokens()[0].revoked_at is None
+
+
 # --- instants at the ends of the calendar ------------------------------------------------------
 
 

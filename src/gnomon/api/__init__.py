@@ -53,6 +53,10 @@ def create_app(
     """
     settings = settings or runtime.config.settings.server
     app = Flask(__name__)
+    # Werkzeug answers a path with an empty segment ("/tokens//1", or "/tokens/%2F1") with a
+    # 308 to the merged path: an HTML answer outside the envelope, and a redirect that acts on
+    # another resource than the one named. Such a path names nothing here: 404 NOT_FOUND.
+    app.url_map.merge_slashes = False
     _trust_proxies(app, settings.trusted_proxies)
     app.config["SECRET_KEY"] = load_secret_key(settings, _data_dir(runtime))
     # One byte more than MAX_BODY, so that json_body can tell a chunked body cut at the limit
