@@ -142,11 +142,19 @@ def admin(auth: AuthActions) -> AuthActions:
 
 def assert_error(response: TestResponse, status: int, code: str) -> dict[str, Any]:
     """The response is the error envelope with this status and message_code; returns the body."""
+    assert response.status_code == status, response.get_json()
+    body = assert_error_envelope(response)
+    assert body["message_code"] == code, body
+    return body
+
+
+def assert_error_envelope(response: TestResponse) -> dict[str, Any]:
+    """The response is the error envelope (SPEC §5.1), whatever its status; returns the body."""
     body = response.get_json()
-    assert response.status_code == status, body
+    assert isinstance(body, dict), response.data[:200]
     assert body["success"] is False
     assert body["error"] is True
-    assert body["message_code"] == code, body
+    assert isinstance(body["message_code"], str) and body["message_code"], body
     assert len(body["error_id"]) == 32
     int(body["error_id"], 16)
     assert body["category"] in {
