@@ -21,6 +21,7 @@ from gnomon import __version__
 from gnomon.api.docs_page import DOCS_CSS, DOCS_PAGE, DOCS_SCRIPT
 from gnomon.api.errors import ERROR_TABLE, HTTP_TABLE, INTERNAL
 from gnomon.api.headers import DOCS_POLICY, html_page
+from gnomon.api.links import add_links
 from gnomon.api.schemas import ErrorEnvelope
 from gnomon.api.state import state
 
@@ -73,18 +74,24 @@ def document(
     tag: str = "scheduler",
 ) -> Callable[[F], F]:
     """Describe a view in the document: its answer, the errors it documents by name, its body
-    and query models and who may call it (default: a session or a token)."""
+    and query models and who may call it (default: a session or a token). The operation's id
+    is the view's name, which links (api.links) refer to."""
     codes: dict[str, Any] = {f"HTTP_{status}": ok}
     codes.update({f"HTTP_{code}": ErrorEnvelope for code in errors})
-    decorate = spec.validate(
-        json=json,
-        query=query,
-        resp=Responses(**codes),
-        tags=(tag,),
-        security=security if security is not None else READ,
-        skip_validation=True,
-    )
-    return cast(Callable[[F], F], decorate)
+
+    def decorate(view: F) -> F:
+        describe = spec.validate(
+            json=json,
+            query=query,
+            resp=Responses(**codes),
+            tags=(tag,),
+            security=security if security is not None else READ,
+            skip_validation=True,
+            operation_id=view.__name__,
+        )
+        return cast(F, describe(view))
+
+    return decorate
 
 
 def build_document() -> dict[str, Any]:
@@ -108,6 +115,7 @@ def build_document() -> dict[str, Any]:
     doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"] = {
         "text/plain": {"schema": {"type": "string"}}
     }
+    add_links(doc)
     doc["servers"] = [{"url": "/"}]
     doc["info"]["description"] += "\n\nError `message_code`s, by status:\n\n" + _code_table()
     state().openapi = doc
