@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gnomon.api.schemas.envelopes import Strict, Text
 from gnomon.triggers.cron.expression import MAX_LENGTH
@@ -86,6 +86,18 @@ class Job(BaseModel):  # type: ignore[no-redef]
 
 class TriggerInput(Strict):
     """PUT body: `trigger_type` and that type's keys; unknown keys are refused."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"trigger_type": "cron", "cron_expression": "0 30 2 * * mon-fri"},
+                {"trigger_type": "cron", "cron_hour": 3, "timezone": "Europe/London"},
+                {"trigger_type": "interval", "hours": 6, "start_date": "2026-01-01T00:00:00Z"},
+                {"trigger_type": "date", "run_date": "2099-01-01T09:00:00+08:00"},
+            ]
+        },
+    )
 
     trigger_type: Literal["cron", "interval", "date"]
     timezone: Text = Field(default=None, description="IANA name; omitted: the job keeps its own.")
