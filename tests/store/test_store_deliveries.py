@@ -217,6 +217,16 @@ def test_deliveries_are_listed_newest_first_filtered_and_paged(store: SqlStore) 
         store.list_deliveries(cursor="not-a-cursor")
 
 
+@pytest.mark.parametrize("key", ["a\x00", "\ud800"])
+def test_deliveries_filtered_by_a_key_no_row_can_hold_are_none(store: SqlStore, key: str) -> None:
+    # ?job_id=a%00 reached the query: PostgreSQL refused it and the API answered 500.
+    end(store, running(store), RunStatus.FAILED)
+    assert store.list_deliveries(job_id=key).items == []
+    assert store.list_deliveries(channel=key).items == []
+    with pytest.raises(ValidationFailed):
+        store.list_deliveries(job_id=key, cursor="not-a-cursor")
+
+
 def test_prune_forgets_old_deliveries_that_are_done_but_not_pending_ones(
     store: SqlStore,
 ) -> None:

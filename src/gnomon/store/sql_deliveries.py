@@ -14,6 +14,7 @@ from gnomon.domain import Event
 from gnomon.errors import Problem, ValidationFailed
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.sql_runs import cursor_after, decode_cursor
+from gnomon.store.storable import holdable
 from gnomon.store.tables import deliveries
 
 _PENDING = DeliveryStatus.PENDING.value
@@ -93,6 +94,9 @@ class SqlDeliveries(SqlBase):
     ) -> DeliveryPage:
         if limit < 1:
             raise ValidationFailed([Problem("limit", "must be at least 1")])
+        after = decode_cursor(cursor) if cursor is not None else None
+        if not all(holdable(key) for key in (job_id, channel) if key is not None):
+            return DeliveryPage(items=[], next_cursor=None)
         stmt = select(deliveries)
         if job_id is not None:
             stmt = stmt.where(deliveries.c.job_id == job_id)
@@ -100,8 +104,8 @@ class SqlDeliveries(SqlBase):
             stmt = stmt.where(deliveries.c.channel == channel)
         if status is not None:
             stmt = stmt.where(deliveries.c.status == DeliveryStatus(status).value)
-        if cursor is not None:
-            after_at, after_id = decode_cursor(cursor)
+        if after is not None:
+            after_at, after_id = after
             stmt = stmt.where(
                 or_(
                     deliveries.c.created_at < after_at,
