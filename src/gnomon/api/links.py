@@ -1,6 +1,6 @@
 """OpenAPI links: which value of an answer feeds which next request (a job from the list into
 its detail, update and actions; a run from a page into its detail and cancel; a token into its
-revocation; a page's cursor into the next page).
+revocation; a delivery into its run and job; a page's cursor into the next page).
 
 Clients and stateful API testers follow them to chain calls. Each operation's id is its view
 function's name (see openapi.document).
@@ -59,7 +59,7 @@ LINKS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
                     "path.job_id": "$request.path.job_id",
                     "query.cursor": "$response.body#/data/next_cursor",
                 },
-                "description": "The next page, older runs.",
+                "description": "The next page, older runs (send the same filters).",
             },
         }
     },
@@ -71,6 +71,17 @@ LINKS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "list_tokens": {"200": _to(("revoke_token",), "token_id", "$response.body#/data/0/id")},
     "revoke_token": {"200": _to(("revoke_token",), "token_id", "$response.body#/data/id")},
     "me": {"200": _to(("end_sessions",), "username", "$response.body#/data/username")},
+    "list_deliveries": {
+        "200": {
+            **_runs("$response.body#/data/items/0/run_id"),
+            **_jobs("$response.body#/data/items/0/job_id"),
+            "next_page": {
+                "operationId": "list_deliveries",
+                "parameters": {"query.cursor": "$response.body#/data/next_cursor"},
+                "description": "The next page, older deliveries (send the same filters).",
+            },
+        }
+    },
     "list_audit": {
         "200": {
             "next_page": {
