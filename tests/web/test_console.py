@@ -61,23 +61,53 @@ def test_login_rejects_a_wrong_password_then_opens_the_jobs_table(
     assert all(url.startswith(console.url) for url in requests), requests
 
 
+# Counts, in the tab's session storage (it outlives the navigations), every `submit` event
+# and every release of the Enter key, seen first (capture phase) on the document. A form sends
+# itself only after dispatching `submit`, and Enter submits a form on its way down (the
+# keypress), so a keyup of Enter counted means the implicit submission, if any, has happened.
+WATCH_SUBMITS = """
+const count = (name) =>
+  sessionStorage.setItem(name, String(Number(sessionStorage.getItem(name) || 0) + 1));
+document.addEventListener("submit", () => count("submits"), true);
+document.addEventListener("keyup", (event) => event.key === "Enter" && count("enters"), true);
+"""
+
+
+def watched(page: Page, name: str) -> int:
+    return int(page.evaluate(f"Number(sessionStorage.getItem('{name}') || 0)"))
+
+
 def test_login_form_stays_shut_until_its_script_handles_it(
     page: Page, console: ConsoleServer
 ) -> None:
     # Without its script the form must not send itself: a native submit would put the password
     # in the address bar, the history and the server's access log.
+    page.add_init_script(WATCH_SUBMITS)
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     page.route("**/login.js", lambda route: route.abort())
     page.goto("/login")
     expect(page.get_by_role("button", name="Log in")).to_be_disabled()
     page.get_by_label("Username").fill("admin")
     page.get_by_label("Password").fill("admin-password")
     page.get_by_label("Password").press("Enter")
-    page.wait_for_timeout(300)
-    assert "password" not in page.url
+    page.wait_for_function("sessionStorage.getItem('enters') === '1'")
+    assert watched(page, "submits") == 0
+    assert posts == []
     expect(page).to_have_url(f"{console.url}/login")
 
+    # With its script, the same Enter in the same field submits (the watch above sees it), and
+    # the script logs in.
     page.unroute("**/login.js")
-    login(page, "admin")
+    page.goto("/login?next=/")
+    expect(page.get_by_role("button", name="Log in")).to_be_enabled()
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("admin-password")
+    page.get_by_label("Password").press("Enter")
+    expect(page.locator("#whoami")).to_contain_text("admin")
+    assert watched(page, "submits") == 1
+    assert posts == [f"{console.url}/api/v1/auth/login"]
+    assert "password" not in page.url
     expect(page.locator("#jobs-table tbody tr")).to_have_count(5)
 
 
