@@ -121,6 +121,16 @@ def blocks_until(release: threading.Event) -> None:
     release.wait(10)
 
 
+#: What `held` waits for: a test in the scheduler's own process sets it to let the run end.
+HELD = threading.Event()
+
+
+def held() -> str:
+    """Cannot be asked to stop (it takes no `run`): returns once HELD is set (60 s at most)."""
+    HELD.wait(60)
+    return "released"
+
+
 # --- targets for process isolation: they kill, crash or outlive what a thread could survive -----
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor
 from tests.conftest import WriteConfig
 from tests.e2e.procs import wait_for
+from tests.engine import targets
 
 TESTER = Actor("tester")
 
@@ -32,6 +33,11 @@ trigger = { type = "interval", seconds = 1 }  # fires: the tests count and pause
 [[jobs]]
 id = "sleeper"
 command = ["sleep", "30"]
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
+
+[[jobs]]
+id = "held"
+target = "tests.engine.targets:held"
 trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 
 [[jobs]]
@@ -118,9 +124,17 @@ def test_paused_job_does_not_fire_while_the_others_do(runtime: Runtime) -> None:
     assert len(records("overlapping")) > others
 
 
-def start_sleeper(runtime: Runtime) -> tuple[Run, Scheduler]:
-    """Run the 30 s job now; its run once started, and the scheduler running it."""
-    run = runtime.jobs.run_now("sleeper", TESTER)
+@pytest.fixture
+def held() -> Iterator[threading.Event]:
+    """The event the job `held` waits for: clear for the test, set after it."""
+    targets.HELD.clear()
+    yield targets.HELD
+    targets.HELD.set()
+
+
+def start_run(runtime: Runtime, job_id: str) -> tuple[Run, Scheduler]:
+    """Run the job now; its run once started, and the scheduler running it."""
+    run = runtime.jobs.run_now(job_id, TESTER)
     wait_for(
         lambda: runtime.runs.get_run(run.id).status == RunStatus.RUNNING,
         timeout=5,
@@ -130,29 +144,49 @@ def start_sleeper(runtime: Runtime) -> tuple[Run, Scheduler]:
     return run, runtime.scheduler
 
 
-def test_stop_marks_runs_still_running_after_the_grace(runtime: Runtime) -> None:
-    run, scheduler = start_sleeper(runtime)
+def test_stop_cancels_runs_still_running_after_the_grace(runtime: Runtime) -> None:
+    run, scheduler = start_run(runtime, "sleeper")  # sleep 30: SIGTERM ends it at once
     scheduler.stop(grace=0.5)
     runtime.scheduler = None
     final = runtime.runs.get_run(run.id)
-    # Cancelled (its process group was terminated) within the extra wait after the grace.
-    assert final.status in (RunStatus.CANCELLED, RunStatus.INTERRUPTED)
+    assert final.status == RunStatus.CANCELLED
+    assert final.finished_at is not None
     assert not runtime.jobs.scheduler_running()  # a clean stop gives the lease up at once
 
 
-def test_stopping_leader_hands_the_lease_over_while_its_runs_finish(runtime: Runtime) -> None:
-    run, scheduler = start_sleeper(runtime)
-    stopping = threading.Thread(target=scheduler.stop, kwargs={"grace": 5}, daemon=True)
+def test_stop_marks_interrupted_the_runs_that_outlast_their_cancel(
+    runtime: Runtime, held: threading.Event
+) -> None:
+    # `held` cannot be asked to stop and is never released during the stop: cancelled after
+    # the grace, it goes on running, and the stop gives up on it.
+    run, scheduler = start_run(runtime, "held")
+    scheduler.stop(grace=0.5)
+    runtime.scheduler = None
+    final = runtime.runs.get_run(run.id)
+    assert final.status == RunStatus.INTERRUPTED
+    assert final.reason == "the scheduler stopped before the run finished"
+    assert not runtime.jobs.scheduler_running()
+
+
+def test_stopping_leader_hands_the_lease_over_while_its_runs_finish(
+    runtime: Runtime, held: threading.Event
+) -> None:
+    run, scheduler = start_run(runtime, "held")
+    stopping = threading.Thread(target=scheduler.stop, kwargs={"grace": 60}, daemon=True)
     stopping.start()
     # Firing stopped, so a standby may take over now rather than after the grace...
-    wait_for(lambda: not runtime.jobs.scheduler_running(), timeout=3, what="the lease to be free")
+    wait_for(lambda: not runtime.jobs.scheduler_running(), timeout=10, what="the lease to be free")
     assert stopping.is_alive()
-    # ...while this node, still alive in the registry, gives its run the grace.
+    # ...while this node, still alive in the registry, gives its run the grace,
     assert scheduler.node_id in {node.id for node in runtime.store.list_nodes()}
     assert runtime.runs.get_run(run.id).status == RunStatus.RUNNING
+    # in which the run ends by itself, and the stop with it.
+    held.set()
     stopping.join(30)
+    assert not stopping.is_alive()
     runtime.scheduler = None
-    assert runtime.runs.get_run(run.id).status in (RunStatus.CANCELLED, RunStatus.INTERRUPTED)
+    final = runtime.runs.get_run(run.id)
+    assert final.status == RunStatus.SUCCEEDED
 
 
 def test_a_job_raising_keyboard_interrupt_fails_and_the_pool_keeps_its_workers(
