@@ -66,7 +66,7 @@ def test_login_answers_user_and_fresh_csrf_token(auth: AuthActions) -> None:
 
 
 def test_me_names_the_logged_in_user(auth: AuthActions) -> None:
-    auth.login("admin")
+    assert_ok(auth.login("admin"))
     data = assert_ok(auth.get(f"{API}/auth/me"))
     assert data["username"] == "admin"
     assert data["permissions"] == ["admin", "view"]
@@ -78,7 +78,7 @@ def test_me_without_login_is_401(client: FlaskClient) -> None:
 
 
 def test_errors_of_a_logged_in_user_carry_the_user_id(auth: AuthActions, runtime: Runtime) -> None:
-    auth.login("viewer")
+    assert_ok(auth.login("viewer"))
     body = assert_error(auth.get(f"{API}/nowhere"), 404, "NOT_FOUND")
     assert body["context"]["user_id"] == runtime.users.get_user("viewer").id
 
@@ -175,24 +175,25 @@ def test_login_body_is_validated(auth: AuthActions) -> None:
 
 
 def test_logout_ends_the_session(auth: AuthActions) -> None:
-    auth.login("admin")
+    assert_ok(auth.login("admin"))
     assert_ok(auth.logout())
     assert_error(auth.get(f"{API}/auth/me"), 401, "AUTHENTICATION_REQUIRED")
 
 
 def test_logout_needs_csrf(auth: AuthActions) -> None:
-    auth.login("admin")
+    assert_ok(auth.login("admin"))
     assert_error(auth.request("POST", f"{API}/auth/logout", csrf=False), 403, "CSRF_MISSING")
 
 
 def test_disabling_a_user_ends_its_session(auth: AuthActions, runtime: Runtime) -> None:
-    auth.login("viewer")
+    assert_ok(auth.login("viewer"))
+    assert_ok(auth.get(JOBS))
     runtime.users.set_disabled("viewer")
     assert_error(auth.get(JOBS), 401, "AUTHENTICATION_REQUIRED")
 
 
 def test_password_change_ends_older_sessions(auth: AuthActions, runtime: Runtime) -> None:
-    auth.login("viewer")
+    assert_ok(auth.login("viewer"))
     assert auth.get(f"{API}/auth/me").status_code == 200
     runtime.users.set_password("viewer", "another-password")
     assert_error(auth.get(f"{API}/auth/me"), 401, "AUTHENTICATION_REQUIRED")
@@ -215,7 +216,7 @@ def test_rate_limit_window_slides(app: Flask, auth: AuthActions, runtime: Runtim
     throttle = LoginThrottle(runtime.store, max_failures=2, window_s=60, clock=lambda: now[0])
     app.extensions["gnomon"].throttle = throttle
     for _ in range(2):
-        auth.login("admin", "wrong-password")
+        assert_error(auth.login("admin", "wrong-password"), 401, "INVALID_CREDENTIALS")
         now[0] += timedelta(seconds=10)
     response = auth.login("admin")
     assert_error(response, 429, "RATE_LIMITED")
@@ -224,10 +225,9 @@ def test_rate_limit_window_slides(app: Flask, auth: AuthActions, runtime: Runtim
     assert auth.login("admin").status_code == 200
 
 
-def test_rate_limit_holds_across_the_api_processes_of_a_store(
-    auth: AuthActions, runtime: Runtime
-) -> None:
-    # Another worker or node: another app on the same store, with its own memory.
+def test_rate_limit_holds_across_the_apps_of_a_store(auth: AuthActions, runtime: Runtime) -> None:
+    # Another app on the same store, with its own memory, in this process. (Two server
+    # processes: tests/e2e/test_serve_api.py.)
     other = AuthActions(create_app(runtime).test_client())
     for actions in [auth, other] * 5:
         assert_error(actions.login("admin", "wrong-password"), 401, "INVALID_CREDENTIALS")
@@ -288,7 +288,7 @@ def test_rate_limit_follows_the_server_settings(runtime: Runtime) -> None:
 def test_rate_limit_message_is_translated(app: Flask, auth: AuthActions) -> None:
     with app.test_request_context():
         state().throttle = LoginThrottle(state().runtime.store, max_failures=1)
-    auth.login("admin", "wrong-password")
+    assert_error(auth.login("admin", "wrong-password"), 401, "INVALID_CREDENTIALS")
     token = auth.fetch_csrf()
     response = auth.client.post(
         LOGIN,
