@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from tests.e2e.procs import wait_for
 
@@ -76,16 +77,35 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-class Client:
-    """A requests session against one server; `login` keeps the session's CSRF token."""
+class SourceAddress(HTTPAdapter):
+    """Connects from `address`: any of 127/8 reaches a server bound to 127.0.0.1, so a test
+    can be a client at another address of this host."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+class Client:
+    """A requests session against one server; `login` keeps the session's CSRF token.
+    `source`: the local address to connect from (default: the system's choice, 127.0.0.1)."""
+
+    def __init__(self, base: str, source: str | None = None) -> None:
         self.base = base
         self.http = requests.Session()
+        if source is not None:
+            self.http.mount("http://", SourceAddress(source))
         self.csrf: str | None = None
         self.bearer: str | None = None
 
-    def login(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> Client:
+    def attempt_login(
+        self, username: str = "admin", password: str = ADMIN_PASSWORD
+    ) -> requests.Response:
+        """Fetch a CSRF token and log in with it; the answer, whatever it is."""
         token = self.http.get(f"{self.base}{API}/auth/csrf-token", timeout=10).json()
         response = self.http.post(
             f"{self.base}{API}/auth/login",
@@ -93,8 +113,13 @@ class Client:
             headers={"X-CSRFToken": token["data"]["csrf_token"]},
             timeout=10,
         )
+        if response.status_code == 200:
+            self.csrf = response.json()["data"]["csrf_token"]
+        return response
+
+    def login(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> Client:
+        response = self.attempt_login(username, password)
         assert response.status_code == 200, response.text
-        self.csrf = response.json()["data"]["csrf_token"]
         return self
 
     def request(

@@ -215,3 +215,53 @@ def test_bad_json_and_unknown_route_keep_the_envelope(server: ServerProcess) -> 
         timeout=10,
     )
     error(response, 400, "INVALID_JSON")
+
+
+def test_login_throttle_counts_one_address_failures_across_two_server_processes(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path)
+    first = ServerProcess(config, tmp_path / "first.log")
+    second: ServerProcess | None = None
+    try:
+        second = ServerProcess(config, tmp_path / "second.log")
+        # The same client address, 127.0.0.2, at each process: five wrong passwords at each
+        # are the ten allowed, then neither process lets the right password through.
+        away = [Client(first.url, source="127.0.0.2"), Client(second.url, source="127.0.0.2")]
+        for client in away * 5:
+            error(client.attempt_login(password="wrong-password"), 401, "INVALID_CREDENTIALS")
+        for client in away:
+            response = client.attempt_login()
+            error(response, 429, "RATE_LIMITED")
+            assert int(response.headers["Retry-After"]) >= 1
+        # The same user from another address (127.0.0.1) is counted apart: let in by both.
+        for server in (first, second):
+            me = ok(Client(server.url).login().request("GET", f"{API}/auth/me"))
+            assert me["username"] == "admin"
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                assert proc.stop() == 0, proc.output()
+
+
+def session_cookie(url: str) -> str:
+    response = requests.get(f"{url}{API}/auth/csrf-token", timeout=10)
+    assert response.status_code == 200, response.text
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("gnomon_session="), cookie
+    return cookie
+
+
+def test_session_cookie_is_secure_over_plain_http_when_always(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    # The default, "auto", marks it Secure only over HTTPS: not over this plain HTTP...
+    assert "Secure" not in session_cookie(server.url)
+    # ...while "always" does (for a server behind a TLS proxy it cannot tell about).
+    config = write_config(tmp_path, CONFIG + '\n[server]\ncookie_secure = "always"\n')
+    proc = ServerProcess(config, tmp_path / "serve.log")
+    try:
+        cookie = session_cookie(proc.url)
+        assert "; Secure" in cookie and "HttpOnly" in cookie
+    finally:
+        assert proc.stop() == 0, proc.output()
