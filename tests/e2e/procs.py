@@ -59,3 +59,16 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str, every: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(every)
+
+
+def wait_until_stopped(pid: int) -> None:
+    """Wait until every thread of `pid` is in the stopped state ("T" in /proc)."""
+
+    def all_stopped() -> bool:
+        states = [
+            (Path(f"/proc/{pid}/task") / tid / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            for tid in os.listdir(f"/proc/{pid}/task")
+        ]
+        return all(state in ("T", "t") for state in states)
+
+    wait_for(all_stopped, timeout=10, what=f"process {pid} to stop", every=0.01)

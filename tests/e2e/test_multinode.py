@@ -27,7 +27,7 @@ from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor
 from tests.components import libpq
 from tests.e2e.pg import fresh_database
-from tests.e2e.procs import SchedulerProcess, wait_for
+from tests.e2e.procs import SchedulerProcess, wait_for, wait_until_stopped
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("processes")]
 
@@ -237,19 +237,6 @@ def slow_job(seconds: int) -> str:
         command = ["sleep", "{seconds}"]
         trigger = {{ type = "date", run_date = "2099-01-01T00:00:00Z" }}
         """
-
-
-def wait_until_stopped(pid: int) -> None:
-    """Wait until every thread of `pid` is in the stopped state ("T" in /proc)."""
-
-    def all_stopped() -> bool:
-        states = [
-            (Path(f"/proc/{pid}/task") / tid / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            for tid in os.listdir(f"/proc/{pid}/task")
-        ]
-        return all(state in ("T", "t") for state in states)
-
-    wait_for(all_stopped, timeout=10, what=f"process {pid} to stop", every=0.01)
 
 
 def start_slow_run(cluster: Cluster) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -15,11 +17,12 @@ from gnomon.domain import Run, RunStatus
 from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor
 from tests.conftest import WriteConfig
-from tests.e2e.procs import SchedulerProcess, wait_for
+from tests.e2e.procs import SchedulerProcess, wait_for, wait_until_stopped
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("processes")]
 
 TESTER = Actor("tester")
+SECOND = timedelta(seconds=1)
 
 
 def runs_of(runtime: Runtime, job_id: str, status: RunStatus | None = None) -> list[Run]:
@@ -276,3 +279,143 @@ def test_two_schedulers_on_one_sqlite_file_never_double_fire(
         )
         assert len(covered) == len(set(covered))
         assert (covered[-1] - covered[0]).total_seconds() == len(covered) - 1
+
+
+def every_second(write_config: WriteConfig, *, grace: int, lease_ttl: float = 10) -> Path:
+    """`tick` every second, with this misfire grace; coalescing (the default), and up to five
+    runs at once, so a late batch is never refused for an earlier run still going."""
+    return write_config(
+        f"""
+        [scheduler]
+        timezone = "UTC"
+        shutdown_grace = 2
+        lease_ttl = {lease_ttl}
+
+        [[jobs]]
+        id = "tick"
+        command = ["true"]
+        misfire_grace_time = {grace}
+        max_instances = 5
+        """
+        """
+        trigger = { type = "interval", seconds = 1 }  # fires: the tests count its fire times
+
+        [[jobs]]
+        id = "gnomon.prune_runs"
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
+        """
+    )
+
+
+def assert_every_second_recorded_once(runs: list[Run]) -> None:
+    """From the first fire time to the last, every second is covered by exactly one record
+    (a run, a coalesced run or a missed span)."""
+    covered = sorted(
+        r.scheduled_for + SECOND * i for r in runs if r.scheduled_for for i in range(r.fire_count)
+    )
+    assert len(covered) == len(set(covered)), "a fire time recorded twice"
+    assert covered[-1] - covered[0] == SECOND * (len(covered) - 1), "a fire time lost"
+    for run in runs:
+        if run.fire_count > 1:
+            assert run.last_scheduled_for == run.scheduled_for + SECOND * (run.fire_count - 1)
+
+
+def test_fire_times_passed_while_down_within_grace_coalesce_into_one_run(
+    write_config: WriteConfig, runtime_factory: Callable[[Path], Runtime], tmp_path: Path
+) -> None:
+    config = every_second(write_config, grace=60)
+    runtime = runtime_factory(config)
+    proc = SchedulerProcess(config, tmp_path / "s1.log")
+    try:
+        wait_for(
+            lambda: runs_of(runtime, "tick", RunStatus.SUCCEEDED), timeout=20, what="a first run"
+        )
+    finally:
+        assert proc.stop() == 0, proc.output()
+    # The first fire time nobody claimed; three more pass while no scheduler runs.
+    down_from = runtime.store.get_job("tick").next_fire_time
+    assert down_from is not None
+    wait_for(lambda: datetime.now(UTC) > down_from + 3 * SECOND, timeout=10, what="four fire times")
+    proc = SchedulerProcess(config, tmp_path / "s2.log")
+    try:
+        coalesced = wait_for(
+            lambda: next(
+                (
+                    r
+                    for r in runs_of(runtime, "tick")
+                    if r.scheduled_for == down_from and r.status.is_final
+                ),
+                None,
+            ),
+            timeout=20,
+            what="the run of the fire times passed while down",
+        )
+    finally:
+        assert proc.stop() == 0, proc.output()
+    # One run stands for every fire time from the first one missed on, all within the grace.
+    assert coalesced.status is RunStatus.SUCCEEDED
+    assert coalesced.fire_count >= 4
+    assert coalesced.trigger_source == "scheduled" and coalesced.exit_code == 0
+    runs = runs_of(runtime, "tick")
+    assert not [r for r in runs if r.status is RunStatus.MISSED]
+    assert_every_second_recorded_once(runs)
+
+
+def test_a_frozen_scheduler_records_the_late_fire_times_overloaded_and_coalesces_the_rest(
+    write_config: WriteConfig, runtime_factory: Callable[[Path], Runtime], tmp_path: Path
+) -> None:
+    # The process stops for 8 s while it leads (its 60 s lease outlasts that): it was not down,
+    # it could not keep up. Of the fire times it finds due on waking, those more than the 2 s
+    # grace late make one missed span, reason `overloaded`; the rest one coalesced run.
+    config = every_second(write_config, grace=2, lease_ttl=60)
+    runtime = runtime_factory(config)
+    proc = SchedulerProcess(config, tmp_path / "s1.log")
+    pid = proc.proc.pid
+    try:
+        wait_for(
+            lambda: len(runs_of(runtime, "tick", RunStatus.SUCCEEDED)) >= 2,
+            timeout=20,
+            what="two runs",
+        )
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            wait_until_stopped(pid)
+            frozen_at = datetime.now(UTC)
+            wait_for(
+                lambda: datetime.now(UTC) > frozen_at + 8 * SECOND, timeout=20, what="8 s frozen"
+            )
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        thawed_at = datetime.now(UTC)
+
+        def span_and_run() -> tuple[Run, Run] | None:
+            runs = runs_of(runtime, "tick")
+            spans = [
+                r
+                for r in runs
+                if r.status is RunStatus.MISSED
+                and r.fire_count > 1
+                and r.scheduled_for is not None
+                and r.scheduled_for >= frozen_at - SECOND
+            ]
+            if not spans:
+                return None
+            after = spans[0].last_scheduled_for
+            assert after is not None
+            run = [r for r in runs if r.scheduled_for == after + SECOND and r.status.is_final]
+            return (spans[0], run[0]) if run else None
+
+        span, coalesced = wait_for(span_and_run, timeout=20, what="the span and the late run")
+    finally:
+        assert proc.stop() == 0, proc.output()
+    assert span.reason == "overloaded"
+    assert span.scheduled_for is not None and span.last_scheduled_for is not None
+    assert span.last_scheduled_for < thawed_at
+    # The fire times still within the grace on waking: one run, right after the span.
+    assert coalesced.status is RunStatus.SUCCEEDED
+    assert coalesced.fire_count > 1
+    runs = runs_of(runtime, "tick")
+    # The lease was held all along: nothing is put down to a scheduler down or a lost lease.
+    assert {r.reason for r in runs} <= {None, "overloaded"}, {r.reason for r in runs}
+    assert_every_second_recorded_once(runs)
+
