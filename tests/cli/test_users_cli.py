@@ -136,11 +136,15 @@ def test_set_password_from_stdin_ends_sessions(config: Path, app: Flask) -> None
 
 
 def test_cli_changes_are_audited_as_the_cli(config: Path) -> None:
-    invoke(config, "users", "set-password", "ops", "--password-stdin", stdin="ops-password-2\n")
-    invoke(config, "users", "disable", "ops")
-    invoke(config, "users", "disable", "ops", "--enable")
-    invoke(config, "users", "end-sessions", "ops")
-    invoke(config, "tokens", "create", "--user", "ops")
+    for args, stdin in [
+        (("users", "set-password", "ops", "--password-stdin"), "ops-password-2\n"),
+        (("users", "disable", "ops"), None),
+        (("users", "disable", "ops", "--enable"), None),
+        (("users", "end-sessions", "ops"), None),
+        (("tokens", "create", "--user", "ops"), None),
+    ]:
+        code, out = invoke(config, *args, stdin=stdin)
+        assert code == 0, (args, out)
     runtime = Runtime.from_config_file(config, env={})
     try:
         found = [(e.action, e.actor) for e in reversed(runtime.store.list_audit(limit=50))]
@@ -154,3 +158,26 @@ def test_cli_changes_are_audited_as_the_cli(config: Path) -> None:
         ("user.end_sessions", "cli"),
         ("token.create", "cli"),
     ]
+
+
+def test_set_password_refuses_the_old_password_and_accepts_the_new(
+    config: Path, app: Flask
+) -> None:
+    assert_ok(AuthActions(app.test_client()).login("ops", PASSWORD))
+    code, out = invoke(config, "users", "set-password", "ops", stdin="ops-password-2\n" * 2)
+    assert code == 0, out
+    assert "ops-password-2" not in out  # prompted for, hidden
+    old = AuthActions(app.test_client()).login("ops", PASSWORD)
+    assert_error(old, 401, "INVALID_CREDENTIALS")
+    assert_ok(AuthActions(app.test_client()).login("ops", "ops-password-2"))
+
+
+def test_disable_refuses_the_login_until_enable(config: Path, app: Flask) -> None:
+    assert_ok(AuthActions(app.test_client()).login("ops", PASSWORD))
+    code, out = invoke(config, "users", "disable", "ops")
+    assert code == 0, out
+    refused = AuthActions(app.test_client()).login("ops", PASSWORD)
+    assert_error(refused, 403, "ACCOUNT_DISABLED")
+    code, out = invoke(config, "users", "disable", "ops", "--enable")
+    assert code == 0, out
+    assert_ok(AuthActions(app.test_client()).login("ops", PASSWORD))
