@@ -123,10 +123,13 @@ def blocks_until(release: threading.Event) -> None:
 
 #: What `held` waits for: a test in the scheduler's own process sets it to let the run end.
 HELD = threading.Event()
+#: Set by `held` once it runs.
+HELD_RUNNING = threading.Event()
 
 
 def held() -> str:
     """Cannot be asked to stop (it takes no `run`): returns once HELD is set (60 s at most)."""
+    HELD_RUNNING.set()
     HELD.wait(60)
     return "released"
 

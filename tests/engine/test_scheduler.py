@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -128,28 +129,42 @@ def test_paused_job_does_not_fire_while_the_others_do(runtime: Runtime) -> None:
 def held() -> Iterator[threading.Event]:
     """The event the job `held` waits for: clear for the test, set after it."""
     targets.HELD.clear()
+    targets.HELD_RUNNING.clear()
     yield targets.HELD
     targets.HELD.set()
 
 
-def start_run(runtime: Runtime, job_id: str) -> tuple[Run, Scheduler]:
-    """Run the job now; its run once started, and the scheduler running it."""
+def sleeping_here() -> bool:
+    """Whether a child process of this one runs `sleep 30` (the job `sleeper`)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")[:-1]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended meanwhile
+        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and argv == [b"sleep", b"30"]:
+            return True
+    return False
+
+
+def start_run(runtime: Runtime, job_id: str, running: Callable[[], bool]) -> tuple[Run, Scheduler]:
+    """Run the job now; its run once its code is `running` (the store says `running` as soon
+    as the run is taken, before a worker starts it), and the scheduler running it."""
     run = runtime.jobs.run_now(job_id, TESTER)
-    wait_for(
-        lambda: runtime.runs.get_run(run.id).status == RunStatus.RUNNING,
-        timeout=5,
-        what="the run to start",
-    )
+    wait_for(running, timeout=10, what=f"the run of {job_id} to be executing")
+    assert runtime.runs.get_run(run.id).status == RunStatus.RUNNING
     assert runtime.scheduler is not None
     return run, runtime.scheduler
 
 
 def test_stop_cancels_runs_still_running_after_the_grace(runtime: Runtime) -> None:
-    run, scheduler = start_run(runtime, "sleeper")  # sleep 30: SIGTERM ends it at once
+    run, scheduler = start_run(runtime, "sleeper", sleeping_here)  # SIGTERM ends it at once
     scheduler.stop(grace=0.5)
     runtime.scheduler = None
     final = runtime.runs.get_run(run.id)
-    assert final.status == RunStatus.CANCELLED
+    assert final.status == RunStatus.CANCELLED, (final.reason, final.error_message, final.output)
     assert final.finished_at is not None
     assert not runtime.jobs.scheduler_running()  # a clean stop gives the lease up at once
 
@@ -159,7 +174,7 @@ def test_stop_marks_interrupted_the_runs_that_outlast_their_cancel(
 ) -> None:
     # `held` cannot be asked to stop and is never released during the stop: cancelled after
     # the grace, it goes on running, and the stop gives up on it.
-    run, scheduler = start_run(runtime, "held")
+    run, scheduler = start_run(runtime, "held", targets.HELD_RUNNING.is_set)
     scheduler.stop(grace=0.5)
     runtime.scheduler = None
     final = runtime.runs.get_run(run.id)
@@ -171,7 +186,7 @@ def test_stop_marks_interrupted_the_runs_that_outlast_their_cancel(
 def test_stopping_leader_hands_the_lease_over_while_its_runs_finish(
     runtime: Runtime, held: threading.Event
 ) -> None:
-    run, scheduler = start_run(runtime, "held")
+    run, scheduler = start_run(runtime, "held", targets.HELD_RUNNING.is_set)
     stopping = threading.Thread(target=scheduler.stop, kwargs={"grace": 60}, daemon=True)
     stopping.start()
     # Firing stopped, so a standby may take over now rather than after the grace...
