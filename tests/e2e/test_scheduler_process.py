@@ -428,7 +428,7 @@ def test_a_cleanly_stopped_leader_hands_over_to_the_other_process_losing_and_dou
     # stopping process is still there, giving its run the grace, when the other one takes over.
     # Up to five runs of `tick` at once: one slowed past the next fire time by a busy machine
     # does not make that one `skipped`.
-    release = tmp_path / "release"
+    started, release = tmp_path / "started", tmp_path / "release"
     config = write_config(
         """
         [scheduler]
@@ -452,7 +452,7 @@ def test_a_cleanly_stopped_leader_hands_over_to_the_other_process_losing_and_dou
         trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
         """
         f"""
-        command = ["sh", "-c", "while [ ! -e '{release}' ]; do sleep 0.05; done"]
+        command = ["sh", "-c", "touch '{started}'; while [ ! -e '{release}' ]; do sleep 0.1; done"]
         """
     )
     runtime = runtime_factory(config)
@@ -473,11 +473,10 @@ def test_a_cleanly_stopped_leader_hands_over_to_the_other_process_losing_and_dou
         new = wait_for(lambda: node_of(second), timeout=30, what="the second node")
         wait_for(lambda: len(fired_by(old)) >= 3, timeout=20, what="the leader to fire")
         slow = runtime.jobs.run_now("slow", TESTER)
-        wait_for(
-            lambda: runtime.runs.get_run(slow.id).status == RunStatus.RUNNING,
-            timeout=20,
-            what="the slow run to start",
-        )
+        # Its command runs (the store says `running` a moment before: a node stopping then
+        # would record it interrupted, never run).
+        wait_for(started.exists, timeout=20, what="the slow run's command to start")
+        assert runtime.runs.get_run(slow.id).status == RunStatus.RUNNING
         lease = runtime.store.find_lease("scheduler")
         assert lease is not None and lease.holder == old
         first.proc.send_signal(signal.SIGTERM)
