@@ -6,6 +6,7 @@ import gc
 import os
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 import click
@@ -47,8 +48,9 @@ def announce_jobs(runtime: Runtime) -> None:
         click.echo(f"  {view.id:<28} {view.state:<10} {view.trigger.summary()}", err=True)
 
 
-def wait_for_signal() -> int:
-    """Block until SIGINT or SIGTERM; returns the signal number."""
+def catch_stop_signals() -> Callable[[], int]:
+    """Catch SIGINT and SIGTERM from now on; returns the wait for the first one (which
+    returns its number)."""
     received: list[int] = []
     done = threading.Event()
 
@@ -58,9 +60,13 @@ def wait_for_signal() -> int:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-    while not done.wait(1.0):
-        pass
-    return received[0]
+
+    def wait() -> int:
+        while not done.wait(1.0):
+            pass
+        return received[0]
+
+    return wait
 
 
 @click.command("scheduler")
@@ -82,9 +88,12 @@ def scheduler_command(log_level: str | None) -> None:
     start_logging(runtime.config.settings.logging, log_level)
     runtime.prepare_store()
     announce_first_admin(runtime)
+    # Caught before the scheduler starts: once it may lead, a stop signal must be a clean stop
+    # (the lease given up, runs given their grace), not the default death of the process.
+    wait_for_stop = catch_stop_signals()
     scheduler = runtime.start_scheduler(own_process=True)
     announce_jobs(runtime)
     click.echo(f"gnomon scheduler running as node {scheduler.node_id}; Ctrl-C to stop", err=True)
-    signum = wait_for_signal()
+    signum = wait_for_stop()
     click.echo(f"received {signal.Signals(signum).name}; stopping", err=True)
     runtime.close()
