@@ -519,3 +519,22 @@ def test_a_cleanly_stopped_leader_hands_over_to_the_other_process_losing_and_dou
         else:
             assert (run.status, run.node) == (RunStatus.QUEUED, new), seen
     assert_every_second_recorded_once(runs)
+
+
+def test_sigterm_as_soon_as_the_process_leads_is_a_clean_stop(
+    every_two_seconds: Path, runtime_factory: Callable[[Path], Runtime], tmp_path: Path
+) -> None:
+    # A service manager may stop the scheduler the moment it is up: from the moment it leads,
+    # SIGTERM is a clean stop (exit 0, the lease given up), never the signal's default death.
+    runtime = runtime_factory(every_two_seconds)
+    for attempt in range(3):
+        proc = SchedulerProcess(every_two_seconds, tmp_path / f"s{attempt}.log")
+        try:
+            wait_for(runtime.jobs.scheduler_running, timeout=30, what="leadership", every=0.005)
+            proc.proc.send_signal(signal.SIGTERM)
+            code = proc.proc.wait(30)
+        finally:
+            proc.stop()
+        assert code == 0, proc.output()
+        assert "received SIGTERM; stopping" in proc.output()
+        assert not runtime.jobs.scheduler_running()
