@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor
 from tests.conftest import WriteConfig
 from tests.e2e.procs import wait_for
+from tests.store.test_store_contract import run
 
 TESTER = Actor("tester")
 
@@ -93,3 +95,38 @@ def test_trigger_change_pause_and_reload_apply_without_a_full_reload(
     assert len(full_reloads) == loads_at_start
     runs = runtime.runs.list_runs(job_id="added", limit=10).items
     assert all(run.status is not RunStatus.FAILED for run in runs)
+
+
+def test_a_leader_adopting_fires_claimed_under_an_earlier_trigger_does_not_run_them(
+    write_config: WriteConfig, runtime_factory: Callable[[Path], Runtime]
+) -> None:
+    """A node claimed two fires ahead and stopped; the job's trigger then changed. The next
+    leader adopts both: the one the trigger still fires at runs, the other is skipped."""
+    minutely = 'trigger = { type = "cron", expression = "* * * * *" }'
+    path = write_config(HEADER + job("minutely", minutely))
+    runtime = runtime_factory(path)
+    runtime.jobs.sync_declared(TESTER)
+    record = runtime.store.get_job("minutely")
+    now = datetime.now(UTC)
+    soon = now.replace(microsecond=0) + timedelta(seconds=2)  # well within the misfire grace
+    kept = run("minutely", soon, node="gone", lease_token=1, queued_at=now)
+    void = run("minutely", soon + timedelta(seconds=1), node="gone", lease_token=1, queued_at=now)
+    for claimed in (kept, void):
+        runtime.store.add_run(claimed)
+    every_second = {"trigger_type": "cron", "cron_expression": f"{soon.second} * * * * * *"}
+    runtime.jobs.update_trigger("minutely", every_second | {"timezone": "UTC"}, TESTER)
+    assert runtime.store.get_job("minutely").revision != record.revision
+
+    runtime.start_scheduler()
+    wait_for(
+        lambda: (
+            runtime.store.get_run(void.id).status.is_final
+            and runtime.store.get_run(kept.id).status.is_final
+        ),
+        timeout=15,
+        what="both adopted fires to end",
+    )
+    skipped = runtime.store.get_run(void.id)
+    assert (skipped.status, skipped.reason) == (RunStatus.SKIPPED, "job_changed")
+    assert "no longer fires" in (skipped.error_message or "")
+    assert runtime.store.get_run(kept.id).status is RunStatus.SUCCEEDED

@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 from gnomon.domain import RunStatus
 from gnomon.services.jobs import JobService
 from gnomon.services.runs import RunService
-from gnomon.services.views import JobState
+from gnomon.services.views import Actor, JobState
 from gnomon.store.base import RunsAhead
 from gnomon.store.sql import SqlStore
 from tests.store.test_store_contract import add_job, run
 
-NOW = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
-SOON = NOW + timedelta(seconds=0.6)  # a fire claimed ahead, not due yet
-LATER = NOW + timedelta(minutes=1)  # the next fire time the claim wrote
+SOON = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)  # a fire claimed ahead, not due yet
+NOW = SOON - timedelta(seconds=0.6)
+LATER = SOON + timedelta(minutes=1)  # the next fire time the claim wrote (jobs fire minutely)
 
 
 def setup(store: SqlStore) -> dict[str, str]:
@@ -81,3 +81,15 @@ def test_people_see_a_job_as_it_stands_until_a_fire_claimed_ahead_is_due(
     assert listed["once"].running == 1
     assert jobs.get_job("once").running == 1
     assert [r.id for r in runs.list_runs(job_id="every").items] == [ids["queued"], ids["done"]]
+
+
+def test_a_fire_claimed_under_an_earlier_trigger_is_not_the_next_run(store: SqlStore) -> None:
+    setup(store)
+    clock = [NOW]
+    jobs = JobService(store, declarations=list, clock=lambda: clock[0])
+    hourly = {"trigger_type": "cron", "cron_expression": "0 30 * * * * *", "timezone": "UTC"}
+    jobs.update_trigger("every", hourly, Actor("tester"))
+    at_half_past = SOON + timedelta(minutes=30)
+    assert jobs.get_job("every").record.next_fire_time == at_half_past
+    listed = {view.id: view for view in jobs.list_jobs()}
+    assert listed["every"].record.next_fire_time == at_half_past

@@ -19,6 +19,7 @@ from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.recorder import RunRecorder
 from gnomon.engine.runs import ActiveRuns
 from gnomon.store.base import Store
+from gnomon.triggers import load_trigger
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,10 @@ class Reconciler:
             return
         if run.scheduled_for is None:
             self._runs.start(record, run)
+            return
+        changed = _no_longer_due(record, run.scheduled_for)
+        if changed is not None:
+            self._runs.end_unstarted(run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, changed)
             return
         latest = run.last_scheduled_for or run.scheduled_for
         grace = record.definition.misfire_grace_time
@@ -148,3 +153,17 @@ class Reconciler:
             log.warning("marked %d orphaned run(s) interrupted", len(runs))
         for run in runs:
             self._metrics.interrupted(run.job_id, run.id, run.reason or reason)
+
+
+def _no_longer_due(record: JobRecord, when: datetime) -> str | None:
+    """Why a fire claimed by an earlier leader no longer belongs to its job, or None: the job
+    was paused, or its trigger changed and no longer fires at that time."""
+    if record.paused:
+        return "the job was paused before this run started"
+    try:
+        trigger = load_trigger(record.trigger)
+    except Exception:
+        return "the job's trigger cannot be read"
+    if not trigger.fires_at(when):
+        return "the job's trigger changed and no longer fires at this time"
+    return None

@@ -512,7 +512,7 @@ class Scheduler:
         when = run.scheduled_for
         if trigger is None or when is None:
             return "the job's trigger changed before this fire time"
-        if trigger.next_fire_time(when - timedelta(microseconds=1)) != when:
+        if not trigger.fires_at(when):
             return "the job's trigger changed and no longer fires at this time"
         return current
 

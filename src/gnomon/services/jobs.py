@@ -200,7 +200,7 @@ class JobService:
         recent, running = self.store.job_runs(job_id, RECENT_RUNS, as_of=now)
         ahead = self.store.runs_ahead(now, job_id).get(job_id)
         if ahead is not None:
-            record = _with_next_fire(record, ahead)
+            record = _with_next_fire(record, load_trigger(record.trigger), ahead)
         view = self._view(record, running=running, last_run=recent[0] if recent else None)
         start = record.next_fire_time
         times: list[datetime] = []
@@ -429,10 +429,13 @@ class JobService:
         )
 
 
-def _with_next_fire(record: JobRecord, ahead: RunsAhead) -> JobRecord:
-    """The job with its next fire time as people see it: a fire claimed ahead is still next."""
+def _with_next_fire(record: JobRecord, trigger: Trigger, ahead: RunsAhead) -> JobRecord:
+    """The job with its next fire time as people see it: a fire claimed ahead is still next,
+    unless the job's trigger changed since and no longer fires then (that claim is void)."""
     stored = record.next_fire_time
     if record.paused or (stored is not None and stored <= ahead.next_fire_time):
+        return record
+    if not trigger.fires_at(ahead.next_fire_time):
         return record
     return record.replace(next_fire_time=ahead.next_fire_time)
 
@@ -444,7 +447,7 @@ def _without_ahead(view: JobView, ahead: RunsAhead | None, latest: dict[str, Run
     if last is not None and last.id in ahead.run_ids:
         last = latest.get(view.id)
     return JobView(
-        record=_with_next_fire(view.record, ahead),
+        record=_with_next_fire(view.record, view.trigger, ahead),
         trigger=view.trigger,
         declared_trigger=view.declared_trigger,
         running=max(0, view.running - ahead.running),

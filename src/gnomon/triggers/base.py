@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,11 @@ class Trigger(ABC):
     @abstractmethod
     def next_fire_time(self, after: datetime) -> datetime | None:
         """The first fire time strictly after `after` (UTC), or None when there is none."""
+
+    def fires_at(self, when: datetime) -> bool:
+        """Whether `when` is one of this trigger's fire times (a fire claimed under an earlier
+        trigger may not be)."""
+        return self.next_fire_time(when - timedelta(microseconds=1)) == when
 
     @abstractmethod
     def to_spec(self) -> TriggerSpec:
