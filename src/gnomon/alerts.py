@@ -48,17 +48,22 @@ def needs_previous(status: RunStatus, routes: Iterable[Route]) -> bool:
 
 
 def events_for(
-    status: RunStatus, routes: Iterable[Route], previous: RunStatus | None = None
+    status: RunStatus,
+    routes: Iterable[Route],
+    previous: RunStatus | None = None,
+    *,
+    retrying: bool = False,
 ) -> list[tuple[str, Event]]:
     """The (channel, event) pairs a run that has just ended with `status` raises: a failure
-    raises its own event (failed, timed_out, missed, interrupted); a success raises `recovered`
-    when the job's previous outcome (`previous`, see OUTCOMES) was a failure; nothing else
-    raises anything. Each channel hears the events its route lists.
+    raises its own event (failed, timed_out, missed, interrupted) unless it is `retrying` (a
+    retry of it was queued: only the outcome after the last attempt counts); a success raises
+    `recovered` when the job's previous outcome after retries (`previous`, see OUTCOMES) was a
+    failure; nothing else raises anything. Each channel hears the events its route lists.
 
-    The one place deciding this. When runs are retried, a failure that will be retried is to
-    raise nothing (only the outcome after the last attempt counts): that is one more argument
-    here, and `previous` then means the job's previous outcome after retries.
+    The one place deciding this.
     """
+    if retrying:
+        return []
     event = FAILURE_EVENTS.get(status)
     if event is None:
         if status is not RunStatus.SUCCEEDED or previous not in FAILURE_EVENTS:

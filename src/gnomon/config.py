@@ -22,7 +22,7 @@ from gnomon.alerts_config import (
     route_problems,
     routes,
 )
-from gnomon.domain import Isolation, JobDefinition, JobKind
+from gnomon.domain import Isolation, JobDefinition, JobKind, RetryPolicy, RunStatus
 from gnomon.errors import ConfigInvalid, Problem, TriggerInvalid
 from gnomon.references import setting_problems
 from gnomon.triggers import cache_trigger, parse_trigger, resolve_timezone
@@ -98,6 +98,14 @@ class StoreSettings(_Section):
         return value
 
 
+#: The outcomes `retry_on` may name (domain.RETRYABLE).
+RetryOutcome = Literal["failed", "timed_out", "interrupted"]
+
+
+def _default_retry_on() -> list[RetryOutcome]:
+    return ["failed", "timed_out"]
+
+
 class SchedulerSettings(_Section):
     timezone: str = "Asia/Shanghai"
     pool_size: int = Field(default=16, ge=1, le=1024)
@@ -117,6 +125,11 @@ class SchedulerSettings(_Section):
     inherit_env: bool = False
     # The notification channels ([[notifications]] ids) of every job that names none itself.
     notify: list[str] = Field(default_factory=list)
+    # Retries of failed runs, for every job that does not say otherwise (see RetryPolicy).
+    retries: int = Field(default=0, ge=0, le=100)
+    retry_backoff: float = Field(default=30.0, ge=0, le=86400)
+    retry_backoff_max: float = Field(default=3600.0, ge=0, le=7 * 86400)
+    retry_on: list[RetryOutcome] = Field(default_factory=_default_retry_on)
 
     @field_validator("timezone")
     @classmethod
@@ -165,6 +178,10 @@ class JobDeclaration(_Section):
     locked: bool = False
     # Its notification channels, instead of [scheduler] notify ([] for none).
     notify: list[str] | None = None
+    retries: int | None = Field(default=None, ge=0, le=100)
+    retry_backoff: float | None = Field(default=None, ge=0, le=86400)
+    retry_backoff_max: float | None = Field(default=None, ge=0, le=7 * 86400)
+    retry_on: list[RetryOutcome] | None = None
 
     @field_validator("id")
     @classmethod
@@ -491,6 +508,12 @@ def _to_definition(
         is_builtin=True,
         # Channels named by [scheduler] notify that do not exist are reported once, there.
         notify=routes(_pick(declaration.notify, settings.scheduler.notify), channels),
+        retry=RetryPolicy(
+            retries=_pick(declaration.retries, scheduler.retries),
+            backoff=_pick(declaration.retry_backoff, scheduler.retry_backoff),
+            backoff_max=_pick(declaration.retry_backoff_max, scheduler.retry_backoff_max),
+            on=frozenset(RunStatus(s) for s in _pick(declaration.retry_on, scheduler.retry_on)),
+        ),
     )
 
 

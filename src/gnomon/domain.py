@@ -102,6 +102,8 @@ _ALLOWED_FROM = {
 class TriggerSource(StrEnum):
     SCHEDULED = "scheduled"
     MANUAL = "manual"
+    #: A new attempt of a run that ended in one of its job's `retry_on` statuses.
+    RETRY = "retry"
 
 
 class MissReason(StrEnum):
@@ -164,6 +166,46 @@ class Role(StrEnum):
         return frozenset({"view", "admin"}) if self is Role.ADMIN else frozenset({"view"})
 
 
+#: The outcomes retried unless a job's `retry_on` says otherwise, and those it may name.
+DEFAULT_RETRY_ON = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT})
+RETRYABLE = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a job's failed runs are tried again: up to `retries` more attempts, the first
+    `backoff` seconds after the failure, doubling per attempt up to `backoff_max`."""
+
+    retries: int = 0
+    backoff: float = 30.0
+    backoff_max: float = 3600.0
+    on: frozenset[RunStatus] = DEFAULT_RETRY_ON
+
+    def delay(self, attempt: int) -> float:
+        """Seconds from the end of attempt `attempt` (1 for a fire's first run) to the next,
+        before jitter."""
+        return float(min(self.backoff_max, self.backoff * 2 ** (attempt - 1)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "retries": self.retries,
+            "backoff": self.backoff,
+            "backoff_max": self.backoff_max,
+            "on": sorted(status.value for status in self.on),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> RetryPolicy:
+        if not data:
+            return cls()
+        return cls(
+            retries=int(data.get("retries", 0)),
+            backoff=float(data.get("backoff", 30.0)),
+            backoff_max=float(data.get("backoff_max", 3600.0)),
+            on=frozenset(RunStatus(s) for s in data.get("on", ())) or DEFAULT_RETRY_ON,
+        )
+
+
 @dataclass(frozen=True)
 class JobDefinition:
     """What a job is and how it runs, as declared (config file, shipped job, or the Python API)."""
@@ -193,6 +235,8 @@ class JobDefinition:
     is_builtin: bool = True
     #: The notification channels told about its runs' outcomes.
     notify: tuple[Route, ...] = ()
+    #: Whether and how its failed runs are tried again.
+    retry: RetryPolicy = RetryPolicy()
 
     @property
     def alerting(self) -> Alerting | None:
@@ -212,14 +256,16 @@ class JobDefinition:
         data["command"] = list(self.command) if self.command is not None else None
         data["isolation"] = Isolation(self.isolation).value
         data["notify"] = [route.to_json() for route in self.notify]
+        data["retry"] = self.retry.to_json()
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobDefinition:
-        """The definition ``to_json`` wrote; keys added since (``isolation``, ``notify``) take
-        their default."""
+        """The definition ``to_json`` wrote; keys added since (``isolation``, ``notify``,
+        ``retry``) take their default."""
         data = dict(data)
         data["notify"] = tuple(Route.from_json(route) for route in data.get("notify") or ())
+        data["retry"] = RetryPolicy.from_json(data.get("retry"))
         data["kind"] = JobKind(data["kind"])
         data["isolation"] = Isolation(data.get("isolation", Isolation.THREAD))
         if data.get("command") is not None:
@@ -284,6 +330,12 @@ class Run:
     cancel_requested: bool = False
     #: The lease token its node claimed or adopted it under (None: no node has taken it).
     lease_token: int | None = None
+    #: 1 for a fire's (or a manual run's) first run; n + 1 for the retry of attempt n.
+    attempt: int = 1
+    #: For a retry: the id of the attempt it retries.
+    retry_of: str | None = None
+    #: For a retry: it waits queued until this time (its backoff).
+    not_before: datetime | None = None
 
     def replace(self, **changes: Any) -> Run:
         return dataclasses.replace(self, **changes)
@@ -316,6 +368,9 @@ class RunUpdate:
     owner: str | None = None
     #: For a final status: the job's channels, told in the same transaction (if it applies).
     alerting: Alerting | None = None
+    #: The next attempt, queued in the same transaction if this update applies. Its failure is
+    #: then not the fire's outcome: it raises no event (only the last attempt's outcome does).
+    retry: Run | None = None
 
     @property
     def from_statuses(self) -> frozenset[RunStatus]:

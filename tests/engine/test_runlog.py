@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -53,8 +54,11 @@ def test_a_failed_run_logs_one_warning_with_its_fields(caplog: pytest.LogCapture
     )
     fields = {
         k: getattr(record, k)
-        for k in ("job_id", "run_id", "status", "error_type", "error", "duration_s", "exit_code")
-    }
+        for k in (
+            "job_id", "run_id", "status", "error_type", "error", "duration_s", "exit_code",
+            "attempt",
+        )
+    }  # fmt: skip
     assert fields == {
         "job_id": "backup",
         "run_id": "r-1",
@@ -63,8 +67,24 @@ def test_a_failed_run_logs_one_warning_with_its_fields(caplog: pytest.LogCapture
         "error": "NonZeroExit: exited with code 3",
         "duration_s": 1.5,
         "exit_code": 3,
+        "attempt": 1,
     }
-    assert not hasattr(record, "attempt")  # runs have no attempt number yet
+
+
+def test_a_failed_run_that_will_be_retried_says_when(caplog: pytest.LogCaptureFixture) -> None:
+    update = ended(RunStatus.FAILED, error_type="ValueError", error_message="boom")
+    assert update.finished_at is not None
+    retry = RUN.replace(
+        id="r-2", attempt=2, retry_of="r-1", not_before=update.finished_at + timedelta(seconds=30)
+    )
+    with caplog.at_level(logging.INFO, logger="gnomon.runs"):
+        log_run_end(RUN, dataclasses.replace(update, retry=retry))
+    (record,) = lines(caplog)
+    assert record.getMessage() == (
+        "run r-1 of job backup (attempt 1) failed after 1.500s: ValueError: boom;"
+        " will retry in 30s as attempt 2 (run r-2)"
+    )
+    assert (record.attempt, record.retry_run_id) == (1, "r-2")  # type: ignore[attr-defined]
 
 
 def test_a_succeeded_run_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:

@@ -102,7 +102,7 @@ def test_a_leader_adopting_fires_claimed_under_an_earlier_trigger_does_not_run_t
 ) -> None:
     """A node claimed two fires ahead and stopped; the job's trigger then changed. The next
     leader adopts both: the one the trigger still fires at runs, the other is skipped."""
-    minutely = 'trigger = { type = "cron", expression = "* * * * *" }'
+    minutely = 'trigger = { type = "cron", expression = "* * * * *" }'  # fires: changed first
     path = write_config(HEADER + job("minutely", minutely))
     runtime = runtime_factory(path)
     runtime.jobs.sync_declared(TESTER)

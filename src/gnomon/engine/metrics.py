@@ -92,11 +92,9 @@ class EngineMetrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
-        # Defined ahead of the retry feature (SPEC 4.7), which increments it through `retried`;
-        # until then it is exposed without samples, so alert rules can be written already.
         self._retries = Counter(
             "gnomon_retries",
-            "Retries started after a failed run, by job.",
+            "Retries queued after a failed run, by job.",
             ["job_id"],
             registry=self.registry,
         )
@@ -181,8 +179,7 @@ class EngineMetrics:
         self._last_failure.labels(job_id=job_id).set(time.time())
 
     def retried(self, job_id: str) -> None:
-        """Counts a retry in `gnomon_retries_total`. Nothing calls it yet: the retry feature
-        (SPEC 4.7) will, once per retry it starts."""
+        """Counts a retry in `gnomon_retries_total`, once per retry queued."""
         self._retries.labels(job_id=job_id).inc()
 
     def refused(self, status: str, count: int) -> None:

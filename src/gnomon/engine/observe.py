@@ -45,8 +45,7 @@ class EngineMetricsProtocol(Protocol):
         """A run was recorded `interrupted` (its node stopped, lost it or lost the lease)."""
 
     def retried(self, job_id: str) -> None:
-        """A failed run of the job was followed by a retry (a new run). Nothing calls it yet:
-        the retry feature (SPEC 4.7) will, once per retry it starts."""
+        """A run of the job ended in a way its job retries: its retry (a new run) is queued."""
 
     def refused(self, status: str, count: int) -> None:
         """The store refused `count` run transitions to `status` (a guarded write that found

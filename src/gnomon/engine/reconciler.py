@@ -121,9 +121,8 @@ class Reconciler:
                 suspects.discard(run.id)
             elif run.status is RunStatus.RUNNING and confirmed:
                 record = self._job_of(run.job_id)
-                alerting = None if record is None else record.definition.alerting
                 why = "the node executing it lost track of it"
-                self._runs.interrupt(run, why, now, alerting)
+                self._runs.interrupt(run, why, now, None if record is None else record.definition)
                 suspects.discard(run.id)
         self._suspects = suspects
 

@@ -75,12 +75,10 @@ def log_run_end(run: Run, update: RunUpdate) -> None:
         "status": status.value,
         "trigger_source": run.trigger_source.value,
     }
-    # Runs get an attempt number with retries (SPEC §4.7); a run without one shows none.
-    attempt = getattr(run, "attempt", None)
+    fields["attempt"] = run.attempt
     text = f"run {run.id} of job {run.job_id}"
-    if attempt is not None:
-        fields["attempt"] = attempt
-        text += f" (attempt {attempt})"
+    if run.attempt > 1 or update.retry is not None:
+        text += f" (attempt {run.attempt})"
     text += f" {_ENDED.get(status, status.value)}"
     if duration is not None:
         fields["duration_s"] = round(duration, 3)
@@ -91,6 +89,11 @@ def log_run_end(run: Run, update: RunUpdate) -> None:
         text += f": {error}"
     if update.exit_code is not None:
         fields["exit_code"] = update.exit_code
+    retry = update.retry
+    if retry is not None and retry.not_before is not None and update.finished_at is not None:
+        wait = (retry.not_before - update.finished_at).total_seconds()
+        fields["retry_run_id"] = retry.id
+        text += f"; will retry in {wait:.0f}s as attempt {retry.attempt} (run {retry.id})"
     log.warning("%s", text, extra=fields)
 
 

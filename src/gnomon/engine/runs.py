@@ -21,6 +21,7 @@ from datetime import datetime
 
 from gnomon.domain import (
     Alerting,
+    JobDefinition,
     JobRecord,
     Lease,
     MissReason,
@@ -33,6 +34,7 @@ from gnomon.engine.executors import run_job
 from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.pool import WorkerPool
 from gnomon.engine.recorder import RunRecorder
+from gnomon.engine.retries import with_retry
 from gnomon.engine.runlog import log_run_end, run_duration
 from gnomon.engine.starts import StartGate
 from gnomon.store.base import RunStart, Store
@@ -254,24 +256,28 @@ class ActiveRuns:
             self._settle_locked()
             still = list(self._active.values())
         for active in still:
-            self.interrupt(active.run, reason, now, active.record.definition.alerting)
+            self.interrupt(active.run, reason, now, active.record.definition)
 
     def interrupt(
-        self, run: Run, reason: str, now: datetime, alerting: Alerting | None = None
+        self, run: Run, reason: str, now: datetime, definition: JobDefinition | None = None
     ) -> None:
         """Record this node's `run` interrupted for `reason`; counted and logged as such.
-        `alerting`: its job's channels, told of it."""
-        self._recorder.record(
-            RunUpdate(
-                run_id=run.id,
-                status=RunStatus.INTERRUPTED,
-                finished_at=now,
-                reason=reason,
-                owner=self._node_id,
-                alerting=alerting,
-            )
+        `definition`: its job as it is, whose channels are told of it and whose retry policy
+        may try it again."""
+        update = RunUpdate(
+            run_id=run.id,
+            status=RunStatus.INTERRUPTED,
+            finished_at=now,
+            reason=reason,
+            owner=self._node_id,
+            alerting=None if definition is None else definition.alerting,
         )
+        if definition is not None:
+            update = with_retry(update, definition, run)
+        self._recorder.record(update)
         self._metrics.interrupted(run.job_id, run.id, reason)
+        if update.retry is not None:
+            self._metrics.retried(run.job_id)
 
     def _may_start_id(self, run_id: str, now: datetime) -> bool:
         active = self._active.get(run_id)  # a dict read is atomic; entries stay until settled
@@ -346,7 +352,7 @@ class ActiveRuns:
                 # Moved to running just ahead of its time, but this node lost the lease since
                 # (frozen, deposed, stopping): it must not run it now. Nobody else will either.
                 why = "this node lost the scheduler lease just before the run's time"
-                self.interrupt(run, why, self._clock(), alerting)
+                self.interrupt(run, why, self._clock(), record.definition)
                 return
             trigger = record.trigger
             if run.scheduled_for is not None and trigger.get("type") == TriggerType.INTERVAL:
@@ -390,7 +396,7 @@ class ActiveRuns:
             else:
                 update = outcome.to_update(run.id, node=self._node_id, alerting=alerting)
                 lingering = outcome.lingering
-            self._report_end(run, update, executed=True)
+            self._report_end(run, with_retry(update, record.definition, run), executed=True)
         finally:
             thread.name = pool_name
             if lingering is None:
@@ -404,6 +410,8 @@ class ActiveRuns:
         self._recorder.record(update)
         duration = (run_duration(update) or 0.0) if executed else None
         self._metrics.finished(run.job_id, update.status.value, duration)
+        if update.retry is not None:
+            self._metrics.retried(run.job_id)
         log_run_end(run, update)
 
     def _hold_slot(self, run: Run, lingering: threading.Event) -> None:

@@ -180,6 +180,9 @@ class Scheduler:
         self._took_over_at: datetime | None = None
         self._needs_takeover = False
         self._manual_hint = True
+        # The earliest backoff end of a retry this node queued (None: none known): the loop
+        # looks for due retries then, not only at its next poll.
+        self._retry_due: datetime | None = None
         self._next_poll = 0.0
         self._next_revive = 0.0
 
@@ -307,9 +310,16 @@ class Scheduler:
         self._wake.set()
 
     def _flushed(self, batch: list[RunUpdate]) -> None:
-        """Run records were written: if some told channels of their outcome, deliver now."""
+        """Run records were written: if some told channels of their outcome, deliver now; if
+        some queued retries, look for them when their backoff ends."""
         if any(update.alerting is not None for update in batch):
             self._deliverer.wake()
+        due = [u.retry.not_before for u in batch if u.retry is not None and u.retry.not_before]
+        if due:
+            earliest = min(due)
+            if self._retry_due is None or earliest < self._retry_due:
+                self._retry_due = earliest
+            self._wake.set()
 
     def _count_refused(self, refused: list[RunUpdate]) -> None:
         counts: dict[str, int] = {}
@@ -362,6 +372,10 @@ class Scheduler:
         if time.monotonic() >= self._next_poll:
             self._poll()
         self._fire_due(lease)
+        retry_due = self._retry_due
+        if retry_due is not None and retry_due <= self._clock():
+            self._retry_due = None
+            self._manual_hint = True
         if self._manual_hint:
             self._manual_hint = False
             self._start_manual_runs()
@@ -382,6 +396,9 @@ class Scheduler:
             if when - self._lead > now:
                 when -= self._lead
             timeout = min(timeout, max(0.0, (when - now).total_seconds()))
+        retry_due = self._retry_due
+        if retry_due is not None:
+            timeout = min(timeout, max(0.0, (retry_due - self._clock()).total_seconds()))
         return timeout
 
     def _take_over(self, lease: Lease) -> None:

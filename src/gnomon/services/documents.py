@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from gnomon.domain import JobDefinition, Run
+from gnomon.domain import JobDefinition, RetryPolicy, Run
 from gnomon.services.views import JobView
 
 #: What a viewer sees instead of each value of a job's kwargs, unless the job declares
@@ -98,6 +98,7 @@ class _JobParts:
     coalesce: bool
     max_instances: int
     timeout: float | None
+    retry: dict[str, Any]
     kwargs: dict[str, Any]
     viewer_kwargs: dict[str, Any]
     overridden: bool
@@ -125,6 +126,7 @@ class _JobParts:
             coalesce=definition.coalesce,
             max_instances=definition.max_instances,
             timeout=definition.timeout,
+            retry=_retry_document(definition.retry),
             kwargs=definition.kwargs,
             viewer_kwargs=viewer_kwargs(definition),
             overridden=record.overridden,
@@ -156,6 +158,10 @@ def _job_document(parts: _JobParts, view: JobView, detail: bool, reveal: bool) -
         "coalesce": parts.coalesce,
         "max_instances": parts.max_instances,
         "timeout": parts.timeout,
+        "retries": parts.retry["retries"],
+        "retry_backoff": parts.retry["retry_backoff"],
+        "retry_backoff_max": parts.retry["retry_backoff_max"],
+        "retry_on": parts.retry["retry_on"],
         "args": [],
         "kwargs": parts.kwargs if reveal else parts.viewer_kwargs,
         "overridden": parts.overridden,
@@ -170,6 +176,15 @@ def _job_document(parts: _JobParts, view: JobView, detail: bool, reveal: bool) -
         doc["next_run_times"] = [iso(t, tz) for t in view.next_run_times]
         doc["recent_runs"] = [run_document(r, tz) for r in view.recent_runs]
     return doc
+
+
+def _retry_document(policy: RetryPolicy) -> dict[str, Any]:
+    return {
+        "retries": policy.retries,
+        "retry_backoff": policy.backoff,
+        "retry_backoff_max": policy.backoff_max,
+        "retry_on": sorted(status.value for status in policy.on),
+    }
 
 
 def _run_time(run: Run) -> datetime:
@@ -197,6 +212,9 @@ def run_document(run: Run, tz: tzinfo | None = None, with_output: bool = False) 
         "node": run.node,
         "manual_job_id": run.manual_job_id,
         "cancel_requested": run.cancel_requested,
+        "attempt": run.attempt,
+        "retry_of": run.retry_of,
+        "not_before": iso(run.not_before, tz),
     }
     if with_output:
         doc["traceback"] = run.traceback

@@ -67,13 +67,16 @@ class RunService:
         return self.store.get_run(run_id)
 
     def cancel_run(self, run_id: str, actor: Actor) -> Run:
-        """Ask an active run to stop. A queued run no node has taken is cancelled at once.
+        """Ask an active run to stop, and cancel the retry of it that waits out its backoff. A
+        queued run no node has taken is cancelled at once.
 
-        Raises RunNotFound, RunNotCancellable when the run has already ended.
+        Raises RunNotFound, RunNotCancellable when the run has ended and no retry of it waits.
         """
         run = self.store.get_run(run_id)
         if not run.status.is_active:
-            raise RunNotCancellable(run_id, run.status.value)
+            retry = self.store.find_retry(run_id)
+            if retry is None or not retry.status.is_active:
+                raise RunNotCancellable(run_id, run.status.value)
         now = self._clock()
         self.store.request_cancel(run_id, now)
         self.store.add_audit(

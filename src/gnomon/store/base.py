@@ -336,14 +336,21 @@ class Store(ABC):
     def claim_queued_manual_runs(
         self, node: str, limit: int = 100, fence: Lease | None = None
     ) -> list[Run]:
-        """Take queued manual runs no node has taken yet: set their node (and the token of the
-        lease `fence` it takes them under), return them. With `fence`, raises LeaseLost (taking
-        nothing) unless that lease is still held."""
+        """Take queued manual runs no node has taken yet, and retries whose backoff is over
+        (on the store's clock) of jobs not paused and with fewer than max_instances runs
+        running, or gone: set their node (and the token of the lease `fence` it takes them
+        under), return them. With `fence`, raises LeaseLost (taking nothing) unless that lease
+        is still held."""
+
+    @abstractmethod
+    def find_retry(self, run_id: str) -> Run | None:
+        """The run that retries `run_id` (without its output), or None."""
 
     @abstractmethod
     def request_cancel(self, run_id: str, now: datetime) -> Run:
-        """Flag an active run for cancellation and return it; a queued run no node has taken
-        yet is cancelled at once (finished at `now`). Raises RunNotFound."""
+        """Flag an active run, and the retry of it waiting out its backoff, for cancellation
+        and return the run; a queued run no node has taken yet is cancelled at once (finished
+        at `now`). Raises RunNotFound."""
 
     @abstractmethod
     def cancel_requested(self, run_ids: Iterable[str]) -> set[str]:

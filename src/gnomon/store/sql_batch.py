@@ -22,6 +22,7 @@ from gnomon.domain import Run, RunStatus, RunUpdate
 from gnomon.store.base import RunStart
 from gnomon.store.sql_events import Ended, record_events
 from gnomon.store.storable import storable_text
+from gnomon.store.tables import runs
 
 # Column order of the runs rows written by claims (every column of the table).
 RUN_COLUMNS = (
@@ -133,6 +134,37 @@ def sqlite_time(value: datetime | None) -> str | None:
             raise ValueError(f"naive datetime {value!r} given to the store; pass an aware UTC time")
         value = value.astimezone(UTC)
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def run_params(run: Run) -> dict[str, Any]:
+    """The runs row for a Run."""
+    return {
+        "id": run.id,
+        "job_id": run.job_id,
+        "trigger_source": run.trigger_source.value,
+        "status": run.status.value,
+        "scheduled_for": run.scheduled_for,
+        "last_scheduled_for": run.last_scheduled_for,
+        "fire_count": run.fire_count,
+        "created_by": run.created_by,
+        "queued_at": run.queued_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_ms": run.duration_ms,
+        "reason": storable_text(run.reason),
+        "error_type": storable_text(run.error_type),
+        "error_message": storable_text(run.error_message),
+        "traceback": storable_text(run.traceback),
+        "output": storable_text(run.output),
+        "exit_code": run.exit_code,
+        "node": run.node,
+        "manual_job_id": run.manual_job_id,
+        "cancel_requested": run.cancel_requested,
+        "lease_token": run.lease_token,
+        "attempt": run.attempt,
+        "retry_of": run.retry_of,
+        "not_before": run.not_before,
+    }
 
 
 def _run_row(run: Run, sqlite: bool) -> tuple[Any, ...]:
@@ -255,12 +287,22 @@ def update_runs(
             for u in ordered
         ]
         _sqlite_many(conn, _SQLITE_UPDATE_RUNS, rows, returning=applied)
-    ended = [Ended(u.run_id, u.status, u.alerting) for u in ordered if u.alerting is not None]
+    ended = [
+        Ended(u.run_id, u.status, u.alerting, retrying=u.retry is not None)
+        for u in ordered
+        if u.alerting is not None
+    ]
+    retries = [u.retry for u in ordered if u.retry is not None]
     if len(applied) == len(ordered):
+        if retries:
+            conn.execute(runs.insert(), [run_params(r) for r in retries])
         if ended:
             record_events(conn, ended, clock)
         return []
     done = set(applied)
+    retries = [u.retry for u in ordered if u.retry is not None and u.run_id in done]
+    if retries:
+        conn.execute(runs.insert(), [run_params(r) for r in retries])
     if ended:
         record_events(conn, [e for e in ended if e.run_id in done], clock)
     return [u for u in ordered if u.run_id not in done]

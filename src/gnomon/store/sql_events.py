@@ -26,6 +26,7 @@ _OUTCOME_LIST = ", ".join(f"'{status.value}'" for status in sorted(OUTCOMES))
 _PREVIOUS = (
     "SELECT r.id, (SELECT e.status FROM runs e WHERE e.job_id = r.job_id"  # noqa: S608
     f" AND e.status IN ({_OUTCOME_LIST}) AND (e.queued_at, e.id) < (r.queued_at, r.id)"
+    " AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.retry_of = e.id)"
     " ORDER BY e.queued_at DESC, e.id DESC LIMIT 1) FROM runs r WHERE "
 )
 _SQLITE_PREVIOUS = _PREVIOUS + "r.id IN ({marks})"
@@ -38,6 +39,7 @@ class Ended(NamedTuple):
     run_id: str
     status: RunStatus
     alerting: Alerting
+    retrying: bool = False  # a retry of it was queued with its status
 
 
 def record_events(conn: Connection, ended: Sequence[Ended], clock: Callable[[], datetime]) -> None:
@@ -46,13 +48,17 @@ def record_events(conn: Connection, ended: Sequence[Ended], clock: Callable[[], 
     wrote them, so a success judged against a failure written by the same batch sees it."""
     if not ended:
         return
-    asking = [e.run_id for e in ended if needs_previous(e.status, e.alerting.routes)]
+    asking = [
+        e.run_id for e in ended if not e.retrying and needs_previous(e.status, e.alerting.routes)
+    ]
     previous = previous_outcomes(conn, asking) if asking else {}
     now = clock()
     rows = [
         _new_row(e.run_id, e.alerting.job_id, channel, event, now)
         for e in ended
-        for channel, event in events_for(e.status, e.alerting.routes, previous.get(e.run_id))
+        for channel, event in events_for(
+            e.status, e.alerting.routes, previous.get(e.run_id), retrying=e.retrying
+        )
     ]
     if not rows:
         return
@@ -82,8 +88,8 @@ def _new_row(
 
 def previous_outcomes(conn: Connection, run_ids: Sequence[str]) -> dict[str, RunStatus | None]:
     """Per run, its job's previous outcome: the status of the newest run of the same job queued
-    before it (by queued_at, then id) that succeeded or failed in some way (alerts.OUTCOMES),
-    or None when there is none.
+    before it (by queued_at, then id) that succeeded or failed in some way (alerts.OUTCOMES)
+    and was not retried (an attempt followed by another is not an outcome), or None.
 
     Driver SQL, one statement per chunk: it runs in the recorder's write transaction for every
     success some channel would hear `recovered` about, and through SQLAlchemy Core it took five

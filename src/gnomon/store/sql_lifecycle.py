@@ -30,10 +30,10 @@ from gnomon.domain import AuditEntry, Lease, Run, RunStatus, TriggerSource
 from gnomon.errors import JobAlreadyRunning
 from gnomon.store.base import RunStart, StartResult
 from gnomon.store.sql_auth import insert_audit
-from gnomon.store.sql_batch import start_queued
+from gnomon.store.sql_batch import run_params, start_queued
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.sql_nodes import check_fence
-from gnomon.store.sql_runs import LIGHT_COLUMNS, row_to_run, run_params
+from gnomon.store.sql_runs import LIGHT_COLUMNS, row_to_run
 from gnomon.store.tables import jobs, runs
 
 #: Runs per start_runs call: their ids are bound one parameter each (an IN list lets SQLite
@@ -56,12 +56,14 @@ def _json_values(values: Iterable[str], is_pg: bool) -> Any:
 def _counts_against_max_instances(now: datetime) -> ColumnElement[bool]:
     """Runs that occupy one of their job's max_instances: running, or queued to start now.
     A fire claimed ahead of its time does not count until that time has come, nor one already
-    moved to running just ahead of it (its started_at is its fire time)."""
+    moved to running just ahead of it (its started_at is its fire time), nor a retry waiting
+    out its backoff."""
     return or_(
         and_(runs.c.status == _RUNNING, runs.c.started_at <= now),
         and_(
             runs.c.status == _QUEUED,
             or_(runs.c.scheduled_for.is_(None), runs.c.scheduled_for <= now),
+            or_(runs.c.not_before.is_(None), runs.c.not_before <= now),
         ),
     )
 

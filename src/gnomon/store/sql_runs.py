@@ -42,11 +42,11 @@ from gnomon.domain import (
 from gnomon.errors import Problem, RunNotFound, StoreError, ValidationFailed
 from gnomon.store.base import JobActivity, RunsAhead
 from gnomon.store.sql_auth import insert_audit
-from gnomon.store.sql_batch import update_runs
+from gnomon.store.sql_batch import run_params, update_runs
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.sql_events import Ended, record_events, routes_of_jobs
 from gnomon.store.sql_nodes import check_fence
-from gnomon.store.storable import holdable, storable_text
+from gnomon.store.storable import holdable
 from gnomon.store.tables import deliveries, jobs, runs
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -56,32 +56,32 @@ _HEAVY = ("output", "traceback")
 LIGHT_COLUMNS = [c for c in runs.c if c.name not in _HEAVY]
 
 
-def run_params(run: Run) -> dict[str, Any]:
-    """The runs row for a Run."""
-    return {
-        "id": run.id,
-        "job_id": run.job_id,
-        "trigger_source": run.trigger_source.value,
-        "status": run.status.value,
-        "scheduled_for": run.scheduled_for,
-        "last_scheduled_for": run.last_scheduled_for,
-        "fire_count": run.fire_count,
-        "created_by": run.created_by,
-        "queued_at": run.queued_at,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "duration_ms": run.duration_ms,
-        "reason": storable_text(run.reason),
-        "error_type": storable_text(run.error_type),
-        "error_message": storable_text(run.error_message),
-        "traceback": storable_text(run.traceback),
-        "output": storable_text(run.output),
-        "exit_code": run.exit_code,
-        "node": run.node,
-        "manual_job_id": run.manual_job_id,
-        "cancel_requested": run.cancel_requested,
-        "lease_token": run.lease_token,
-    }
+def _retry_may_start(queued: Any, now: datetime) -> ColumnElement[bool]:
+    """A queued retry whose backoff is over, of a job that is not paused and has fewer than
+    max_instances runs running: one that waits for a pause or a slot is left queued."""
+    job = jobs.alias("job")
+    going = runs.alias("going")
+    running = (
+        select(func.count())
+        .select_from(going)
+        .where(going.c.job_id == queued.c.job_id, going.c.status == RunStatus.RUNNING.value)
+        .scalar_subquery()
+    )
+    free = (
+        select(job.c.id)
+        .where(
+            job.c.id == queued.c.job_id,
+            job.c.paused.is_(False),
+            running < func.coalesce(job.c.definition["max_instances"].as_integer(), 1),
+        )
+        .exists()
+    )
+    gone = ~select(job.c.id).where(job.c.id == queued.c.job_id).exists()  # ended as skipped
+    return and_(
+        queued.c.trigger_source == TriggerSource.RETRY.value,
+        queued.c.not_before <= now,
+        or_(free, gone),
+    )
 
 
 def row_to_run(row: RowMapping | Mapping[str, Any]) -> Run:
@@ -109,6 +109,9 @@ def row_to_run(row: RowMapping | Mapping[str, Any]) -> Run:
         manual_job_id=row["manual_job_id"],
         cancel_requested=bool(row["cancel_requested"]),
         lease_token=row.get("lease_token"),
+        attempt=row.get("attempt") or 1,
+        retry_of=row.get("retry_of"),
+        not_before=row.get("not_before"),
     )
 
 
@@ -329,8 +332,11 @@ class SqlRuns(SqlBase):
             select(queued.c.id)
             .where(
                 queued.c.status == RunStatus.QUEUED.value,
-                queued.c.trigger_source == TriggerSource.MANUAL.value,
                 queued.c.node.is_(None),
+                or_(
+                    queued.c.trigger_source == TriggerSource.MANUAL.value,
+                    _retry_may_start(queued, self._clock()),
+                ),
             )
             .order_by(queued.c.queued_at, queued.c.id)
             .limit(limit)
@@ -357,16 +363,29 @@ class SqlRuns(SqlBase):
             claimed = [row_to_run(row) for row in conn.execute(stmt).mappings()]
         return sorted(claimed, key=lambda run: (run.queued_at, run.id))
 
+    def find_retry(self, run_id: str) -> Run | None:
+        if not holdable(run_id):
+            return None
+        with self._read() as conn:
+            row = (
+                conn.execute(select(*LIGHT_COLUMNS).where(runs.c.retry_of == run_id))
+                .mappings()
+                .first()
+            )
+        return None if row is None else row_to_run(row)
+
     def request_cancel(self, run_id: str, now: datetime) -> Run:
         if not holdable(run_id):
             raise RunNotFound(run_id)
-        untaken = and_(
-            runs.c.id == run_id, runs.c.status == RunStatus.QUEUED.value, runs.c.node.is_(None)
-        )
+        # The run, and the retry of it that waits out its backoff, if any: cancelling a run
+        # cancels its pending retries.
+        pending_retry = and_(runs.c.retry_of == run_id, runs.c.status == RunStatus.QUEUED.value)
+        targets = or_(runs.c.id == run_id, pending_retry)
+        untaken = and_(targets, runs.c.status == RunStatus.QUEUED.value, runs.c.node.is_(None))
         with self._write() as conn:
             conn.execute(
                 update(runs)
-                .where(runs.c.id == run_id, runs.c.status.in_(_ACTIVE))
+                .where(targets, runs.c.status.in_(_ACTIVE))
                 .values(cancel_requested=True)
             )
             # queued → cancelled, guarded like every transition: no node has taken it yet.
@@ -564,14 +583,15 @@ class _ActivityQueries:
 
 
 def _interruptible(nodes: Iterable[str] | None) -> ColumnElement[bool]:
-    """Runs some node owns (or, with nodes=None, any run but an untaken queued manual one)."""
-    untaken_manual = and_(
+    """Runs some node owns (or, with nodes=None, any run but an untaken queued manual run or
+    retry: no node has taken those, and the next leader will)."""
+    untaken = and_(
         runs.c.node.is_(None),
         runs.c.status == RunStatus.QUEUED.value,
-        runs.c.trigger_source == TriggerSource.MANUAL.value,
+        runs.c.trigger_source.in_([TriggerSource.MANUAL.value, TriggerSource.RETRY.value]),
     )
     if nodes is None:
-        return ~untaken_manual
+        return ~untaken
     return runs.c.node.in_(list(set(nodes)))
 
 

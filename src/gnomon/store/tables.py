@@ -105,12 +105,17 @@ runs = Table(
     Column("cancel_requested", Boolean, nullable=False, default=False),
     # The lease token the run's node claimed or adopted it under (fenced starts, adoption).
     Column("lease_token", BigInteger, nullable=True),
+    # Retries (runs.py, sql_batch.update_runs): the attempt, the run it retries, its backoff.
+    Column("attempt", Integer, nullable=False, default=1, server_default="1"),
+    Column("retry_of", String(36), nullable=True),
+    Column("not_before", UtcDateTime, nullable=True),
     # The exactly-once claim. Manual runs have scheduled_for NULL, and NULLs never collide in a
     # unique constraint on either SQLite or PostgreSQL.
     UniqueConstraint("job_id", "scheduled_for"),
     Index("ix_runs_job_id_queued_at", "job_id", "queued_at", "id"),
     Index(None, "status"),
     Index("ix_runs_queued_at", "queued_at", "id"),
+    Index("ix_runs_retry_of", "retry_of"),
 )
 
 users = Table(

@@ -51,6 +51,8 @@ def test_the_webhook_document_carries_the_event_job_run_error_output_and_link() 
             "id": RUN.id,
             "status": "failed",
             "trigger_source": "scheduled",
+            "attempt": 1,
+            "retry_of": None,
             "scheduled_for": "2026-03-01T02:30:00+00:00",
             "started_at": "2026-03-01T02:30:00+00:00",
             "finished_at": "2026-03-01T02:30:03+00:00",

@@ -2,7 +2,8 @@
 
 The webhook body (version 1) is documented in the README, "Alerts and notifications":
 `version`, `delivery_id`, `event`, `occurred_at`, `job` {id, name}, `run` {id, status,
-trigger_source, scheduled_for, started_at, finished_at, duration_ms, exit_code, reason, node}
+trigger_source, attempt, retry_of, scheduled_for, started_at, finished_at, duration_ms,
+exit_code, reason, node}
 (null for an event about no run), `error` (one line: type and message, or null),
 `output_tail` (the last 2 KiB of the run's output, or null) and `console_url` (or null).
 """
@@ -96,6 +97,8 @@ class Notice:
             facts.append(("Run", self.run_id))
         if run is not None:
             facts.append(("Status", run.status.value))
+            if run.attempt > 1:
+                facts.append(("Attempt", str(run.attempt)))
             for label, value in (
                 ("Scheduled for", run.scheduled_for),
                 ("Started", run.started_at),
@@ -122,6 +125,8 @@ class Notice:
                 run_doc.update(
                     status=run.status.value,
                     trigger_source=run.trigger_source.value,
+                    attempt=run.attempt,
+                    retry_of=run.retry_of,
                     scheduled_for=_iso(run.scheduled_for),
                     started_at=_iso(run.started_at),
                     finished_at=_iso(run.finished_at),

@@ -1,0 +1,126 @@
+"""Retries in the store, on SQLite and PostgreSQL: queued with the failed attempt's final status in
+one transaction, telling no channel; started only once due, while the job is not paused and has
+a free max_instances slot; cancelled with the run they retry; never taken for an orphan."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from gnomon.alerts import DeliveryStatus
+from gnomon.domain import (
+    Alerting,
+    Event,
+    Route,
+    Run,
+    RunStatus,
+    RunUpdate,
+    TriggerSource,
+    utcnow,
+)
+from gnomon.engine.planning import new_run_id
+from gnomon.store.base import JobWrite
+from gnomon.store.sql import SqlStore
+from tests.store.test_store_contract import add_job, run
+
+ROUTES = (Route("ops", frozenset({Event.FAILED, Event.RECOVERED})),)
+
+
+def retry_of(failed: Run, wait: float) -> Run:
+    now = utcnow()
+    return Run(
+        id=new_run_id(),
+        job_id=failed.job_id,
+        trigger_source=TriggerSource.RETRY,
+        status=RunStatus.QUEUED,
+        queued_at=now,
+        attempt=failed.attempt + 1,
+        retry_of=failed.id,
+        not_before=now + timedelta(seconds=wait),
+    )
+
+
+def running(store: SqlStore, job_id: str = "backup") -> Run:
+    now = utcnow()
+    started = run(job_id, now - timedelta(seconds=1), status=RunStatus.RUNNING, started_at=now)
+    store.add_run(started)
+    return started
+
+
+def fail(store: SqlStore, attempt: Run, retry: Run | None) -> None:
+    update = RunUpdate(
+        run_id=attempt.id,
+        status=RunStatus.FAILED,
+        finished_at=utcnow(),
+        alerting=Alerting(attempt.job_id, ROUTES),
+        retry=retry,
+    )
+    assert store.update_runs([update]) == []
+
+
+def events(store: SqlStore) -> list[tuple[Event, str | None]]:
+    return sorted((d.event, d.run_id) for d in store.list_deliveries(limit=100).items)
+
+
+def test_a_retried_failure_tells_nobody_and_only_the_fires_outcome_counts(
+    store: SqlStore,
+) -> None:
+    add_job(store, "backup")
+    first = running(store)
+    retry = retry_of(first, wait=0)
+    fail(store, first, retry)
+    stored = store.get_run(retry.id)
+    assert (stored.status, stored.attempt, stored.retry_of) == (RunStatus.QUEUED, 2, first.id)
+    assert stored.trigger_source is TriggerSource.RETRY
+    assert events(store) == []  # the fire is not over: its retry may still succeed
+
+    [taken] = store.claim_queued_manual_runs("n1")
+    assert taken.id == retry.id
+    store.update_runs([RunUpdate(retry.id, RunStatus.RUNNING, started_at=utcnow())])
+    success = RunUpdate(
+        retry.id, RunStatus.SUCCEEDED, finished_at=utcnow(), alerting=Alerting("backup", ROUTES)
+    )
+    assert store.update_runs([success]) == []
+    # Its first attempt failed, but was retried: that is no earlier outcome, so no `recovered`.
+    assert events(store) == []
+
+    # The next fire fails for good (no retry left): one `failed`, for it.
+    last = running(store)
+    fail(store, last, None)
+    assert events(store) == [(Event.FAILED, last.id)]
+    assert {d.status for d in store.list_deliveries().items} == {DeliveryStatus.PENDING}
+
+
+def test_a_retry_starts_once_due_unpaused_and_with_a_free_slot(store: SqlStore) -> None:
+    record = add_job(store, "backup")
+    first = running(store)
+    retry = retry_of(first, wait=0.3)
+    fail(store, first, retry)
+    assert store.claim_queued_manual_runs("n1") == []  # backing off
+
+    time.sleep(0.4)
+    going = running(store)  # max_instances is 1 and a run of the job is going
+    assert store.claim_queued_manual_runs("n1") == []
+    store.update_runs([RunUpdate(going.id, RunStatus.SUCCEEDED, finished_at=utcnow())])
+
+    (paused,) = store.write_jobs([JobWrite(record.replace(paused=True))])
+    assert store.claim_queued_manual_runs("n1") == []  # paused: it waits
+    store.write_jobs([JobWrite(paused.replace(paused=False))])
+    assert [r.id for r in store.claim_queued_manual_runs("n1")] == [retry.id]
+    assert store.claim_queued_manual_runs("n2") == []  # taken once
+
+
+def test_cancelling_a_failed_run_cancels_its_pending_retry_and_orphans_leave_it(
+    store: SqlStore,
+) -> None:
+    add_job(store, "backup")
+    first = running(store)
+    retry = retry_of(first, wait=60)
+    fail(store, first, retry)
+    # A node gone does not take the untaken retry down with it.
+    assert store.interrupt_runs(utcnow(), "gone", keep_nodes=["n1"]) == []
+    assert store.find_retry(first.id) == store.get_run(retry.id)
+
+    store.request_cancel(first.id, utcnow())
+    assert store.get_run(first.id).status is RunStatus.FAILED  # final: unchanged
+    assert store.get_run(retry.id).status is RunStatus.CANCELLED
