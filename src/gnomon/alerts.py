@@ -36,9 +36,8 @@ DEFAULT_EVENTS = frozenset(
         Event.OVERDUE,
     }
 )
-# `overdue` (a job with no success within `alert_if_no_success_within`) is accepted in `on` and
-# delivered like any event once raised; what raises it (a timer on the leader that adds a
-# delivery with no run) is still to come.
+# `overdue` (a job with no success within `alert_if_no_success_within`) is raised by a timer on
+# the leader (Store.raise_overdue), as a delivery about no run, once per spell without success.
 
 
 def needs_previous(status: RunStatus, routes: Iterable[Route]) -> bool:
@@ -53,20 +52,22 @@ def events_for(
     previous: RunStatus | None = None,
     *,
     retrying: bool = False,
+    overdue: bool = False,
 ) -> list[tuple[str, Event]]:
     """The (channel, event) pairs a run that has just ended with `status` raises: a failure
     raises its own event (failed, timed_out, missed, interrupted) unless it is `retrying` (a
     retry of it was queued: only the outcome after the last attempt counts); a success raises
     `recovered` when the job's previous outcome after retries (`previous`, see OUTCOMES) was a
-    failure; nothing else raises anything. Each channel hears the events its route lists.
+    failure, or when the job was told `overdue` since its previous success (`overdue`);
+    nothing else raises anything. Each channel hears the events its route lists.
 
-    The one place deciding this.
+    The one place deciding this (`overdue` itself is raised by a timer: Store.raise_overdue).
     """
     if retrying:
         return []
     event = FAILURE_EVENTS.get(status)
     if event is None:
-        if status is not RunStatus.SUCCEEDED or previous not in FAILURE_EVENTS:
+        if status is not RunStatus.SUCCEEDED or not (overdue or previous in FAILURE_EVENTS):
             return []
         event = Event.RECOVERED
     return [(route.channel, event) for route in routes if event in route.events]

@@ -19,6 +19,7 @@ from gnomon.alerts_config import (
     ChannelDeclaration,
     SmtpSettings,
     channel_problems,
+    parse_duration,
     route_problems,
     routes,
 )
@@ -106,6 +107,13 @@ def _default_retry_on() -> list[RetryOutcome]:
     return ["failed", "timed_out"]
 
 
+def _backoff_seconds(value: float | str) -> float:
+    seconds = parse_duration(value)
+    if not 0 <= seconds <= 7 * 86400:
+        raise ValueError("must be from 0 seconds to 7 days")
+    return seconds
+
+
 class SchedulerSettings(_Section):
     timezone: str = "Asia/Shanghai"
     pool_size: int = Field(default=16, ge=1, le=1024)
@@ -127,9 +135,14 @@ class SchedulerSettings(_Section):
     notify: list[str] = Field(default_factory=list)
     # Retries of failed runs, for every job that does not say otherwise (see RetryPolicy).
     retries: int = Field(default=0, ge=0, le=100)
-    retry_backoff: float = Field(default=30.0, ge=0, le=86400)
-    retry_backoff_max: float = Field(default=3600.0, ge=0, le=7 * 86400)
+    retry_backoff: float | str = 30.0  # seconds, or a duration ("90s", "30m", "24h", "7d")
+    retry_backoff_max: float | str = 3600.0
     retry_on: list[RetryOutcome] = Field(default_factory=_default_retry_on)
+
+    @field_validator("retry_backoff", "retry_backoff_max")
+    @classmethod
+    def _check_backoff(cls, value: float | str) -> float:
+        return _backoff_seconds(value)
 
     @field_validator("timezone")
     @classmethod
@@ -179,9 +192,26 @@ class JobDeclaration(_Section):
     # Its notification channels, instead of [scheduler] notify ([] for none).
     notify: list[str] | None = None
     retries: int | None = Field(default=None, ge=0, le=100)
-    retry_backoff: float | None = Field(default=None, ge=0, le=86400)
-    retry_backoff_max: float | None = Field(default=None, ge=0, le=7 * 86400)
+    retry_backoff: float | str | None = None
+    retry_backoff_max: float | str | None = None
     retry_on: list[RetryOutcome] | None = None
+    # An `overdue` event when the job has had no success for this long (seconds or "26h").
+    alert_if_no_success_within: float | str | None = None
+
+    @field_validator("retry_backoff", "retry_backoff_max")
+    @classmethod
+    def _check_backoff(cls, value: float | str | None) -> float | None:
+        return None if value is None else _backoff_seconds(value)
+
+    @field_validator("alert_if_no_success_within")
+    @classmethod
+    def _check_overdue(cls, value: float | str | None) -> float | None:
+        if value is None:
+            return None
+        seconds = parse_duration(value)
+        if not 1 <= seconds <= 366 * 86400:
+            raise ValueError("must be at least 1 second and at most 366 days")
+        return seconds
 
     @field_validator("id")
     @classmethod
@@ -510,9 +540,14 @@ def _to_definition(
         notify=routes(_pick(declaration.notify, settings.scheduler.notify), channels),
         retry=RetryPolicy(
             retries=_pick(declaration.retries, scheduler.retries),
-            backoff=_pick(declaration.retry_backoff, scheduler.retry_backoff),
-            backoff_max=_pick(declaration.retry_backoff_max, scheduler.retry_backoff_max),
+            backoff=float(_pick(declaration.retry_backoff, scheduler.retry_backoff)),
+            backoff_max=float(_pick(declaration.retry_backoff_max, scheduler.retry_backoff_max)),
             on=frozenset(RunStatus(s) for s in _pick(declaration.retry_on, scheduler.retry_on)),
+        ),
+        overdue_after=(
+            None
+            if declaration.alert_if_no_success_within is None
+            else float(declaration.alert_if_no_success_within)
         ),
     )
 

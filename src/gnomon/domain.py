@@ -127,7 +127,7 @@ class Event(StrEnum):
     MISSED = "missed"
     INTERRUPTED = "interrupted"
     RECOVERED = "recovered"
-    #: A job without a success for longer than it should be (not raised yet: see alerts.py).
+    #: A job without a success for longer than it should be (see Store.raise_overdue).
     OVERDUE = "overdue"
     #: Sent by `gnomon notify test`, never stored.
     TEST = "test"
@@ -155,6 +155,9 @@ class Alerting:
 
     job_id: str
     routes: tuple[Route, ...]
+    #: Whether the job is watched for successes (alert_if_no_success_within): a success then
+    #: looks for an `overdue` told since the previous one, to tell `recovered`.
+    watched: bool = False
 
 
 class Role(StrEnum):
@@ -237,11 +240,15 @@ class JobDefinition:
     notify: tuple[Route, ...] = ()
     #: Whether and how its failed runs are tried again.
     retry: RetryPolicy = RetryPolicy()
+    #: Seconds without a success after which its channels hear `overdue` (None: never).
+    overdue_after: float | None = None
 
     @property
     def alerting(self) -> Alerting | None:
         """What a final RunUpdate of this job carries; None when no channel listens."""
-        return Alerting(self.id, self.notify) if self.notify else None
+        if not self.notify:
+            return None
+        return Alerting(self.id, self.notify, watched=self.overdue_after is not None)
 
     @property
     def func_text(self) -> str:

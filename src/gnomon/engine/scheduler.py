@@ -40,6 +40,7 @@ from gnomon.engine.executors import install_output_routing, uninstall_output_rou
 from gnomon.engine.leadership import Leadership, new_node_id
 from gnomon.engine.notify.deliverer import Deliverer
 from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
+from gnomon.engine.overdue import OverdueWatch
 from gnomon.engine.planning import FirePlan, plan_ahead, plan_fires
 from gnomon.engine.pool import WorkerPool
 from gnomon.engine.reconciler import Reconciler
@@ -160,6 +161,7 @@ class Scheduler:
             job_of=lambda job_id: self._jobs.get(job_id),
             is_leader=lambda: self._leadership.lease is not None,
         )
+        self._overdue = OverdueWatch(store, self._clock, self._deliverer.wake)
         self._ahead = timedelta(seconds=max(0.0, self.options.claim_ahead))
         # A pass starts when the earliest unclaimed fire is this far ahead.
         self._lead = self._ahead - min(self._ahead / 2, CLAIM_STEP)
@@ -427,6 +429,18 @@ class Scheduler:
         self._apply_cancellations()
         if self._keeper.orphans_due():
             self._keeper.interrupt_orphans(self._clock())
+        self._watch_overdue()
+
+    def _watch_overdue(self) -> None:
+        lease = self._leadership.lease
+        if lease is None:
+            return
+        due = self._due
+        going = [r for r in self._jobs.values() if due.get(r.id) is not None]
+        try:
+            self._overdue.check(going, lease)
+        except LeaseLost:
+            self._lease_lost()
 
     def _reload_jobs(self) -> None:
         records = self.store.list_jobs()

@@ -99,6 +99,7 @@ class _JobParts:
     max_instances: int
     timeout: float | None
     retry: dict[str, Any]
+    overdue_after: float | None
     kwargs: dict[str, Any]
     viewer_kwargs: dict[str, Any]
     overridden: bool
@@ -127,6 +128,7 @@ class _JobParts:
             max_instances=definition.max_instances,
             timeout=definition.timeout,
             retry=_retry_document(definition.retry),
+            overdue_after=definition.overdue_after,
             kwargs=definition.kwargs,
             viewer_kwargs=viewer_kwargs(definition),
             overridden=record.overridden,
@@ -162,6 +164,7 @@ def _job_document(parts: _JobParts, view: JobView, detail: bool, reveal: bool) -
         "retry_backoff": parts.retry["retry_backoff"],
         "retry_backoff_max": parts.retry["retry_backoff_max"],
         "retry_on": parts.retry["retry_on"],
+        "alert_if_no_success_within": parts.overdue_after,
         "args": [],
         "kwargs": parts.kwargs if reveal else parts.viewer_kwargs,
         "overridden": parts.overridden,

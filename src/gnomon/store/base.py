@@ -21,6 +21,7 @@ from gnomon.domain import (
     Lease,
     Node,
     Role,
+    Route,
     Run,
     RunPage,
     RunStatus,
@@ -72,6 +73,14 @@ class RunStart:
     #: own runs' final statuses may still be on their way to the store); runs of other nodes
     #: are counted from the store.
     running_here: int = 0
+
+
+class OverdueCheck(NamedTuple):
+    """A job the leader watches for successes: told `overdue` after `after` seconds without."""
+
+    job_id: str
+    after: float
+    routes: tuple[Route, ...]
 
 
 @dataclass(frozen=True)
@@ -389,6 +398,16 @@ class Store(ABC):
     def update_delivery(self, delivery: Delivery) -> bool:
         """Write a delivery's status, attempts and next attempt time as `delivery` has them,
         only while the stored one is still pending. Whether it was written."""
+
+    @abstractmethod
+    def raise_overdue(
+        self, checks: Sequence[OverdueCheck], now: datetime, fence: Lease
+    ) -> list[str]:
+        """Tell `overdue`, fenced by `fence`: for each job checked that has had no success for
+        longer than its `after` seconds (since its newest success, or since it was added) and
+        was not told since, a pending delivery about no run for each of its channels that
+        listen. Returns the ids of the jobs told. Raises LeaseLost, telling nothing, unless the
+        lease is still held."""
 
     @abstractmethod
     def list_deliveries(

@@ -3,16 +3,19 @@ up) and their listing. Rows are added by sql_events, with the final statuses of 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, and_, or_, select, update
 
 from gnomon.alerts import Attempt, Delivery, DeliveryPage, DeliveryStatus
-from gnomon.domain import Event
+from gnomon.domain import Event, Lease
 from gnomon.errors import Problem, ValidationFailed
+from gnomon.store.base import OverdueCheck
 from gnomon.store.sql_engine import SqlBase
+from gnomon.store.sql_events import raise_overdue
+from gnomon.store.sql_nodes import check_fence
 from gnomon.store.sql_runs import cursor_after, decode_cursor
 from gnomon.store.storable import holdable
 from gnomon.store.tables import deliveries
@@ -56,6 +59,15 @@ def row_to_delivery(row: RowMapping | Mapping[str, Any]) -> Delivery:
 
 class SqlDeliveries(SqlBase):
     """The outbox half of SqlStore."""
+
+    def raise_overdue(
+        self, checks: Sequence[OverdueCheck], now: datetime, fence: Lease
+    ) -> list[str]:
+        if not checks:
+            return []
+        with self._write() as conn:
+            check_fence(conn, fence, self._is_pg, None if self._is_pg else self._clock())
+            return raise_overdue(conn, checks, now)
 
     def due_deliveries(
         self, now: datetime, limit: int = 100, except_channels: Collection[str] = ()

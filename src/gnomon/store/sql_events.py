@@ -17,7 +17,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gnomon.alerts import OUTCOMES, DeliveryStatus, events_for, needs_previous
 from gnomon.domain import Alerting, Event, Route, RunStatus
-from gnomon.store.tables import deliveries, jobs
+from gnomon.store.base import OverdueCheck
+from gnomon.store.tables import deliveries, jobs, runs
 
 _PENDING = DeliveryStatus.PENDING.value
 _SQLITE_CHUNK = 512  # ids per statement, well under SQLite's bound-parameter limit
@@ -52,12 +53,22 @@ def record_events(conn: Connection, ended: Sequence[Ended], clock: Callable[[], 
         e.run_id for e in ended if not e.retrying and needs_previous(e.status, e.alerting.routes)
     ]
     previous = previous_outcomes(conn, asking) if asking else {}
+    watched = [
+        (e.run_id, e.alerting.job_id)
+        for e in ended
+        if e.alerting.watched and not e.retrying and needs_previous(e.status, e.alerting.routes)
+    ]
+    overdue = told_overdue(conn, watched) if watched else set()
     now = clock()
     rows = [
         _new_row(e.run_id, e.alerting.job_id, channel, event, now)
         for e in ended
         for channel, event in events_for(
-            e.status, e.alerting.routes, previous.get(e.run_id), retrying=e.retrying
+            e.status,
+            e.alerting.routes,
+            previous.get(e.run_id),
+            retrying=e.retrying,
+            overdue=e.run_id in overdue,
         )
     ]
     if not rows:
@@ -110,6 +121,73 @@ def previous_outcomes(conn: Connection, run_ids: Sequence[str]) -> dict[str, Run
     for run_id, status in rows:
         found[run_id] = None if status is None else RunStatus(status)
     return found
+
+
+def told_overdue(conn: Connection, successes: Sequence[tuple[str, str]]) -> set[str]:
+    """Those of these (run id, job id) — successes just written, of jobs watched for overdue —
+    whose job was told `overdue` since its previous success: their success is a recovery."""
+    found: set[str] = set()
+    for run_id, job_id in sorted(set(successes)):
+        since = last_success(conn, job_id, other_than=run_id)
+        told = select(deliveries.c.id).where(
+            deliveries.c.job_id == job_id, deliveries.c.event == Event.OVERDUE.value
+        )
+        if since is not None:
+            told = told.where(deliveries.c.created_at > since)
+        if conn.execute(told.limit(1)).first() is not None:
+            found.add(run_id)
+    return found
+
+
+def last_success(conn: Connection, job_id: str, other_than: str | None = None) -> datetime | None:
+    """When the job's newest success (by queue order) finished, or None: walks its runs back
+    on the (job_id, queued_at, id) index to the first success."""
+    stmt = (
+        select(runs.c.finished_at)
+        .where(runs.c.job_id == job_id, runs.c.status == RunStatus.SUCCEEDED.value)
+        .order_by(runs.c.queued_at.desc(), runs.c.id.desc())
+        .limit(1)
+    )
+    if other_than is not None:
+        stmt = stmt.where(runs.c.id != other_than)
+    return conn.execute(stmt).scalar()
+
+
+def raise_overdue(conn: Connection, checks: Sequence[OverdueCheck], now: datetime) -> list[str]:
+    """For each job of `checks` without a success for longer than its `after` seconds (since
+    its newest success, or since it was added), and not told `overdue` since: a pending
+    `overdue` delivery for each of its channels listening. The ids of the jobs told."""
+    told: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for check in checks:
+        routes = [r for r in check.routes if Event.OVERDUE in r.events]
+        if not routes:
+            continue
+        since = last_success(conn, check.job_id)
+        if since is None:
+            since = conn.execute(
+                select(jobs.c.created_at).where(jobs.c.id == check.job_id)
+            ).scalar()
+            if since is None:
+                continue  # the job is gone
+        if (now - since).total_seconds() <= check.after:
+            continue
+        already = conn.execute(
+            select(deliveries.c.id)
+            .where(
+                deliveries.c.job_id == check.job_id,
+                deliveries.c.event == Event.OVERDUE.value,
+                deliveries.c.created_at > since,
+            )
+            .limit(1)
+        ).first()
+        if already is not None:
+            continue
+        told.append(check.job_id)
+        rows.extend(_new_row(None, check.job_id, r.channel, Event.OVERDUE, now) for r in routes)
+    if rows:
+        conn.execute(deliveries.insert(), rows)
+    return told
 
 
 def routes_of_jobs(conn: Connection, job_ids: Iterable[str]) -> dict[str, tuple[Route, ...]]:
