@@ -135,6 +135,18 @@ class EngineMetrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        self._deliveries = Counter(
+            "gnomon_deliveries",
+            "Notification sends by channel and result (delivered, retrying, given_up).",
+            ["channel", "result"],
+            registry=self.registry,
+        )
+        self._delivery_queue = Gauge(
+            "gnomon_delivery_queue_depth",
+            "Notifications pending in the outbox, as the leader delivering them saw last.",
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
         self._nodes = Gauge(
             "gnomon_nodes",
             "Scheduler nodes registered with the store.",
@@ -193,6 +205,12 @@ class EngineMetrics:
 
     def set_queue_depth(self, depth: int) -> None:
         self._queue_depth.set(depth)
+
+    def delivery_attempted(self, channel: str, result: str) -> None:
+        self._deliveries.labels(channel=channel, result=result).inc()
+
+    def set_delivery_queue(self, depth: int) -> None:
+        self._delivery_queue.set(depth)
 
     def set_nodes(self, count: int) -> None:
         self._nodes.set(count)

@@ -60,6 +60,13 @@ class EngineMetricsProtocol(Protocol):
     def set_queue_depth(self, depth: int) -> None:
         """Runs handed to this process's worker pool and not finished yet."""
 
+    def delivery_attempted(self, channel: str, result: str) -> None:
+        """A notification was sent to `channel` once: `result` is "delivered", "retrying" (it
+        failed and will be tried again) or "given_up"."""
+
+    def set_delivery_queue(self, depth: int) -> None:
+        """Notifications pending in the outbox (seen by the leader delivering them)."""
+
 
 class NullMetrics:
     """Ignores every report: the default when no metrics are wanted."""
@@ -101,4 +108,10 @@ class NullMetrics:
         pass
 
     def set_queue_depth(self, depth: int) -> None:
+        pass
+
+    def delivery_attempted(self, channel: str, result: str) -> None:
+        pass
+
+    def set_delivery_queue(self, depth: int) -> None:
         pass

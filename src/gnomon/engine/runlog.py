@@ -288,3 +288,9 @@ class RunLogReports:
 
     def set_queue_depth(self, depth: int) -> None:
         self.inner.set_queue_depth(depth)
+
+    def delivery_attempted(self, channel: str, result: str) -> None:
+        self.inner.delivery_attempted(channel, result)
+
+    def set_delivery_queue(self, depth: int) -> None:
+        self.inner.set_delivery_queue(depth)

@@ -138,6 +138,7 @@ class Scheduler:
             clock=clock,
             env=env or {},
             poll_interval=self.options.poll_interval,
+            metrics=self.metrics,
         )
         self._runs = ActiveRuns(
             store,

@@ -400,6 +400,10 @@ class Store(ABC):
         only while the stored one is still pending. Whether it was written."""
 
     @abstractmethod
+    def count_pending_deliveries(self) -> int:
+        """How many deliveries are pending (not delivered and not given up yet)."""
+
+    @abstractmethod
     def raise_overdue(
         self, checks: Sequence[OverdueCheck], now: datetime, fence: Lease
     ) -> list[str]:

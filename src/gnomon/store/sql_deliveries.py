@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, or_, select, update
+from sqlalchemy import RowMapping, and_, func, or_, select, update
 
 from gnomon.alerts import Attempt, Delivery, DeliveryPage, DeliveryStatus
 from gnomon.domain import Event, Lease
@@ -80,6 +80,11 @@ class SqlDeliveries(SqlBase):
         stmt = stmt.order_by(deliveries.c.next_attempt_at, deliveries.c.id).limit(limit)
         with self._read() as conn:
             return [row_to_delivery(row) for row in conn.execute(stmt).mappings()]
+
+    def count_pending_deliveries(self) -> int:
+        stmt = select(func.count()).where(deliveries.c.next_attempt_at.is_not(None))
+        with self._read() as conn:
+            return int(conn.execute(stmt).scalar_one())
 
     def update_delivery(self, delivery: Delivery) -> bool:
         stmt = (

@@ -11,6 +11,7 @@ import pytest
 from gnomon.alerts import Attempt, Channel, ChannelKind, Delivery, DeliveryStatus, Notifications
 from gnomon.domain import Alerting, Event, Route, RunStatus, RunUpdate, utcnow
 from gnomon.engine.notify.deliverer import Deliverer, _after
+from gnomon.engine.observe import NullMetrics
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
 from gnomon.store.sql import SqlStore
 from tests.e2e.procs import wait_for
@@ -74,6 +75,18 @@ def _failed_run(store: SqlStore, channels: tuple[str, ...] = ("ops",)) -> None:
     store.update_runs([RunUpdate(run.id, RunStatus.FAILED, alerting=Alerting("j1", routes))])
 
 
+class DeliveryMetrics(NullMetrics):
+    def __init__(self) -> None:
+        self.sends: dict[tuple[str, str], int] = {}
+        self.queue: list[int] = []
+
+    def delivery_attempted(self, channel: str, result: str) -> None:
+        self.sends[(channel, result)] = self.sends.get((channel, result), 0) + 1
+
+    def set_delivery_queue(self, depth: int) -> None:
+        self.queue.append(depth)
+
+
 def test_a_failing_channel_rests_while_the_others_are_delivered(tmp_path: Path) -> None:
     store = _store(tmp_path)
     for _ in range(3):
@@ -85,12 +98,22 @@ def test_a_failing_channel_rests_while_the_others_are_delivered(tmp_path: Path) 
             "down": Channel("down", ChannelKind.WEBHOOK, url=down.url, retry_backoff=10),
             "up": Channel("up", ChannelKind.WEBHOOK, url=up.url),
         }
+        metrics = DeliveryMetrics()
         deliverer = Deliverer(
-            store, Notifications(channels), is_leader=lambda: True, clock=lambda: now[0], env={}
+            store,
+            Notifications(channels),
+            is_leader=lambda: True,
+            clock=lambda: now[0],
+            env={},
+            metrics=metrics,
         )
         try:
             assert not deliverer.deliver_due()
             assert len(up.requests()) == 3
+            assert metrics.sends == {("up", "delivered"): 3, ("down", "retrying"): 1}
+            assert metrics.queue == [6]  # seen before this pass sent anything
+            deliverer.deliver_due()
+            assert metrics.queue == [6, 3]
 
             def attempts() -> list[int]:
                 found = store.list_deliveries(channel="down").items

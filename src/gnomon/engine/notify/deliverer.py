@@ -35,6 +35,7 @@ from gnomon.alerts import (
 )
 from gnomon.engine.notify.base import SendContext, Sent
 from gnomon.engine.notify.notice import Notice
+from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
 from gnomon.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,10 @@ class Deliverer:
         clock: Callable[[], datetime],
         env: Mapping[str, str],
         poll_interval: float = 1.0,
+        metrics: EngineMetricsProtocol | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or NullMetrics()
         self._notifications = notifications
         self._is_leader = is_leader
         self._clock = clock
@@ -117,6 +120,7 @@ class Deliverer:
         now = self._clock()
         with self._lock:
             resting = {channel for channel, until in self._resting.items() if until > now}
+        self._metrics.set_delivery_queue(self._store.count_pending_deliveries())
         due = self._store.due_deliveries(now, BATCH, except_channels=resting)
         if not due:
             return False
@@ -168,6 +172,7 @@ class Deliverer:
         updated = _after(delivery, attempt, channel, now, sent.retry_after)
         self._store.update_delivery(updated)
         _log(updated, attempt)
+        self._metrics.delivery_attempted(delivery.channel, _RESULTS[updated.status])
         return updated
 
     def send(self, notice: Notice, channel: Channel) -> Sent:
@@ -194,6 +199,13 @@ class Deliverer:
             public_url=self._notifications.public_url,
         )
 
+
+#: A send's result as gnomon_deliveries_total counts it, by the delivery's status after it.
+_RESULTS = {
+    DeliveryStatus.DELIVERED: "delivered",
+    DeliveryStatus.PENDING: "retrying",
+    DeliveryStatus.FAILED: "given_up",
+}
 
 #: The retries of a delivery to a channel this node does not know (its configuration changed,
 #: or differs between nodes): a channel's defaults, so it may come back within a day.
