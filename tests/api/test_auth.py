@@ -84,9 +84,11 @@ def test_errors_of_a_logged_in_user_carry_the_user_id(auth: AuthActions, runtime
 
 
 def test_login_needs_the_csrf_header(client: FlaskClient) -> None:
-    client.get(f"{API}/auth/csrf-token")
-    response = client.post(LOGIN, json={"username": "admin", "password": PASSWORDS["admin"]})
-    assert_error(response, 403, "CSRF_MISSING")
+    token = assert_ok(client.get(f"{API}/auth/csrf-token"))["csrf_token"]
+    credentials = {"username": "admin", "password": PASSWORDS["admin"]}
+    assert_error(client.post(LOGIN, json=credentials), 403, "CSRF_MISSING")
+    # The same request with the token the session holds is let in: only the header was missing.
+    assert_ok(client.post(LOGIN, json=credentials, headers={"X-CSRFToken": token}))
 
 
 def test_csrf_token_in_json_body_is_never_accepted(auth: AuthActions) -> None:
