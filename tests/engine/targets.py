@@ -79,6 +79,8 @@ def describes_run(run: RunContext) -> dict[str, Any]:
         "scheduled_for": run.scheduled_for,
         "created_by": run.created_by,
         "cancelled": run.cancelled,
+        "attempt": run.attempt,
+        "retry_of": run.retry_of,
     }
 
 

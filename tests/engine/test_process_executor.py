@@ -165,13 +165,14 @@ def test_a_target_in_a_child_succeeds_with_its_output_logs_and_return_value() ->
 
 
 def test_the_run_context_in_a_child_describes_the_run() -> None:
-    run = new_run(trigger_source=TriggerSource.MANUAL, scheduled_for=None, created_by=7)
+    run = new_run(trigger_source=TriggerSource.RETRY, scheduled_for=None, attempt=3, retry_of="r-2")
     definition = python_job(f"{T}:describes_run", isolation=Isolation.PROCESS)
     outcome = run_job(definition, run, threading.Event())
     assert outcome.status is RunStatus.SUCCEEDED
-    for text in (run.id, "'job_id': 'j1'", "MANUAL", "'scheduled_for': None", "'created_by': 7"):
+    for text in (run.id, "'job_id': 'j1'", "RETRY", "'scheduled_for': None", "'attempt': 3"):
         assert text in outcome.output
     assert "'cancelled': False" in outcome.output
+    assert "'retry_of': 'r-2'" in outcome.output
 
 
 def test_an_exception_in_a_child_is_a_failed_outcome_with_its_traceback() -> None:

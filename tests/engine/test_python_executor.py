@@ -112,6 +112,7 @@ def test_the_run_context_describes_the_run() -> None:
     for text in (run.id, "'job_id': 'j1'", "MANUAL", "'scheduled_for': None", "'created_by': 7"):
         assert text in outcome.output
     assert "'cancelled': False" in outcome.output
+    assert "'attempt': 1," in outcome.output and "'retry_of': None" in outcome.output
 
 
 def test_a_target_taking_var_kwargs_receives_run_too() -> None:

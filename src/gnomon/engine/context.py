@@ -95,6 +95,8 @@ class RunContext:
     cancel_event: threading.Event
     # The store the scheduler runs against, for gnomon's own shipped jobs (e.g. prune_runs).
     store: Store | None = None
+    attempt: int = 1  # 1 for a fire's (or manual run's) first run; n + 1 for a retry of n
+    retry_of: str | None = None  # for a retry: the id of the run it retries
 
     @property
     def cancelled(self) -> bool:
@@ -121,4 +123,6 @@ class RunContext:
             logger=build_run_logger(run.job_id, run.id, buffer, log_level),
             cancel_event=cancel_event,
             store=store,
+            attempt=run.attempt,
+            retry_of=run.retry_of,
         )

@@ -169,6 +169,8 @@ def _call(request: Request, channel: _Channel, cancelled: threading.Event) -> Re
             created_by=run.created_by,
             logger=logger,
             cancel_event=cancelled,
+            attempt=run.attempt,
+            retry_of=run.retry_of,
         )
     call = TargetCall(resolved.func, kwargs, None)
     call()
