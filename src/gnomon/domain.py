@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from gnomon.ids import new_run_id
 
 #: A trigger in its stored, readable form, e.g. ``{"type": "cron", "timezone": "Asia/Shanghai",
 #: "expression": "0 30 2 * * mon-fri *"}``. Built and read by :mod:`gnomon.triggers`.
@@ -169,6 +172,8 @@ class Role(StrEnum):
         return frozenset({"view", "admin"}) if self is Role.ADMIN else frozenset({"view"})
 
 
+#: Up to this share of a retry's backoff is added at random.
+RETRY_JITTER = 0.1
 #: The outcomes retried unless a job's `retry_on` says otherwise, and those it may name.
 DEFAULT_RETRY_ON = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT})
 RETRYABLE = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED})
@@ -188,6 +193,26 @@ class RetryPolicy:
         """Seconds from the end of attempt `attempt` (1 for a fire's first run) to the next,
         before jitter."""
         return float(min(self.backoff_max, self.backoff * 2 ** (attempt - 1)))
+
+    def next_attempt(self, run: Run, status: RunStatus, now: datetime) -> Run | None:
+        """The retry of `run`, which has just ended with `status` at `now`: queued, with no
+        node, waiting out its backoff plus up to RETRY_JITTER of it at random (so that jobs
+        failing together do not all come back at once). None when `status` is not retried or
+        the attempts are used up."""
+        if status not in self.on or run.attempt > self.retries:
+            return None
+        delay = self.delay(run.attempt)
+        delay += random.uniform(0, delay * RETRY_JITTER)  # noqa: S311 - spread, not secrecy
+        return Run(
+            id=new_run_id(),
+            job_id=run.job_id,
+            trigger_source=TriggerSource.RETRY,
+            status=RunStatus.QUEUED,
+            queued_at=now,
+            attempt=run.attempt + 1,
+            retry_of=run.id,
+            not_before=now + timedelta(seconds=delay),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -219,8 +219,10 @@ def test_a_timeout_terminates_a_child_that_ignores_cancelled_and_what_it_started
     assert outcome.status is RunStatus.TIMED_OUT
     assert outcome.error_type == "Timeout"
     assert outcome.error_message == "did not finish within its timeout of 3s"
-    assert "[gnomon: timed out after 3s; sent SIGTERM to its process group]" in outcome.output
-    assert outcome.exit_code == -15
+    # SIGTERM ends it (a busy machine may take longer than KILL_GRACE to reap it: then the
+    # group gets a SIGKILL too, which the line adds).
+    assert "[gnomon: timed out after 3s; sent SIGTERM to its process group" in outcome.output
+    assert outcome.exit_code in (-15, -9)
     assert outcome.lingering is None
     child, sleeper = pids_in(outcome.output)
     assert gone(child)

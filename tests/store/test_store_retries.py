@@ -4,6 +4,7 @@ a free max_instances slot; cancelled with the run they retry; never taken for an
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from gnomon.alerts import DeliveryStatus
 from gnomon.domain import (
     Alerting,
     Event,
+    RetryPolicy,
     Route,
     Run,
     RunStatus,
@@ -21,7 +23,7 @@ from gnomon.domain import (
 from gnomon.engine.planning import new_run_id
 from gnomon.store.base import JobWrite
 from gnomon.store.sql import SqlStore
-from tests.store.test_store_contract import add_job, run
+from tests.store.test_store_contract import add_job, job, run
 
 ROUTES = (Route("ops", frozenset({Event.FAILED, Event.RECOVERED})),)
 
@@ -40,9 +42,11 @@ def retry_of(failed: Run, wait: float) -> Run:
     )
 
 
-def running(store: SqlStore, job_id: str = "backup") -> Run:
+def running(store: SqlStore, job_id: str = "backup", node: str | None = None) -> Run:
     now = utcnow()
-    started = run(job_id, now - timedelta(seconds=1), status=RunStatus.RUNNING, started_at=now)
+    started = run(
+        job_id, now - timedelta(seconds=1), status=RunStatus.RUNNING, started_at=now, node=node
+    )
     store.add_run(started)
     return started
 
@@ -124,3 +128,24 @@ def test_cancelling_a_failed_run_cancels_its_pending_retry_and_orphans_leave_it(
     store.request_cancel(first.id, utcnow())
     assert store.get_run(first.id).status is RunStatus.FAILED  # final: unchanged
     assert store.get_run(retry.id).status is RunStatus.CANCELLED
+
+
+def test_a_run_of_a_node_gone_is_retried_when_its_job_retries_interruptions(
+    store: SqlStore,
+) -> None:
+    record = job("backup")
+    policy = RetryPolicy(retries=1, backoff=5, on=frozenset({RunStatus.INTERRUPTED}))
+    told = (Route("ops", frozenset({Event.INTERRUPTED})),)
+    definition = dataclasses.replace(record.definition, retry=policy, notify=told)
+    store.write_jobs([JobWrite(record.replace(definition=definition))])
+    add_job(store, "other")  # retries nothing
+    lost = [running(store, "backup", node="gone"), running(store, "other", node="gone")]
+
+    interrupted = store.interrupt_runs(utcnow(), "its node is gone", keep_nodes=["n1"])
+    assert {r.id for r in interrupted} == {r.id for r in lost}
+    retry = store.find_retry(lost[0].id)
+    assert retry is not None
+    assert (retry.status, retry.attempt, retry.node) == (RunStatus.QUEUED, 2, None)
+    assert retry.not_before is not None and retry.not_before > utcnow()
+    assert store.find_retry(lost[1].id) is None
+    assert events(store) == []  # the interruption will be retried: nobody is told yet

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gnomon.alerts import OUTCOMES, DeliveryStatus, events_for, needs_previous
-from gnomon.domain import Alerting, Event, Route, RunStatus
+from gnomon.domain import Alerting, Event, RetryPolicy, Route, RunStatus
 from gnomon.store.base import OverdueCheck
 from gnomon.store.tables import deliveries, jobs, runs
 
@@ -188,6 +188,21 @@ def raise_overdue(conn: Connection, checks: Sequence[OverdueCheck], now: datetim
     if rows:
         conn.execute(deliveries.insert(), rows)
     return told
+
+
+def retry_policies(conn: Connection, job_ids: Iterable[str]) -> dict[str, RetryPolicy]:
+    """The retry policy of each job that retries anything, as its stored definition says."""
+    ids = sorted(set(job_ids))
+    if not ids:
+        return {}
+    found: dict[str, RetryPolicy] = {}
+    for job_id, definition in conn.execute(
+        select(jobs.c.id, jobs.c.definition).where(jobs.c.id.in_(ids))
+    ):
+        policy = RetryPolicy.from_json((definition or {}).get("retry"))
+        if policy.retries > 0:
+            found[job_id] = policy
+    return found
 
 
 def routes_of_jobs(conn: Connection, job_ids: Iterable[str]) -> dict[str, tuple[Route, ...]]:

@@ -44,7 +44,7 @@ from gnomon.store.base import JobActivity, RunsAhead
 from gnomon.store.sql_auth import insert_audit
 from gnomon.store.sql_batch import run_params, update_runs
 from gnomon.store.sql_engine import SqlBase
-from gnomon.store.sql_events import Ended, record_events, routes_of_jobs
+from gnomon.store.sql_events import Ended, record_events, retry_policies, routes_of_jobs
 from gnomon.store.sql_nodes import check_fence
 from gnomon.store.storable import holdable
 from gnomon.store.tables import deliveries, jobs, runs
@@ -444,9 +444,26 @@ class SqlRuns(SqlBase):
                         for run in done
                     ],
                 )
-                routes = routes_of_jobs(conn, {run.job_id for run in done})
+                job_ids = {run.job_id for run in done}
+                # Their retries, as the engine queues them for the runs it interrupts itself.
+                policies = retry_policies(conn, job_ids)
+                retries = [
+                    retry
+                    for run in done
+                    if run.job_id in policies
+                    and (retry := policies[run.job_id].next_attempt(run, run.status, now))
+                ]
+                if retries:
+                    conn.execute(runs.insert(), [run_params(retry) for retry in retries])
+                retried = {retry.retry_of for retry in retries}
+                routes = routes_of_jobs(conn, job_ids)
                 ended = [
-                    Ended(run.id, run.status, Alerting(run.job_id, routes[run.job_id]))
+                    Ended(
+                        run.id,
+                        run.status,
+                        Alerting(run.job_id, routes[run.job_id]),
+                        retrying=run.id in retried,
+                    )
                     for run in done
                     if run.job_id in routes
                 ]
