@@ -8,12 +8,21 @@ Engines: `gnomon-sqlite` and `gnomon-postgres` (gnomon's scheduler with run reco
 all due at the same instant (`aligned`). Prints one JSON object: p50/p99/max lateness (actual
 start − scheduled time) in ms, fires/s achieved vs expected, CPU seconds and peak RSS. Run it in a
 fresh process per measurement (bench/run_all.py does).
+
+`--target` is what each job runs: `noop` (a function doing nothing), `realistic` (takes the
+`run` context, reads `run.scheduled_for`, logs one line with `run.logger` and prints one line,
+as real jobs do; APScheduler's job does the same with a logger and print of its own) or
+`command` (the program `true`; gnomon only). For `realistic`, lateness is taken inside the job's
+body (when the user's code starts), not from the store's started_at, which is also reported
+(`store_p50_ms`, `store_p99_ms`). `cpu_us_per_fire` is the process's CPU time during the
+measurement window per fire started in it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import sqlite3
@@ -64,7 +73,16 @@ def summarise(lateness_s: list[float], jobs: int, seconds: float, **extra: Any) 
 # --- gnomon ----------------------------------------------------------------------------------
 
 
-def gnomon_config(path: Path, jobs: int, mode: str, base: datetime, store_url: str) -> None:
+_BODIES = {
+    "noop": 'target = "targets:noop"',
+    "realistic": 'target = "targets:realistic"',
+    "command": 'command = ["true"]',
+}
+
+
+def gnomon_config(
+    path: Path, jobs: int, mode: str, base: datetime, store_url: str, target: str = "noop"
+) -> None:
     lines = [
         f'data_dir = "{path.parent}"',
         "[store]",
@@ -82,7 +100,7 @@ def gnomon_config(path: Path, jobs: int, mode: str, base: datetime, store_url: s
         lines += [
             "[[jobs]]",
             f'id = "j{index:05d}"',
-            'target = "targets:noop"',
+            _BODIES[target],
             f'trigger = {{ type = "interval", seconds = 1, start_date = "{start}" }}',
         ]
     path.write_text("\n".join(lines) + "\n")
@@ -109,7 +127,8 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     else:
         store_url = f"sqlite:///{workdir / 'gnomon.db'}"
     config = workdir / "gnomon.toml"
-    gnomon_config(config, args.jobs, args.mode, datetime(2020, 1, 1, tzinfo=UTC), store_url)
+    base = datetime(2020, 1, 1, tzinfo=UTC)
+    gnomon_config(config, args.jobs, args.mode, base, store_url, args.target)
     started = time.perf_counter()
     wall_start = datetime.now(UTC)
     runtime = Runtime.from_config_file(config, env={})
@@ -118,19 +137,53 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     setup_s = time.perf_counter() - started
     window_start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1 + args.warmup)
     window_end = window_start + timedelta(seconds=args.seconds)
+    cpu = cpu_in_window(window_start.timestamp(), window_end.timestamp())
     time.sleep(max(0.0, (window_end - datetime.now(UTC)).total_seconds()) + 1.5)
     runtime.close(grace=5)
     lateness, counts = gnomon_lateness(store_url, window_start, window_end)
     first = first_start(store_url)
     first_fire_s = None if first is None else round((first - wall_start).total_seconds(), 2)
+    extra: dict[str, Any] = {}
+    if args.target == "realistic":
+        import targets
+
+        store_ms = [x * 1000 for x in lateness]
+        extra = {
+            "store_p50_ms": round(percentile(store_ms, 0.50), 2),
+            "store_p99_ms": round(percentile(store_ms, 0.99), 2),
+        }
+        lateness = targets.felt_lateness(window_start.timestamp(), window_end.timestamp())
     return summarise(
         lateness,
         args.jobs,
         args.seconds,
         **counts,
+        **extra,
+        cpu_us_per_fire=per_fire_us(cpu, len(lateness)),
         setup_s=round(setup_s, 2),
         first_fire_s=first_fire_s,
     )
+
+
+def cpu_in_window(start: float, end: float) -> list[float]:
+    """The process's CPU seconds at `start` and at `end` (wall-clock instants), read by a thread
+    of its own; the list fills as the window passes."""
+    readings: list[float] = []
+
+    def read() -> None:
+        for instant in (start, end):
+            time.sleep(max(0.0, instant - time.time()))
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            readings.append(usage.ru_utime + usage.ru_stime)
+
+    threading.Thread(target=read, daemon=True).start()
+    return readings
+
+
+def per_fire_us(cpu: list[float], fires: int) -> float | None:
+    if len(cpu) < 2 or not fires:
+        return None
+    return round((cpu[1] - cpu[0]) / fires * 1e6, 1)
 
 
 def first_start(store_url: str) -> datetime | None:
@@ -221,22 +274,33 @@ def run_apscheduler(args: argparse.Namespace) -> dict[str, Any]:
         jobstores=jobstores, executors={"default": ThreadPoolExecutor(16)}, timezone="UTC"
     )
     started = time.perf_counter()
-    add_aps_jobs(scheduler, args.jobs, args.mode, anchor)
+    add_aps_jobs(scheduler, args.jobs, args.mode, anchor, args.target)
     scheduler.start()
     setup_s = time.perf_counter() - started
     window["start"] = float(int(time.time()) + 1 + args.warmup)
     window["end"] = window["start"] + args.seconds
+    cpu = cpu_in_window(window["start"], window["end"])
     time.sleep(max(0.0, window["end"] - time.time()) + 1.5)
     scheduler.shutdown(wait=False)
-    return summarise(lateness, args.jobs, args.seconds, missed=None, setup_s=round(setup_s, 2))
+    return summarise(
+        lateness,
+        args.jobs,
+        args.seconds,
+        missed=None,
+        cpu_us_per_fire=per_fire_us(cpu, len(lateness)),
+        setup_s=round(setup_s, 2),
+    )
 
 
-def add_aps_jobs(scheduler: Any, jobs: int, mode: str, anchor: datetime) -> None:
+def add_aps_jobs(
+    scheduler: Any, jobs: int, mode: str, anchor: datetime, target: str = "noop"
+) -> None:
     from apscheduler.triggers.interval import IntervalTrigger
 
+    job = aps_realistic_job if target == "realistic" else aps_job
     for index, phase in enumerate(phases(jobs, mode)):
         scheduler.add_job(
-            aps_job,
+            job,
             IntervalTrigger(
                 seconds=1, start_date=anchor + timedelta(seconds=phase), timezone="UTC"
             ),
@@ -283,6 +347,27 @@ def aps_job(phase: float) -> None:
             _APS_STATE["lateness"].append(late)
 
 
+_APS_LOG = logging.getLogger("bench.aps.job")
+
+
+def aps_realistic_job(phase: float) -> None:
+    """What `targets:realistic` does, for APScheduler: note the time, log a line, print one."""
+    aps_job(phase)
+    _APS_LOG.info("processing the fire of phase %s", phase)
+    print("done", phase)
+
+
+def quiet_job_output() -> None:
+    """APScheduler's jobs log and print to the process's own streams: send those to /dev/null
+    (gnomon captures them into each run's output instead), keeping the result's stdout."""
+    sink = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
+    handler = logging.StreamHandler(sink)
+    _APS_LOG.addHandler(handler)
+    _APS_LOG.setLevel(logging.INFO)
+    _APS_LOG.propagate = False
+    sys.stdout = sink
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -292,6 +377,7 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--mode", choices=["spread", "aligned"], default="spread")
+    parser.add_argument("--target", choices=sorted(_BODIES), default="noop")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--pg-url", default=PG_URL)
@@ -305,9 +391,16 @@ def main() -> None:
             parser.error("--probe-add times APScheduler's SQLAlchemy store: --engine aps-sqlite")
         print(json.dumps(probe_aps_sqlite_add(args.jobs)), flush=True)
         os._exit(0)
+    if args.target == "command" and not args.engine.startswith("gnomon"):
+        parser.error("--target command: gnomon engines only")
+    stdout = sys.stdout
+    if args.target == "realistic" and not args.engine.startswith("gnomon"):
+        quiet_job_output()
     result = run_gnomon(args) if args.engine.startswith("gnomon") else run_apscheduler(args)
-    result.update(engine=args.engine, jobs=args.jobs, mode=args.mode, seconds=args.seconds)
-    print(json.dumps(result), flush=True)
+    result.update(
+        engine=args.engine, jobs=args.jobs, mode=args.mode, seconds=args.seconds, target=args.target
+    )
+    print(json.dumps(result), file=stdout, flush=True)
     # The figures are out: do not wait for a scheduler still draining its backlog (APScheduler's
     # SQLAlchemy store at 10,000 jobs takes tens of seconds to wind down) before the next run.
     os._exit(0)
