@@ -262,3 +262,10 @@ def step_clock(step: timedelta = timedelta(milliseconds=250)) -> Callable[[], da
     """A clock that moves on by ``step`` each time it is read: deterministic durations."""
     ticks: Iterator[int] = itertools.count()
     return lambda: T0 + next(ticks) * step
+
+
+def prints_slowly(run: RunContext) -> None:
+    """Prints a line, then logs another 2.5 s later: output that comes while the run runs."""
+    print("first", flush=True)
+    time.sleep(2.5)
+    run.logger.info("second")

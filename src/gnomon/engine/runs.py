@@ -32,6 +32,7 @@ from gnomon.domain import (
 )
 from gnomon.engine.executors import run_job
 from gnomon.engine.observe import EngineMetricsProtocol
+from gnomon.engine.output import OutputBuffer
 from gnomon.engine.pool import WorkerPool
 from gnomon.engine.recorder import RunRecorder
 from gnomon.engine.retries import with_retry
@@ -46,7 +47,7 @@ class _Active:
     # The cancel Event is made by the worker when the run starts (an Event is a Condition, a
     # lock and a deque: measurable on the scheduler loop at thousands of fires a second);
     # `cancelled` carries a cancel that came earlier.
-    __slots__ = ("ahead", "cancel", "cancelled", "record", "run", "started")
+    __slots__ = ("ahead", "began", "cancel", "cancelled", "output", "record", "run", "started")
 
     def __init__(self, record: JobRecord, run: Run, ahead: bool) -> None:
         self.record = record
@@ -55,6 +56,9 @@ class _Active:
         self.cancel: threading.Event | None = None
         self.cancelled = False
         self.started = False  # moved to running in the store and handed to a worker
+        # While its code runs: its output as it comes, and since when (time.monotonic()).
+        self.output: OutputBuffer | None = None
+        self.began = 0.0
 
 
 def _decrement(counts: dict[str, int], key: str) -> None:
@@ -237,6 +241,16 @@ class ActiveRuns:
         self._pool.submit_all(items)
         self._ended.extend(dropped)
 
+    def outputs(self, running_for: float) -> list[tuple[str, OutputBuffer]]:
+        """The output buffers of the runs whose code has been running here for at least
+        `running_for` seconds (for a live view of their output), by run id."""
+        since = time.monotonic() - running_for
+        return [
+            (run_id, active.output)
+            for run_id, active in list(self._active.items())
+            if active.output is not None and active.began <= since
+        ]
+
     def cancel(self, run_ids: Iterable[str]) -> None:
         with self._lock:
             for run_id in run_ids:
@@ -375,9 +389,17 @@ class ActiveRuns:
             self._metrics.fired(
                 run.job_id, 0.0 if scheduled is None else (started - scheduled).total_seconds()
             )
+            output = OutputBuffer()
+            active.began = time.monotonic()
+            active.output = output
             try:
                 outcome = run_job(
-                    record.definition, run, cancel, clock=self._clock, store=self._store
+                    record.definition,
+                    run,
+                    cancel,
+                    clock=self._clock,
+                    store=self._store,
+                    output=output,
                 )
             except BaseException as exc:
                 # A worker thread never receives the operator's Ctrl-C (only the main thread

@@ -38,6 +38,7 @@ from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus, RunUpdat
 from gnomon.engine.clock import steady
 from gnomon.engine.executors import install_output_routing, uninstall_output_routing
 from gnomon.engine.leadership import Leadership, new_node_id
+from gnomon.engine.live import LiveOutput
 from gnomon.engine.notify.deliverer import Deliverer
 from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
 from gnomon.engine.overdue import OverdueWatch
@@ -163,6 +164,7 @@ class Scheduler:
             is_leader=lambda: self._leadership.lease is not None,
         )
         self._overdue = OverdueWatch(store, self._clock, self._deliverer.wake)
+        self._live = LiveOutput(store, self.node_id, self._runs.outputs)
         self._ahead = timedelta(seconds=max(0.0, self.options.claim_ahead))
         # A pass starts when the earliest unclaimed fire is this far ahead.
         self._lead = self._ahead - min(self._ahead / 2, CLAIM_STEP)
@@ -210,6 +212,7 @@ class Scheduler:
         install_output_routing()
         self._recorder.start()
         self._deliverer.start()
+        self._live.start()
         self._runs.start_gate()
         self._pool.start()
         self._leadership.start()
@@ -236,6 +239,7 @@ class Scheduler:
             if not self._pool.wait_idle(max(5.0, self.options.claim_ahead)):
                 self._runs.interrupt_all("the scheduler stopped before the run finished")
         self._pool.shutdown()
+        self._live.stop()
         self._runs.stop_gate()
         self._recorder.stop()
         self._leadership.stop()
@@ -270,6 +274,7 @@ class Scheduler:
                 ("recorder", self._recorder.alive()),
                 ("starts", self._runs.gate_alive()),
                 ("notifier", self._deliverer.alive()),
+                ("live-output", self._live.alive()),
             )
             if not alive
         ]
@@ -293,6 +298,8 @@ class Scheduler:
                 self._runs.restart_gate()
             elif name == "notifier":
                 self._deliverer.start()
+            elif name == "live-output":
+                self._live.start()
             elif name == "workers":
                 self._pool.revive()
 

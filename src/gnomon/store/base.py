@@ -281,6 +281,12 @@ class Store(ABC):
         previous outcome as the store has it) as pending deliveries."""
 
     @abstractmethod
+    def write_live_output(self, node: str, outputs: Sequence[tuple[str, str]]) -> None:
+        """Store the output so far of running runs, (run id, text) each, where the run is
+        still `running` on `node` (a run that has ended keeps its final output). Free text is
+        stored as storable_text makes it."""
+
+    @abstractmethod
     def find_run(self, run_id: str) -> Run | None:
         """The run with its output, or None (also for an id no row can hold)."""
 

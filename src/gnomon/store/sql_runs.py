@@ -46,7 +46,7 @@ from gnomon.store.sql_batch import run_params, update_runs
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.sql_events import Ended, record_events, retry_policies, routes_of_jobs
 from gnomon.store.sql_nodes import check_fence
-from gnomon.store.storable import holdable
+from gnomon.store.storable import holdable, storable_text
 from gnomon.store.tables import deliveries, jobs, runs
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -362,6 +362,22 @@ class SqlRuns(SqlBase):
                 check_fence(conn, fence, self._is_pg, None if self._is_pg else self._clock())
             claimed = [row_to_run(row) for row in conn.execute(stmt).mappings()]
         return sorted(claimed, key=lambda run: (run.queued_at, run.id))
+
+    def write_live_output(self, node: str, outputs: Sequence[tuple[str, str]]) -> None:
+        if not outputs:
+            return
+        stmt = (
+            update(runs)
+            .where(
+                runs.c.id == bindparam("b_id"),
+                runs.c.status == RunStatus.RUNNING.value,
+                runs.c.node == node,
+            )
+            .values(output=bindparam("b_output"))
+        )
+        rows = [{"b_id": run_id, "b_output": storable_text(text)} for run_id, text in outputs]
+        with self._write(urgent=False) as conn:  # firing and run records go first
+            conn.execute(stmt, rows)
 
     def find_retry(self, run_id: str) -> Run | None:
         if not holdable(run_id):

@@ -37,6 +37,7 @@ def run_job(
     clock: Callable[[], datetime] = utcnow,
     output_cap: int = DEFAULT_OUTPUT_CAP,
     store: Store | None = None,
+    output: OutputBuffer | None = None,
 ) -> Outcome:
     """Execute ``run`` of ``definition`` in the calling thread and return how it ended.
 
@@ -46,7 +47,8 @@ def run_job(
     Never raises for anything the job does (only a KeyboardInterrupt in the caller's thread);
     raises ValueError for an ``output_cap`` under ``MIN_OUTPUT_CAP``, a programming error.
     ``store`` is handed to Python targets run in a thread as ``run.store`` (gnomon's own shipped
-    jobs use it); a child process has none.
+    jobs use it); a child process has none. ``output``: the buffer the run's output goes to as
+    it comes (for a live view of it); by default one of ``output_cap`` bytes.
     """
     if output_cap < MIN_OUTPUT_CAP:
         raise ValueError(f"output_cap must be at least {MIN_OUTPUT_CAP} bytes, got {output_cap}")
@@ -60,10 +62,22 @@ def run_job(
         )
     try:
         if definition.kind is JobKind.COMMAND:
-            return run_command(definition, run, cancel, clock=clock, output_cap=output_cap)
+            return run_command(
+                definition, run, cancel, clock=clock, output_cap=output_cap, output=output
+            )
         if definition.isolation == Isolation.PROCESS:
-            return run_in_process(definition, run, cancel, clock=clock, output_cap=output_cap)
-        return run_python(definition, run, cancel, clock=clock, output_cap=output_cap, store=store)
+            return run_in_process(
+                definition, run, cancel, clock=clock, output_cap=output_cap, output=output
+            )
+        return run_python(
+            definition,
+            run,
+            cancel,
+            clock=clock,
+            output_cap=output_cap,
+            store=store,
+            output=output,
+        )
     except Exception as exc:  # a bug in an executor must not take the engine's worker down
         watch = Stopwatch(clock)
         return watch.outcome(

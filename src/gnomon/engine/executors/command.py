@@ -113,10 +113,12 @@ def run_command(
     output_cap: int,
     kill_grace: float = 5.0,
     poll_interval: float = 0.05,
+    output: OutputBuffer | None = None,
 ) -> Outcome:
-    """Execute the job's command; stdout and stderr are captured together, in order."""
+    """Execute the job's command; stdout and stderr are captured together, in order (into
+    `output`, if given, as they come)."""
     watch = Stopwatch(clock)
-    output = OutputBuffer(output_cap)
+    output = output or OutputBuffer(output_cap)
     try:
         argv = build_argv(definition)
     except ValueError as exc:

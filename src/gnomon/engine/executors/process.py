@@ -232,6 +232,7 @@ def run_in_process(
     clock: Callable[[], datetime],
     output_cap: int,
     log_level: int = logging.INFO,
+    output: OutputBuffer | None = None,
 ) -> Outcome:
     """Call the job's target in a child process (with ``run=RunContext`` when it takes one).
 
@@ -240,7 +241,7 @@ def run_in_process(
     a signal) is a failed run, with its exit code.
     """
     watch = Stopwatch(clock)
-    output = OutputBuffer(output_cap)
+    output = output or OutputBuffer(output_cap)
     try:
         environ = job_environment(definition, os.environ)
         kwargs = pickle.dumps(job_kwargs(definition, os.environ))

@@ -137,10 +137,12 @@ def run_python(
     clock: Callable[[], datetime],
     output_cap: int,
     store: Store | None = None,
+    output: OutputBuffer | None = None,
 ) -> Outcome:
-    """Call the job's target with its kwargs (and ``run=RunContext`` when it takes one)."""
+    """Call the job's target with its kwargs (and ``run=RunContext`` when it takes one); what
+    it prints and logs goes to `output`, if given, as it comes."""
     watch = Stopwatch(clock)
-    output = OutputBuffer(output_cap)
+    output = output or OutputBuffer(output_cap)
     target = definition.target or ""
     try:
         resolved = resolve_target(target)
