@@ -41,7 +41,7 @@ trigger = { type = "cron", expression = "0 30 2 * * mon-fri 2099" }
 [[jobs]]
 id = "backup"
 name = "Database backup"
-command = ["sh", "-c", "echo dumping; sleep 3; echo backup done"]
+command = ["sh", "-c", "echo dumping; sleep 5; echo backup done"]
 trigger = { type = "interval", hours = 6, start_date = "2099-01-01T00:00:00Z" }
 
 [[jobs]]

@@ -249,6 +249,9 @@ def test_run_now_then_watch_the_run_finish_with_its_output(admin_page: Page) -> 
 
     expect(page).to_have_url(re.compile(r"/runs/[0-9a-f-]{36}$"))
     expect(page.locator("#run-live")).to_be_visible()
+    # Live output: the first line shows while the run still runs (it sleeps 5 s after it).
+    expect(page.locator("#run-output")).to_have_text("dumping\n", timeout=4_000)
+    expect(page.locator("#run-details [data-status]")).to_have_text("Running")
     expect(page.locator("#run-details [data-status]")).to_have_text("Succeeded", timeout=15_000)
     expect(page.locator("#run-live")).to_be_hidden()
     expect(page.locator("#run-output")).to_have_text("dumping\nbackup done\n")
