@@ -37,6 +37,12 @@ function render() {
   }
   if (run.reason) rows.push(...detail("run.reason", run.reason));
   if (run.fire_count > 1) rows.push(...detail("run.fireCount", String(run.fire_count)));
+  if (run.attempt > 1) rows.push(...detail("run.attempt", String(run.attempt)));
+  if (run.retry_of) {
+    const href = `/runs/${encodeURIComponent(run.retry_of)}`;
+    rows.push(...detail("run.retryOf", el("a", { href, id: "run-retry-of" }, el("code", {}, run.retry_of))));
+  }
+  if (run.not_before && run.status === "queued") rows.push(...detail("run.notBefore", timeCell(run.not_before)));
   if (run.manual_job_id) rows.push(...detail("run.manualJobId", el("code", {}, run.manual_job_id)));
   if (run.node) rows.push(...detail("run.node", run.node));
   $("#run-details").replaceChildren(...rows);
