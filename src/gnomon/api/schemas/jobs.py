@@ -17,7 +17,7 @@ CronField = _CronText | int | None
 class Run(BaseModel):
     id: str
     job_id: str
-    trigger_source: Literal["scheduled", "manual"]
+    trigger_source: Literal["scheduled", "manual", "retry"]
     created_by: int | None
     status: str
     scheduled_for: Text
@@ -34,6 +34,9 @@ class Run(BaseModel):
     node: Text
     manual_job_id: Text
     cancel_requested: bool
+    attempt: int = Field(description="1 for a fire's or manual run's first run; n + 1 retries n.")
+    retry_of: Text = Field(description="For a retry: the id of the run it retries.")
+    not_before: Text = Field(description="For a retry: it waits queued until this time.")
     traceback: Text = Field(default=None, description="One run only.")
     output: Text = Field(default=None, description="One run only.")
 
@@ -72,6 +75,13 @@ class Job(BaseModel):  # type: ignore[no-redef]
     coalesce: bool
     max_instances: int
     timeout: float | None
+    retries: int
+    retry_backoff: float
+    retry_backoff_max: float
+    retry_on: list[Literal["failed", "timed_out", "interrupted"]]
+    alert_if_no_success_within: float | None = Field(
+        description="Seconds without a success before `overdue` is told; null: never."
+    )
     args: list[Any]
     kwargs_: dict[str, Any] = Field(
         alias="kwargs",
