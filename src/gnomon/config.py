@@ -54,6 +54,12 @@ class ServerSettings(_Section):
     # Failed logins allowed per username and client address within the window (seconds).
     login_max_failures: int = Field(default=10, ge=1, le=1000)
     login_window: float = Field(default=60.0, ge=1, le=86400)
+    # Failed logins allowed per client address within the window, whatever usernames it tries:
+    # random usernames cannot make one client cost a password hash per request.
+    login_max_client_failures: int = Field(default=30, ge=1, le=100000)
+    # Password hashes (logins) checked at once by one server process (each worker); a login
+    # arriving when they are all busy is refused at once (503 LOGIN_BUSY, Retry-After), unhashed.
+    login_max_concurrent_hashes: int = Field(default=2, ge=1, le=64)
     # A login session ends after this many seconds without a request (12 h), and this many
     # seconds after the login however busy it is (7 days).
     session_idle_timeout: float = Field(default=43200.0, ge=60, le=31 * 86400)

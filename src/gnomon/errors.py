@@ -186,6 +186,15 @@ class LoginThrottled(AuthError):
         super().__init__(f"too many failed attempts; try again in {retry_after} seconds")
 
 
+class LoginBusy(AuthError):
+    """Every password-hash slot of this process is busy: the login was refused unchecked (and
+    not counted as a failure); `retry_after` says in how many seconds to try again."""
+
+    def __init__(self, retry_after: int = 1) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many logins are being checked; try again in {retry_after} seconds")
+
+
 class PermissionDenied(AuthError):
     def __init__(self, permission: str) -> None:
         self.permission = permission

@@ -251,11 +251,13 @@ def test_concurrent_wrong_passwords_get_exactly_the_allowed_failures(
     store_url: str, write_config: Callable[[str], Path], runtime_factory: RuntimeFactory
 ) -> None:
     # Each attempt is counted and checked in one store transaction: 40 at once, from 40 API
-    # threads, let exactly 10 try a password.
+    # threads, let exactly 10 try a password. (With hash slots enough for all of them: here
+    # the store's count alone decides.)
     runtime = runtime_factory(write_config(f'[store]\nurl = "{store_url}"\n'))
     runtime.users = UserService(runtime.store, hasher=CHEAP_HASHER)
     runtime.users.create_user("admin", Role.ADMIN, PASSWORDS["admin"])
-    app = create_app(runtime)
+    settings = runtime.config.settings.server.model_copy(update={"login_max_concurrent_hashes": 64})
+    app = create_app(runtime, settings)
     clients = [AuthActions(app.test_client()) for _ in range(40)]
     tokens = [actions.fetch_csrf() for actions in clients]
     start = threading.Barrier(len(clients))

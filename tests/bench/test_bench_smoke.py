@@ -116,6 +116,26 @@ def test_startup_produces_first_fire_and_peak_rss(tmp_path: Path) -> None:
     assert row["peak_rss_mb"] > 0
 
 
+def test_login_flood_measures_healthz_before_and_after_for_both_floods(tmp_path: Path) -> None:
+    result = run_script(
+        "login_flood.py", tmp_path / "flood.json",
+        "--attackers", "2", "--seconds", "1", "--idle-seconds", "0.3", "--repeats", "1",
+    )  # fmt: skip
+    for name in ("before", "after"):
+        server = result["servers"][name]
+        assert server["idle_healthz_median_ms"] > 0
+        for flood in ("one-address", "many-addresses"):
+            assert server[flood]["healthz_median_ms"] > 0
+            [answers] = server[flood]["login_answers"]
+            assert sum(answers.values()) > 0
+    # Without the hash slots every login is hashed: nothing is refused as busy.
+    assert "503" not in result["servers"]["before"]["many-addresses"]["login_answers"][0]
+    assert set(result["healthz_median_ratio_before_over_after"]) == {
+        "one-address",
+        "many-addresses",
+    }
+
+
 def test_run_everything_combines_the_parts_into_one_file(tmp_path: Path) -> None:
     out = tmp_path / "all.json"
     subprocess.run(

@@ -208,16 +208,22 @@ def test_security_settings_default_to_the_documented_values(config_path: Path) -
     server = load_config(config_path, env={}).settings.server
     assert (server.session_idle_timeout, server.session_max_lifetime) == (43200, 604800)
     assert (server.trusted_proxies, server.token_max_lifetime) == (0, None)
+    assert (server.login_max_failures, server.login_window) == (10, 60)
+    assert (server.login_max_client_failures, server.login_max_concurrent_hashes) == (30, 2)
 
 
 def test_security_settings_come_from_the_file_and_the_environment(
     write_config: WriteConfig,
 ) -> None:
-    path = write_config("[server]\nsession_idle_timeout = 900\ntoken_max_lifetime = 30\n")
-    env = {"GNOMON_SERVER_TRUSTED_PROXIES": "1"}
+    path = write_config(
+        "[server]\nsession_idle_timeout = 900\ntoken_max_lifetime = 30\n"
+        "login_max_client_failures = 100\n"
+    )
+    env = {"GNOMON_SERVER_TRUSTED_PROXIES": "1", "GNOMON_SERVER_LOGIN_MAX_CONCURRENT_HASHES": "4"}
     server = load_config(path, env=env).settings.server
     assert (server.session_idle_timeout, server.token_max_lifetime) == (900, 30)
     assert server.trusted_proxies == 1
+    assert (server.login_max_client_failures, server.login_max_concurrent_hashes) == (100, 4)
 
 
 @pytest.mark.parametrize(
@@ -227,6 +233,9 @@ def test_security_settings_come_from_the_file_and_the_environment(
         "session_idle_timeout = 0",
         "session_max_lifetime = 10",
         "token_max_lifetime = 0",
+        "login_max_client_failures = 0",
+        "login_max_concurrent_hashes = 0",
+        "login_max_concurrent_hashes = 65",
     ],
 )
 def test_bad_security_settings_name_their_key(write_config: WriteConfig, line: str) -> None:

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import textwrap
+import threading
+import uuid
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
 from gnomon.domain import Role
 from gnomon.services.runtime import Runtime
-from tests.e2e.servers import API, JOBS, Client, ServerProcess, error, ok, two_jobs_config
+from tests.e2e.servers import (
+    ADMIN_PASSWORD,
+    API,
+    JOBS,
+    Client,
+    ServerProcess,
+    error,
+    ok,
+    two_jobs_config,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("processes")]
 
@@ -242,6 +256,62 @@ def test_login_throttle_counts_one_address_failures_across_two_server_processes(
         for proc in (first, second):
             if proc is not None:
                 assert proc.stop() == 0, proc.output()
+
+
+def test_one_address_trying_random_usernames_is_throttled_by_a_real_server(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, CONFIG + "\n[server]\nlogin_max_client_failures = 4\n")
+    proc = ServerProcess(config, tmp_path / "serve.log")
+    try:
+        away = Client(proc.url, source="127.0.0.3")
+        for n in range(4):  # four usernames, each tried once: the address's four failures
+            response = away.attempt_login(username=f"random-{n}", password="wrong-password")
+            error(response, 401, "INVALID_CREDENTIALS")
+        for username, password in [("random-4", "wrong-password"), ("admin", ADMIN_PASSWORD)]:
+            response = away.attempt_login(username=username, password=password)
+            error(response, 429, "RATE_LIMITED")
+            assert 1 <= int(response.headers["Retry-After"]) <= 60
+        # Another address (127.0.0.1) is counted apart.
+        assert ok(Client(proc.url).login().request("GET", f"{API}/auth/me"))["username"] == "admin"
+    finally:
+        assert proc.stop() == 0, proc.output()
+
+
+def test_a_real_server_refuses_logins_beyond_its_hash_slots_at_once(tmp_path: Path) -> None:
+    # One hash at a time, real argon2 (a fraction of a second each): of eight logins sent at
+    # once, each from an address of its own (no throttle applies), those that find the slot
+    # taken are refused at once with 503 and Retry-After.
+    config = write_config(tmp_path, CONFIG + "\n[server]\nlogin_max_concurrent_hashes = 1\n")
+    proc = ServerProcess(config, tmp_path / "serve.log")
+    try:
+        clients = [Client(proc.url, source=f"127.0.2.{n + 1}") for n in range(8)]
+        tokens = [
+            c.http.get(f"{proc.url}{API}/auth/csrf-token", timeout=10).json() for c in clients
+        ]
+        start = threading.Barrier(len(clients))
+
+        def attempt(client: Client, token: dict[str, Any]) -> requests.Response:
+            start.wait()
+            return client.http.post(
+                f"{proc.url}{API}/auth/login",
+                json={"username": f"random-{uuid.uuid4().hex}", "password": "wrong-password"},
+                headers={"X-CSRFToken": token["data"]["csrf_token"]},
+                timeout=30,
+            )
+
+        with ThreadPoolExecutor(len(clients)) as pool:
+            answers = list(pool.map(attempt, clients, tokens))
+        statuses = Counter(response.status_code for response in answers)
+        assert set(statuses) == {401, 503} and statuses[401] >= 1, statuses
+        for response in answers:
+            if response.status_code == 503:
+                error(response, 503, "LOGIN_BUSY")
+                assert response.headers["Retry-After"] == "1"
+        # The slot is free again afterwards.
+        assert ok(Client(proc.url).login().request("GET", f"{API}/auth/me"))["username"] == "admin"
+    finally:
+        assert proc.stop() == 0, proc.output()
 
 
 def session_cookie(url: str) -> str:

@@ -716,6 +716,77 @@ def test_concurrent_login_attempts_never_pass_the_limit(store_url: str) -> None:
         check.close()
 
 
+def test_an_attempt_under_several_keys_is_refused_whole_when_one_key_is_at_its_limit(
+    store: SqlStore,
+) -> None:
+    second = timedelta(seconds=1)
+    since = T0 - 60 * second
+    # "pair-a" and "pair-b" share the key "client", limited to 3 (the pairs to 2).
+    for i, pair in enumerate(["pair-a", "pair-b", "pair-a"]):
+        found = store.take_login_attempts([(pair, 2), ("client", 3)], T0 + i * second, since)
+        assert len(found[1]) == i
+    # "pair-b" has room (1 of 2), "client" has none: refused whole, nothing recorded anywhere.
+    found = store.take_login_attempts([("pair-b", 2), ("client", 3)], T0 + 3 * second, since)
+    assert found == [[T0 + second], [T0, T0 + second, T0 + 2 * second]]
+    assert store.login_failures("pair-b", since) == [T0 + second]
+    assert len(store.login_failures("client", since)) == 3
+    # "pair-a" at its limit refuses whatever room the other key has.
+    found = store.take_login_attempts([("pair-a", 2), ("other", 3)], T0 + 4 * second, since)
+    assert found == [[T0, T0 + 2 * second], []]
+    assert store.login_failures("other", since) == []
+
+
+def test_clearing_after_a_success_forgets_one_key_and_one_attempt_under_another(
+    store: SqlStore,
+) -> None:
+    second = timedelta(seconds=1)
+    since = T0 - 60 * second
+    for i, pair in enumerate(["pair-a", "pair-b", "pair-a", "pair-a"]):
+        store.take_login_attempts([(pair, 10), ("client", 10)], T0 + i * second, since)
+    # "pair-a" succeeds with its attempt at T0 + 3 s: its failures go, and that attempt among
+    # the client's; the client's earlier failures stay, "pair-b"'s too.
+    store.clear_login_failures("pair-a", [("client", T0 + 3 * second)])
+    assert store.login_failures("pair-a", since) == []
+    assert store.login_failures("pair-b", since) == [T0 + second]
+    assert store.login_failures("client", since) == [T0, T0 + second, T0 + 2 * second]
+    # Two attempts recorded at the same instant: forgetting one leaves the other.
+    for pair in ("pair-c", "pair-d"):
+        store.take_login_attempts([(pair, 10), ("same", 10)], T0, since)
+    store.clear_login_failures("pair-c", [("same", T0)])
+    assert store.login_failures("same", since) == [T0]
+
+
+def test_concurrent_attempts_sharing_a_key_never_pass_its_limit(store_url: str) -> None:
+    # 40 attempts at once under 40 keys of their own and one shared key (a client trying 40
+    # usernames): exactly the shared key's limit get through, with no deadlock between keys.
+    stores = [SqlStore(store_url) for _ in range(4)]
+    start = threading.Barrier(40)
+    since = T0 - timedelta(seconds=60)
+
+    def attempt(index: int) -> bool:
+        start.wait()
+        limits = [(f"pair-{index}", 10), ("client", 10)]
+        if index % 2:
+            limits.reverse()  # the order asked in does not matter
+        found = stores[index % 4].take_login_attempts(limits, T0, since)
+        return all(len(failures) < 10 for failures in found)
+
+    try:
+        with ThreadPoolExecutor(40) as pool:
+            taken = list(pool.map(attempt, range(40)))
+    finally:
+        for store in stores:
+            store.close()
+    assert taken.count(True) == 10
+    check = SqlStore(store_url)
+    try:
+        assert len(check.login_failures("client", since)) == 10
+        pairs = [check.login_failures(f"pair-{index}", since) for index in range(40)]
+        assert sum(len(failures) for failures in pairs) == 10
+    finally:
+        check.close()
+
+
 # --- nodes and leases ----------------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ from gnomon.api.state import EXTENSION, ApiState
 from gnomon.config import ServerSettings
 from gnomon.engine.metrics import EngineMetrics
 from gnomon.services.audit import AuditService
-from gnomon.services.login_throttle import LoginThrottle
+from gnomon.services.login_throttle import HashSlots, LoginThrottle
 from gnomon.services.runtime import Runtime
 from gnomon.services.sessions import SessionPolicy
 from gnomon.services.status import StatusService
@@ -76,12 +76,18 @@ def create_app(
         audit=AuditService(runtime.store),
         status=StatusService(runtime.store, runtime.jobs),
         metrics=metrics or EngineMetrics(),
-        throttle=LoginThrottle(runtime.store, settings.login_max_failures, settings.login_window),
+        throttle=LoginThrottle(
+            runtime.store,
+            settings.login_max_failures,
+            settings.login_window,
+            max_client_failures=settings.login_max_client_failures,
+        ),
         sessions=SessionPolicy(
             runtime.users,
             idle_timeout_s=settings.session_idle_timeout,
             max_lifetime_s=settings.session_max_lifetime,
         ),
+        hash_slots=HashSlots(settings.login_max_concurrent_hashes),
     )
     init_request_log(app)  # first: its clock starts before, and its line comes after, the rest
     app.before_request(_begin_request)

@@ -135,23 +135,30 @@ def csrf_token() -> Response:
 
 @bp.post("/login")
 @document(
-    s.LoginEnvelope, errors=(400, 401, 403, 429), json=s.LoginInput, security=CSRF_ONLY, tag="auth"
+    s.LoginEnvelope,
+    errors=(400, 401, 403, 429, 503),
+    json=s.LoginInput,
+    security=CSRF_ONLY,
+    tag="auth",
 )
 def login() -> Response:
     """{username, password} → {user, csrf_token}. Raises CsrfFailed, ValidationFailed,
-    LoginThrottled, InvalidCredentials, AccountDisabled."""
+    LoginBusy, LoginThrottled, InvalidCredentials, AccountDisabled."""
     check_csrf()
     username, password = _credentials(object_body())
-    throttle = state().throttle
+    api = state()
     client = request.remote_addr or ""
-    # Counted as a failure from here on, unless the password proves right: a disabled account's
-    # right password still counts, like any login that fails.
-    throttle.attempt(username, client)
-    user = state().runtime.users.log_in(username, password, client or None)
-    throttle.reset(username, client)
+    # A hash slot first: when this process is already hashing as many passwords as it may, the
+    # login is refused at once, neither counted nor hashed (services.login_throttle).
+    with api.hash_slots.hold():
+        # Counted as a failure from here on, unless the password proves right: a disabled
+        # account's right password still counts, like any login that fails.
+        attempt = api.throttle.attempt(username, client)
+        user = api.runtime.users.log_in(username, password, client or None)
+    api.throttle.reset(attempt)
     _fresh_session()
     login_user(SessionUser(user))
-    _start_session(state().sessions.start(user))
+    _start_session(api.sessions.start(user))
     return success({"user": user_document(user), "csrf_token": generate_csrf()}, "logged_in")
 
 

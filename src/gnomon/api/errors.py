@@ -117,6 +117,7 @@ ERROR_TABLE: Mapping[type[BaseException], ErrorSpec] = {
     CsrfInvalid: _spec(403, "CSRF_INVALID", "security", "medium"),
     CsrfExpired: _spec(403, "CSRF_EXPIRED", "security", "low"),
     e.LoginThrottled: _spec(429, "RATE_LIMITED", "security", "medium"),
+    e.LoginBusy: _spec(503, "LOGIN_BUSY", "security", "medium"),
     e.StoreNotReady: _spec(503, "STORE_NOT_READY", "system", "critical"),
     e.StoreError: _spec(503, "STORE_UNAVAILABLE", "system", "critical"),
 }
@@ -188,7 +189,7 @@ def error_response(exc: BaseException) -> Response:
         allow = dict(exc.get_headers()).get("Allow")
         if allow:
             response.headers["Allow"] = allow
-    if isinstance(exc, e.LoginThrottled):
+    if isinstance(exc, e.LoginThrottled | e.LoginBusy):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
 

@@ -47,6 +47,10 @@ ERROR_MESSAGES: Mapping[str, Mapping[str, str]] = {
         "en": "Too many failed attempts; try again in {retry_after} seconds.",
         "zh": "失败次数过多，请在 {retry_after} 秒后重试。",
     },
+    "LOGIN_BUSY": {
+        "en": "Too many logins are being checked at once; try again in {retry_after} seconds.",
+        "zh": "同时进行的登录过多，请在 {retry_after} 秒后重试。",
+    },
     "SCHEDULER_NOT_RUNNING": {
         "en": "No scheduler is running for this store.",
         "zh": "当前存储没有正在运行的调度器。",
@@ -131,6 +135,7 @@ SUGGESTIONS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "zh": ("支持的方法见 Allow 响应头。",),
     },
     "RATE_LIMITED": {"en": ("Wait, then try again.",), "zh": ("请稍后再试。",)},
+    "LOGIN_BUSY": {"en": ("Wait a second, then log in again.",), "zh": ("请稍候再登录。",)},
     "SCHEDULER_NOT_RUNNING": {
         "en": ("Start one with 'gnomon scheduler' or 'gnomon serve'.",),
         "zh": ("请用 'gnomon scheduler' 或 'gnomon serve' 启动调度器。",),

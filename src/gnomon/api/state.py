@@ -1,4 +1,5 @@
-"""What the API keeps per app: the runtime, its services, the settings and the login throttle."""
+"""What the API keeps per app: the runtime, its services, the settings, the login throttle and
+the password-hash slots."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from gnomon.config import ServerSettings
 from gnomon.engine.metrics import EngineMetrics
 from gnomon.services.audit import AuditService
 from gnomon.services.documents import JobDocuments
-from gnomon.services.login_throttle import LoginThrottle
+from gnomon.services.login_throttle import HashSlots, LoginThrottle
 from gnomon.services.runtime import Runtime
 from gnomon.services.sessions import SessionPolicy
 from gnomon.services.status import StatusService
@@ -35,6 +36,7 @@ class ApiState:
     metrics: EngineMetrics
     throttle: LoginThrottle
     sessions: SessionPolicy
+    hash_slots: HashSlots  # of this process (one app per server process)
     documents: JobDocuments = field(default_factory=JobDocuments)  # of this runtime's store
     # Per language and audience (admins see kwargs, viewers do not): the last job listing served
     # and its encoded documents.

@@ -482,17 +482,25 @@ class Store(ABC):
 
     # --- login throttling --------------------------------------------------------------------
 
-    @abstractmethod
     def take_login_attempt(
         self, key: str, at: datetime, since: datetime, limit: int
     ) -> list[datetime]:
-        """Count a login attempt under `key` against `limit`, atomically with every other one.
+        """`take_login_attempts` for one key: the failures read under it."""
+        return self.take_login_attempts([(key, limit)], at, since)[0]
 
-        In one transaction, serialised with other attempts under `key`: the failures under
-        `key` after `since`, oldest first, are read; when fewer than `limit`, this attempt is
-        recorded as one at `at` (a successful login then clears them); every failure of any key
-        at or before `since` is forgotten. Returns the failures read: `limit` or more means the
-        attempt was refused and nothing was recorded.
+    @abstractmethod
+    def take_login_attempts(
+        self, limits: Sequence[tuple[str, int]], at: datetime, since: datetime
+    ) -> list[list[datetime]]:
+        """Count a login attempt under each key against that key's limit, atomically with every
+        other attempt under any of the keys.
+
+        In one transaction, serialised with other attempts under these keys: the failures under
+        each key after `since`, oldest first, are read; when every key has fewer than its
+        limit, this attempt is recorded under each key as one at `at` (a successful login then
+        clears them, see `clear_login_failures`); every failure of any key at or before `since`
+        is forgotten. Returns the failures read, one list per key in the order given: a list at
+        its key's limit or over means the attempt was refused and nothing was recorded.
         """
 
     @abstractmethod
@@ -500,8 +508,10 @@ class Store(ABC):
         """When logins under `key` failed after `since`, oldest first."""
 
     @abstractmethod
-    def clear_login_failures(self, key: str) -> None:
-        """Forget the failures under `key` (after a successful login)."""
+    def clear_login_failures(self, key: str, forget: Sequence[tuple[str, datetime]] = ()) -> None:
+        """After a successful login, in one transaction: forget every failure under `key`, and
+        for each (other key, time) in `forget` the one failure recorded under that key at that
+        time (the successful attempt itself; that key's other failures stay)."""
 
     # --- audit -------------------------------------------------------------------------------
 

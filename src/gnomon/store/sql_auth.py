@@ -255,28 +255,44 @@ class SqlAuth(SqlBase):
 
     # --- audit -------------------------------------------------------------------------------
 
-    def take_login_attempt(
-        self, key: str, at: datetime, since: datetime, limit: int
-    ) -> list[datetime]:
+    def take_login_attempts(
+        self, limits: Sequence[tuple[str, int]], at: datetime, since: datetime
+    ) -> list[list[datetime]]:
         with self._write() as conn:
             if self._is_pg:
                 # Attempts under one key queue here until the one before commits, so each counts
-                # the ones before it; SQLite's write transaction already holds the one lock.
+                # the ones before it; SQLite's write transaction already holds the one lock. The
+                # locks are taken in one order (sorted), so two attempts sharing keys never wait
+                # for each other in a cycle.
                 lock = text("SELECT pg_advisory_xact_lock(:space, :key)")
-                conn.execute(lock, {"space": _LOGIN_LOCK_SPACE, "key": _lock_key(key)})
+                for lock_key in sorted({_lock_key(key) for key, _limit in limits}):
+                    conn.execute(lock, {"space": _LOGIN_LOCK_SPACE, "key": lock_key})
             conn.execute(delete(login_failures).where(login_failures.c.failed_at <= since))
-            failures: list[datetime] = list(conn.execute(_failures_since(key, since)).scalars())
-            if len(failures) < limit:
-                conn.execute(login_failures.insert().values(key=key, failed_at=at))
-        return failures
+            found: list[list[datetime]] = [
+                list(conn.execute(_failures_since(key, since)).scalars()) for key, _limit in limits
+            ]
+            under = zip(found, limits, strict=True)
+            if all(len(failures) < limit for failures, (_key, limit) in under):
+                rows = [{"key": key, "failed_at": at} for key, _limit in limits]
+                conn.execute(login_failures.insert(), rows)
+        return found
 
     def login_failures(self, key: str, since: datetime) -> list[datetime]:
         with self._read() as conn:
             return list(conn.execute(_failures_since(key, since)).scalars())
 
-    def clear_login_failures(self, key: str) -> None:
+    def clear_login_failures(self, key: str, forget: Sequence[tuple[str, datetime]] = ()) -> None:
         with self._write() as conn:
             conn.execute(delete(login_failures).where(login_failures.c.key == key))
+            for other, at in forget:
+                one = (
+                    select(login_failures.c.id)
+                    .where(login_failures.c.key == other, login_failures.c.failed_at == at)
+                    .order_by(login_failures.c.id)
+                    .limit(1)
+                    .scalar_subquery()
+                )
+                conn.execute(delete(login_failures).where(login_failures.c.id == one))
 
     def add_audit(self, entry: AuditEntry) -> AuditEntry:
         stmt = audit.insert().values(_audit_params(entry)).returning(audit.c.id)
