@@ -1,7 +1,12 @@
 """schemathesis against a live `gnomon serve`: valid and mutated (negative) data in every phase,
 and stateful chains that follow the document's links (job list → job → update, pause, resume,
 run → run → cancel; token → revocation; page → next page). No 5xx, every answer matches the
-document, and no request takes a second."""
+document, and no request takes a second.
+
+On SQLite (the default store) with the full budget, at least 5,000 requests; on PostgreSQL
+(a fresh database per run) with a small one, so that the suite stays quick: the same document
+and checks, the other store's SQL and errors.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +15,42 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.pg import fresh_database
 from tests.e2e.servers import Client, ServerProcess, two_jobs_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("processes"), pytest.mark.timeout(900)]
 
 CONFIG = two_jobs_config(max_instances=50)
 
-FUZZING_EXAMPLES = int(os.environ.get("GNOMON_TEST_SCHEMATHESIS_EXAMPLES", "100"))
-STATEFUL_SCENARIOS = int(os.environ.get("GNOMON_TEST_SCHEMATHESIS_SCENARIOS", "100"))
+
+@dataclass(frozen=True)
+class Budget:
+    """How much one store's pass sends: examples per operation in the fuzzing phase, scenarios
+    per stateful run, and stateful runs (further seeds) until `min_requests` were sent, at most
+    `max_stateful_runs`."""
+
+    fuzzing: int
+    stateful: int
+    min_requests: int
+    max_stateful_runs: int
+
+
+def _env(name: str, default: int) -> int:
+    return int(os.environ.get(f"GNOMON_TEST_SCHEMATHESIS_{name}", str(default)))
+
+
+BUDGETS = {
+    "sqlite": Budget(_env("EXAMPLES", 100), _env("SCENARIOS", 100), 5000, 12),
+    # Every phase and check again, on a tenth of the budget: about 1,000 requests.
+    "postgres": Budget(_env("PG_EXAMPLES", 10), _env("PG_SCENARIOS", 10), 1000, 3),
+}
 # Known ids most of the time, so requests get past 404 to the endpoints' real logic.
 SCHEMATHESIS_CONFIG = """
 headers = {{ Cookie = "gnomon_session={cookie}", X-CSRFToken = "{csrf}" }}
@@ -63,9 +91,7 @@ CHECKS = (
     "response_schema_conformance,response_headers_conformance,negative_data_rejection"
 )
 # A fixed seed keeps CI repeatable; set GNOMON_TEST_SCHEMATHESIS_SEED to explore further.
-SEED = int(os.environ.get("GNOMON_TEST_SCHEMATHESIS_SEED", "20261129"))
-MIN_REQUESTS = 5000
-MAX_STATEFUL_RUNS = 12
+SEED = _env("SEED", 20261129)
 MAX_SECONDS = 1.0
 # These end the session every other request is made with (the cookie above): after the first
 # call, everything else would only ever see 401. tests/api covers them.
@@ -153,11 +179,24 @@ class Schemathesis:
         return report
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    """The store's name and its [store] section: SQLite in the data directory, or a fresh
+    PostgreSQL database, dropped afterwards."""
+    if request.param == "sqlite":
+        yield "sqlite", ""
+        return
+    with fresh_database("gnomon_fuzz") as url:
+        yield "postgres", f'\n[store]\nurl = "{url}"\n'
+
+
 def test_schemathesis_finds_no_server_error_no_schema_mismatch_and_no_slow_request(
-    tmp_path: Path,
+    tmp_path: Path, store: tuple[str, str]
 ) -> None:
+    name, section = store
+    budget = BUDGETS[name]
     config = tmp_path / "gnomon.toml"
-    config.write_text(CONFIG, encoding="utf-8")
+    config.write_text(CONFIG + section, encoding="utf-8")
     server = ServerProcess(config, tmp_path / "serve.log")
     try:
         admin = Client(server.url).login()
@@ -166,8 +205,8 @@ def test_schemathesis_finds_no_server_error_no_schema_mismatch_and_no_slow_reque
             SCHEMATHESIS_CONFIG.format(
                 cookie=admin.http.cookies["gnomon_session"],
                 csrf=admin.csrf,
-                fuzzing=FUZZING_EXAMPLES,
-                stateful=STATEFUL_SCENARIOS,
+                fuzzing=budget.fuzzing,
+                stateful=budget.stateful,
             ),
             encoding="utf-8",
         )
@@ -180,8 +219,12 @@ def test_schemathesis_finds_no_server_error_no_schema_mismatch_and_no_slow_reque
         assert operations["tested"] == operations["total"] - len(SESSION_ENDERS), operations
         # Hypothesis ends a stateful run when it stops finding new paths, after a few dozen to a
         # few hundred scenarios: further seeds walk further chains, up to the request count.
+        # One stateful run at least, however many requests the fuzzing phase made.
         stateful_runs = 0
-        while len(schemathesis.entries) < MIN_REQUESTS and stateful_runs < MAX_STATEFUL_RUNS:
+        while stateful_runs == 0 or (
+            len(schemathesis.entries) < budget.min_requests
+            and stateful_runs < budget.max_stateful_runs
+        ):
             seed = str(SEED + stateful_runs)
             report = schemathesis.run(f"stateful-{seed}", "--phases", "stateful", "--seed", seed)
             assert report["phases"]["stateful"]["status"] == "success", report["phases"]
@@ -199,11 +242,11 @@ def test_schemathesis_finds_no_server_error_no_schema_mismatch_and_no_slow_reque
         assert server.stop() == 0, server.output()
     slowest = max(entries, key=lambda entry: entry["time"])
     print(
-        f"schemathesis: {len(entries)} requests ({schemathesis.test_cases} test cases; by run "
-        f"{schemathesis.runs}) in {elapsed:.0f} s; slowest {slowest['time']:.0f} ms "
+        f"schemathesis on {name}: {len(entries)} requests ({schemathesis.test_cases} test "
+        f"cases; by run {schemathesis.runs}) in {elapsed:.0f} s; slowest {slowest['time']:.0f} ms "
         f"({slowest['request']['method']} {slowest['request']['url']}); "
         f"{len(slow)} took {MAX_SECONDS:g} s or more, alone: "
         + ", ".join(f"{request} {seconds * 1000:.0f} ms" for request, seconds in retimed.items())
     )
-    assert len(entries) >= MIN_REQUESTS
+    assert len(entries) >= budget.min_requests
     assert all(seconds < MAX_SECONDS for seconds in retimed.values()), retimed
