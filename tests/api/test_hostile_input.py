@@ -151,8 +151,19 @@ def _median_ms(send: Callable[[], TestResponse], runs: int = 5) -> float:
     return statistics.median(durations)
 
 
+#: How much slower than the plainest preview (`* * * * *`, 100 times) the worst may answer. On a
+#: quiet machine the worst take 3–20 ms and the plainest 2–3 ms; the stall these limits stop took
+#: seconds. Judged against a baseline measured alongside, so a busy machine slows both.
+WORST_RATIO = 15
+
+
+def _plain_preview_ms(viewer: AuthActions) -> float:
+    body = {"trigger_type": "cron", "cron_expression": "* * * * *", "count": 100}
+    return _median_ms(lambda: viewer.post(PREVIEW, json=body))
+
+
 @pytest.mark.parametrize(("expression", "timezone"), WORST_PREVIEWS)
-def test_worst_preview_within_the_limits_answers_within_50_ms(
+def test_worst_preview_within_the_limits_answers_about_as_fast_as_the_plainest(
     viewer: AuthActions, expression: str, timezone: str
 ) -> None:
     body = {
@@ -162,7 +173,9 @@ def test_worst_preview_within_the_limits_answers_within_50_ms(
         "count": 100,
     }
     assert len(assert_ok(viewer.post(PREVIEW, json=body))["next_run_times"]) == 100
-    assert _median_ms(lambda: viewer.post(PREVIEW, json=body)) < 50
+    plain = _plain_preview_ms(viewer)
+    worst = _median_ms(lambda: viewer.post(PREVIEW, json=body))
+    assert worst < WORST_RATIO * plain, (worst, plain)
 
 
 def test_cron_text_just_under_the_body_limit_is_refused_unread(viewer: AuthActions) -> None:
@@ -174,7 +187,9 @@ def test_cron_text_just_under_the_body_limit_is_refused_unread(viewer: AuthActio
         "field": "cron_expression",
         "message": f"is {len(expression)} characters long; at most 256 are allowed",
     }
-    assert _median_ms(lambda: viewer.post(PREVIEW, json=body)) < 50
+    plain = _plain_preview_ms(viewer)
+    refused = _median_ms(lambda: viewer.post(PREVIEW, json=body))
+    assert refused < WORST_RATIO * plain, (refused, plain)
 
 
 def test_cron_items_past_the_limit_name_the_field(viewer: AuthActions) -> None:
