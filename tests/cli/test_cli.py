@@ -65,6 +65,21 @@ def test_config_check_names_every_bad_key(write_config: WriteConfig) -> None:
     assert "jobs[0].trigger.expression: day-of-week" in out
 
 
+def test_config_is_accepted_before_or_after_the_subcommand(config: Path) -> None:
+    before = invoke("--config", str(config), "config", "check")
+    after = invoke("config", "check", "--config", str(config))
+    assert before == after
+    assert before[0] == 0 and "nightly" in before[1]
+    code, out = invoke("-c", str(config), "db", "current")
+    assert code == 0 and "up to date" in out
+
+
+def test_the_subcommands_config_wins_over_the_groups(config: Path, tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.toml")
+    code, out = invoke("--config", missing, "config", "check", "-c", str(config))
+    assert code == 0, out
+
+
 def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
     code, out = invoke("config", "check", "--config", str(tmp_path / "nope.toml"))
     assert code == 2

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from gnomon import __version__
+from gnomon.cli.options import config_option
 
 # Each command's module is imported only when that command runs (or help lists it), so that
 # `gnomon scheduler` does not import Flask, gunicorn and the HTTP API it never uses.
@@ -52,6 +53,7 @@ class LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="gnomon")
+@config_option
 def cli() -> None:
     """gnomon: a self-hosted job scheduler."""
 

@@ -7,15 +7,18 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 
 import click
 
-from gnomon.config import LoggingSettings
 from gnomon.errors import Conflict, GnomonError, NotFound, ValidationFailed
 from gnomon.logs import configure_logging
-from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor
+
+# Imported when used: `gnomon --help` loads this module but neither the settings nor the store.
+if TYPE_CHECKING:
+    from gnomon.config import LoggingSettings
+    from gnomon.services.runtime import Runtime
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,19 +32,24 @@ EXIT_CONFLICT = 4
 CLI_ACTOR = Actor("cli")
 
 
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # ctx.meta is shared by a command's context and its parents', so `gnomon --config X jobs
+    # list` and `gnomon jobs list --config X` both land here; the later (the subcommand's) wins.
+    if value is not None:
+        ctx.meta["gnomon.config"] = value
+
+
 def config_option(func: Callable[P, R]) -> Callable[P, R]:
-    """`--config PATH` (else GNOMON_CONFIG, else ./gnomon.toml), kept in the click context."""
+    """`--config PATH` (else GNOMON_CONFIG, else ./gnomon.toml), kept in the click context.
 
-    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-        if value is not None:
-            ctx.meta["gnomon.config"] = value
-
+    Given to the `gnomon` group and to every command that reads the configuration, so it may
+    come before or after the subcommand."""
     return click.option(
         "--config",
         "-c",
         type=click.Path(dir_okay=False),
         expose_value=False,
-        callback=remember,
+        callback=_remember_config,
         is_eager=True,
         help="Configuration file (default: $GNOMON_CONFIG, else ./gnomon.toml).",
     )(func)
@@ -70,6 +78,8 @@ def config_path() -> str | None:
 
 def open_runtime() -> Runtime:
     """The runtime for the configured store, with the schema checked."""
+    from gnomon.services.runtime import Runtime
+
     runtime = Runtime.from_config_file(config_path())
     runtime.store.check_ready()
     return runtime
