@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -144,6 +145,12 @@ def test_run_now_queues_a_manual_run_and_respects_max_instances(runtime: Runtime
     with pytest.raises(JobAlreadyRunning) as info:
         runtime.jobs.run_now("locked-job", ADMIN)
     assert info.value.run_id == run.id
+
+
+def test_manual_runs_get_version_7_ids_like_scheduled_ones(runtime: Runtime) -> None:
+    first = runtime.jobs.run_now("every-minute", ADMIN)
+    assert uuid.UUID(first.id).version == 7
+    assert first.manual_job_id == f"manual-every-minute-{first.id[-12:]}"
 
 
 def test_run_now_works_on_paused_jobs(runtime: Runtime) -> None:

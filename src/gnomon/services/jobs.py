@@ -6,7 +6,6 @@ to an in-process scheduler if there is one; schedulers elsewhere notice the stor
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -22,6 +21,7 @@ from gnomon.domain import (
     utcnow,
 )
 from gnomon.engine.leadership import LEASE_NAME
+from gnomon.engine.planning import new_run_id
 from gnomon.errors import (
     JobExists,
     JobHasNoNextRun,
@@ -290,7 +290,8 @@ class JobService:
         """
         record = self.store.get_job(job_id)
         now = self._clock()
-        run_id = str(uuid.uuid4())
+        # The same UUIDv7 scheme as scheduled runs: one kind of run id, ordered by creation.
+        run_id = new_run_id()
         run = Run(
             id=run_id,
             job_id=job_id,
@@ -298,7 +299,8 @@ class JobService:
             status=RunStatus.QUEUED,
             queued_at=now,
             created_by=actor.user_id,
-            manual_job_id=f"manual-{job_id}-{run_id[:8]}",
+            # A v7 id starts with its millisecond: the unique part is the random tail.
+            manual_job_id=f"manual-{job_id}-{run_id[-12:]}",
         )
         audit = self._audit(actor, "job.run", job_id, None, {"run_id": run_id}, now)
         # Counted and inserted in one transaction: two quick requests cannot both pass, and a
