@@ -16,6 +16,13 @@ from gnomon.triggers import CronTrigger, DateTrigger, IntervalTrigger
         ("* * * * * *", "Every second", "每秒"),
         ("*/10 * * * * *", "Every 10 seconds", "每 10 秒"),
         ("* * * * *", "Every minute", "每分钟"),
+        # A step of 1 is every value: said as `*` is, in any field.
+        ("*/1 * * * *", "Every minute", "每分钟"),
+        ("*/1 */1 * * * *", "Every second", "每秒"),
+        ("0 */1 * * *", "Every hour", "每小时"),
+        ("0 0 */1 */1 */1", "At 00:00", "在 00:00"),
+        ("0 0 */1 * mon", "At 00:00, only on Monday", "在 00:00，仅星期一"),
+        ("0 0 0 * * * */1", "At 00:00", "在 00:00"),
         ("*/5 * * * *", "Every 5 minutes", "每 5 分钟"),
         ("@hourly", "Every hour", "每小时"),
         ("0 */2 * * *", "Every 2 hours", "每 2 小时"),

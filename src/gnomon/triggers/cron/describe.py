@@ -16,6 +16,7 @@ _MAX_LISTED_TIMES = 8
 def describe_fields(fields: CronFields, lang: str = "en") -> str:
     """A description of the schedule in `lang` ("en" or "zh")."""
     words = words_for(lang)
+    fields = CronFields(*(_unstepped(field) for field in fields))
     parts = [_time(fields, words), *_days(fields, words)]
     parts += [
         part
@@ -27,6 +28,14 @@ def describe_fields(fields: CronFields, lang: str = "en") -> str:
     ]
     text = words.sep.join(part for part in parts if part)
     return text[:1].upper() + text[1:]
+
+
+def _unstepped(field: ParsedField) -> ParsedField:
+    """``*/1`` as ``*``: every value, so "every minute", not "0 through 59 minutes past"."""
+    item = field.items[0]
+    if len(field.items) == 1 and isinstance(item, Span) and item.text == "*/1":
+        return ParsedField(field.spec, (Span(item.start, item.stop, 1, "*"),))
+    return field
 
 
 def _single(field: ParsedField) -> int | None:
