@@ -28,6 +28,12 @@ def test_explains_and_previews_in_shanghai_by_default() -> None:
     ]
 
 
+def test_one_fire_time_is_announced_in_the_singular() -> None:
+    code, out, err = run("@daily", "--tz", "UTC", "--after", "2026-05-01T00:00:00Z", "--count", "1")
+    assert code == 0, err
+    assert out.splitlines()[-2:] == ["next fire time:", "  2026-05-02T00:00:00+00:00"]
+
+
 def test_json_output_for_scripts() -> None:
     code, out, _ = run(
         "30 2 * * *", "--tz", "America/New_York", "--after", "2026-03-07T00:00:00", "--json"

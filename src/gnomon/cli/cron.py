@@ -69,7 +69,7 @@ def cron_command(
     click.echo(f"expression:  {trigger.expression}")
     click.echo(f"description: {trigger.describe('en')}")
     click.echo(f"timezone:    {trigger.timezone.key}")
-    click.echo(f"next {len(times)} fire times:")
+    click.echo("next fire time:" if len(times) == 1 else f"next {len(times)} fire times:")
     for shown in times:
         click.echo(f"  {shown}")
 
