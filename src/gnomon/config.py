@@ -27,6 +27,7 @@ from gnomon.domain import Isolation, JobDefinition, JobKind, RetryPolicy, RunSta
 from gnomon.errors import ConfigInvalid, Problem, TriggerInvalid
 from gnomon.references import setting_problems
 from gnomon.triggers import cache_trigger, parse_trigger, resolve_timezone
+from gnomon.triggers.parse import CONFIG_KEY_NAMES
 
 JOB_ID_PATTERN = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,63}$")
 TARGET_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -418,9 +419,9 @@ def _problems_from_pydantic(exc: ValidationError) -> list[Problem]:
     return problems
 
 
-# Config files use the short names `type` and `expression`; the trigger language (and the API)
-# call them `trigger_type` and `cron_expression`.
-_TRIGGER_KEY_ALIASES = {"type": "trigger_type", "expression": "cron_expression"}
+# Config files use the short names `type` and `expression` (the long ones are accepted too); the
+# trigger language (and the API) call them `trigger_type` and `cron_expression`.
+_TRIGGER_KEY_ALIASES = CONFIG_KEY_NAMES
 _TRIGGER_KEY_NAMES = {v: k for k, v in _TRIGGER_KEY_ALIASES.items()}
 
 

@@ -110,6 +110,18 @@ def test_put_unknown_key_is_named(admin: AuthActions) -> None:
     assert {"field": "bogus", "message": "unknown key"} in body["details"]
 
 
+def test_put_with_the_config_files_key_names_says_which_to_use(admin: AuthActions) -> None:
+    trigger = {"type": "cron", "expression": "0 0 4 * * *"}
+    body = assert_error(admin.put(f"{JOBS}/report", json=trigger), 400, "VALIDATION_ERROR")
+    assert {"field": "type", "message": "unknown key; did you mean 'trigger_type'?"} in body[
+        "details"
+    ]
+    assert {
+        "field": "expression",
+        "message": "unknown key; did you mean 'cron_expression'?",
+    } in body["details"]
+
+
 def test_put_wrong_type_is_named(admin: AuthActions) -> None:
     body = assert_error(
         admin.put(f"{JOBS}/report", json={"trigger_type": "interval", "hours": "two"}),

@@ -114,6 +114,22 @@ def test_pause_resume_and_run_through_the_cli(config: Path) -> None:
     runtime.close()
 
 
+def test_jobs_show_names_what_runs_as_the_configuration_does(config: Path) -> None:
+    from gnomon.services.runtime import Runtime
+    from gnomon.services.views import CONFIG as CONFIG_ACTOR
+
+    runtime = Runtime.from_config_file(config, env={})
+    runtime.jobs.sync_declared(CONFIG_ACTOR)
+    runtime.close()
+    code, out = invoke("jobs", "show", "nightly", "--config", str(config))
+    assert code == 0, out
+    assert "command:             true" in out.splitlines()
+    assert "func" not in out
+    code, out = invoke("jobs", "show", "gnomon.prune_runs", "--config", str(config))
+    assert code == 0, out
+    assert any(line.startswith("target:              gnomon.") for line in out.splitlines())
+
+
 def test_users_create_and_list(config: Path) -> None:
     code, out = invoke(
         "users",

@@ -264,3 +264,16 @@ def test_unknown_logging_format_is_a_problem_naming_the_key(write_config: WriteC
     with pytest.raises(ConfigInvalid) as caught:
         load_config(path, env={})
     assert [p.field for p in caught.value.problems] == ["logging.format"]
+
+
+def test_triggers_may_use_the_apis_key_names_too(write_config: WriteConfig) -> None:
+    path = write_config(
+        """
+        [[jobs]]
+        id = "api-spelling"
+        command = ["true"]
+        trigger = { trigger_type = "cron", cron_expression = "@daily", timezone = "UTC" }
+        """
+    )
+    job = next(j for j in load_config(path, env={}).jobs if j.id == "api-spelling")
+    assert job.trigger == {"type": "cron", "expression": "0 0 0 * * * *", "timezone": "UTC"}

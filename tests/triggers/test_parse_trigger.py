@@ -93,6 +93,12 @@ def test_all_problems_are_collected_each_naming_its_key() -> None:
     assert messages["cron_expression"] == "day-of-week: '8' is out of range 0-7"
 
 
+def test_the_config_files_short_key_names_are_refused_naming_the_right_ones() -> None:
+    found = problems({"type": "cron", "expression": "@daily"})
+    assert Problem("type", "unknown key; did you mean 'trigger_type'?") in found
+    assert Problem("expression", "unknown key; did you mean 'cron_expression'?") in found
+
+
 def test_bad_expression_and_bad_timezone_are_both_reported() -> None:
     found = problems({"trigger_type": "cron", "cron_expression": "0 0 * * 8", "timezone": "X/Y"})
     assert Problem("cron_expression", "day-of-week: '8' is out of range 0-7") in found

@@ -64,23 +64,26 @@ def show_job(job_id: str, as_json: bool) -> None:
     if as_json:
         echo_json(doc)
         return
-    for key in (
-        "id",
-        "name",
-        "description",
-        "kind",
-        "func",
-        "state",
-        "trigger",
-        "trigger_description",
-        "overridden",
-        "misfire_grace_time",
-        "coalesce",
-        "max_instances",
-        "timeout",
-        "next_run_time",
+    # The API's `func` is shown under the configuration file's name for it: `target` for a
+    # Python callable, `command` for a command line.
+    what = "target" if doc["kind"] == "python" else "command"
+    for label, key in (
+        ("id", "id"),
+        ("name", "name"),
+        ("description", "description"),
+        ("kind", "kind"),
+        (what, "func"),
+        ("state", "state"),
+        ("trigger", "trigger"),
+        ("trigger_description", "trigger_description"),
+        ("overridden", "overridden"),
+        ("misfire_grace_time", "misfire_grace_time"),
+        ("coalesce", "coalesce"),
+        ("max_instances", "max_instances"),
+        ("timeout", "timeout"),
+        ("next_run_time", "next_run_time"),
     ):
-        click.echo(f"{key + ':':<21}{doc[key]}")
+        click.echo(f"{label + ':':<21}{doc[key]}")
     click.echo("next fire times:")
     for when in doc["next_run_times"]:
         click.echo(f"  {when}")

@@ -27,6 +27,9 @@ INPUT_KEYS: Mapping[TriggerType, tuple[str, ...]] = {
     TriggerType.DATE: date.INPUT_KEYS,
 }
 _COMMON_KEYS = ("trigger_type", "timezone")
+#: The configuration file's short names (`trigger = { type = "cron", expression = "…" }`),
+#: refused here as unknown keys but with the name this input uses.
+CONFIG_KEY_NAMES: Mapping[str, str] = {"type": "trigger_type", "expression": "cron_expression"}
 
 
 def parse_trigger(data: Mapping[str, Any], *, default_timezone: str, now: datetime) -> Trigger:
@@ -138,7 +141,9 @@ def _key_problems(data: Mapping[str, Any], kind: TriggerType | None) -> list[Pro
         if key in _COMMON_KEYS or (kind is not None and key in INPUT_KEYS[kind]):
             continue
         owner = next((other for other, keys in INPUT_KEYS.items() if key in keys), None)
-        if owner is None:
+        if owner is None and key in CONFIG_KEY_NAMES:
+            problems.append(Problem(key, f"unknown key; did you mean {CONFIG_KEY_NAMES[key]!r}?"))
+        elif owner is None:
             problems.append(Problem(str(key), "unknown key"))
         elif value is not None and kind is not None:
             problems.append(Problem(key, f"belongs to {owner} triggers, not {kind} triggers"))
