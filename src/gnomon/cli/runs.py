@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 
 from gnomon.cli.options import (
@@ -12,7 +14,7 @@ from gnomon.cli.options import (
     json_option,
     open_runtime,
 )
-from gnomon.domain import RunStatus, TriggerSource
+from gnomon.domain import Run, RunStatus, TriggerSource, utcnow
 from gnomon.services.documents import run_document
 
 
@@ -50,22 +52,51 @@ def list_runs(
     if as_json:
         echo_json({"items": items, "next_cursor": page.next_cursor})
         return
+    now = utcnow()
     echo_table(
-        ["id", "job", "status", "source", "scheduled for", "duration"],
+        ["id", "job", "status", "source", "scheduled for", "queued", "started", "duration"],
         [
             [
-                r["id"],
-                r["job_id"],
-                r["status"] + (f" x{r['fire_count']}" if r["fire_count"] > 1 else ""),
-                r["trigger_source"],
-                r["scheduled_for"] or "-",
-                f"{r['duration_ms']} ms" if r["duration_ms"] is not None else "-",
+                run.id,
+                run.job_id,
+                run.status.value + (f" x{run.fire_count}" if run.fire_count > 1 else ""),
+                run.trigger_source.value,
+                _when(run.scheduled_for),
+                _when(run.queued_at),
+                _when(run.started_at),
+                _duration(run, now),
             ]
-            for r in items
+            for run in page.items
         ],
     )
+    click.echo("(times in UTC)" if page.items else "no runs")
     if page.next_cursor:
         click.echo(f"more: --cursor {page.next_cursor}")
+
+
+def _when(value: datetime | None) -> str:
+    """A time for the table: to the second, in UTC (the JSON has it exactly)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def _duration(run: Run, now: datetime) -> str:
+    """How long it ran; a run still running shows how long so far."""
+    if run.duration_ms is not None:
+        return _span(run.duration_ms / 1000)
+    if run.status is RunStatus.RUNNING and run.started_at is not None:
+        return _span(max((now - run.started_at).total_seconds(), 0.0)) + " so far"
+    return "-"
+
+
+def _span(seconds: float) -> str:
+    if seconds < 1:
+        return f"{round(seconds * 1000)} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m {whole % 60:02d}s"
+    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
 
 
 @runs_group.command("show")

@@ -1,0 +1,147 @@
+"""`gnomon runs list|show|cancel` on a real SQLite store holding runs written directly."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gnomon.cli import cli
+from gnomon.domain import Run, RunStatus, TriggerSource
+from gnomon.services.runtime import Runtime
+from gnomon.services.views import CONFIG as CONFIG_ACTOR
+from tests.conftest import WriteConfig
+
+CONFIG = """
+[scheduler]
+timezone = "UTC"
+
+[[jobs]]
+id = "nightly"
+command = ["true"]
+trigger = { type = "cron", expression = "0 30 2 * * * 2099" }
+"""
+
+T0 = datetime(2026, 5, 4, 2, 30, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def store(
+    write_config: WriteConfig, runtime_factory: Callable[[Path], Runtime]
+) -> tuple[Path, Runtime]:
+    """A config and a migrated store with its declared jobs registered."""
+    config = write_config(CONFIG)
+    runtime = runtime_factory(config)
+    runtime.jobs.sync_declared(CONFIG_ACTOR)
+    return config, runtime
+
+
+def invoke(config: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [*args, "--config", str(config)])
+    return result.exit_code, result.output
+
+
+def add(runtime: Runtime, run_id: str, **fields: object) -> Run:
+    values: dict[str, object] = {
+        "job_id": "nightly",
+        "trigger_source": TriggerSource.SCHEDULED,
+        "status": RunStatus.SUCCEEDED,
+        "queued_at": T0,
+    }
+    values.update(fields)
+    return runtime.store.add_run(Run(id=run_id, **values))  # type: ignore[arg-type]
+
+
+def test_runs_list_shows_when_each_run_was_queued_and_started_and_how_long_it_took(
+    store: tuple[Path, Runtime],
+) -> None:
+    config, runtime = store
+    add(
+        runtime,
+        "0196a1b2-0000-7000-8000-000000000001",
+        scheduled_for=T0,
+        queued_at=T0,
+        started_at=at(0.25),
+        finished_at=at(2.75),
+        duration_ms=2500,
+    )
+    # A manual run has no scheduled time: the table says when it was queued and started.
+    add(
+        runtime,
+        "0196a1b2-0000-7000-8000-000000000002",
+        trigger_source=TriggerSource.MANUAL,
+        queued_at=at(3600),
+        started_at=at(3600.5),
+        finished_at=at(3600 + 125.5),
+        duration_ms=125_000,
+        status=RunStatus.FAILED,
+    )
+    add(
+        runtime,
+        "0196a1b2-0000-7000-8000-000000000003",
+        trigger_source=TriggerSource.MANUAL,
+        queued_at=at(7200),
+        status=RunStatus.QUEUED,
+    )
+    code, out = invoke(config, "runs", "list")
+    assert code == 0, out
+    assert [line.split("  ") for line in out.splitlines()] == [
+        line.split("  ")
+        for line in [
+            "ID                                    JOB      STATUS     SOURCE     SCHEDULED FOR"
+            "        QUEUED               STARTED              DURATION",
+            "0196a1b2-0000-7000-8000-000000000003  nightly  queued     manual     -            "
+            "        2026-05-04 04:30:00  -                    -",
+            "0196a1b2-0000-7000-8000-000000000002  nightly  failed     manual     -            "
+            "        2026-05-04 03:30:00  2026-05-04 03:30:00  2m 05s",
+            "0196a1b2-0000-7000-8000-000000000001  nightly  succeeded  scheduled  2026-05-04 02:"
+            "30:00  2026-05-04 02:30:00  2026-05-04 02:30:00  2.5 s",
+            "(times in UTC)",
+        ]
+    ]
+    code, out = invoke(config, "runs", "list", "--json")
+    items = json.loads(out)["items"]
+    assert [i["queued_at"] for i in items] == [
+        "2026-05-04T04:30:00+00:00",
+        "2026-05-04T03:30:00+00:00",
+        "2026-05-04T02:30:00+00:00",
+    ]
+
+
+def test_a_running_run_shows_how_long_it_has_run_so_far(store: tuple[Path, Runtime]) -> None:
+    config, runtime = store
+    started = datetime.now(UTC) - timedelta(seconds=90)
+    add(
+        runtime,
+        "0196a1b2-0000-7000-8000-000000000004",
+        status=RunStatus.RUNNING,
+        queued_at=started,
+        started_at=started,
+    )
+    add(
+        runtime,
+        "0196a1b2-0000-7000-8000-000000000005",
+        queued_at=started,
+        started_at=started,
+        finished_at=started,
+        duration_ms=42,
+    )
+    code, out = invoke(config, "runs", "list")
+    assert code == 0, out
+    assert re.search(r"running .* 1m 3[01]s so far$", out.splitlines()[2]), out
+    assert out.splitlines()[1].endswith("  42 ms"), out
+
+
+def test_runs_list_says_when_there_are_none(store: tuple[Path, Runtime]) -> None:
+    config, _ = store
+    code, out = invoke(config, "runs", "list")
+    assert (code, out.splitlines()[1:]) == (0, ["no runs"])
