@@ -33,6 +33,11 @@ command = ["sh", "-c", "echo hello from the job; echo a warning >&2"]
 trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 
 [[jobs]]
+id = "sleeper"
+command = ["sleep", "60"]
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
+
+[[jobs]]
 id = "gnomon.prune_runs"
 trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
@@ -121,6 +126,28 @@ def test_jobs_run_json_answers_the_ids_of_the_run_it_queued(
         lambda: runtime.runs.get_run(ids["run_id"]).status is RunStatus.SUCCEEDED,
         timeout=30,
         what="the run to succeed",
+    )
+
+
+def test_runs_cancel_stops_a_running_command(
+    scheduler: tuple[Path, Runtime],
+) -> None:
+    config, runtime = scheduler
+    code, out = invoke(config, "jobs", "run", "sleeper", "--json")
+    assert code == 0, out
+    run_id = json.loads(out)["run_id"]
+    wait_for(
+        lambda: runtime.runs.get_run(run_id).status is RunStatus.RUNNING,
+        timeout=30,
+        what="the run to start",
+    )
+    code, out = invoke(config, "runs", "cancel", run_id)
+    assert code == 0, out
+    assert out.startswith(f"cancellation requested for run {run_id} (sleeper, running)")
+    wait_for(
+        lambda: runtime.runs.get_run(run_id).status is RunStatus.CANCELLED,
+        timeout=30,
+        what="the run to be cancelled",
     )
 
 

@@ -145,3 +145,43 @@ def test_runs_list_says_when_there_are_none(store: tuple[Path, Runtime]) -> None
     config, _ = store
     code, out = invoke(config, "runs", "list")
     assert (code, out.splitlines()[1:]) == (0, ["no runs"])
+
+
+A = "0196a1b2-0000-7000-8000-00000000000a"
+B = "0196a1b2-0000-7000-8000-00000000000b"
+C = "0196a1b3-0000-7000-8000-00000000000c"
+
+
+def test_runs_cancel_cancels_a_queued_run_at_once_and_then_refuses(
+    store: tuple[Path, Runtime],
+) -> None:
+    config, runtime = store
+    add(runtime, A, status=RunStatus.QUEUED, trigger_source=TriggerSource.MANUAL)
+    code, out = invoke(config, "runs", "cancel", A)
+    assert (code, out.strip()) == (0, f"cancelled run {A} (nightly)")
+    assert runtime.runs.get_run(A).status is RunStatus.CANCELLED
+    code, out = invoke(config, "runs", "cancel", A)
+    assert (code, out.strip()) == (4, f"error: run {A} is cancelled and can no longer be cancelled")
+    audit = runtime.store.list_audit(limit=10)
+    assert [(e.actor, e.action, e.after) for e in audit if e.action == "run.cancel"] == [
+        ("cli", "run.cancel", {"run_id": A})
+    ]
+
+
+def test_runs_cancel_asks_a_running_run_to_stop(store: tuple[Path, Runtime]) -> None:
+    config, runtime = store
+    add(runtime, A, status=RunStatus.RUNNING, node="elsewhere", started_at=T0)
+    code, out = invoke(config, "runs", "cancel", A, "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert (doc["id"], doc["status"], doc["cancel_requested"]) == (A, "running", True)
+    add(runtime, B, status=RunStatus.RUNNING, node="elsewhere", started_at=T0)
+    code, out = invoke(config, "runs", "cancel", B)
+    assert code == 0, out
+    assert out.startswith(f"cancellation requested for run {B} (nightly, running)")
+
+
+def test_runs_cancel_of_an_unknown_run_exits_3(store: tuple[Path, Runtime]) -> None:
+    config, _ = store
+    code, out = invoke(config, "runs", "cancel", "no-such-run")
+    assert (code, out.strip()) == (3, "error: run 'no-such-run' does not exist")

@@ -1,4 +1,4 @@
-"""`gnomon runs list|show`."""
+"""`gnomon runs list|show|cancel`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import click
 
 from gnomon.cli.options import (
+    CLI_ACTOR,
     config_option,
     echo_json,
     echo_table,
@@ -116,3 +117,27 @@ def show_run(run_id: str, as_json: bool) -> None:
     if doc["traceback"]:
         click.echo("traceback:\n" + doc["traceback"])
     click.echo("output:\n" + (doc["output"] or "(none)"))
+
+
+@runs_group.command("cancel")
+@click.argument("run_id")
+@config_option
+@json_option
+@handle_errors
+def cancel_run(run_id: str, as_json: bool) -> None:
+    """Ask a queued or running run to stop, as the API's cancel does.
+
+    A queued run no scheduler has taken yet is cancelled at once; a running one is stopped by
+    the scheduler running it (a command or a process-isolated target is terminated, a target
+    in a thread sees run.cancelled). Exits 4 when the run has already ended.
+    """
+    run = open_runtime().runs.cancel_run(run_id, CLI_ACTOR)
+    if as_json:
+        echo_json(run_document(run, with_output=True))
+    elif run.status is RunStatus.CANCELLED:
+        click.echo(f"cancelled run {run.id} ({run.job_id})")
+    else:
+        click.echo(
+            f"cancellation requested for run {run.id} ({run.job_id}, {run.status.value}); "
+            f"'gnomon runs show {run.id}' tells when it has stopped"
+        )
