@@ -29,8 +29,26 @@ class ValidationFailed(GnomonError, ValueError):
 
     def __init__(self, problems: Iterable[Problem], summary: str = "invalid input") -> None:
         self.problems = list(problems)
+        self.summary = summary
         detail = "; ".join(str(p) for p in self.problems)
         super().__init__(f"{summary}: {detail}" if detail else summary)
+
+
+class RunIdAmbiguous(ValidationFailed):
+    """A shortened run id starts more than one run's id; `candidates` holds some of their ids."""
+
+    def __init__(self, prefix: str, candidates: Iterable[str], more: bool) -> None:
+        self.prefix = prefix
+        self.candidates = list(candidates)
+        self.more = more
+        listed = [Problem("", run_id) for run_id in self.candidates]
+        if more:
+            listed.append(Problem("", "… and more"))
+        super().__init__(
+            listed,
+            f"run id {prefix!r} is ambiguous (it starts the ids of "
+            f"{'more than ' if more else ''}{len(self.candidates)} runs); give more of it",
+        )
 
 
 class TriggerInvalid(ValidationFailed):

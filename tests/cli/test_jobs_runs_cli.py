@@ -129,7 +129,7 @@ def test_jobs_run_json_answers_the_ids_of_the_run_it_queued(
     )
 
 
-def test_runs_cancel_stops_a_running_command(
+def test_runs_cancel_stops_a_running_command_given_the_start_of_its_id(
     scheduler: tuple[Path, Runtime],
 ) -> None:
     config, runtime = scheduler
@@ -141,7 +141,7 @@ def test_runs_cancel_stops_a_running_command(
         timeout=30,
         what="the run to start",
     )
-    code, out = invoke(config, "runs", "cancel", run_id)
+    code, out = invoke(config, "runs", "cancel", run_id[:8])
     assert code == 0, out
     assert out.startswith(f"cancellation requested for run {run_id} (sleeper, running)")
     wait_for(

@@ -152,12 +152,61 @@ B = "0196a1b2-0000-7000-8000-00000000000b"
 C = "0196a1b3-0000-7000-8000-00000000000c"
 
 
+def test_a_run_id_may_be_shortened_to_any_unique_start(store: tuple[Path, Runtime]) -> None:
+    config, runtime = store
+    for run_id in (A, B, C):
+        add(runtime, run_id)
+    for given in ("0196a1b3", "0196A1B3", "0196a1b3-0000", C):
+        code, out = invoke(config, "runs", "show", given)
+        assert code == 0, out
+        assert out.splitlines()[0] == f"id:                 {C}"
+    code, out = invoke(config, "runs", "show", A[:-1] + "A", "--json")
+    assert (code, json.loads(out)["id"]) == (0, A)
+
+
+def test_an_ambiguous_run_id_lists_the_runs_it_could_mean(store: tuple[Path, Runtime]) -> None:
+    config, runtime = store
+    for run_id in (A, B, C):
+        add(runtime, run_id)
+    code, out = invoke(config, "runs", "show", "0196a1b2")
+    assert code == 2
+    assert out.splitlines() == [
+        "error: run id '0196a1b2' is ambiguous (it starts the ids of 2 runs); give more of it",
+        f"  - {A}",
+        f"  - {B}",
+    ]
+    code, out = invoke(config, "runs", "cancel", "0196a")
+    assert code == 2 and "(it starts the ids of 3 runs)" in out
+    assert runtime.runs.get_run(A).status is RunStatus.SUCCEEDED
+
+
+def test_too_short_or_unknown_run_ids_are_refused(store: tuple[Path, Runtime]) -> None:
+    config, runtime = store
+    add(runtime, A)
+    code, out = invoke(config, "runs", "show", "019")
+    assert (code, out.splitlines()[0]) == (2, "error: run id '019' is too short")
+    assert "give at least 4 characters" in out
+    code, out = invoke(config, "runs", "show", "0196a1b4")
+    assert (code, out.strip()) == (3, "error: run '0196a1b4' does not exist")
+
+
+def test_many_matching_runs_are_listed_ten_and_more(store: tuple[Path, Runtime]) -> None:
+    config, runtime = store
+    ids = [f"0196a1b2-0000-7000-8000-0000000000{i:02d}" for i in range(12)]
+    for run_id in ids:
+        add(runtime, run_id)
+    code, out = invoke(config, "runs", "show", "0196a1b2")
+    assert code == 2
+    assert "(it starts the ids of more than 10 runs)" in out
+    assert out.splitlines()[1:] == [f"  - {i}" for i in ids[:10]] + ["  - … and more"]
+
+
 def test_runs_cancel_cancels_a_queued_run_at_once_and_then_refuses(
     store: tuple[Path, Runtime],
 ) -> None:
     config, runtime = store
     add(runtime, A, status=RunStatus.QUEUED, trigger_source=TriggerSource.MANUAL)
-    code, out = invoke(config, "runs", "cancel", A)
+    code, out = invoke(config, "runs", "cancel", A[:13])
     assert (code, out.strip()) == (0, f"cancelled run {A} (nightly)")
     assert runtime.runs.get_run(A).status is RunStatus.CANCELLED
     code, out = invoke(config, "runs", "cancel", A)

@@ -356,6 +356,56 @@ def test_find_run_returns_none_and_get_run_raises_for_missing_run(store: SqlStor
         store.get_run("missing")
 
 
+def test_find_runs_by_id_prefix_finds_exactly_the_runs_starting_with_it(store: SqlStore) -> None:
+    add_job(store)
+    ids = [
+        "0196a1b2-0000-7000-8000-00000000000a",
+        "0196a1b2-0000-7000-8000-00000000000b",
+        "0196a1b2-ffff-7000-8000-000000000000",
+        "0196a1b3-0000-7000-8000-000000000000",
+        "0196a1c0-0000-7000-8000-000000000000",
+        "ffffffff-ffff-7fff-bfff-ffffffffffff",
+    ]
+    for index, run_id in enumerate(ids):
+        store.add_run(run(id=run_id, scheduled_for=T0 + timedelta(minutes=index), output="x"))
+
+    def found(prefix: str, limit: int = 10) -> list[str]:
+        return [r.id for r in store.find_runs_by_id_prefix(prefix, limit)]
+
+    assert found("0196a1b2") == ids[:3]
+    assert found("0196a1b2-") == ids[:3]
+    assert found("0196a1b2-0") == ids[:2]
+    assert found("0196a1b2-f") == ids[2:3]  # the carry: the range ends at 0196a1b3
+    assert found("0196a1b") == ids[:4]
+    assert found("0196a1") == ids[:5]
+    assert found("0196a1", limit=2) == ids[:2]
+    assert found("ffff") == ids[5:]  # no upper bound
+    assert found(ids[0]) == ids[:1]
+    assert found("0196a1b4") == []
+    # Not an id's spelling: nothing, without a query that LIKE's wildcards could widen.
+    assert found("0196%") == found("0196_") == found("0196A1B2") == found("x\x00") == []
+    assert store.find_runs_by_id_prefix("0196a1b2", 1)[0].output is None  # light rows
+
+
+def test_find_runs_by_id_prefix_reads_the_primary_key_index(store: SqlStore) -> None:
+    from sqlalchemy import text
+
+    from gnomon.store.sql_runs import id_prefix_query
+
+    query = id_prefix_query("0196a1b2")
+    assert query is not None
+    compiled = query.compile(store._engine, compile_kwargs={"literal_binds": True})
+    with store._engine.connect() as conn:
+        if store._engine.dialect.name == "sqlite":
+            plan = " ".join(row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+            assert "USING INDEX sqlite_autoindex_runs_1 (id>? AND id<?)" in plan, plan
+        else:
+            conn.execute(text("SET enable_seqscan = off"))  # an empty table is scanned otherwise
+            plan = " ".join(row[0] for row in conn.execute(text(f"EXPLAIN {compiled}")))
+            assert "Index Scan using pk_runs" in plan, plan
+            assert "Index Cond: (((id)::text >= '0196a1b2'::text)" in plan, plan
+
+
 @pytest.mark.parametrize("key", ["a\x00", "\x00", "\ud800", "a\udfffb"])
 def test_lookups_by_a_key_no_row_can_hold_find_nothing(store: SqlStore, key: str) -> None:
     # A NUL in a URL or a body reached the query: PostgreSQL refused it and the API answered 500.

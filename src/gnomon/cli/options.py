@@ -93,7 +93,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except ValidationFailed as exc:
-            fail(str(exc).split(":")[0], EXIT_INVALID, [str(p) for p in exc.problems])
+            fail(exc.summary, EXIT_INVALID, [str(p) for p in exc.problems])
         except NotFound as exc:
             fail(str(exc), EXIT_NOT_FOUND)
         except Conflict as exc:

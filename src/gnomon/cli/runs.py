@@ -106,8 +106,10 @@ def _span(seconds: float) -> str:
 @json_option
 @handle_errors
 def show_run(run_id: str, as_json: bool) -> None:
-    """Show one run with its output."""
-    doc = run_document(open_runtime().runs.get_run(run_id), with_output=True)
+    """Show one run with its output. RUN_ID may be the start of its id (4 or more characters)
+    when no other run's id starts the same."""
+    runs = open_runtime().runs
+    doc = run_document(runs.get_run(runs.resolve_run_id(run_id)), with_output=True)
     if as_json:
         echo_json(doc)
         return
@@ -125,13 +127,15 @@ def show_run(run_id: str, as_json: bool) -> None:
 @json_option
 @handle_errors
 def cancel_run(run_id: str, as_json: bool) -> None:
-    """Ask a queued or running run to stop, as the API's cancel does.
+    """Ask a queued or running run to stop, as the API's cancel does. RUN_ID may be the start
+    of its id (4 or more characters) when no other run's id starts the same.
 
     A queued run no scheduler has taken yet is cancelled at once; a running one is stopped by
     the scheduler running it (a command or a process-isolated target is terminated, a target
     in a thread sees run.cancelled). Exits 4 when the run has already ended.
     """
-    run = open_runtime().runs.cancel_run(run_id, CLI_ACTOR)
+    runs = open_runtime().runs
+    run = runs.cancel_run(runs.resolve_run_id(run_id), CLI_ACTOR)
     if as_json:
         echo_json(run_document(run, with_output=True))
     elif run.status is RunStatus.CANCELLED:

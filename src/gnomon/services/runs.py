@@ -7,11 +7,21 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gnomon.domain import AuditEntry, Run, RunPage, RunStatus, TriggerSource, utcnow
-from gnomon.errors import Problem, RunNotCancellable, ValidationFailed
+from gnomon.errors import (
+    Problem,
+    RunIdAmbiguous,
+    RunNotCancellable,
+    RunNotFound,
+    ValidationFailed,
+)
 from gnomon.services.views import Actor
 from gnomon.store.base import Store
 
 MAX_PAGE = 500
+#: The fewest characters of a run id (hyphens not counted) that name a run by its start.
+MIN_ID_PREFIX = 4
+#: How many of the runs an ambiguous shortened id starts an error lists.
+AMBIGUOUS_LISTED = 10
 
 
 class RunService:
@@ -65,6 +75,29 @@ class RunService:
     def get_run(self, run_id: str) -> Run:
         """One run with its output; raises RunNotFound."""
         return self.store.get_run(run_id)
+
+    def resolve_run_id(self, given: str) -> str:
+        """The full id of the one run whose id is `given` or starts with it (at least
+        MIN_ID_PREFIX characters, in any case), as people type ids seen in a table.
+
+        Raises RunNotFound when no run's id does, ValidationFailed when `given` is shorter,
+        RunIdAmbiguous (listing up to AMBIGUOUS_LISTED of them) when several do.
+        """
+        if self.store.find_run(given) is not None:
+            return given
+        prefix = given.strip().lower()
+        if len(prefix.replace("-", "")) < MIN_ID_PREFIX:
+            raise ValidationFailed(
+                [Problem("run_id", f"give at least {MIN_ID_PREFIX} characters of the run id")],
+                f"run id {given!r} is too short",
+            )
+        found = self.store.find_runs_by_id_prefix(prefix, AMBIGUOUS_LISTED + 1)
+        if not found:
+            raise RunNotFound(given)
+        if len(found) > 1:
+            listed = found[:AMBIGUOUS_LISTED]
+            raise RunIdAmbiguous(given, [r.id for r in listed], len(found) > len(listed))
+        return found[0].id
 
     def cancel_run(self, run_id: str, actor: Actor) -> Run:
         """Ask an active run to stop, and cancel the retry of it that waits out its backoff. A

@@ -290,6 +290,12 @@ class Store(ABC):
     def find_run(self, run_id: str) -> Run | None:
         """The run with its output, or None (also for an id no row can hold)."""
 
+    @abstractmethod
+    def find_runs_by_id_prefix(self, prefix: str, limit: int) -> list[Run]:
+        """At most `limit` runs whose id starts with `prefix` (lowercase hex digits and the
+        hyphens of a UUID), in id order, without `output` and `traceback`. An indexed range
+        query on the primary key: it reads only the matching rows."""
+
     def get_run(self, run_id: str) -> Run:
         """The run; raises RunNotFound."""
         from gnomon.errors import RunNotFound

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +83,37 @@ def _retry_may_start(queued: Any, now: datetime) -> ColumnElement[bool]:
         queued.c.not_before <= now,
         or_(free, gone),
     )
+
+
+_ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
+_HEX = "0123456789abcdef"
+
+
+def _next_prefix(prefix: str) -> str | None:
+    """The smallest id text above every id starting with `prefix`: its last hex digit plus
+    one, carrying ("0196f" → "0197"); None when there is none ("fff")."""
+    chars = list(prefix.rstrip("-"))
+    while chars:
+        last = chars.pop()
+        if last == "-":
+            continue
+        if last != "f":
+            return "".join(chars) + _HEX[_HEX.index(last) + 1]
+    return None
+
+
+def id_prefix_query(prefix: str) -> Select[Any] | None:
+    """The runs (light columns) whose id starts with `prefix`; None when no id can.
+
+    `id LIKE 'abc%'` alone uses the primary key's index on neither backend (SQLite's LIKE
+    ignores case, PostgreSQL's needs the C collation or a pattern index): the range
+    [prefix, next prefix) does, and LIKE then keeps exactly the ids that start with it.
+    """
+    if not _ID_PREFIX.fullmatch(prefix):
+        return None
+    stmt = select(*LIGHT_COLUMNS).where(runs.c.id >= prefix, runs.c.id.like(prefix + "%"))
+    upper = _next_prefix(prefix)
+    return stmt if upper is None else stmt.where(runs.c.id < upper)
 
 
 def row_to_run(row: RowMapping | Mapping[str, Any]) -> Run:
@@ -178,6 +210,14 @@ class SqlRuns(SqlBase):
         with self._read() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
         return None if row is None else row_to_run(row)
+
+    def find_runs_by_id_prefix(self, prefix: str, limit: int) -> list[Run]:
+        stmt = id_prefix_query(prefix)
+        if stmt is None:
+            return []
+        with self._read() as conn:
+            rows = conn.execute(stmt.order_by(runs.c.id).limit(limit)).mappings().all()
+        return [row_to_run(row) for row in rows]
 
     def list_runs(
         self,
