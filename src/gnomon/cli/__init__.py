@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from gnomon import __version__
+from gnomon.cli.failures import USAGE_ERROR, echo_error_json
 from gnomon.cli.options import config_option
 
 # Each command's module is imported only when that command runs (or help lists it), so that
@@ -36,6 +39,27 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
+        """As click's, but a command line refused with --json in it is answered with the error
+        envelope on stdout, as every other failure of a --json command is."""
+        argv = list(sys.argv[1:] if args is None else args)
+        if "--json" not in argv or not kwargs.get("standalone_mode", True):
+            return super().main(argv, *rest, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(argv, *rest, **kwargs)
+        except click.ClickException as exc:
+            where = exc.ctx if isinstance(exc, click.UsageError) else None
+            command = where.command_path if where is not None else None
+            echo_error_json(USAGE_ERROR, exc.format_message(), exc.exit_code, command=command)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        # Without standalone mode click returns what the command returned, or the code it
+        # exited with.
+        sys.exit(result if isinstance(result, int) else 0)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.lazy_commands:

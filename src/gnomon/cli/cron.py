@@ -7,6 +7,7 @@ from datetime import datetime
 
 import click
 
+from gnomon.cli.failures import echo_error_json, message_code
 from gnomon.domain import utcnow
 from gnomon.errors import Problem, TriggerInvalid
 from gnomon.triggers import CronTrigger, Trigger, parse_trigger
@@ -52,8 +53,11 @@ def cron_command(
         trigger = parse_trigger(data, default_timezone=DEFAULT_TIMEZONE, now=now)
         start = now if after is None else _start(after, trigger)
     except TriggerInvalid as exc:
-        for problem in exc.problems:
-            click.echo(f"error: {problem}", err=True)
+        if as_json:
+            echo_error_json(message_code(exc), exc.summary, 2, details=exc.problems)
+        else:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
         raise click.exceptions.Exit(2) from None
     assert isinstance(trigger, CronTrigger)
     times = [format_datetime(t, trigger.timezone) for t in trigger.preview(start, count)]

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 
 import click
 
-from gnomon.errors import Conflict, GnomonError, NotFound, ValidationFailed
+from gnomon.cli.failures import echo_error_json, error_context, message_code, wants_json
+from gnomon.errors import Conflict, GnomonError, NotFound, Problem, ValidationFailed
 from gnomon.logs import configure_logging
 from gnomon.services.views import Actor
 
@@ -86,29 +87,62 @@ def open_runtime() -> Runtime:
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Print gnomon errors as one clear message per problem and exit non-zero."""
+    """Print gnomon errors as one clear message per problem (with --json, as the error envelope
+    on stdout) and exit non-zero."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except ValidationFailed as exc:
-            fail(exc.summary, EXIT_INVALID, [str(p) for p in exc.problems])
-        except NotFound as exc:
-            fail(str(exc), EXIT_NOT_FOUND)
-        except Conflict as exc:
-            fail(str(exc), EXIT_CONFLICT)
         except GnomonError as exc:
-            fail(str(exc), EXIT_FAILURE)
+            report(exc)
 
     return wrapper
 
 
+def exit_code(exc: GnomonError) -> int:
+    if isinstance(exc, ValidationFailed):
+        return EXIT_INVALID
+    if isinstance(exc, NotFound):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, Conflict):
+        return EXIT_CONFLICT
+    return EXIT_FAILURE
+
+
+def report(exc: GnomonError) -> NoReturn:
+    """Say what went wrong, as text on stderr or (--json) as JSON on stdout, and exit."""
+    code = exit_code(exc)
+    if wants_json():
+        message = exc.summary if isinstance(exc, ValidationFailed) else str(exc)
+        details = exc.problems if isinstance(exc, ValidationFailed) else None
+        echo_error_json(
+            message_code(exc), message, code, details=details, context=error_context(exc)
+        )
+        sys.exit(code)
+    if isinstance(exc, ValidationFailed):
+        fail(exc.summary, code, [str(p) for p in exc.problems])
+    fail(str(exc), code)
+
+
 def fail(message: str, code: int, details: list[str] | None = None) -> NoReturn:
+    """Say `message` (and each of `details`) and exit with `code`; with --json as the error
+    envelope on stdout, its message_code given by the exit code."""
+    if wants_json():
+        problems = [Problem("", line) for line in details] if details is not None else None
+        echo_error_json(_CODE_OF_EXIT.get(code, "FAILED"), message, code, details=problems)
+        sys.exit(code)
     click.echo(f"error: {message}", err=True)
     for line in details or []:
         click.echo(f"  - {line}", err=True)
     sys.exit(code)
+
+
+_CODE_OF_EXIT = {
+    EXIT_INVALID: "VALIDATION_ERROR",
+    EXIT_NOT_FOUND: "NOT_FOUND",
+    EXIT_CONFLICT: "CONFLICT",
+}
 
 
 def echo_json(data: object) -> None:
