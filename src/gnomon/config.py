@@ -35,6 +35,8 @@ DEFAULT_CONFIG_NAME = "gnomon.toml"
 #: The key signing sessions, generated in the data directory when none is configured.
 GENERATED_KEY_FILE = "secret_key"
 ENV_PREFIX = "GNOMON_"
+#: Triggers' timezone when neither they nor [scheduler] timezone name one.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 # Declared triggers are checked without "is it in the past": a one-off date job that already ran
 # must not make the file invalid afterwards, and an interval without start_date is anchored at
 # the epoch so its phase is the same on every node and after every restart.
@@ -122,7 +124,7 @@ def _backoff_seconds(value: float | str) -> float:
 
 
 class SchedulerSettings(_Section):
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     pool_size: int = Field(default=16, ge=1, le=1024)
     misfire_grace_time: int = Field(default=300, ge=1)
     coalesce: bool = True

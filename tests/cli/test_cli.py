@@ -157,3 +157,20 @@ def test_users_create_and_list(config: Path) -> None:
         str(config),
     )
     assert code == 4
+
+
+def test_commands_use_the_store_of_the_configuration_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GNOMON_CONFIG", raising=False)
+    monkeypatch.delenv("GNOMON_STORE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "elsewhere" / "store.db"
+    store.parent.mkdir()
+    (tmp_path / "gnomon.toml").write_text(f'[store]\nurl = "sqlite:///{store}"\n', "utf-8")
+    code, out = invoke("db", "upgrade")
+    assert code == 0, out
+    assert str(store) in out and store.is_file()
+    assert not (tmp_path / "data").exists()
+    code, out = invoke("config", "check", "--json")
+    assert json.loads(out)["store_url"] == f"sqlite:///{store}"

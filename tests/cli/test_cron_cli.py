@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from gnomon.cli import cli
 from gnomon.cli.cron import cron_command
 
 
@@ -101,3 +104,46 @@ def test_count_is_limited_to_one_hundred() -> None:
 
 def test_command_is_named_cron() -> None:
     assert cron_command.name == "cron"
+
+
+def test_the_timezone_defaults_to_the_configurations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GNOMON_CONFIG", raising=False)
+    monkeypatch.delenv("GNOMON_SCHEDULER_TIMEZONE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    after = ("--after", "2026-05-01T00:00:00Z", "--count", "1")
+    # No configuration: the built-in default.
+    assert run("@daily", *after)[1].splitlines()[2] == "timezone:    Asia/Shanghai"
+    (tmp_path / "gnomon.toml").write_text('[scheduler]\ntimezone = "UTC"\n', encoding="utf-8")
+    code, out, err = run("@daily", *after)
+    assert code == 0, err
+    assert out.splitlines()[2:] == [
+        "timezone:    UTC",
+        "next fire time:",
+        "  2026-05-02T00:00:00+00:00",
+    ]
+    assert run("@daily", "--tz", "Europe/Paris", *after)[1].splitlines()[2].endswith("Paris")
+    monkeypatch.setenv("GNOMON_SCHEDULER_TIMEZONE", "America/New_York")
+    assert run("@daily", *after)[1].splitlines()[2].endswith("America/New_York")
+    monkeypatch.delenv("GNOMON_SCHEDULER_TIMEZONE")
+    other = tmp_path / "other.toml"
+    other.write_text('[scheduler]\ntimezone = "Asia/Tokyo"\n', encoding="utf-8")
+    assert run("@daily", "--config", str(other), *after)[1].splitlines()[2].endswith("Tokyo")
+    result = CliRunner().invoke(cli, ["--config", str(other), "cron", "@daily", *after])
+    assert result.stdout.splitlines()[2] == "timezone:    Asia/Tokyo"
+
+
+def test_an_invalid_configuration_is_reported_unless_tz_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GNOMON_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gnomon.toml").write_text('[scheduler]\ntimezone = "Mars/Base"\n', encoding="utf-8")
+    code, _, err = run("@daily")
+    assert code == 2
+    assert err.startswith("error: ") and "gnomon.toml is invalid" in err
+    assert "scheduler.timezone" in err
+    code, out, err = run("@daily", "--tz", "UTC")
+    assert code == 0, err
+    assert "timezone:    UTC" in out

@@ -8,12 +8,12 @@ from datetime import datetime
 import click
 
 from gnomon.cli.failures import echo_error_json, message_code
+from gnomon.cli.options import config_option, config_path, report
+from gnomon.config import DEFAULT_TIMEZONE, load_config
 from gnomon.domain import utcnow
-from gnomon.errors import Problem, TriggerInvalid
+from gnomon.errors import ConfigInvalid, Problem, TriggerInvalid
 from gnomon.triggers import CronTrigger, Trigger, parse_trigger
 from gnomon.triggers.timezones import format_datetime, parse_datetime
-
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 @click.command("cron")
@@ -26,7 +26,11 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
     help="How many fire times to show.",
 )
 @click.option(
-    "--tz", "timezone", default=DEFAULT_TIMEZONE, show_default=True, help="IANA timezone."
+    "--tz",
+    "timezone",
+    default=None,
+    help=f"IANA timezone (default: the configuration's [scheduler] timezone, else "
+    f"{DEFAULT_TIMEZONE}).",
 )
 @click.option(
     "--after",
@@ -34,10 +38,11 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
     help="Preview from this time (ISO 8601; without an offset it is in --tz) instead of now.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@config_option
 def cron_command(
     expression: tuple[str, ...],
     count: int,
-    timezone: str,
+    timezone: str | None,
     after: str | None,
     as_json: bool,
 ) -> None:
@@ -50,7 +55,8 @@ def cron_command(
     now = utcnow()
     data = {"trigger_type": "cron", "cron_expression": " ".join(expression), "timezone": timezone}
     try:
-        trigger = parse_trigger(data, default_timezone=DEFAULT_TIMEZONE, now=now)
+        default = DEFAULT_TIMEZONE if timezone else _configured_timezone()
+        trigger = parse_trigger(data, default_timezone=default, now=now)
         start = now if after is None else _start(after, trigger)
     except TriggerInvalid as exc:
         if as_json:
@@ -76,6 +82,15 @@ def cron_command(
     click.echo("next fire time:" if len(times) == 1 else f"next {len(times)} fire times:")
     for shown in times:
         click.echo(f"  {shown}")
+
+
+def _configured_timezone() -> str:
+    """[scheduler] timezone of the configuration (--config, $GNOMON_CONFIG or ./gnomon.toml,
+    and $GNOMON_SCHEDULER_TIMEZONE), as the scheduler would use it; built-in without one."""
+    try:
+        return load_config(config_path()).settings.scheduler.timezone
+    except ConfigInvalid as exc:
+        report(exc)
 
 
 def _start(text: str, trigger: Trigger) -> datetime:

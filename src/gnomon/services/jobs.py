@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from gnomon.config import DEFAULT_TIMEZONE
 from gnomon.domain import (
     AuditEntry,
     JobDefinition,
@@ -231,7 +232,7 @@ class JobService:
         self,
         data: Mapping[str, Any],
         count: int = DETAIL_PREVIEW,
-        default_timezone: str = "Asia/Shanghai",
+        default_timezone: str = DEFAULT_TIMEZONE,
     ) -> tuple[Trigger, list[datetime]]:
         """Validate a trigger as PUT would and give its next `count` fire times; changes nothing."""
         _check_count(count)
