@@ -226,8 +226,14 @@ class StoreError(GnomonError):
     """The store could not do what was asked (unreachable, not migrated, …)."""
 
 
+#: What makes a store at an older schema revision ready.
+UPGRADE_REMEDY = "run 'gnomon db upgrade'"
+
+
 class StoreNotReady(StoreError):
-    def __init__(self, detail: str, remedy: str = "run 'gnomon db upgrade'") -> None:
+    def __init__(self, detail: str, remedy: str = UPGRADE_REMEDY) -> None:
+        self.detail = detail
+        self.remedy = remedy
         super().__init__(f"the store is not ready: {detail}; {remedy}")
 
 

@@ -40,6 +40,24 @@ def invoke(config: Path, *args: str, env: dict[str, str] | None = None) -> tuple
     return result.exit_code, result.output
 
 
+def store_at_revision(config: Path, revision: str) -> None:
+    """Make the config's SQLite store (data/gnomon.db) with the schema at `revision`."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from gnomon.store.sql import alembic_config
+
+    (config.parent / "data").mkdir(exist_ok=True)
+    engine = create_engine(f"sqlite:///{config.parent / 'data' / 'gnomon.db'}")
+    try:
+        with engine.begin() as conn:
+            alembic = alembic_config()
+            alembic.attributes["connection"] = conn
+            command.upgrade(alembic, revision)
+    finally:
+        engine.dispose()
+
+
 def upgrade(config: Path) -> None:
     code, out = invoke(config, "db", "upgrade")
     assert code == 0, out
@@ -137,3 +155,30 @@ def test_a_postgresql_store_is_pointed_to_pg_dump(config: Path, tmp_path: Path) 
     env = {"GNOMON_STORE_URL": "postgresql://gnomon@127.0.0.1:1/gnomon"}
     code, out = invoke(config, "db", "backup", str(tmp_path / "pg.db"), env=env)
     assert code == 1 and "back a PostgreSQL store up with pg_dump" in out
+
+
+def test_upgrade_says_what_it_did(config: Path) -> None:
+    store = f"sqlite:///{config.parent / 'data' / 'gnomon.db'}"
+    newest = json.loads(invoke(config, "db", "history", "--json")[1])[-1]["revision"]
+    code, out = invoke(config, "db", "upgrade")
+    assert code == 0, out
+    assert out.splitlines() == [
+        f"created the schema at revision {newest}: {store}",
+        "registered the declared jobs: gnomon.prune_runs, nightly",
+    ]
+    assert invoke(config, "db", "upgrade") == (
+        0,
+        f"schema already at the newest revision, {newest}: {store}\n",
+    )
+
+
+def test_declared_jobs_are_registered_once_never_synced_by_commands(config: Path) -> None:
+    upgrade(config)
+    # The configuration loses a job: only a scheduler's start (or a reload) drops it, never
+    # a command that reads the store with a configuration that may not be the servers'.
+    config.write_text(config.read_text().replace('id = "nightly"', 'id = "weekly"'))
+    code, out = invoke(config, "jobs", "list", "--json")
+    assert code == 0, out
+    assert [job["id"] for job in json.loads(out)] == ["gnomon.prune_runs", "nightly"]
+    code, out = invoke(config, "db", "upgrade")
+    assert code == 0 and "registered" not in out

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from gnomon.cli import cli
 from gnomon.domain import RunStatus
 from gnomon.services.runtime import Runtime
+from tests.cli.test_db_cli import store_at_revision
 from tests.conftest import WriteConfig
 from tests.e2e.procs import SchedulerProcess, wait_for
 
@@ -158,17 +159,56 @@ def test_runs_show_of_an_unknown_run_fails_naming_it(scheduler: tuple[Path, Runt
     assert "no-such-run" in out
 
 
-def test_a_store_not_migrated_is_an_error_exiting_1_until_db_upgrade(
+def test_a_fresh_store_is_created_with_the_declared_jobs_by_a_reading_command(
     write_config: WriteConfig,
 ) -> None:
     config = write_config(CONFIG)
+    listed = gnomon(config, "jobs", "list", "--json")
+    assert listed.returncode == 0, listed
+    assert [job["id"] for job in json.loads(listed.stdout)] == [
+        "gnomon.prune_runs",
+        "hello",
+        "sleeper",
+    ]
+    newest = gnomon(config, "db", "history", "--json")
+    revision = json.loads(newest.stdout)[-1]["revision"]
+    store = config.parent / "data" / "gnomon.db"
+    assert listed.stderr.splitlines() == [
+        f"note: created the store sqlite:///{store} (schema {revision})",
+        "note: registered the declared jobs: gnomon.prune_runs, hello, sleeper",
+    ]
+    again = gnomon(config, "jobs", "list")
+    assert (again.returncode, again.stderr) == (0, "")
+
+
+def test_a_store_at_an_older_revision_is_refused_until_db_upgrade_naming_it(
+    write_config: WriteConfig,
+) -> None:
+    config = write_config(CONFIG)
+    store_at_revision(config, "0001")
     failed = gnomon(config, "jobs", "list")
     assert failed.returncode == 1, failed
-    assert failed.stderr.startswith("error: the store is not ready"), failed.stderr
-    assert "run 'gnomon db upgrade'" in failed.stderr
+    assert failed.stderr == (
+        "error: the store is not ready: schema revision is 0001, expected "
+        f"{newest_revision(config)}; run 'gnomon db upgrade --config {config}'\n"
+    )
     assert failed.stdout == ""
     upgraded = gnomon(config, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded
+    store = config.parent / "data" / "gnomon.db"
+    assert upgraded.stdout.splitlines() == [
+        f"migrated the schema from revision 0001 to {newest_revision(config)}: sqlite:///{store}",
+        "registered the declared jobs: gnomon.prune_runs, hello, sleeper",
+    ]
     listed = gnomon(config, "jobs", "list", "--json")
     assert listed.returncode == 0, listed
-    assert json.loads(listed.stdout) == []
+    assert len(json.loads(listed.stdout)) == 3
+    again = gnomon(config, "db", "upgrade")
+    assert again.stdout == (
+        f"schema already at the newest revision, {newest_revision(config)}: sqlite:///{store}\n"
+    )
+
+
+def newest_revision(config: Path) -> str:
+    history = gnomon(config, "db", "history", "--json")
+    return str(json.loads(history.stdout)[-1]["revision"])

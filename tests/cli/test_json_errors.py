@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from gnomon import errors
 from gnomon.cli import cli
 from gnomon.cli.failures import message_code
+from tests.cli.test_db_cli import store_at_revision
 from tests.conftest import WriteConfig
 
 CONFIG = """
@@ -88,10 +89,12 @@ def test_a_bad_cron_expression(config: Path) -> None:
     ]
 
 
-def test_a_store_not_migrated(write_config: WriteConfig) -> None:
+def test_a_store_at_an_older_revision(write_config: WriteConfig) -> None:
     path = write_config(CONFIG)
+    store_at_revision(path, "0001")
     code, body = failing("runs", "list", "--json", "-c", str(path))
     assert (code, body["message_code"]) == (1, "STORE_NOT_READY")
+    assert body["message"].endswith(f"run 'gnomon db upgrade --config {path}'")
 
 
 def test_a_command_line_click_refuses(config: Path) -> None:

@@ -151,6 +151,7 @@ def test_cli_changes_are_audited_as_the_cli(config: Path) -> None:
     finally:
         runtime.close()
     assert found == [
+        ("jobs.sync", "config"),  # db upgrade registered the declared jobs
         ("user.create", "cli"),
         ("user.set_password", "cli"),
         ("user.disable", "cli"),

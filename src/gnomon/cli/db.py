@@ -32,10 +32,28 @@ def db_group() -> None:
 @config_option
 @handle_errors
 def upgrade() -> None:
-    """Create or migrate the schema to the newest revision."""
+    """Create or migrate the schema to the newest revision.
+
+    On a store where no job was ever registered, also registers the declared jobs, as the
+    first start of a scheduler would.
+    """
     runtime = Runtime.from_config_file(config_path())
-    runtime.prepare_store()
-    click.echo(f"store is up to date: {runtime.config.store_url}")
+    try:
+        before = runtime.store.schema_revision()
+        runtime.prepare_store()
+        after = runtime.store.schema_revision()
+        registered = runtime.register_declared_once()
+    finally:
+        runtime.close()
+    url = runtime.config.store_url
+    if before is None:
+        click.echo(f"created the schema at revision {after}: {url}")
+    elif before != after:
+        click.echo(f"migrated the schema from revision {before} to {after}: {url}")
+    else:
+        click.echo(f"schema already at the newest revision, {after}: {url}")
+    if registered:
+        click.echo(f"registered the declared jobs: {', '.join(registered)}")
 
 
 @db_group.command("current")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
@@ -12,7 +13,16 @@ from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 import click
 
 from gnomon.cli.failures import echo_error_json, error_context, message_code, wants_json
-from gnomon.errors import Conflict, GnomonError, NotFound, Problem, ValidationFailed
+from gnomon.errors import (
+    UPGRADE_REMEDY,
+    Conflict,
+    GnomonError,
+    NotFound,
+    Problem,
+    StoreNotReady,
+    StoreSchemaNewer,
+    ValidationFailed,
+)
 from gnomon.logs import configure_logging
 from gnomon.services.views import Actor
 
@@ -78,12 +88,33 @@ def config_path() -> str | None:
 
 
 def open_runtime() -> Runtime:
-    """The runtime for the configured store, with the schema checked."""
+    """The runtime for the configured store, ready for use: a store nothing has started on yet
+    is created with the declared jobs, as the first start would (said on stderr); one at an
+    older schema revision is refused, naming the exact command that migrates it."""
     from gnomon.services.runtime import Runtime
 
     runtime = Runtime.from_config_file(config_path())
-    runtime.store.check_ready()
+    try:
+        first = runtime.ready_for_commands()
+    except StoreSchemaNewer:
+        raise
+    except StoreNotReady as exc:
+        path = config_path()
+        if path is None or exc.remedy != UPGRADE_REMEDY:
+            raise
+        remedy = f"run 'gnomon db upgrade --config {shlex.quote(path)}'"
+        raise StoreNotReady(exc.detail, remedy) from None
+    if first.created_revision is not None:
+        note(f"created the store {runtime.config.store_url} (schema {first.created_revision})")
+    if first.registered:
+        note(f"registered the declared jobs: {', '.join(first.registered)}")
     return runtime
+
+
+def note(message: str) -> None:
+    """Tell the person at the terminal what a command did on the side (stderr: never in the
+    way of output a script reads)."""
+    click.echo(f"note: {message}", err=True)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

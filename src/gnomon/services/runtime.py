@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from gnomon.engine.executors.process import preload_in_forkserver
 from gnomon.engine.listener import MANUAL_RUN, RUNS, ChangeListener, ChangePublisher, libpq_url
 from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
+from gnomon.errors import StoreNotReady, StoreSchemaNewer
 from gnomon.filemodes import loose_modes
 from gnomon.services.jobs import JobService
 from gnomon.services.notifications import NotificationService
@@ -25,6 +27,15 @@ from gnomon.store import create_store, store_files
 from gnomon.store.base import Store
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FirstUse:
+    """What making a store ready for commands did: the schema revision it created the store
+    at (None: it had one), and the declared jobs it registered (None: it had had jobs)."""
+
+    created_revision: str | None
+    registered: list[str] | None
 
 
 class Runtime:
@@ -93,6 +104,40 @@ class Runtime:
         self.store.upgrade()
         for message in loose_modes(self.private_paths()):
             log.warning("%s", message)
+
+    def ready_for_commands(self) -> FirstUse:
+        """Make the store usable by a command that reads it, as the first start would.
+
+        A store with no schema at all (nothing ever started on it) is created, and a store on
+        which no job was ever registered gets the declared jobs. A store at an older revision
+        is left alone: migrating one is `gnomon db upgrade`'s, as several nodes may need the
+        rolling-upgrade steps. Raises StoreNotReady (saying to run it), StoreSchemaNewer.
+        """
+        created: str | None = None
+        try:
+            self.store.check_ready()
+        except StoreSchemaNewer:
+            raise
+        except StoreNotReady:
+            if not self._has_no_schema():
+                raise
+            self.prepare_store()
+            created = self.store.schema_revision()
+        return FirstUse(created_revision=created, registered=self.register_declared_once())
+
+    def _has_no_schema(self) -> bool:
+        try:
+            return self.store.schema_revision() is None
+        except Exception:  # unreachable: the caller reports check_ready's own message
+            return False
+
+    def register_declared_once(self) -> list[str] | None:
+        """Register the declared jobs on a store where no job was ever written, as a
+        scheduler's first start does; the ids registered, or None when the store has had jobs."""
+        if self.store.change_counter() != 0 or self.store.list_jobs():
+            return None
+        result = self.jobs.sync_declared(CONFIG, self.config.jobs)
+        return result.added
 
     def private_paths(self) -> list[Path]:
         """What only gnomon's user should read: the data directory, the SQLite store's files and
