@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import tomllib
@@ -23,6 +24,7 @@ from gnomon.alerts_config import (
     route_problems,
     routes,
 )
+from gnomon.config_env import referenced_variables, unknown_variables
 from gnomon.domain import Isolation, JobDefinition, JobKind, RetryPolicy, RunStatus
 from gnomon.errors import ConfigInvalid, Problem, TriggerInvalid
 from gnomon.references import setting_problems
@@ -325,10 +327,12 @@ def load_config(
     explicit = path is not None or bool(env.get("GNOMON_CONFIG"))
     config_path = find_config_path(path, env)
     raw: dict[str, Any] = {}
+    text = ""
     source = str(config_path)
     if config_path.is_file():
         try:
-            raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+            text = config_path.read_text(encoding="utf-8")
+            raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigInvalid([Problem("", f"not valid TOML: {exc}")], source) from None
         except OSError as exc:
@@ -336,15 +340,17 @@ def load_config(
     elif explicit:
         raise ConfigInvalid([Problem("", "file not found")], source)
     _apply_env(raw, env)
+    unknown = unknown_variables(env, setting_variables(), referenced_variables([text]))
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
         problems = _problems_from_pydantic(exc)
         problems += [p for p in _trigger_problems(raw) if p not in problems]
-        raise ConfigInvalid(problems, source) from None
+        raise ConfigInvalid(problems + unknown, source) from None
     found = config_path.resolve() if config_path.is_file() else None
     where = str(found or "configuration")
     problems = channel_problems(settings.notifications, settings.smtp, settings.scheduler.notify)
+    problems += unknown
     try:
         jobs = declared_jobs(settings, where)
     except ConfigInvalid as exc:
@@ -388,6 +394,21 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
     """GNOMON_<SECTION>_<KEY> overrides [section] key; GNOMON_DATA_DIR overrides data_dir."""
     if env.get("GNOMON_DATA_DIR"):
         raw["data_dir"] = env["GNOMON_DATA_DIR"]
+    for variable, (section, key) in _setting_variables().items():
+        value = env.get(variable)
+        if value is not None:
+            table = raw.setdefault(section, {})
+            if isinstance(table, dict):
+                table[key] = value
+
+
+def setting_variables() -> list[str]:
+    """The GNOMON_<SECTION>_<KEY> variables that override settings."""
+    return list(_setting_variables())
+
+
+@functools.cache
+def _setting_variables() -> dict[str, tuple[str, str]]:
     sections: dict[str, type[BaseModel]] = {
         "server": ServerSettings,
         "store": StoreSettings,
@@ -395,14 +416,14 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         "logging": LoggingSettings,
         "smtp": SmtpSettings,
     }
-    for section, model in sections.items():
-        for name, field in model.model_fields.items():
-            key = field.alias or name  # [smtp] from
-            value = env.get(f"{ENV_PREFIX}{section.upper()}_{key.upper()}")
-            if value is not None:
-                table = raw.setdefault(section, {})
-                if isinstance(table, dict):
-                    table[key] = value
+    return {
+        f"{ENV_PREFIX}{section.upper()}_{(field.alias or name).upper()}": (
+            section,
+            field.alias or name,  # [smtp] from
+        )
+        for section, model in sections.items()
+        for name, field in model.model_fields.items()
+    }
 
 
 def _problems_from_pydantic(exc: ValidationError) -> list[Problem]:

@@ -174,3 +174,133 @@ def test_commands_use_the_store_of_the_configuration_in_the_working_directory(
     assert not (tmp_path / "data").exists()
     code, out = invoke("config", "check", "--json")
     assert json.loads(out)["store_url"] == f"sqlite:///{store}"
+
+
+def test_config_check_imports_targets_and_finds_programs(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    (tmp_path / "jobs_here").mkdir()
+    (tmp_path / "jobs_here" / "preflight_mine.py").write_text(
+        "def work():\n    return 1\n", "utf-8"
+    )
+    script = tmp_path / "script.sh"
+    script.write_text("#!/bin/sh\n", "utf-8")
+    script.chmod(0o644)  # not executable
+    path = write_config(
+        """
+        [scheduler]
+        python_path = ["jobs_here"]
+
+        [[jobs]]
+        id = "fine"
+        target = "preflight_mine:work"
+        trigger = { type = "interval", hours = 1 }
+
+        [[jobs]]
+        id = "found-on-path"
+        command = ["sh", "-c", "true"]
+        cwd = "."
+        trigger = { type = "interval", hours = 1 }
+
+        [[jobs]]
+        id = "by-reference"
+        command = ["${env:SOME_PROGRAM}"]
+        trigger = { type = "interval", hours = 1 }
+
+        [[jobs]]
+        id = "missing-module"
+        target = "nomodule_at_all:f"
+        trigger = { type = "interval", hours = 1 }
+
+        [[jobs]]
+        id = "missing-function"
+        target = "preflight_mine:play"
+        trigger = { type = "interval", hours = 1 }
+
+        [[jobs]]
+        id = "missing-binary"
+        command = ["/no/such/binary"]
+        trigger = { type = "interval", hours = 1 }
+
+        [[jobs]]
+        id = "not-on-path"
+        command = ["no-such-program-anywhere", "x"]
+        env = { PATH = "/usr/bin:/bin" }
+        trigger = { type = "interval", hours = 1 }
+
+        [[jobs]]
+        id = "not-executable"
+        command = ["./script.sh"]
+        cwd = "TMP"
+        trigger = { type = "interval", hours = 1 }
+        """.replace("TMP", str(tmp_path))
+    )
+    code, out = invoke("config", "check", "--config", str(path))
+    assert code == 2, out
+    assert out.splitlines() == [
+        f"error: {path}: 5 jobs cannot start here",
+        "  - missing-binary.command: program '/no/such/binary' does not exist",
+        "  - missing-function.target: cannot import 'preflight_mine:play': AttributeError: "
+        "preflight_mine has no attribute 'play'",
+        "  - missing-module.target: cannot import 'nomodule_at_all:f': ModuleNotFoundError: No "
+        "module named 'nomodule_at_all'",
+        "  - not-executable.command: program './script.sh' is not executable",
+        "  - not-on-path.command: program 'no-such-program-anywhere' is not on the PATH "
+        "(/usr/bin:/bin)",
+    ]
+    code, out = invoke("config", "check", "--json", "--config", str(path))
+    body = json.loads(out)
+    assert (code, body["message_code"]) == (2, "VALIDATION_ERROR")
+    assert [d["field"] for d in body["details"]] == [
+        "missing-binary.command",
+        "missing-function.target",
+        "missing-module.target",
+        "not-executable.command",
+        "not-on-path.command",
+    ]
+    # Checking the file alone (on another machine than the scheduler's, say) passes.
+    code, out = invoke("config", "check", "--file-only", "--config", str(path))
+    assert code == 0, out
+
+
+def test_config_check_says_the_jobs_can_start(config: Path) -> None:
+    code, out = invoke("config", "check", "--config", str(config))
+    assert code == 0, out
+    assert out.splitlines()[1] == "every job's target imports and program is found"
+
+
+def test_unknown_gnomon_variables_are_errors_naming_the_closest(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GNOMON_SCHEDULER_TIMEZNE", "UTC")
+    monkeypatch.setenv("GNOMON_COLOUR", "teal")
+    # What gnomon, its deployment and its tests use are known.
+    for name in ("GNOMON_ADMIN_PASSWORD", "GNOMON_SECRET_KEY", "GNOMON_TEST_ANYTHING"):
+        monkeypatch.setenv(name, "x")
+    code, out = invoke("config", "check", "--config", str(config))
+    assert code == 2, out
+    assert out.splitlines()[1:] == [
+        "  - GNOMON_COLOUR: unknown gnomon environment variable (GNOMON_<SECTION>_<KEY> sets "
+        "[section] key): unset it or correct it",
+        "  - GNOMON_SCHEDULER_TIMEZNE: unknown gnomon environment variable; did you mean "
+        "GNOMON_SCHEDULER_TIMEZONE?",
+    ]
+    code, out = invoke("jobs", "list", "--config", str(config))
+    assert code == 2 and "GNOMON_SCHEDULER_TIMEZNE" in out  # every command, not only check
+
+
+def test_variables_the_configuration_references_are_known(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config(
+        """
+        [[jobs]]
+        id = "report"
+        command = ["true"]
+        env = { TOKEN = "${env:GNOMON_REPORT_TOKEN}" }
+        trigger = { type = "interval", hours = 1 }
+        """
+    )
+    monkeypatch.setenv("GNOMON_REPORT_TOKEN", "t")
+    code, out = invoke("config", "check", "--config", str(path))
+    assert code == 0, out

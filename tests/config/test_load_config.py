@@ -277,3 +277,37 @@ def test_triggers_may_use_the_apis_key_names_too(write_config: WriteConfig) -> N
     )
     job = next(j for j in load_config(path, env={}).jobs if j.id == "api-spelling")
     assert job.trigger == {"type": "cron", "expression": "0 0 0 * * * *", "timezone": "UTC"}
+
+
+def test_unknown_gnomon_variables_are_problems_like_unknown_keys(config_path: Path) -> None:
+    env = {
+        "GNOMON_SERVER_BND": "0.0.0.0:80",
+        "GNOMON_STORE_URL": "sqlite:///x.db",  # a setting's override
+        "GNOMON_SMTP_HOST": "mail.example.com",
+        "GNOMON_SMTP_FROM": "gnomon@example.com",  # [smtp] from, by its alias
+        "GNOMON_CONFIG": str(config_path),
+        "GNOMON_DATA_DIR": "elsewhere",
+        "GNOMON_ADMIN_PASSWORD": "x",
+        "GNOMON_TEST_PG_URL": "postgresql://",
+        "GNOMON_BENCH_PG_URL": "postgresql://",
+        "NOT_GNOMON_AT_ALL": "1",
+    }
+    with pytest.raises(ConfigInvalid) as caught:
+        load_config(config_path, env)
+    assert [str(p) for p in caught.value.problems] == [
+        "GNOMON_SERVER_BND: unknown gnomon environment variable; did you mean GNOMON_SERVER_BIND?"
+    ]
+    del env["GNOMON_SERVER_BND"]
+    assert load_config(config_path, env).store_url == "sqlite:///x.db"
+
+
+def test_unknown_variables_are_reported_with_the_files_other_problems(
+    write_config: WriteConfig,
+) -> None:
+    path = write_config("[scheduler]\npool_sise = 3\n")
+    with pytest.raises(ConfigInvalid) as caught:
+        load_config(path, {"GNOMON_LOGGING_LEVL": "debug"})
+    assert [p.field for p in caught.value.problems] == [
+        "scheduler.pool_sise",
+        "GNOMON_LOGGING_LEVL",
+    ]
