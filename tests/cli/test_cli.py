@@ -192,47 +192,51 @@ def test_config_check_imports_targets_and_finds_programs(
         python_path = ["jobs_here"]
 
         [[jobs]]
+        id = "gnomon.prune_runs"
+        enabled = false
+
+        [[jobs]]
         id = "fine"
         target = "preflight_mine:work"
-        trigger = { type = "interval", hours = 1 }
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 
         [[jobs]]
         id = "found-on-path"
         command = ["sh", "-c", "true"]
         cwd = "."
-        trigger = { type = "interval", hours = 1 }
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 
         [[jobs]]
         id = "by-reference"
         command = ["${env:SOME_PROGRAM}"]
-        trigger = { type = "interval", hours = 1 }
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 
         [[jobs]]
         id = "missing-module"
         target = "nomodule_at_all:f"
-        trigger = { type = "interval", hours = 1 }
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 
         [[jobs]]
         id = "missing-function"
         target = "preflight_mine:play"
-        trigger = { type = "interval", hours = 1 }
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 
         [[jobs]]
         id = "missing-binary"
         command = ["/no/such/binary"]
-        trigger = { type = "interval", hours = 1 }
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 
         [[jobs]]
         id = "not-on-path"
         command = ["no-such-program-anywhere", "x"]
         env = { PATH = "/usr/bin:/bin" }
-        trigger = { type = "interval", hours = 1 }
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 
         [[jobs]]
         id = "not-executable"
         command = ["./script.sh"]
         cwd = "TMP"
-        trigger = { type = "interval", hours = 1 }
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
         """.replace("TMP", str(tmp_path))
     )
     code, out = invoke("config", "check", "--config", str(path))
@@ -298,7 +302,7 @@ def test_variables_the_configuration_references_are_known(
         id = "report"
         command = ["true"]
         env = { TOKEN = "${env:GNOMON_REPORT_TOKEN}" }
-        trigger = { type = "interval", hours = 1 }
+        trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
         """
     )
     monkeypatch.setenv("GNOMON_REPORT_TOKEN", "t")

@@ -115,7 +115,10 @@ def test_the_timezone_defaults_to_the_configurations(
     after = ("--after", "2026-05-01T00:00:00Z", "--count", "1")
     # No configuration: the built-in default.
     assert run("@daily", *after)[1].splitlines()[2] == "timezone:    Asia/Shanghai"
-    (tmp_path / "gnomon.toml").write_text('[scheduler]\ntimezone = "UTC"\n', encoding="utf-8")
+    (tmp_path / "gnomon.toml").write_text(
+        '[scheduler]\ntimezone = "UTC"\n[[jobs]]\nid = "gnomon.prune_runs"\nenabled = false\n',
+        encoding="utf-8",
+    )
     code, out, err = run("@daily", *after)
     assert code == 0, err
     assert out.splitlines()[2:] == [
@@ -128,7 +131,11 @@ def test_the_timezone_defaults_to_the_configurations(
     assert run("@daily", *after)[1].splitlines()[2].endswith("America/New_York")
     monkeypatch.delenv("GNOMON_SCHEDULER_TIMEZONE")
     other = tmp_path / "other.toml"
-    other.write_text('[scheduler]\ntimezone = "Asia/Tokyo"\n', encoding="utf-8")
+    other.write_text(
+        '[scheduler]\ntimezone = "Asia/Tokyo"\n'
+        '[[jobs]]\nid = "gnomon.prune_runs"\nenabled = false\n',
+        encoding="utf-8",
+    )
     assert run("@daily", "--config", str(other), *after)[1].splitlines()[2].endswith("Tokyo")
     result = CliRunner().invoke(cli, ["--config", str(other), "cron", "@daily", *after])
     assert result.stdout.splitlines()[2] == "timezone:    Asia/Tokyo"
@@ -139,7 +146,11 @@ def test_an_invalid_configuration_is_reported_unless_tz_is_given(
 ) -> None:
     monkeypatch.delenv("GNOMON_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "gnomon.toml").write_text('[scheduler]\ntimezone = "Mars/Base"\n', encoding="utf-8")
+    (tmp_path / "gnomon.toml").write_text(
+        '[scheduler]\ntimezone = "Mars/Base"\n'
+        '[[jobs]]\nid = "gnomon.prune_runs"\nenabled = false\n',
+        encoding="utf-8",
+    )
     code, _, err = run("@daily")
     assert code == 2
     assert err.startswith("error: ") and "gnomon.toml is invalid" in err

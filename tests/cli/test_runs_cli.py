@@ -25,6 +25,10 @@ timezone = "UTC"
 id = "nightly"
 command = ["true"]
 trigger = { type = "cron", expression = "0 30 2 * * * 2099" }
+
+[[jobs]]
+id = "gnomon.prune_runs"
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 
 T0 = datetime(2026, 5, 4, 2, 30, tzinfo=UTC)
