@@ -160,7 +160,7 @@ def test_a_run_id_may_be_shortened_to_any_unique_start(store: tuple[Path, Runtim
     config, runtime = store
     for run_id in (A, B, C):
         add(runtime, run_id)
-    for given in ("0196a1b3", "0196A1B3", "0196a1b3-0000", C):
+    for given in ("0196a1b3", "0196A1B3", "0196a1b3-0000", "0196a1b300007", C, C.replace("-", "")):
         code, out = invoke(config, "runs", "show", given)
         assert code == 0, out
         assert out.splitlines()[0] == f"id:                 {C}"

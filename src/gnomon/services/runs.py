@@ -78,14 +78,15 @@ class RunService:
 
     def resolve_run_id(self, given: str) -> str:
         """The full id of the one run whose id is `given` or starts with it (at least
-        MIN_ID_PREFIX characters, in any case), as people type ids seen in a table.
+        MIN_ID_PREFIX characters, in any case, its hyphens optional), as people type ids seen
+        in a table.
 
         Raises RunNotFound when no run's id does, ValidationFailed when `given` is shorter,
         RunIdAmbiguous (listing up to AMBIGUOUS_LISTED of them) when several do.
         """
         if self.store.find_run(given) is not None:
             return given
-        prefix = given.strip().lower()
+        prefix = _hyphenated(given.strip().lower())
         if len(prefix.replace("-", "")) < MIN_ID_PREFIX:
             raise ValidationFailed(
                 [Problem("run_id", f"give at least {MIN_ID_PREFIX} characters of the run id")],
@@ -127,3 +128,12 @@ class RunService:
         if self._notify:
             self._notify("jobs")
         return self.store.get_run(run_id)
+
+
+def _hyphenated(prefix: str) -> str:
+    """A start of a UUID typed without its hyphens (``0196a1b20000``) with them put back."""
+    if "-" in prefix or len(prefix) <= 8:
+        return prefix
+    cuts = [cut for cut in (8, 12, 16, 20) if cut < len(prefix)]
+    pieces = [prefix[a:b] for a, b in zip([0, *cuts], [*cuts, len(prefix)], strict=True)]
+    return "-".join(pieces)
