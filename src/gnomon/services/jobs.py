@@ -22,7 +22,6 @@ from gnomon.domain import (
     utcnow,
 )
 from gnomon.engine.leadership import LEASE_NAME
-from gnomon.engine.planning import new_run_id
 from gnomon.errors import (
     JobExists,
     JobHasNoNextRun,
@@ -31,6 +30,7 @@ from gnomon.errors import (
     SchedulerNotRunning,
     ValidationFailed,
 )
+from gnomon.ids import new_run_id
 from gnomon.services.registration import Registration, reload_all, sync_on_start
 from gnomon.services.views import Actor, JobView, ReloadResult
 from gnomon.store.base import JobActivity, JobWrite, RunsAhead, Store
