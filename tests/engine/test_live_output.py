@@ -15,7 +15,6 @@ from gnomon.services.views import Actor
 from tests.conftest import WriteConfig
 from tests.e2e.procs import wait_for
 
-LATER = 'trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }'
 STEPS = "echo first; sleep 2.5; echo second"  # the first line is out long before the end
 
 CONFIG = f"""
@@ -26,24 +25,24 @@ shutdown_grace = 1
 
 [[jobs]]
 id = "gnomon.prune_runs"
-{LATER}
+trigger = {{ type = "date", run_date = "2099-01-01T00:00:00Z" }}
 
 [[jobs]]
 id = "command"
 command = {json.dumps(STEPS)}
 shell = true
-{LATER}
+trigger = {{ type = "date", run_date = "2099-01-01T00:00:00Z" }}
 
 [[jobs]]
 id = "thread"
 target = "tests.engine.targets:prints_slowly"
-{LATER}
+trigger = {{ type = "date", run_date = "2099-01-01T00:00:00Z" }}
 
 [[jobs]]
 id = "process"
 target = "tests.engine.targets:prints_slowly"
 isolation = "process"
-{LATER}
+trigger = {{ type = "date", run_date = "2099-01-01T00:00:00Z" }}
 """
 
 

@@ -34,6 +34,7 @@ _CODES: dict[type[BaseException], str] = {
     e.AccountDisabled: "ACCOUNT_DISABLED",
     e.PermissionDenied: "PERMISSION_DENIED",
     e.LoginThrottled: "RATE_LIMITED",
+    e.LoginBusy: "LOGIN_BUSY",
     e.StoreNotReady: "STORE_NOT_READY",
     e.StoreError: "STORE_UNAVAILABLE",
 }
