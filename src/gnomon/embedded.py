@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -12,9 +15,34 @@ from gnomon.domain import Isolation, JobDefinition, JobKind, Route, Run
 from gnomon.errors import Problem, ValidationFailed
 from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor, JobView
-from gnomon.triggers import Trigger, parse_trigger
+from gnomon.triggers import Trigger
+from gnomon.triggers.keywords import build_trigger, trigger_keys
 
 APPLICATION = Actor("application")
+#: The keywords of add_job that are job options; the others belong to the trigger.
+JOB_OPTIONS = frozenset(
+    {
+        "misfire_grace_time",
+        "coalesce",
+        "max_instances",
+        "timeout",
+        "isolation",
+        "env",
+        "inherit_env",
+        "public_kwargs",
+        "description",
+        "notify",
+    }
+)
+#: APScheduler's add_job keywords that gnomon has no use for, and why.
+APSCHEDULER_ONLY = {
+    "next_run_time": "the first run follows from the trigger; for a run now, also call "
+    "run_job(id) after add_job",
+    "jobstore": "a gnomon process has one store: [store] url or Scheduler(store_url=...)",
+    "executor": "use isolation='thread' or isolation='process'",
+}
+_TRIGGER_KEYS = trigger_keys()
+_JUST_BEFORE = timedelta(microseconds=1)
 
 
 class Scheduler:
@@ -29,11 +57,20 @@ class Scheduler:
         self, config: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
     ) -> None:
         self.runtime = Runtime.from_config_file(config, env)
+        self._lock = threading.Lock()
+        self._prepared = False
 
     def start(self) -> None:
         """Migrate the store, register the declared jobs and start firing."""
-        self.runtime.prepare_store()
+        self._prepare()
         self.runtime.start_scheduler()
+
+    def _prepare(self) -> None:
+        """Migrate the store once, before its first use (jobs may be added before start())."""
+        with self._lock:
+            if not self._prepared:
+                self.runtime.prepare_store()
+                self._prepared = True
 
     def shutdown(self, grace: float | None = None) -> None:
         """Stop firing; running runs get `grace` seconds (default: the configured grace)."""
@@ -54,40 +91,77 @@ class Scheduler:
     def add_job(
         self,
         func: Callable[..., Any] | str,
-        trigger: Trigger | Mapping[str, Any],
+        trigger: Trigger | Mapping[str, Any] | str | None = None,
         *,
-        id: str,
+        id: str | None = None,
         name: str | None = None,
         kwargs: Mapping[str, Any] | None = None,
         replace_existing: bool = False,
-        **options: Any,
+        **keywords: Any,
     ) -> JobView:
         """Add an ad-hoc job running `func` (a module-level callable or "module:function").
 
-        `trigger` is a Trigger or a mapping as the API's PUT takes it, e.g.
-        ``{"trigger_type": "interval", "seconds": 30}``. `options` are job options:
-        misfire_grace_time, coalesce, max_instances, timeout, isolation ("thread" or "process";
-        default: the [scheduler] setting), env and inherit_env (for a process-isolated target;
-        inherit_env defaults to the [scheduler] setting), public_kwargs (viewers of the API see
-        the kwargs' values, not only their keys), description, notify (ids of configured
-        notification channels; default: [scheduler] notify).
-        Raises TriggerInvalid, ValidationFailed, JobExists.
+        `trigger` is one of:
+
+        - a trigger type with its keys as keywords, as in the configuration file:
+          ``add_job(f, "interval", seconds=30)``, ``add_job(f, "cron", expression="0 3 * * *",
+          timezone="UTC")``, ``add_job(f, "date", run_date=datetime(2030, 1, 1, 9))``
+          (APScheduler's cron keywords ``second`` … ``month``, ``year`` and ``day_of_week`` as
+          day names work too);
+        - a gnomon Trigger (gnomon.triggers: CronTrigger, IntervalTrigger, DateTrigger);
+        - a mapping of the same keys, e.g. ``{"type": "cron", "expression": "0 3 * * *"}``
+          (or the API's ``{"trigger_type": "cron", "cron_expression": …}``);
+        - None: run once, now.
+
+        `id` defaults to a new random one (give one, with replace_existing=True, for a job
+        that should be added once however often the application starts on a persistent
+        store); `name` to the id given, else the function's name. The other keywords are job
+        options: misfire_grace_time, coalesce, max_instances, timeout, isolation ("thread" or
+        "process"; default: the [scheduler] setting), env and inherit_env (for a
+        process-isolated target; inherit_env defaults to the [scheduler] setting),
+        public_kwargs (viewers of the API see the kwargs' values, not only their keys),
+        description, notify (ids of configured notification channels; default: [scheduler]
+        notify).
+
+        Raises TriggerInvalid, ValidationFailed (naming each keyword at fault), JobExists.
         """
+        now = self.runtime.jobs.now()
+        definition = self._definition(func, trigger, id, name, kwargs, keywords, now)
+        self._prepare()
+        # A job to run once now fires at `now`: its first fire time is the first after an
+        # instant just before.
+        after = now - _JUST_BEFORE if trigger is None else now
+        return self.runtime.jobs.add_job(definition, APPLICATION, replace_existing, after=after)
+
+    def _definition(
+        self,
+        func: Callable[..., Any] | str,
+        trigger: Trigger | Mapping[str, Any] | str | None,
+        id: str | None,
+        name: str | None,
+        kwargs: Mapping[str, Any] | None,
+        keywords: Mapping[str, Any],
+        now: datetime,
+    ) -> JobDefinition:
+        """The definition add_job(func, trigger, id=id, …, **keywords) adds, at `now`."""
         settings = self.runtime.config.settings.scheduler
+        options = {key: value for key, value in keywords.items() if key in JOB_OPTIONS}
+        trigger_keywords = {k: v for k, v in keywords.items() if k not in JOB_OPTIONS}
+        _check_keywords(trigger_keywords)
         isolation = options.pop("isolation", settings.isolation)
         if isolation not in tuple(Isolation):
             raise ValidationFailed([Problem("isolation", "must be 'thread' or 'process'")])
         notify = self._routes(options.pop("notify", None))
-        if not isinstance(trigger, Trigger):
-            trigger = parse_trigger(
-                trigger, default_timezone=settings.timezone, now=self.runtime.jobs.now()
-            )
-        definition = JobDefinition(
-            id=id,
-            name=name or id,
-            trigger=trigger.to_spec(),
+        built = build_trigger(
+            trigger, trigger_keywords, default_timezone=settings.timezone, now=now
+        )
+        target = func if isinstance(func, str) else target_of(func)
+        return JobDefinition(
+            id=id if id is not None else uuid.uuid4().hex,
+            name=name or id or target.rpartition(":")[2],
+            trigger=built.to_spec(),
             kind=JobKind.PYTHON,
-            target=func if isinstance(func, str) else target_of(func),
+            target=target,
             kwargs=dict(kwargs or {}),
             misfire_grace_time=options.pop("misfire_grace_time", settings.misfire_grace_time),
             coalesce=options.pop("coalesce", settings.coalesce),
@@ -98,7 +172,6 @@ class Scheduler:
             notify=notify,
             **options,
         )
-        return self.runtime.jobs.add_job(definition, APPLICATION, replace_existing)
 
     def _routes(self, names: Sequence[str] | None) -> tuple[Route, ...]:
         """The routes of the named channels (default: [scheduler] notify); ValidationFailed
@@ -114,24 +187,48 @@ class Scheduler:
 
     def remove_job(self, job_id: str) -> None:
         """Raises JobNotFound."""
+        self._prepare()
         self.runtime.jobs.remove_job(job_id, APPLICATION)
 
     def get_jobs(self) -> list[JobView]:
+        self._prepare()
         return self.runtime.jobs.list_jobs()
 
     def get_job(self, job_id: str) -> JobView:
         """Raises JobNotFound."""
+        self._prepare()
         return self.runtime.jobs.get_job(job_id)
 
     def pause_job(self, job_id: str) -> JobView:
+        self._prepare()
         return self.runtime.jobs.pause(job_id, APPLICATION)
 
     def resume_job(self, job_id: str) -> JobView:
+        self._prepare()
         return self.runtime.jobs.resume(job_id, APPLICATION)
 
     def run_job(self, job_id: str) -> Run:
         """Queue a manual run; raises JobAlreadyRunning beyond max_instances."""
+        self._prepare()
         return self.runtime.jobs.run_now(job_id, APPLICATION)
+
+
+def _check_keywords(keywords: Mapping[str, Any]) -> None:
+    """Raise ValidationFailed for keywords that are neither job options nor trigger keys."""
+    problems = []
+    for key in keywords:
+        if key in APSCHEDULER_ONLY:
+            problems.append(Problem(key, f"is not a gnomon job option: {APSCHEDULER_ONLY[key]}"))
+        elif key not in _TRIGGER_KEYS:
+            problems.append(
+                Problem(
+                    key,
+                    "unknown keyword: neither a job option "
+                    f"({', '.join(sorted(JOB_OPTIONS))}) nor a trigger key",
+                )
+            )
+    if problems:
+        raise ValidationFailed(problems)
 
 
 def target_of(func: Callable[..., Any]) -> str:

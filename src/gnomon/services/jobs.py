@@ -336,9 +336,17 @@ class JobService:
     # --- ad-hoc jobs (Python API) --------------------------------------------------------------
 
     def add_job(
-        self, definition: JobDefinition, actor: Actor, replace_existing: bool = False
+        self,
+        definition: JobDefinition,
+        actor: Actor,
+        replace_existing: bool = False,
+        *,
+        after: datetime | None = None,
     ) -> JobView:
-        """Add an ad-hoc job (never re-triggerable through the HTTP API, dropped by reload)."""
+        """Add an ad-hoc job (never re-triggerable through the HTTP API, dropped by reload).
+
+        Its first fire time is the first after `after` (default: now).
+        """
         from dataclasses import replace
 
         from gnomon.config import JOB_ID_PATTERN
@@ -353,7 +361,7 @@ class JobService:
         record = JobRecord(
             definition=definition,
             trigger=definition.trigger,
-            next_fire_time=trigger.next_fire_time(self._clock()),
+            next_fire_time=trigger.next_fire_time(after or self._clock()),
         )
         return self._write(existing, record, actor, "job.add")
 
