@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from gnomon.alerts_config import route_problems, routes
 from gnomon.domain import Isolation, JobDefinition, JobKind, Route, Run
@@ -43,6 +43,7 @@ APSCHEDULER_ONLY = {
 }
 _TRIGGER_KEYS = trigger_keys()
 _JUST_BEFORE = timedelta(microseconds=1)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Scheduler:
@@ -132,6 +133,37 @@ class Scheduler:
         # instant just before.
         after = now - _JUST_BEFORE if trigger is None else now
         return self.runtime.jobs.add_job(definition, APPLICATION, replace_existing, after=after)
+
+    def scheduled_job(
+        self,
+        trigger: Trigger | Mapping[str, Any] | str | None = None,
+        *,
+        id: str | None = None,
+        name: str | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        replace_existing: bool = False,
+        **keywords: Any,
+    ) -> Callable[[F], F]:
+        """A decorator adding the module-level function it decorates as a job, with add_job's
+        arguments; the function is returned unchanged::
+
+            @scheduler.scheduled_job("interval", minutes=5, id="refresh")
+            def refresh() -> None: ...
+        """
+
+        def decorate(func: F) -> F:
+            self.add_job(
+                func,
+                trigger,
+                id=id,
+                name=name,
+                kwargs=kwargs,
+                replace_existing=replace_existing,
+                **keywords,
+            )
+            return func
+
+        return decorate
 
     def _definition(
         self,

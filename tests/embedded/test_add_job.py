@@ -163,3 +163,18 @@ def test_the_first_shapes_still_work(scheduler: gnomon.Scheduler) -> None:
     with scheduler:
         scheduler.run_job("old")
         wait_for_run(scheduler, "old", RunStatus.SUCCEEDED)
+
+
+def test_the_decorator_adds_the_function_and_returns_it(scheduler: gnomon.Scheduler) -> None:
+    decorate = scheduler.scheduled_job("interval", seconds=1, id="decorated", max_instances=2)
+    assert decorate(targets.ok) is targets.ok
+    job = scheduler.get_job("decorated")
+    assert job.record.definition.target == "tests.engine.targets:ok"
+    assert job.record.definition.max_instances == 2
+    with scheduler:
+        wait_for_run(scheduler, "decorated")
+    with pytest.raises(ValueError, match="module-level"):
+
+        @scheduler.scheduled_job("interval", seconds=1)
+        def local() -> None:
+            pass
