@@ -27,6 +27,7 @@ from gnomon.alerts_config import (
 from gnomon.config_env import referenced_variables, unknown_variables
 from gnomon.domain import Isolation, JobDefinition, JobKind, RetryPolicy, RunStatus
 from gnomon.errors import ConfigInvalid, Problem, TriggerInvalid
+from gnomon.jsondata import json_problems
 from gnomon.references import setting_problems
 from gnomon.triggers import cache_trigger, parse_trigger, resolve_timezone
 from gnomon.triggers.parse import CONFIG_KEY_NAMES
@@ -187,6 +188,7 @@ class JobDeclaration(_Section):
     target: str | None = None
     command: list[str] | str | None = None
     shell: bool = False
+    args: list[Any] = Field(default_factory=list)
     kwargs: dict[str, Any] = Field(default_factory=dict)
     public_kwargs: bool = False
     env: dict[str, str] = Field(default_factory=dict)
@@ -521,8 +523,19 @@ def _to_definition(
                 "own): remove it",
             )
         )
+    elif declaration.command is not None and declaration.args:
+        problems.append(
+            Problem(f"{where}.args", "applies to Python targets only: put a command's in command")
+        )
+    problems += json_problems(declaration.args, f"{where}.args")
+    problems += json_problems(declaration.kwargs, f"{where}.kwargs")
     problems += setting_problems(
-        where, declaration.env, declaration.kwargs, declaration.command, declaration.shell
+        where,
+        declaration.env,
+        declaration.kwargs,
+        declaration.command,
+        declaration.shell,
+        declaration.args,
     )
     if declaration.trigger is None:
         problems.append(Problem(f"{where}.trigger", "missing: every job needs a trigger"))
@@ -553,6 +566,7 @@ def _to_definition(
         target=declaration.target,
         command=command,
         shell=declaration.shell,
+        args=tuple(declaration.args),
         kwargs=dict(declaration.kwargs),
         public_kwargs=declaration.public_kwargs,
         env=dict(declaration.env),

@@ -247,7 +247,8 @@ class JobDefinition:
     shell: bool = False
     description: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
-    # Whether viewers may see the kwargs' values; otherwise only admins do (viewers see the keys).
+    # Whether viewers may see the kwargs' (and args') values; otherwise only admins do (viewers
+    # see the kwargs' keys and how many args there are).
     public_kwargs: bool = False
     env: dict[str, str] = field(default_factory=dict)
     # Whether a command (or a process-isolated target) starts with the scheduler's whole
@@ -267,6 +268,8 @@ class JobDefinition:
     retry: RetryPolicy = RetryPolicy()
     #: Seconds without a success after which its channels hear `overdue` (None: never).
     overdue_after: float | None = None
+    #: Positional arguments of a python job's target (JSON data, as kwargs), before the kwargs.
+    args: tuple[Any, ...] = ()
 
     @property
     def alerting(self) -> Alerting | None:
@@ -289,13 +292,15 @@ class JobDefinition:
         data["isolation"] = Isolation(self.isolation).value
         data["notify"] = [route.to_json() for route in self.notify]
         data["retry"] = self.retry.to_json()
+        data["args"] = list(self.args)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobDefinition:
         """The definition ``to_json`` wrote; keys added since (``isolation``, ``notify``,
-        ``retry``) take their default."""
+        ``retry``, ``args``) take their default."""
         data = dict(data)
+        data["args"] = tuple(data.get("args") or ())
         data["notify"] = tuple(Route.from_json(route) for route in data.get("notify") or ())
         data["retry"] = RetryPolicy.from_json(data.get("retry"))
         data["kind"] = JobKind(data["kind"])

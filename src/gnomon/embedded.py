@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from gnomon.alerts_config import route_problems, routes
 from gnomon.domain import Isolation, JobDefinition, JobKind, Route, Run
 from gnomon.errors import Problem, ValidationFailed
+from gnomon.jsondata import json_arguments
 from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor, JobView
 from gnomon.triggers import Trigger
@@ -93,10 +94,11 @@ class Scheduler:
         self,
         func: Callable[..., Any] | str,
         trigger: Trigger | Mapping[str, Any] | str | None = None,
-        *,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
         id: str | None = None,
         name: str | None = None,
-        kwargs: Mapping[str, Any] | None = None,
+        *,
         replace_existing: bool = False,
         **keywords: Any,
     ) -> JobView:
@@ -114,6 +116,11 @@ class Scheduler:
           (or the API's ``{"trigger_type": "cron", "cron_expression": …}``);
         - None: run once, now.
 
+        `args` and `kwargs` are what `func` is called with: JSON data (None, bools, numbers,
+        strings, lists and tuples, dicts with string keys), stored with the job; `func` gets
+        them back as JSON gives them (tuples as lists). Anything else is refused with
+        ValidationFailed naming where it is.
+
         `id` defaults to a new random one (give one, with replace_existing=True, for a job
         that should be added once however often the application starts on a persistent
         store); `name` to the id given, else the function's name. The other keywords are job
@@ -127,7 +134,7 @@ class Scheduler:
         Raises TriggerInvalid, ValidationFailed (naming each keyword at fault), JobExists.
         """
         now = self.runtime.jobs.now()
-        definition = self._definition(func, trigger, id, name, kwargs, keywords, now)
+        definition = self._definition(func, trigger, args, kwargs, id, name, keywords, now)
         self._prepare()
         # A job to run once now fires at `now`: its first fire time is the first after an
         # instant just before.
@@ -137,10 +144,11 @@ class Scheduler:
     def scheduled_job(
         self,
         trigger: Trigger | Mapping[str, Any] | str | None = None,
-        *,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
         id: str | None = None,
         name: str | None = None,
-        kwargs: Mapping[str, Any] | None = None,
+        *,
         replace_existing: bool = False,
         **keywords: Any,
     ) -> Callable[[F], F]:
@@ -155,9 +163,10 @@ class Scheduler:
             self.add_job(
                 func,
                 trigger,
-                id=id,
-                name=name,
-                kwargs=kwargs,
+                args,
+                kwargs,
+                id,
+                name,
                 replace_existing=replace_existing,
                 **keywords,
             )
@@ -169,13 +178,15 @@ class Scheduler:
         self,
         func: Callable[..., Any] | str,
         trigger: Trigger | Mapping[str, Any] | str | None,
+        args: Sequence[Any] | None,
+        kwargs: Mapping[str, Any] | None,
         id: str | None,
         name: str | None,
-        kwargs: Mapping[str, Any] | None,
         keywords: Mapping[str, Any],
         now: datetime,
     ) -> JobDefinition:
-        """The definition add_job(func, trigger, id=id, …, **keywords) adds, at `now`."""
+        """The definition add_job(func, trigger, args, kwargs, id, name, **keywords) adds, at
+        `now`."""
         settings = self.runtime.config.settings.scheduler
         options = {key: value for key, value in keywords.items() if key in JOB_OPTIONS}
         trigger_keywords = {k: v for k, v in keywords.items() if k not in JOB_OPTIONS}
@@ -188,13 +199,15 @@ class Scheduler:
             trigger, trigger_keywords, default_timezone=settings.timezone, now=now
         )
         target = func if isinstance(func, str) else target_of(func)
+        arguments = json_arguments(args, kwargs)
         return JobDefinition(
             id=id if id is not None else uuid.uuid4().hex,
             name=name or id or target.rpartition(":")[2],
             trigger=built.to_spec(),
             kind=JobKind.PYTHON,
             target=target,
-            kwargs=dict(kwargs or {}),
+            args=arguments[0],
+            kwargs=arguments[1],
             misfire_grace_time=options.pop("misfire_grace_time", settings.misfire_grace_time),
             coalesce=options.pop("coalesce", settings.coalesce),
             max_instances=options.pop("max_instances", settings.max_instances),

@@ -9,7 +9,7 @@ never stored, shown or logged resolved).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +59,13 @@ def setting_problems(
     kwargs: Mapping[str, Any],
     command: str | list[str] | None,
     shell: bool,
+    args: Sequence[Any] = (),
 ) -> list[Problem]:
     """The problems of the references in a job's settings that may hold them: its env values,
-    kwargs strings (at any depth) and command arguments. A shell command may hold none."""
+    args and kwargs strings (at any depth) and command arguments. A shell command may hold
+    none."""
     texts = [(f"{where}.env.{name}", value) for name, value in env.items()]
+    texts += _texts(list(args), f"{where}.args")
     texts += _texts(dict(kwargs), f"{where}.kwargs")
     arguments = [command] if isinstance(command, str) else list(command or ())
     texts += [(f"{where}.command[{i}]", arg) for i, arg in enumerate(arguments)]

@@ -49,6 +49,11 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
+def shows(*args: Any, six: Any = None) -> str:
+    """Returns how it was called, as text."""
+    return f"{args!r} six={six!r}"
+
+
 def returns_big() -> str:
     return "y" * 100_000
 

@@ -26,9 +26,18 @@ def job_document(
     view: JobView, lang: str = "en", detail: bool = False, *, reveal: bool
 ) -> dict[str, Any]:
     """The job object of SPEC §5.3; `detail` adds the declared trigger, next fire times and
-    recent runs. `reveal`: the kwargs' values as declared (for admins; secret references stay
-    unresolved); otherwise each value is REDACTED unless the job's kwargs are public."""
+    recent runs. `reveal`: the args' and kwargs' values as declared (for admins; secret
+    references stay unresolved); otherwise each value is REDACTED unless the job's kwargs are
+    public."""
     return _job_document(_JobParts.of(view, lang), view, detail, reveal)
+
+
+def viewer_args(definition: JobDefinition) -> list[Any]:
+    """The job's args as a viewer sees them: as many REDACTED markers, unless the job declares
+    its arguments public (public_kwargs)."""
+    if definition.public_kwargs:
+        return list(definition.args)
+    return [REDACTED] * len(definition.args)
 
 
 def viewer_kwargs(definition: JobDefinition) -> dict[str, Any]:
@@ -100,6 +109,8 @@ class _JobParts:
     timeout: float | None
     retry: dict[str, Any]
     overdue_after: float | None
+    args: list[Any]
+    viewer_args: list[Any]
     kwargs: dict[str, Any]
     viewer_kwargs: dict[str, Any]
     overridden: bool
@@ -129,6 +140,8 @@ class _JobParts:
             timeout=definition.timeout,
             retry=_retry_document(definition.retry),
             overdue_after=definition.overdue_after,
+            args=list(definition.args),
+            viewer_args=viewer_args(definition),
             kwargs=definition.kwargs,
             viewer_kwargs=viewer_kwargs(definition),
             overridden=record.overridden,
@@ -165,7 +178,7 @@ def _job_document(parts: _JobParts, view: JobView, detail: bool, reveal: bool) -
         "retry_backoff_max": parts.retry["retry_backoff_max"],
         "retry_on": parts.retry["retry_on"],
         "alert_if_no_success_within": parts.overdue_after,
-        "args": [],
+        "args": parts.args if reveal else parts.viewer_args,
         "kwargs": parts.kwargs if reveal else parts.viewer_kwargs,
         "overridden": parts.overridden,
     }

@@ -50,6 +50,7 @@ def _definition_json(definition: JobDefinition) -> dict[str, Any]:
     data["command"] = list(definition.command) if definition.command is not None else None
     data["notify"] = [route.to_json() for route in definition.notify]
     data["retry"] = definition.retry.to_json()
+    data["args"] = list(definition.args)
     return data
 
 

@@ -82,7 +82,10 @@ class Job(BaseModel):  # type: ignore[no-redef]
     alert_if_no_success_within: float | None = Field(
         description="Seconds without a success before `overdue` is told; null: never."
     )
-    args: list[Any]
+    args: list[Any] = Field(
+        description="A Python target's positional arguments: as declared for admins; for "
+        'viewers each is "***" unless the job declares public_kwargs = true.',
+    )
     kwargs_: dict[str, Any] = Field(
         alias="kwargs",
         description="As declared for admins (secret references unresolved); for viewers each "

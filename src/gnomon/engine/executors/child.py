@@ -48,6 +48,8 @@ class Request:
     kwargs: bytes  # pickled apart, and loaded once sys.path is the scheduler's
     run: Run
     sys_path: list[str]
+    #: The target's positional args: JSON data, so picklable anywhere.
+    args: list[Any]
     cwd: str
     environ: dict[str, str]
     log_level: int
@@ -172,7 +174,7 @@ def _call(request: Request, channel: _Channel, cancelled: threading.Event) -> Re
             attempt=run.attempt,
             retry_of=run.retry_of,
         )
-    call = TargetCall(resolved.func, kwargs, None)
+    call = TargetCall(resolved.func, kwargs, None, request.args)
     call()
     if call.error is not None:
         return Report.of_error(call.error)

@@ -41,6 +41,12 @@ def job_kwargs(definition: JobDefinition, scheduler_env: Mapping[str, str]) -> d
     return {k: resolve_all(v, scheduler_env) for k, v in definition.kwargs.items()}
 
 
+def job_args(definition: JobDefinition, scheduler_env: Mapping[str, str]) -> list[Any]:
+    """A fresh copy of the job's positional args, references resolved. Raises
+    SecretUnavailable."""
+    return [resolve_all(value, scheduler_env) for value in definition.args]
+
+
 def job_argv(argv: Sequence[str], scheduler_env: Mapping[str, str]) -> list[str]:
     """The command's arguments, references resolved. Raises SecretUnavailable."""
     return [resolve(arg, scheduler_env) for arg in argv]

@@ -32,7 +32,7 @@ from gnomon.engine.executors.base import (
     timed_out,
 )
 from gnomon.engine.executors.child import STOP_GRACE, Report, Request, child_main
-from gnomon.engine.executors.environment import job_environment, job_kwargs
+from gnomon.engine.executors.environment import job_args, job_environment, job_kwargs
 from gnomon.engine.executors.groups import describe_exit, group_alive, signal_group
 from gnomon.engine.output import OutputBuffer
 from gnomon.errors import SecretUnavailable
@@ -245,6 +245,7 @@ def run_in_process(
     try:
         environ = job_environment(definition, os.environ)
         kwargs = pickle.dumps(job_kwargs(definition, os.environ))
+        args = job_args(definition, os.environ)
     except SecretUnavailable as exc:
         return secret_unavailable(watch, output, exc)
     except Exception as exc:
@@ -258,6 +259,7 @@ def run_in_process(
     request = Request(
         target=definition.target or "",
         kwargs=kwargs,
+        args=args,
         run=run,
         sys_path=list(sys.path),
         cwd=os.getcwd(),

@@ -12,14 +12,14 @@ import reprlib
 import threading
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from gnomon.domain import JobDefinition, Run, RunStatus
 from gnomon.engine.context import RunContext
 from gnomon.engine.executors.base import Outcome, Stopwatch, error_type_name, secret_unavailable
-from gnomon.engine.executors.environment import job_kwargs
+from gnomon.engine.executors.environment import job_args, job_kwargs
 from gnomon.engine.output import OutputBuffer, route_thread_output
 from gnomon.errors import SecretUnavailable
 from gnomon.store.base import Store
@@ -81,6 +81,7 @@ class TargetCall:
     func: Callable[..., Any]
     kwargs: dict[str, Any]
     output: OutputBuffer | None
+    args: list[Any] = field(default_factory=list)
     result: Any = None
     error: BaseException | None = None
     # Set when the call ends; only a call run in a helper thread (with a timeout) needs one, and
@@ -90,7 +91,7 @@ class TargetCall:
     def __call__(self) -> None:
         previous = route_thread_output(self.output)
         try:
-            result = self.func(**self.kwargs)
+            result = self.func(*self.args, **self.kwargs)
             if inspect.isawaitable(result):  # an async def target runs on its own loop
                 result = asyncio.run(_await(result))
             self.result = result
@@ -139,8 +140,8 @@ def run_python(
     store: Store | None = None,
     output: OutputBuffer | None = None,
 ) -> Outcome:
-    """Call the job's target with its kwargs (and ``run=RunContext`` when it takes one); what
-    it prints and logs goes to `output`, if given, as it comes."""
+    """Call the job's target with its args and kwargs (and ``run=RunContext`` when it takes
+    one); what it prints and logs goes to `output`, if given, as it comes."""
     watch = Stopwatch(clock)
     output = output or OutputBuffer(output_cap)
     target = definition.target or ""
@@ -156,11 +157,12 @@ def run_python(
         )
     try:
         kwargs = job_kwargs(definition, os.environ)
+        args = job_args(definition, os.environ)
     except SecretUnavailable as exc:
         return secret_unavailable(watch, output, exc)
     if resolved.accepts_run and "run" not in kwargs:  # an explicit `run` kwarg wins
         kwargs["run"] = RunContext.for_run(run, output, cancel, store=store)
-    call = TargetCall(resolved.func, kwargs, output)
+    call = TargetCall(resolved.func, kwargs, output, args)
     if definition.timeout is None:
         call()
         if isinstance(call.error, KeyboardInterrupt):
