@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
@@ -61,6 +61,7 @@ class Scheduler:
         self.runtime = Runtime.from_config_file(config, env)
         self._lock = threading.Lock()
         self._prepared = False
+        self._default_routes: tuple[Route, ...] | None = None
 
     def start(self) -> None:
         """Migrate the store, register the declared jobs and start firing."""
@@ -140,6 +141,57 @@ class Scheduler:
         # instant just before.
         after = now - _JUST_BEFORE if trigger is None else now
         return self.runtime.jobs.add_job(definition, APPLICATION, replace_existing, after=after)
+
+    def add_jobs(
+        self, jobs: Iterable[Mapping[str, Any]], *, replace_existing: bool = False
+    ) -> list[JobView]:
+        """Add many jobs in one transaction: all of them, or (on any error) none.
+
+        Each item holds add_job's arguments by name, e.g. ``{"func": refresh, "trigger":
+        "interval", "minutes": 5, "args": [42], "id": "refresh-42"}``. Every item is checked
+        before anything is written; ValidationFailed lists the problems of all of them, each
+        field prefixed by the item's index (``[3].seconds``). Raises JobExists
+        for the first job that exists already, unless replace_existing. Each job gets its own
+        audit entry, written in the same transaction.
+        """
+        now = self.runtime.jobs.now()
+        definitions: list[JobDefinition] = []
+        after: dict[str, datetime] = {}
+        problems: list[Problem] = []
+        for index, item in enumerate(jobs):
+            try:
+                keywords = dict(item)
+                if "replace_existing" in keywords:
+                    raise ValidationFailed(
+                        [Problem("replace_existing", "give it to add_jobs, for every job")]
+                    )
+                if "func" not in keywords:
+                    raise ValidationFailed([Problem("func", "is required")])
+                func = keywords.pop("func")
+                trigger = keywords.pop("trigger", None)
+                args = keywords.pop("args", None)
+                kwargs = keywords.pop("kwargs", None)
+                job_id = keywords.pop("id", None)
+                name = keywords.pop("name", None)
+                definition = self._definition(
+                    func, trigger, args, kwargs, job_id, name, keywords, now
+                )
+            except (ValidationFailed, ValueError, TypeError) as exc:
+                found = (
+                    exc.problems if isinstance(exc, ValidationFailed) else [Problem("", str(exc))]
+                )
+                problems += [
+                    Problem(f"[{index}].{p.field}" if p.field else f"[{index}]", p.message)
+                    for p in found
+                ]
+                continue
+            definitions.append(definition)
+            if trigger is None:
+                after[definition.id] = now - _JUST_BEFORE
+        if problems:
+            raise ValidationFailed(problems, "invalid jobs, none added")
+        self._prepare()
+        return self.runtime.jobs.add_jobs(definitions, APPLICATION, replace_existing, after=after)
 
     def scheduled_job(
         self,
@@ -223,7 +275,9 @@ class Scheduler:
         naming a channel the configuration does not declare."""
         settings = self.runtime.config.settings
         if names is None:
-            names = settings.scheduler.notify
+            if self._default_routes is None:
+                self._default_routes = self._routes(settings.scheduler.notify)
+            return self._default_routes
         known = {channel.id for channel in settings.notifications}
         problems = route_problems("notify", list(names), known)
         if problems:

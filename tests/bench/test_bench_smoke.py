@@ -249,3 +249,20 @@ def test_report_renders_the_tables_and_judges_each_target(tmp_path: Path) -> Non
         "run requested → started, across nodes: p50 ≤ 250 ms": "met",
         "start-up, 10,000 jobs: ≤ 2 s to first fire, peak RSS ≤ 200 MB": "**missed**",
     }
+
+
+def test_embedded_add_compares_both_ways_in_each_mode() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "embedded_add.py"), "--counts", "30", "--rounds", "1",
+         "--json"],
+        timeout=300, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    rows = json.loads(done.stdout[done.stdout.index("[") :])
+    assert [(r["mode"], r["way"]) for r in rows] == [
+        ("stopped", "one-by-one"),
+        ("stopped", "bulk"),
+        ("running", "one-by-one"),
+        ("running", "bulk"),
+    ]
+    assert all(r["jobs"] == 30 and r["wall_s"] > 0 for r in rows)
+    assert [r["wall_ratio"] for r in rows][::2] == [1.0, 1.0]

@@ -6,6 +6,7 @@ to an in-process scheduler if there is one; schedulers elsewhere notice the stor
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -23,7 +24,6 @@ from gnomon.domain import (
 )
 from gnomon.engine.leadership import LEASE_NAME
 from gnomon.errors import (
-    JobExists,
     JobHasNoNextRun,
     JobNotEditable,
     Problem,
@@ -345,25 +345,86 @@ class JobService:
     ) -> JobView:
         """Add an ad-hoc job (never re-triggerable through the HTTP API, dropped by reload).
 
-        Its first fire time is the first after `after` (default: now).
+        Its first fire time is the first after `after` (default: now). Raises ValidationFailed,
+        JobExists (unless replace_existing).
         """
-        from dataclasses import replace
+        firsts = None if after is None else {definition.id: after}
+        [view] = self.add_jobs([definition], actor, replace_existing, after=firsts)
+        return view
 
+    def add_jobs(
+        self,
+        definitions: Sequence[JobDefinition],
+        actor: Actor,
+        replace_existing: bool = False,
+        *,
+        after: Mapping[str, datetime] | None = None,
+    ) -> list[JobView]:
+        """Add ad-hoc jobs in one transaction, with an audit entry each: all or none.
+
+        `after`: per job id, the instant its first fire time comes after (default: now).
+        Raises ValidationFailed (an invalid or repeated id), JobExists (the first that exists,
+        unless replace_existing).
+        """
         from gnomon.config import JOB_ID_PATTERN
 
-        if not JOB_ID_PATTERN.match(definition.id):
-            raise ValidationFailed([Problem("id", f"{definition.id!r} is not a valid job id")])
-        definition = replace(definition, is_builtin=False)
-        trigger = load_trigger(definition.trigger)
-        existing = self.store.find_job(definition.id)
-        if existing is not None and not replace_existing:
-            raise JobExists(definition.id)
-        record = JobRecord(
-            definition=definition,
-            trigger=definition.trigger,
-            next_fire_time=trigger.next_fire_time(after or self._clock()),
-        )
-        return self._write(existing, record, actor, "job.add")
+        problems = [
+            Problem(
+                f"[{i}].id" if len(definitions) > 1 else "id", f"{d.id!r} is not a valid job id"
+            )
+            for i, d in enumerate(definitions)
+            if not JOB_ID_PATTERN.match(d.id)
+        ]
+        seen: set[str] = set()
+        for i, definition in enumerate(definitions):
+            if definition.id in seen:
+                problems.append(Problem(f"[{i}].id", f"{definition.id!r} is given twice"))
+            seen.add(definition.id)
+        if problems:
+            raise ValidationFailed(problems)
+        now = self._clock()
+        firsts = after or {}
+        existing: dict[str, JobRecord] = {}
+        if replace_existing:
+            # The jobs replaced, for their audit entries' before-state.
+            if len(definitions) == 1:
+                found = self.store.find_job(definitions[0].id)
+                existing = {} if found is None else {found.id: found}
+            else:
+                existing = {r.id: r for r in self.store.list_jobs() if r.id in seen}
+        writes: list[JobWrite] = []
+        audit: list[AuditEntry] = []
+        triggers: list[Trigger] = []
+        for definition in definitions:
+            if definition.is_builtin:
+                definition = dataclasses.replace(definition, is_builtin=False)
+            trigger = load_trigger(definition.trigger)
+            triggers.append(trigger)
+            record = JobRecord(
+                definition=definition,
+                trigger=definition.trigger,
+                next_fire_time=trigger.next_fire_time(firsts.get(definition.id, now)),
+            )
+            before = existing.get(definition.id)
+            # Not replacing: the store refuses, in the transaction, a job that exists.
+            writes.append(JobWrite(record, new=not replace_existing))
+            audit.append(
+                self._audit(
+                    actor,
+                    "job.add",
+                    definition.id,
+                    _audit_state(before) if before else None,
+                    _audit_state(record),
+                    now,
+                )
+            )
+        written = self.store.write_jobs(writes, audit=audit)
+        self._announce("jobs")
+        # A new job's trigger in force is its declared one.
+        return [
+            JobView(record, trigger, trigger)
+            for record, trigger in zip(written, triggers, strict=True)
+        ]
 
     def remove_job(self, job_id: str, actor: Actor) -> None:
         """Delete a job (its run history stays). Raises JobNotFound."""

@@ -115,10 +115,12 @@ class StartResult(NamedTuple):
 
 @dataclass(frozen=True)
 class JobWrite:
-    """A job to insert or replace, with the revision it must still have (None: any, or new)."""
+    """A job to insert or replace, with the revision it must still have (None: any, or new);
+    with `new`, a job to insert that must not exist yet."""
 
     record: JobRecord
     expected_revision: int | None = None
+    new: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,8 @@ class Store(ABC):
 
         Each written job gets a new revision (returned records carry it) and the store's change
         counter grows by one, so schedulers notice. Raises JobChanged when a write's
-        expected_revision no longer matches; nothing is written then.
+        expected_revision no longer matches, JobExists when a `new` write's job exists; nothing
+        is written then.
         """
 
     @abstractmethod

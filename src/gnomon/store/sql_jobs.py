@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, bindparam, delete, func, select, update
 
 from gnomon.domain import AuditEntry, JobDefinition, JobRecord, Lease, Run, RunStatus, utcnow
-from gnomon.errors import JobChanged
+from gnomon.errors import JobChanged, JobExists
 from gnomon.store.base import FireClaim, JobWrite
 from gnomon.store.sql_auth import insert_audit
 from gnomon.store.sql_batch import (
@@ -76,7 +76,7 @@ class SqlJobs(SqlBase):
         if not holdable(job_id):
             return None
         with self._read() as conn:
-            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
+            row = conn.execute(_FIND_JOB, {"job_id": job_id}).mappings().first()
         return None if row is None else _row_to_job(row)
 
     def list_jobs_changed(self, since: int) -> tuple[list[JobRecord], set[str]]:
@@ -107,6 +107,8 @@ class SqlJobs(SqlBase):
             for write in writes:
                 expected = write.expected_revision
                 current = existing.get(write.record.id)
+                if write.new and current is not None:
+                    raise JobExists(write.record.id)
                 if expected is not None and (current is None or current[0] != expected):
                     raise JobChanged(write.record.id)
             if doomed:
@@ -210,14 +212,27 @@ def _sort_time(when: datetime | None) -> float:
     return float("-inf") if when is None else when.timestamp()
 
 
+# Built once: building a statement costs more than running it on a small write (adding jobs one
+# by one through the embedding API is a few such writes each).
+_BUMP_COUNTER = (
+    update(changes)
+    .where(changes.c.id == 1)
+    .values(counter=changes.c.counter + 1)
+    .returning(changes.c.counter)
+)
+_FIND_JOB = select(jobs).where(jobs.c.id == bindparam("job_id"))
+_EXISTING_JOBS = (
+    select(jobs.c.id, jobs.c.revision, jobs.c.created_at)
+    .where(jobs.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(jobs.c.id)
+)
+_EXISTING_JOBS_LOCKED = _EXISTING_JOBS.with_for_update()
+#: Job ids per query of _lock_jobs: SQLite allows at most 32,766 parameters in a statement.
+_IDS_PER_QUERY = 5000
+
+
 def _bump_change_counter(conn: Connection) -> int:
-    stmt = (
-        update(changes)
-        .where(changes.c.id == 1)
-        .values(counter=changes.c.counter + 1)
-        .returning(changes.c.counter)
-    )
-    return int(conn.execute(stmt).scalar_one())
+    return int(conn.execute(_BUMP_COUNTER).scalar_one())
 
 
 def _lock_jobs(conn: Connection, ids: list[str]) -> dict[str, tuple[int, datetime]]:
@@ -227,14 +242,14 @@ def _lock_jobs(conn: Connection, ids: list[str]) -> dict[str, tuple[int, datetim
     """
     if not ids:
         return {}
-    stmt = (
-        select(jobs.c.id, jobs.c.revision, jobs.c.created_at)
-        .where(jobs.c.id.in_(ids))
-        .order_by(jobs.c.id)
-    )
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return {row.id: (row.revision, row.created_at) for row in conn.execute(stmt)}
+    stmt = _EXISTING_JOBS_LOCKED if conn.dialect.name == "postgresql" else _EXISTING_JOBS
+    ordered = sorted(set(ids))
+    found: dict[str, tuple[int, datetime]] = {}
+    for start in range(0, len(ordered), _IDS_PER_QUERY):
+        chunk = ordered[start : start + _IDS_PER_QUERY]
+        for row in conn.execute(stmt, {"ids": chunk}):
+            found[row.id] = (row.revision, row.created_at)
+    return found
 
 
 def _save_jobs(conn: Connection, records: list[JobRecord], inserted: set[str]) -> None:
