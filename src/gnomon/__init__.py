@@ -1,14 +1,17 @@
 """gnomon: a self-hosted job scheduler. Importing this package starts nothing.
 
-`gnomon.Scheduler` runs gnomon inside an application (see gnomon.embedded).
+`gnomon.Scheduler` runs gnomon inside an application (see gnomon.embedded); `gnomon.Events` and
+`gnomon.RunEvent` are what its listeners get (see gnomon.events).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gnomon.events import Events, RunEvent
+
 __version__ = "0.1.0"
-__all__ = ["Scheduler", "__version__"]
+__all__ = ["Events", "RunEvent", "Scheduler", "__version__"]
 
 if TYPE_CHECKING:
     from gnomon.embedded import Scheduler

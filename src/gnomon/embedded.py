@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from gnomon.alerts_config import route_problems, routes
 from gnomon.domain import Isolation, JobDefinition, JobKind, Route, Run
 from gnomon.errors import Problem, ValidationFailed
+from gnomon.events import EventHooks, Events, Listener
 from gnomon.jsondata import json_arguments
 from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor, JobView
@@ -62,11 +63,13 @@ class Scheduler:
         self._lock = threading.Lock()
         self._prepared = False
         self._default_routes: tuple[Route, ...] | None = None
+        # The scheduler's reporting hooks: run events for the listeners.
+        self._events = EventHooks()
 
     def start(self) -> None:
         """Migrate the store, register the declared jobs and start firing."""
         self._prepare()
-        self.runtime.start_scheduler()
+        self.runtime.start_scheduler(metrics=self._events)
 
     def _prepare(self) -> None:
         """Migrate the store once, before its first use (jobs may be added before start())."""
@@ -76,8 +79,25 @@ class Scheduler:
                 self._prepared = True
 
     def shutdown(self, grace: float | None = None) -> None:
-        """Stop firing; running runs get `grace` seconds (default: the configured grace)."""
+        """Stop firing; running runs get `grace` seconds (default: the configured grace). The
+        listeners are told of the runs that ended meanwhile before this returns."""
         self.runtime.close(grace)
+        self._events.close()
+
+    def add_listener(self, callback: Listener, events: Events = Events.ALL) -> None:
+        """Call `callback(event)` (a RunEvent) for each of `events` (gnomon.Events flags, e.g.
+        ``Events.FAILED | Events.MISSED``) that happens in this process: runs started, finished,
+        failed; fire times missed or skipped.
+
+        Callbacks run one at a time, in order, on a thread of their own, never the scheduler's
+        or a job's: a slow one delays only the events after it. One that raises is logged
+        (logger ``gnomon.events``) and the scheduler goes on. The run's record may still be on
+        its way to the store when its event arrives.
+        """
+        self._events.add_listener(callback, events)
+
+    def remove_listener(self, callback: Listener) -> None:
+        self._events.remove_listener(callback)
 
     def __enter__(self) -> Scheduler:
         self.start()

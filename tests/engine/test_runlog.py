@@ -185,7 +185,13 @@ def test_reports_reach_the_metrics_and_the_log(caplog: pytest.LogCaptureFixture)
 
     class Counting(NullMetrics):
         def skipped(
-            self, job_id: str, count: int, *, reason: str = "", run_id: str | None = None
+            self,
+            job_id: str,
+            count: int,
+            *,
+            reason: str = "",
+            run_id: str | None = None,
+            run: Run | None = None,
         ) -> None:
             calls.append(("skipped", job_id, count))
 

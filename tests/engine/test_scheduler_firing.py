@@ -30,11 +30,13 @@ class RecordingMetrics(NullMetrics):
         self.leader: list[bool] = []
         self.depths: list[int] = []
 
-    def fired(self, job_id: str, lateness_s: float) -> None:
+    def fired(self, job_id: str, lateness_s: float, **run: Any) -> None:
         with self.lock:
             self.fired_calls.append((job_id, lateness_s))
 
-    def finished(self, job_id: str, status: str, duration_s: float | None = None) -> None:
+    def finished(
+        self, job_id: str, status: str, duration_s: float | None = None, **run: Any
+    ) -> None:
         with self.lock:
             self.finished_calls.append((job_id, status))
 

@@ -19,7 +19,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from gnomon.domain import MissReason, RunStatus
+from gnomon.domain import MissReason, Run, RunStatus, RunUpdate
 
 #: prometheus_client's own switch to multiprocess mode, read when it is first imported; set by
 #: `gnomon serve` (cli/serve.py) before that.
@@ -158,11 +158,19 @@ class EngineMetrics:
             PlatformCollector(registry=self.registry)
             GCCollector(registry=self.registry)
 
-    def fired(self, job_id: str, lateness_s: float) -> None:
+    def fired(self, job_id: str, lateness_s: float, *, run: Run | None = None) -> None:
         self._fire_lag.labels(job_id=job_id).observe(max(0.0, lateness_s))
         self._running.inc()
 
-    def finished(self, job_id: str, status: str, duration_s: float | None = None) -> None:
+    def finished(
+        self,
+        job_id: str,
+        status: str,
+        duration_s: float | None = None,
+        *,
+        run: Run | None = None,
+        update: RunUpdate | None = None,
+    ) -> None:
         self._runs.labels(job_id=job_id, status=status).inc()
         if duration_s is not None:  # it had started executing (fired)
             self._running.dec()
@@ -173,7 +181,13 @@ class EngineMetrics:
             self._last_failure.labels(job_id=job_id).set(time.time())
 
     def missed(
-        self, job_id: str, count: int, *, reason: str | None = None, run_id: str | None = None
+        self,
+        job_id: str,
+        count: int,
+        *,
+        reason: str | None = None,
+        run_id: str | None = None,
+        run: Run | None = None,
     ) -> None:
         self._missed.labels(job_id=job_id).inc(count)
 
@@ -184,10 +198,11 @@ class EngineMetrics:
         *,
         reason: str = MissReason.MAX_INSTANCES.value,
         run_id: str | None = None,
+        run: Run | None = None,
     ) -> None:
         self._skipped.labels(job_id=job_id).inc(count)
 
-    def interrupted(self, job_id: str, run_id: str, reason: str) -> None:
+    def interrupted(self, job_id: str, run_id: str, reason: str, *, run: Run | None = None) -> None:
         self._last_failure.labels(job_id=job_id).set(time.time())
 
     def retried(self, job_id: str) -> None:

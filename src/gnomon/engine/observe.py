@@ -3,32 +3,49 @@
 The scheduler calls these on its hot paths (once per run started and per run finished), so an
 implementation must be cheap and must never block or raise; engine/metrics.py is the Prometheus one.
 The scheduler puts engine/runlog.py's RunLogReports in front of whichever it is given, so runs
-that never ran or were interrupted are logged as well as counted.
+that never ran or were interrupted are logged as well as counted. The hooks about one run also
+get the run (and how it ended) where the caller has it: gnomon/events.py turns them into the
+events an embedding application listens to.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from gnomon.domain import MissReason
+from gnomon.domain import MissReason, Run, RunUpdate
 
 
 class EngineMetricsProtocol(Protocol):
     """The hooks the scheduler calls. Job ids label the figures; statuses are RunStatus values."""
 
-    def fired(self, job_id: str, lateness_s: float) -> None:
-        """A run started executing, `lateness_s` seconds after its scheduled time (0 for manual
-        runs). It executes until reported `finished` with a duration."""
+    def fired(self, job_id: str, lateness_s: float, *, run: Run | None = None) -> None:
+        """A run (`run`) started executing, `lateness_s` seconds after its scheduled time (0 for
+        manual runs). It executes until reported `finished` with a duration."""
 
-    def finished(self, job_id: str, status: str, duration_s: float | None = None) -> None:
-        """A run ended with final status `status`. `duration_s`, how long it executed, is given
-        exactly for the runs reported `fired` (not for one cancelled before it started)."""
+    def finished(
+        self,
+        job_id: str,
+        status: str,
+        duration_s: float | None = None,
+        *,
+        run: Run | None = None,
+        update: RunUpdate | None = None,
+    ) -> None:
+        """A run (`run`) ended with final status `status`, as `update` records it. `duration_s`,
+        how long it executed, is given exactly for the runs reported `fired` (not for one
+        cancelled before it started)."""
 
     def missed(
-        self, job_id: str, count: int, *, reason: str | None = None, run_id: str | None = None
+        self,
+        job_id: str,
+        count: int,
+        *,
+        reason: str | None = None,
+        run_id: str | None = None,
+        run: Run | None = None,
     ) -> None:
-        """A `missed` record covering `count` fire times was claimed; `reason` a MissReason
-        value (None: not said)."""
+        """A `missed` record (`run`) covering `count` fire times was claimed; `reason` a
+        MissReason value (None: not said)."""
 
     def skipped(
         self,
@@ -37,12 +54,14 @@ class EngineMetricsProtocol(Protocol):
         *,
         reason: str = MissReason.MAX_INSTANCES.value,
         run_id: str | None = None,
+        run: Run | None = None,
     ) -> None:
-        """A `skipped` record covering `count` fire times was claimed: the job had max_instances
-        runs going, unless `reason` (a MissReason value) says otherwise."""
+        """A `skipped` record (`run`) covering `count` fire times was claimed: the job had
+        max_instances runs going, unless `reason` (a MissReason value) says otherwise."""
 
-    def interrupted(self, job_id: str, run_id: str, reason: str) -> None:
-        """A run was recorded `interrupted` (its node stopped, lost it or lost the lease)."""
+    def interrupted(self, job_id: str, run_id: str, reason: str, *, run: Run | None = None) -> None:
+        """A run (`run`) was recorded `interrupted` (its node stopped, lost it or lost the
+        lease)."""
 
     def retried(self, job_id: str) -> None:
         """A run of the job ended in a way its job retries: its retry (a new run) is queued."""
@@ -71,14 +90,28 @@ class EngineMetricsProtocol(Protocol):
 class NullMetrics:
     """Ignores every report: the default when no metrics are wanted."""
 
-    def fired(self, job_id: str, lateness_s: float) -> None:
+    def fired(self, job_id: str, lateness_s: float, *, run: Run | None = None) -> None:
         pass
 
-    def finished(self, job_id: str, status: str, duration_s: float | None = None) -> None:
+    def finished(
+        self,
+        job_id: str,
+        status: str,
+        duration_s: float | None = None,
+        *,
+        run: Run | None = None,
+        update: RunUpdate | None = None,
+    ) -> None:
         pass
 
     def missed(
-        self, job_id: str, count: int, *, reason: str | None = None, run_id: str | None = None
+        self,
+        job_id: str,
+        count: int,
+        *,
+        reason: str | None = None,
+        run_id: str | None = None,
+        run: Run | None = None,
     ) -> None:
         pass
 
@@ -89,10 +122,11 @@ class NullMetrics:
         *,
         reason: str = MissReason.MAX_INSTANCES.value,
         run_id: str | None = None,
+        run: Run | None = None,
     ) -> None:
         pass
 
-    def interrupted(self, job_id: str, run_id: str, reason: str) -> None:
+    def interrupted(self, job_id: str, run_id: str, reason: str, *, run: Run | None = None) -> None:
         pass
 
     def retried(self, job_id: str) -> None:

@@ -151,7 +151,7 @@ class Reconciler:
         if runs:
             log.warning("marked %d orphaned run(s) interrupted", len(runs))
         for run in runs:
-            self._metrics.interrupted(run.job_id, run.id, run.reason or reason)
+            self._metrics.interrupted(run.job_id, run.id, run.reason or reason, run=run)
 
 
 def _no_longer_due(record: JobRecord, when: datetime) -> str | None:

@@ -247,16 +247,32 @@ class RunLogReports:
         self.inner = inner
         self._log = runlog or NotRunLog()
 
-    def fired(self, job_id: str, lateness_s: float) -> None:
-        self.inner.fired(job_id, lateness_s)
+    def fired(self, job_id: str, lateness_s: float, *, run: Run | None = None) -> None:
+        self.inner.fired(job_id, lateness_s, run=run)
 
-    def finished(self, job_id: str, status: str, duration_s: float | None = None) -> None:
-        self.inner.finished(job_id, status, duration_s)
+    def finished(
+        self,
+        job_id: str,
+        status: str,
+        duration_s: float | None = None,
+        *,
+        run: Run | None = None,
+        update: RunUpdate | None = None,
+    ) -> None:
+        self.inner.finished(job_id, status, duration_s, run=run, update=update)
 
     def missed(
-        self, job_id: str, count: int, *, reason: str | None = None, run_id: str | None = None
+        self,
+        job_id: str,
+        count: int,
+        *,
+        reason: str | None = None,
+        run_id: str | None = None,
+        run: Run | None = None,
     ) -> None:
-        self.inner.missed(job_id, count, reason=reason, run_id=run_id)
+        if run_id is None and run is not None:
+            run_id = run.id
+        self.inner.missed(job_id, count, reason=reason, run_id=run_id, run=run)
         self._log.report(job_id, RunStatus.MISSED, count, reason=reason, run_id=run_id)
 
     def skipped(
@@ -266,12 +282,15 @@ class RunLogReports:
         *,
         reason: str = MissReason.MAX_INSTANCES.value,
         run_id: str | None = None,
+        run: Run | None = None,
     ) -> None:
-        self.inner.skipped(job_id, count, reason=reason, run_id=run_id)
+        if run_id is None and run is not None:
+            run_id = run.id
+        self.inner.skipped(job_id, count, reason=reason, run_id=run_id, run=run)
         self._log.report(job_id, RunStatus.SKIPPED, count, reason=reason, run_id=run_id)
 
-    def interrupted(self, job_id: str, run_id: str, reason: str) -> None:
-        self.inner.interrupted(job_id, run_id, reason)
+    def interrupted(self, job_id: str, run_id: str, reason: str, *, run: Run | None = None) -> None:
+        self.inner.interrupted(job_id, run_id, reason, run=run)
         self._log.report(job_id, RunStatus.INTERRUPTED, 1, reason=reason, run_id=run_id)
 
     def retried(self, job_id: str) -> None:

@@ -125,7 +125,12 @@ class ActiveRuns:
             metrics=metrics,
             starting=self._starting,
             live_within=live_within,
+            run_of=self._run_of,
         )
+
+    def _run_of(self, run_id: str) -> Run | None:
+        active = self._active.get(run_id)  # a dict read is atomic
+        return None if active is None else active.run
 
     def starting(self) -> threading.Lock:
         """The lock to hold from judging runs' starts to counting them here (run_started)."""
@@ -289,7 +294,7 @@ class ActiveRuns:
         if definition is not None:
             update = with_retry(update, definition, run)
         self._recorder.record(update)
-        self._metrics.interrupted(run.job_id, run.id, reason)
+        self._metrics.interrupted(run.job_id, run.id, reason, run=run)
         if update.retry is not None:
             self._metrics.retried(run.job_id)
 
@@ -343,9 +348,13 @@ class ActiveRuns:
             )
         )
         if status is RunStatus.MISSED:
-            self._metrics.missed(run.job_id, run.fire_count, reason=reason.value, run_id=run.id)
+            self._metrics.missed(
+                run.job_id, run.fire_count, reason=reason.value, run_id=run.id, run=run
+            )
         else:
-            self._metrics.skipped(run.job_id, run.fire_count, reason=reason.value, run_id=run.id)
+            self._metrics.skipped(
+                run.job_id, run.fire_count, reason=reason.value, run_id=run.id, run=run
+            )
 
     def _execute(self, active: _Active) -> None:
         run, record = active.run, active.record
@@ -387,7 +396,9 @@ class ActiveRuns:
             started = self._clock()
             scheduled = run.scheduled_for
             self._metrics.fired(
-                run.job_id, 0.0 if scheduled is None else (started - scheduled).total_seconds()
+                run.job_id,
+                0.0 if scheduled is None else (started - scheduled).total_seconds(),
+                run=run,
             )
             output = OutputBuffer()
             active.began = time.monotonic()
@@ -431,7 +442,7 @@ class ActiveRuns:
         code ran (reported `fired`), so it has a duration."""
         self._recorder.record(update)
         duration = (run_duration(update) or 0.0) if executed else None
-        self._metrics.finished(run.job_id, update.status.value, duration)
+        self._metrics.finished(run.job_id, update.status.value, duration, run=run, update=update)
         if update.retry is not None:
             self._metrics.retried(run.job_id)
         log_run_end(run, update)

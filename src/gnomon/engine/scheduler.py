@@ -709,7 +709,7 @@ class Scheduler:
                 elif status is RunStatus.RUNNING:
                     started.append((record, claimed[run.id], run.scheduled_for if ahead else None))
                 else:  # over max_instances counting the runs of other nodes
-                    self.metrics.skipped(job_id, run.fire_count)
+                    self.metrics.skipped(job_id, run.fire_count, run=claimed[run.id])
         self._runs.start_all(starts)
         self._runs.run_started(started)
 
@@ -718,9 +718,9 @@ class Scheduler:
             if run.id not in inserted:
                 continue
             if run.status is RunStatus.MISSED:
-                self.metrics.missed(run.job_id, run.fire_count)
+                self.metrics.missed(run.job_id, run.fire_count, reason=run.reason, run=run)
             elif run.status is RunStatus.SKIPPED:
-                self.metrics.skipped(run.job_id, run.fire_count)
+                self.metrics.skipped(run.job_id, run.fire_count, run=run)
 
     # --- runs ----------------------------------------------------------------------------------
 
@@ -749,7 +749,9 @@ class Scheduler:
                         owner=self.node_id,
                     )
                 )
-                self.metrics.skipped(run.job_id, 1, reason=MissReason.JOB_CHANGED, run_id=run.id)
+                self.metrics.skipped(
+                    run.job_id, 1, reason=MissReason.JOB_CHANGED, run_id=run.id, run=run
+                )
                 continue
             self._runs.start(record, run)
 

@@ -37,7 +37,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime
 
-from gnomon.domain import Lease
+from gnomon.domain import Lease, Run
 from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.errors import StoreError
 from gnomon.store.base import LeaseLost, RunStart, Store
@@ -74,13 +74,15 @@ class StartGate:
         metrics: EngineMetricsProtocol,
         starting: AbstractContextManager[object],
         live_within: float = 10.0,
+        run_of: Callable[[str], Run | None] = lambda run_id: None,
     ) -> None:
         """`may_start(run_id, now)`: whether the run should still start (False: it has recorded why
         not). `running_here()`: this node's runs executing now, per job. `dispatch(started,
         dropped)`: the runs now running, each with its time.monotonic() instant, to hand to
         workers, and the runs that will not start here. `on_lease_lost`: the store refused a
         start because the lease is gone. `starting`: held while runs are judged,
-        started and handed over, by this and by whatever else starts runs on this node."""
+        started and handed over, by this and by whatever else starts runs on this node.
+        `run_of(run_id)`: the run, for the metrics hooks (None: not known)."""
         self._store = store
         self._node_id = node_id
         self._lease = lease
@@ -92,6 +94,7 @@ class StartGate:
         self._metrics = metrics
         self._starting = starting
         self._live_within = live_within  # other nodes' runs count while heard from this recently
+        self._run_of = run_of
         self._cond = threading.Condition(threading.Lock())
         self._expected: dict[str, RunStart] = {}
         # (time.monotonic() to commit at, order, run id, instant due): LEAD before it is due,
@@ -237,7 +240,9 @@ class StartGate:
             return set()
         for start in wanted:
             if start.run_id in result.skipped:
-                self._metrics.skipped(start.job_id, 1)
+                self._metrics.skipped(
+                    start.job_id, 1, run_id=start.run_id, run=self._run_of(start.run_id)
+                )
         refused = len(wanted) - len(result.started) - len(result.skipped)
         if refused:
             log.warning("%d run(s) were no longer this node's to start", refused)
