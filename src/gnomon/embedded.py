@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import uuid
@@ -11,7 +12,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from gnomon.alerts_config import route_problems, routes
-from gnomon.domain import Isolation, JobDefinition, JobKind, Route, Run
+from gnomon.domain import Isolation, JobDefinition, JobKind, Route, Run, TriggerSpec
 from gnomon.errors import Problem, ValidationFailed
 from gnomon.events import EventHooks, Events, Listener
 from gnomon.jsondata import json_arguments
@@ -178,6 +179,8 @@ class Scheduler:
         definitions: list[JobDefinition] = []
         after: dict[str, datetime] = {}
         problems: list[Problem] = []
+        # Jobs added together mostly share a few triggers: each is parsed once.
+        specs: dict[str, TriggerSpec] = {}
         for index, item in enumerate(jobs):
             try:
                 keywords = dict(item)
@@ -194,7 +197,7 @@ class Scheduler:
                 job_id = keywords.pop("id", None)
                 name = keywords.pop("name", None)
                 definition = self._definition(
-                    func, trigger, args, kwargs, job_id, name, keywords, now
+                    func, trigger, args, kwargs, job_id, name, keywords, now, specs
                 )
             except (ValidationFailed, ValueError, TypeError) as exc:
                 found = (
@@ -256,9 +259,11 @@ class Scheduler:
         name: str | None,
         keywords: Mapping[str, Any],
         now: datetime,
+        specs: dict[str, TriggerSpec] | None = None,
     ) -> JobDefinition:
         """The definition add_job(func, trigger, args, kwargs, id, name, **keywords) adds, at
-        `now`."""
+        `now`. `specs`: trigger specs already built at `now`, by their input's text (filled
+        in)."""
         settings = self.runtime.config.settings.scheduler
         options = {key: value for key, value in keywords.items() if key in JOB_OPTIONS}
         trigger_keywords = {k: v for k, v in keywords.items() if k not in JOB_OPTIONS}
@@ -267,15 +272,13 @@ class Scheduler:
         if isolation not in tuple(Isolation):
             raise ValidationFailed([Problem("isolation", "must be 'thread' or 'process'")])
         notify = self._routes(options.pop("notify", None))
-        built = build_trigger(
-            trigger, trigger_keywords, default_timezone=settings.timezone, now=now
-        )
+        spec = self._trigger_spec(trigger, trigger_keywords, now, specs)
         target = func if isinstance(func, str) else target_of(func)
         arguments = json_arguments(args, kwargs)
         return JobDefinition(
             id=id if id is not None else uuid.uuid4().hex,
             name=name or id or target.rpartition(":")[2],
-            trigger=built.to_spec(),
+            trigger=spec,
             kind=JobKind.PYTHON,
             target=target,
             args=arguments[0],
@@ -289,6 +292,28 @@ class Scheduler:
             notify=notify,
             **options,
         )
+
+    def _trigger_spec(
+        self,
+        trigger: Trigger | Mapping[str, Any] | str | None,
+        keywords: Mapping[str, Any],
+        now: datetime,
+        specs: dict[str, TriggerSpec] | None,
+    ) -> TriggerSpec:
+        """The spec of build_trigger(trigger, keywords) at `now`, from `specs` when there."""
+        key = None
+        if specs is not None and not isinstance(trigger, Trigger):
+            try:
+                key = json.dumps([trigger, keywords], sort_keys=True)
+            except (TypeError, ValueError):
+                key = None  # datetimes, timezones: built each time
+        if key is not None and specs is not None and key in specs:
+            return dict(specs[key])  # a copy per job: no two records share one
+        timezone = self.runtime.config.settings.scheduler.timezone
+        spec = build_trigger(trigger, keywords, default_timezone=timezone, now=now).to_spec()
+        if key is not None and specs is not None:
+            specs[key] = spec
+        return spec
 
     def _routes(self, names: Sequence[str] | None) -> tuple[Route, ...]:
         """The routes of the named channels (default: [scheduler] notify); ValidationFailed
