@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -12,6 +13,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from gnomon.alerts_config import route_problems, routes
+from gnomon.config import LoadedConfig, StoreSettings, load_config
 from gnomon.domain import Isolation, JobDefinition, JobKind, Route, Run, TriggerSpec
 from gnomon.errors import Problem, ValidationFailed
 from gnomon.events import EventHooks, Events, Listener
@@ -22,6 +24,8 @@ from gnomon.triggers import Trigger
 from gnomon.triggers.keywords import build_trigger, trigger_keys
 
 APPLICATION = Actor("application")
+#: The store of an embedded scheduler with none configured: SQLite, in memory.
+MEMORY = "sqlite://"
 #: The keywords of add_job that are job options; the others belong to the trigger.
 JOB_OPTIONS = frozenset(
     {
@@ -55,12 +59,36 @@ class Scheduler:
     Jobs declared in the configuration are builtin; jobs added with `add_job` are ad-hoc: listed,
     paused, resumed and run like others, never re-triggered through the HTTP API, and dropped by a
     reload. Nothing starts until `start()`.
+
+    The configuration is read as gnomon's commands read it (`config`, else $GNOMON_CONFIG, else
+    ./gnomon.toml if there is one, and GNOMON_* variables of `env`, by default os.environ).
+    `store_url` and `timezone` override its [store] url and [scheduler] timezone. Where no store
+    is configured (no store URL, no data_dir), the store is a SQLite database in memory, as
+    APScheduler's default job store is: nothing is written to disk, and jobs and runs last as
+    long as the process. Give a store URL (or a data_dir) to keep them, and to share them with
+    other gnomon processes and the console.
     """
 
     def __init__(
-        self, config: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+        self,
+        config: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        store_url: str | None = None,
+        timezone: str | None = None,
     ) -> None:
-        self.runtime = Runtime.from_config_file(config, env)
+        env = dict(os.environ) if env is None else dict(env)
+        if store_url is not None:
+            env["GNOMON_STORE_URL"] = store_url
+        if timezone is not None:
+            env["GNOMON_SCHEDULER_TIMEZONE"] = timezone
+        loaded = load_config(config, env)
+        if not store_configured(loaded):
+            loaded = dataclasses.replace(
+                loaded,
+                settings=loaded.settings.model_copy(update={"store": StoreSettings(url=MEMORY)}),
+            )
+        self.runtime = Runtime(loaded, config_source=config, env=env)
         self._lock = threading.Lock()
         self._prepared = False
         self._default_routes: tuple[Route, ...] | None = None
@@ -355,6 +383,12 @@ class Scheduler:
         """Queue a manual run; raises JobAlreadyRunning beyond max_instances."""
         self._prepare()
         return self.runtime.jobs.run_now(job_id, APPLICATION)
+
+
+def store_configured(config: LoadedConfig) -> bool:
+    """Whether the configuration says where the store is: a store URL, or a data directory."""
+    settings = config.settings
+    return settings.store.url is not None or "data_dir" in settings.model_fields_set
 
 
 def _check_keywords(keywords: Mapping[str, Any]) -> None:

@@ -23,7 +23,7 @@ from gnomon.services.notifications import NotificationService
 from gnomon.services.runs import RunService
 from gnomon.services.users import UserService
 from gnomon.services.views import CONFIG
-from gnomon.store import create_store, store_files
+from gnomon.store import create_store, store_files, store_in_memory
 from gnomon.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,8 @@ class Runtime:
         the secret key's file."""
         data_dir = self.config.data_dir
         paths = [data_dir, data_dir / GENERATED_KEY_FILE, *store_files(self.config.store_url)]
+        if store_in_memory(self.config.store_url):
+            paths = []  # an embedded scheduler's store in memory: nothing of gnomon's on disk
         key_file = self.config.settings.server.secret_key_file
         if key_file:
             paths.append(Path(key_file))

@@ -27,4 +27,11 @@ def store_files(url: str) -> list[Path]:
     return sqlite_files(normalise_url(url))
 
 
-__all__ = ["Store", "create_store", "store_files"]
+def store_in_memory(url: str) -> bool:
+    """Whether the store URL names an in-memory SQLite database (``sqlite://``)."""
+    from gnomon.store.sql_engine import normalise_url, sqlite_in_memory
+
+    return sqlite_in_memory(normalise_url(url))
+
+
+__all__ = ["Store", "create_store", "store_files", "store_in_memory"]

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gnomon.errors import StoreError, StoreNotReady, StoreSchemaNewer
+from gnomon.store.alembic_logs import alembic_at_warning
 from gnomon.store.base import Migration, Store
 from gnomon.store.sql_auth import SqlAuth
 from gnomon.store.sql_backup import backup_sqlite
@@ -21,6 +18,13 @@ from gnomon.store.sql_jobs import SqlJobs
 from gnomon.store.sql_lifecycle import SqlLifecycle
 from gnomon.store.sql_nodes import SqlNodes
 from gnomon.store.sql_runs import SqlRuns
+
+# Importing Alembic the first time sets up its plugins, each announced at INFO.
+with alembic_at_warning():
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -59,16 +63,18 @@ class SqlStore(SqlJobs, SqlRuns, SqlLifecycle, SqlDeliveries, SqlAuth, SqlNodes,
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
             # An older gnomon (a node not upgraded yet in a rolling upgrade) must not start on
             # a schema it does not know, and Alembic would only say it cannot find a revision.
-            current = set(MigrationContext.configure(conn).get_current_heads())
+            with alembic_at_warning():
+                current = set(MigrationContext.configure(conn).get_current_heads())
             _refuse_newer(current, ScriptDirectory.from_config(config))
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            with alembic_at_warning():
+                command.upgrade(config, "head")
 
     def check_ready(self) -> None:
         script = ScriptDirectory.from_config(alembic_config())
         heads = set(script.get_heads())
         try:
-            with self._read() as conn:
+            with self._read() as conn, alembic_at_warning():
                 current = set(MigrationContext.configure(conn).get_current_heads())
         except (StoreError, SQLAlchemyError) as exc:
             raise StoreNotReady(f"cannot reach the database ({exc})") from exc
@@ -78,7 +84,7 @@ class SqlStore(SqlJobs, SqlRuns, SqlLifecycle, SqlDeliveries, SqlAuth, SqlNodes,
             raise StoreNotReady(f"schema revision is {found}, expected {', '.join(sorted(heads))}")
 
     def schema_revision(self) -> str | None:
-        with self._read() as conn:
+        with self._read() as conn, alembic_at_warning():
             heads = MigrationContext.configure(conn).get_current_heads()
         return ", ".join(sorted(heads)) or None
 

@@ -62,6 +62,14 @@ def sqlite_file(url: URL) -> Path | None:
     return Path(database).expanduser()
 
 
+def sqlite_in_memory(url: URL) -> bool:
+    """Whether the URL names an in-memory SQLite database (``sqlite://``)."""
+    database = url.database or ""
+    return url.get_backend_name() == "sqlite" and (
+        database in ("", ":memory:") or database.startswith("file::memory:")
+    )
+
+
 def sqlite_files(url: URL) -> list[Path]:
     """What holds a SQLite store's data: the database, its WAL and its shared-memory file."""
     path = sqlite_file(url)
@@ -87,8 +95,7 @@ def build_engine(url: URL) -> Engine:
 
 
 def _build_sqlite_engine(url: URL) -> Engine:
-    database = url.database or ""
-    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    in_memory = sqlite_in_memory(url)
     connect_args: dict[str, Any] = {
         "check_same_thread": False,
         "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
@@ -201,6 +208,9 @@ class SqlBase:
         # the scheduler loop and the run recorder into milliseconds of lateness. Other
         # processes still meet the busy handler.
         self._turns = None if self._is_pg else WriteTurns()
+        # An in-memory database is one connection that every thread shares (see
+        # _build_sqlite_engine): its transactions must not overlap, reads included.
+        self._serial = threading.RLock() if sqlite_in_memory(self._url) else None
 
     @property
     def _is_pg(self) -> bool:
@@ -209,7 +219,8 @@ class SqlBase:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A read-only transaction (a consistent snapshot; never blocks writers in WAL mode)."""
-        with self._translate_errors(), self._engine.connect() as conn, conn.begin():
+        serial = nullcontext() if self._serial is None else self._serial
+        with serial, self._translate_errors(), self._engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
@@ -217,7 +228,8 @@ class SqlBase:
         """A write transaction; on SQLite it holds the write lock from the start (IMMEDIATE).
         `urgent=False`: on SQLite, other writers of this process waiting go first."""
         turn = nullcontext() if self._turns is None else self._turns.turn(urgent)
-        with turn, self._translate_errors(), self._engine.connect() as conn:
+        serial = nullcontext() if self._serial is None else self._serial
+        with turn, serial, self._translate_errors(), self._engine.connect() as conn:
             conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
             with conn.begin():
                 yield conn
