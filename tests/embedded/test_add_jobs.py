@@ -9,6 +9,7 @@ import pytest
 
 import gnomon
 from gnomon.errors import JobExists, ValidationFailed
+from tests.e2e.pg import fresh_database
 from tests.embedded.conftest import wait_for_run
 from tests.engine import targets
 
@@ -122,3 +123,20 @@ def test_one_by_one_an_existing_id_is_refused_in_the_write(scheduler: gnomon.Sch
         scheduler.add_job(targets.ok, "interval", id="a", minutes=1)
     scheduler.add_job(targets.ok, "interval", id="b", minutes=1)
     assert reads == 0  # no read before each write: the write checks
+
+
+@pytest.mark.postgres
+def test_jobs_added_at_run_time_fire_on_postgresql() -> None:
+    with fresh_database("gnomon_embed") as url:
+        scheduler = gnomon.Scheduler(env={}, store_url=url, timezone="UTC")
+        try:
+            with scheduler:
+                scheduler.add_job(targets.ok, "interval", seconds=1, id="one")
+                scheduler.add_jobs(
+                    [{"func": targets.add, "args": [1, 2], "id": f"bulk-{i}"} for i in range(3)]
+                )
+                scheduler.scheduled_job("cron", expression="* * * * * *", id="deco")(targets.ok)
+                for job_id in ("one", "bulk-0", "bulk-2", "deco"):
+                    wait_for_run(scheduler, job_id)
+        finally:
+            scheduler.shutdown()
