@@ -26,21 +26,6 @@ from gnomon.triggers.keywords import build_trigger, trigger_keys
 APPLICATION = Actor("application")
 #: The store of an embedded scheduler with none configured: SQLite, in memory.
 MEMORY = "sqlite://"
-#: The keywords of add_job that are job options; the others belong to the trigger.
-JOB_OPTIONS = frozenset(
-    {
-        "misfire_grace_time",
-        "coalesce",
-        "max_instances",
-        "timeout",
-        "isolation",
-        "env",
-        "inherit_env",
-        "public_kwargs",
-        "description",
-        "notify",
-    }
-)
 #: APScheduler's add_job keywords that gnomon has no use for, and why.
 APSCHEDULER_ONLY = {
     "next_run_time": "the first run follows from the trigger; for a run now, also call "
@@ -199,9 +184,9 @@ class Scheduler:
         Each item holds add_job's arguments by name, e.g. ``{"func": refresh, "trigger":
         "interval", "minutes": 5, "args": [42], "id": "refresh-42"}``. Every item is checked
         before anything is written; ValidationFailed lists the problems of all of them, each
-        field prefixed by the item's index (``[3].seconds``). Raises JobExists
-        for the first job that exists already, unless replace_existing. Each job gets its own
-        audit entry, written in the same transaction.
+        field prefixed by the item's index (``[3].seconds``). Raises JobExists for the first job
+        that exists already, unless replace_existing. Each job gets its own audit entry, written
+        in the same transaction.
         """
         now = self.runtime.jobs.now()
         definitions: list[JobDefinition] = []
@@ -296,9 +281,8 @@ class Scheduler:
         options = {key: value for key, value in keywords.items() if key in JOB_OPTIONS}
         trigger_keywords = {k: v for k, v in keywords.items() if k not in JOB_OPTIONS}
         _check_keywords(trigger_keywords)
+        _check_options(options)
         isolation = options.pop("isolation", settings.isolation)
-        if isolation not in tuple(Isolation):
-            raise ValidationFailed([Problem("isolation", "must be 'thread' or 'process'")])
         notify = self._routes(options.pop("notify", None))
         spec = self._trigger_spec(trigger, trigger_keywords, now, specs)
         target = func if isinstance(func, str) else target_of(func)
@@ -405,6 +389,63 @@ def _check_keywords(keywords: Mapping[str, Any]) -> None:
                     f"({', '.join(sorted(JOB_OPTIONS))}) nor a trigger key",
                 )
             )
+    if problems:
+        raise ValidationFailed(problems)
+
+
+def _whole(low: int, high: int | None = None) -> Callable[[object], bool]:
+    def check(value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return False
+        return value >= low and (high is None or value <= high)
+
+    return check
+
+
+def _is_bool(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+def _timeout(value: object) -> bool:
+    return value is None or (
+        isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    )
+
+
+def _environment(value: object) -> bool:
+    return isinstance(value, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def _names(value: object) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(item, str) for item in value)
+
+
+#: What each job option must be, as the configuration file's [[jobs]] keys are checked.
+_OPTION_CHECKS: Mapping[str, tuple[Callable[[object], bool], str]] = {
+    "misfire_grace_time": (_whole(1), "must be a whole number of seconds, at least 1"),
+    "coalesce": (_is_bool, "must be True or False"),
+    "max_instances": (_whole(1, 1000), "must be a whole number from 1 to 1000"),
+    "timeout": (_timeout, "must be a number of seconds above 0, or None"),
+    "isolation": (lambda v: v in tuple(Isolation), "must be 'thread' or 'process'"),
+    "env": (_environment, "must be a dict of strings to strings"),
+    "inherit_env": (_is_bool, "must be True or False"),
+    "public_kwargs": (_is_bool, "must be True or False"),
+    "description": (lambda v: isinstance(v, str), "must be a string"),
+    "notify": (lambda v: v is None or _names(v), "must be a list of notification channel ids"),
+}
+#: The keywords of add_job that are job options; the others belong to the trigger.
+JOB_OPTIONS = frozenset(_OPTION_CHECKS)
+
+
+def _check_options(options: Mapping[str, Any]) -> None:
+    """Raise ValidationFailed naming each job option of the wrong type or out of range."""
+    problems = [
+        Problem(key, f"{_OPTION_CHECKS[key][1]}, not {value!r}")
+        for key, value in options.items()
+        if not _OPTION_CHECKS[key][0](value)
+    ]
     if problems:
         raise ValidationFailed(problems)
 

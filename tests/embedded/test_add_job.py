@@ -178,3 +178,28 @@ def test_the_decorator_adds_the_function_and_returns_it(scheduler: gnomon.Schedu
         @scheduler.scheduled_job("interval", seconds=1)
         def local() -> None:
             pass
+
+
+def test_job_options_are_checked_as_the_files_are(scheduler: gnomon.Scheduler) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        scheduler.add_job(
+            targets.ok,
+            "interval",
+            seconds=5,
+            max_instances="2",
+            misfire_grace_time=None,  # APScheduler's "no limit": gnomon has none
+            timeout=0,
+            coalesce=1,
+            env={"A": 1},
+        )
+    assert fields(info.value) == [
+        "max_instances",
+        "misfire_grace_time",
+        "timeout",
+        "coalesce",
+        "env",
+    ]
+    job = scheduler.add_job(
+        targets.ok, "interval", seconds=5, max_instances=3, timeout=1.5, notify=None
+    )
+    assert (job.record.definition.max_instances, job.record.definition.timeout) == (3, 1.5)
