@@ -68,22 +68,24 @@ def test_what_json_cannot_hold_is_refused_by_name(scheduler: gnomon.Scheduler) -
     assert scheduler.get_jobs() == []
 
 
+NEVER = 'trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }\n'
+
+
 def test_args_in_the_configuration_file(write_config: WriteConfig) -> None:
     config = write_config(
-        '[[jobs]]\nid = "sum"\ntarget = "tests.engine.targets:add"\nargs = [2, 3]\n'
-        'trigger = { type = "interval", seconds = 5 }\n'
+        '[[jobs]]\nid = "sum"\ntarget = "tests.engine.targets:add"\nargs = [2, 3]\n' + NEVER
     )
     [job] = [job for job in load_config(config, {}).jobs if job.id == "sum"]
     assert job.args == (2, 3)
     bad = write_config(
         '[[jobs]]\nid = "cmd"\ncommand = ["true"]\nargs = [1]\n'
-        'trigger = { type = "interval", seconds = 5 }\n'
-        '[[jobs]]\nid = "ref"\ntarget = "tests.engine.targets:add"\nargs = ["${env:1X}"]\n'
-        'trigger = { type = "interval", seconds = 5 }\n'
+        + NEVER
+        + '[[jobs]]\nid = "ref"\ntarget = "tests.engine.targets:add"\nargs = ["${env:1X}"]\n'
+        + NEVER
         # TOML has datetimes, JSON has not: refused here rather than failing the store write.
-        '[[jobs]]\nid = "when"\ntarget = "tests.engine.targets:add"\n'
-        "args = [2026-01-01T00:00:00Z]\nkwargs = { at = { time = 09:30:00 } }\n"
-        'trigger = { type = "interval", seconds = 5 }\n'
+        + '[[jobs]]\nid = "when"\ntarget = "tests.engine.targets:add"\n'
+        + "args = [2026-01-01T00:00:00Z]\nkwargs = { at = { time = 09:30:00 } }\n"
+        + NEVER
     )
     with pytest.raises(ConfigInvalid) as info:
         load_config(bad, {})
