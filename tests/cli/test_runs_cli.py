@@ -238,3 +238,37 @@ def test_runs_cancel_of_an_unknown_run_exits_3(store: tuple[Path, Runtime]) -> N
     config, _ = store
     code, out = invoke(config, "runs", "cancel", "no-such-run")
     assert (code, out.strip()) == (3, "error: run 'no-such-run' does not exist")
+
+
+def test_a_retry_shows_its_attempt_and_cancelling_its_failed_run_cancels_it(
+    store: tuple[Path, Runtime],
+) -> None:
+    config, runtime = store
+    failed = "0196a1b2-0000-7000-8000-00000000000a"
+    retry = "0196a1b2-0000-7000-8000-00000000000b"
+    add(runtime, failed, status=RunStatus.FAILED, scheduled_for=T0, finished_at=at(1))
+    add(
+        runtime,
+        retry,
+        trigger_source=TriggerSource.RETRY,
+        status=RunStatus.QUEUED,
+        queued_at=at(1),
+        attempt=2,
+        retry_of=failed,
+        not_before=at(31),
+    )
+    code, out = invoke(config, "runs", "list")
+    assert code == 0, out
+    [line] = [line for line in out.splitlines() if line.startswith(retry)]
+    assert line.split()[2:5] == ["queued", "retry", "#2"]
+    code, out = invoke(config, "runs", "show", retry.replace("-", ""))
+    assert code == 0, out
+    assert f"retry_of:           {failed}" in out
+    assert "attempt:            2" in out
+
+    code, out = invoke(config, "runs", "cancel", failed)
+    assert code == 0, out
+    assert runtime.store.get_run(retry).status is RunStatus.CANCELLED
+    assert runtime.store.get_run(failed).status is RunStatus.FAILED
+    code, out = invoke(config, "runs", "cancel", failed)  # nothing left to cancel
+    assert code == 4, out

@@ -61,7 +61,7 @@ def list_runs(
                 run.id,
                 run.job_id,
                 run.status.value + (f" x{run.fire_count}" if run.fire_count > 1 else ""),
-                run.trigger_source.value,
+                run.trigger_source.value + (f" #{run.attempt}" if run.attempt > 1 else ""),
                 _when(run.scheduled_for),
                 _when(run.queued_at),
                 _when(run.started_at),
@@ -132,7 +132,9 @@ def cancel_run(run_id: str, as_json: bool) -> None:
 
     A queued run no scheduler has taken yet is cancelled at once; a running one is stopped by
     the scheduler running it (a command or a process-isolated target is terminated, a target
-    in a thread sees run.cancelled). Exits 4 when the run has already ended.
+    in a thread sees run.cancelled). The retry of the run that waits out its backoff is
+    cancelled too (also when the run itself has ended). Exits 4 when the run has ended and no
+    retry of it waits.
     """
     runs = open_runtime().runs
     run = runs.cancel_run(runs.resolve_run_id(run_id), CLI_ACTOR)
