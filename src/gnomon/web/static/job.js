@@ -135,6 +135,30 @@ async function loadMore() {
   renderHistory();
 }
 
+function deliveryRow(delivery) {
+  const last = delivery.attempts.length ? delivery.attempts[delivery.attempts.length - 1] : null;
+  const outcome = last ? (last.error || (last.status_code ? `HTTP ${last.status_code}` : "")) : "";
+  const run = delivery.run_id
+    ? el("a", { href: `/runs/${encodeURIComponent(delivery.run_id)}`, class: "sub" },
+      t("deliveries.run", { run: delivery.run_id.slice(0, 8) }))
+    : null;
+  return el("tr", { "data-delivery-id": delivery.id, "data-status": delivery.status },
+    el("td", { "data-label": t("deliveries.col.time") }, timeCell(delivery.created_at)),
+    el("td", { "data-label": t("deliveries.col.event") }, el("code", {}, delivery.event), " ", run),
+    el("td", { "data-label": t("deliveries.col.channel") }, delivery.channel),
+    el("td", { "data-label": t("deliveries.col.status") },
+      el("span", { class: `badge delivery-${delivery.status}` }, t(`deliveries.status.${delivery.status}`))),
+    el("td", { "data-label": t("deliveries.col.attempts") }, String(delivery.attempt_count)),
+    el("td", { "data-label": t("deliveries.col.last") },
+      last ? timeCell(last.at) : "", last ? el("span", { class: "sub" }, outcome) : null));
+}
+
+async function loadDeliveries() {
+  const page = await api.get(`/scheduler/deliveries?job_id=${encodeURIComponent(jobId)}&limit=${PAGE}`);
+  $("#deliveries-table tbody").replaceChildren(...page.items.map(deliveryRow));
+  $("#deliveries-empty").hidden = page.items.length > 0;
+}
+
 async function refresh() {
   clearTimeout(refreshTimer);
   try {
@@ -143,6 +167,7 @@ async function refresh() {
     renderJob();
     if (user.isAdmin && !editorChecked) setupEditor();
     await loadHistory();
+    if (user.isAdmin) await loadDeliveries();
   } catch (err) {
     showError(errorBox, err.message);
     if (err.code === "SCHEDULER_NOT_RUNNING") refreshSchedulerStatus();
