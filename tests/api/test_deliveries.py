@@ -15,10 +15,14 @@ ROUTES = (Route("ops", frozenset({Event.FAILED})), Route("mail", frozenset({Even
 
 
 def failed_runs(runtime: Runtime, job_id: str, count: int) -> list[str]:
-    """Runs recorded failed with two channels told: two deliveries each."""
+    """Runs recorded failed with two channels told: two deliveries each. Each runs on the
+    fixture's own scheduler node until then, so that its orphan check (a running run of no
+    live node) cannot interrupt it first."""
+    assert runtime.scheduler is not None
+    node = runtime.scheduler.node_id
     ids = []
     for _ in range(count):
-        run = runtime.store.add_run(new_run(job_id, scheduled_for=None))
+        run = runtime.store.add_run(new_run(job_id, scheduled_for=None, node=node))
         alerting = Alerting(job_id, ROUTES)
         runtime.store.update_runs([RunUpdate(run.id, RunStatus.FAILED, alerting=alerting)])
         ids.append(run.id)
