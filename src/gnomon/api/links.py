@@ -1,6 +1,7 @@
 """OpenAPI links: which value of an answer feeds which next request (a job from the list into
-its detail, update and actions; a run from a page into its detail and cancel; a token into its
-revocation; a delivery into its run and job; a page's cursor into the next page).
+its detail, update and actions; a run from a page (of a job's runs or of all jobs') into its
+detail and cancel, and into its job; a token into its revocation; a delivery into its run and
+job; a page's cursor into the next page).
 
 Clients and stateful API testers follow them to chain calls. Each operation's id is its view
 function's name (see openapi.document).
@@ -59,6 +60,17 @@ LINKS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
                     "path.job_id": "$request.path.job_id",
                     "query.cursor": "$response.body#/data/next_cursor",
                 },
+                "description": "The next page, older runs (send the same filters).",
+            },
+        }
+    },
+    "list_all_runs": {
+        "200": {
+            **_runs("$response.body#/data/items/0/id"),
+            **_jobs("$response.body#/data/items/0/job_id"),
+            "next_page": {
+                "operationId": "list_all_runs",
+                "parameters": {"query.cursor": "$response.body#/data/next_cursor"},
                 "description": "The next page, older runs (send the same filters).",
             },
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -124,6 +125,32 @@ def ascii_integer(text: str) -> int | None:
     return int(text)
 
 
+#: RFC 3339's date-time (what OpenAPI's `format: date-time` means): the offset is required, so
+#: that an instant in a URL never depends on the server's timezone.
+_INSTANT = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+INSTANT_PROBLEM = (
+    "must be a date and time with its offset (RFC 3339), such as 2026-12-01T08:00:00+08:00 "
+    "or 2026-12-01T00:00:00Z"
+)
+
+
+def parse_instant(text: str) -> datetime | None:
+    """`text` as an aware UTC datetime when it is an RFC 3339 date-time; else None."""
+    if _INSTANT.fullmatch(text) is None:
+        return None
+    # Python keeps microseconds: nanosecond digits beyond them are cut, not rounded.
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[: min(digits, 6)].ljust(6, '0')}{rest[digits:]}"
+    try:
+        return datetime.fromisoformat(text.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None  # a day or hour that does not exist, or past the calendar's ends in UTC
+
+
 class Query:
     """Query parameters read one by one; `done()` raises every problem found at once.
 
@@ -155,6 +182,31 @@ class Query:
             allowed = ", ".join(member.value for member in enum)
             self.problems.append(Problem(name, f"must be one of {allowed}; got {text!r}"))
             return None
+
+    def choices(self, name: str, enum: type[E]) -> tuple[E, ...]:
+        """Any number of values, as the parameter repeated (`?status=a&status=b`), as one
+        comma-separated list (`?status=a,b`), or both; each once, in the order given."""
+        found: dict[E, None] = {}
+        allowed = ", ".join(member.value for member in enum)
+        for text in request.args.getlist(name):
+            for piece in text.split(","):
+                try:
+                    found[enum(piece)] = None
+                except ValueError:
+                    message = f"must be one or more of {allowed}, comma-separated; got {piece!r}"
+                    self.problems.append(Problem(name, message))
+                    return ()
+        return tuple(found)
+
+    def instant(self, name: str) -> datetime | None:
+        """An RFC 3339 date-time with its offset (`2026-12-01T08:00:00+08:00`, `…Z`), in UTC."""
+        text = request.args.get(name)
+        if text is None:
+            return None
+        value = parse_instant(text)
+        if value is None:
+            self.problems.append(Problem(name, INSTANT_PROBLEM))
+        return value
 
     def text(self, name: str, max_length: int = 512) -> str | None:
         text = request.args.get(name)

@@ -1,4 +1,5 @@
-"""Run history endpoints: a job's runs, one run with its output, cancelling a run (SPEC §5.4)."""
+"""Run history endpoints: a job's runs, the runs of every job, one run with its output,
+cancelling a run (SPEC §5.4)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,46 @@ def list_runs(job_id: str) -> Response:
     return success(
         {
             "items": [run_document(run, tz) for run in page.items],
+            "next_cursor": page.next_cursor,
+        }
+    )
+
+
+@bp.get("/runs")
+@document(s.RunPageEnvelope, errors=(400, 401), query=s.AllRunsQuery, tag="runs")
+@require(VIEW)
+def list_all_runs() -> Response:
+    """Runs of every job, newest first, filtered → {items, next_cursor}.
+
+    ?job_id=&status=&trigger_source=&node=&since=&until=&limit=1..500&cursor=. `status` may
+    be repeated or comma-separated; `since` (inclusive) and `until` (exclusive) bound the time
+    each run was queued. Raises ValidationFailed (per query parameter).
+    """
+    query = Query()
+    job_id = query.text("job_id", max_length=64)
+    statuses = query.choices("status", RunStatus)
+    source = query.choice("trigger_source", TriggerSource)
+    node = query.text("node", max_length=255)
+    since = query.instant("since")
+    until = query.instant("until")
+    limit = query.integer("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    cursor = query.text("cursor")
+    query.done()
+    runs = state().runtime.runs
+    page = runs.list_all_runs(
+        job_id=job_id,
+        statuses=statuses,
+        trigger_source=source,
+        node=node,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+    zones = runs.job_timezones(run.job_id for run in page.items)
+    return success(
+        {
+            "items": [run_document(run, zones[run.job_id]) for run in page.items],
             "next_cursor": page.next_cursor,
         }
     )

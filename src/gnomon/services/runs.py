@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gnomon.domain import AuditEntry, Run, RunPage, RunStatus, TriggerSource, utcnow
@@ -61,16 +62,49 @@ class RunService:
             as_of=self._clock(),  # fires claimed ahead show once their time has come
         )
 
+    def list_all_runs(
+        self,
+        *,
+        job_id: str | None = None,
+        statuses: Sequence[RunStatus] = (),
+        trigger_source: TriggerSource | None = None,
+        node: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Runs of every job newest first, filtered: of the job (its runs are kept after it
+        is removed, so an unknown id is no error), with any of `statuses`, of the trigger
+        source, of the node, queued at or after `since` and before `until`.
+
+        Raises ValidationFailed for limit, cursor, or an `until` before `since`.
+        """
+        if not 1 <= limit <= MAX_PAGE:
+            raise ValidationFailed([Problem("limit", f"must be between 1 and {MAX_PAGE}")])
+        if since is not None and until is not None and until < since:
+            raise ValidationFailed([Problem("until", "must not be earlier than since")])
+        return self.store.list_runs(
+            job_id=job_id,
+            statuses=statuses,
+            trigger_source=trigger_source,
+            node=node,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
+            as_of=self._clock(),
+        )
+
     def job_timezone(self, job_id: str) -> ZoneInfo | None:
         """The timezone a job's run times are shown in, or None once the job is gone."""
-        record = self.store.find_job(job_id)
-        name = record.trigger.get("timezone") if record is not None else None
-        if not isinstance(name, str):
-            return None
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            return None
+        return self.job_timezones([job_id]).get(job_id)
+
+    def job_timezones(self, job_ids: Iterable[str]) -> dict[str, ZoneInfo | None]:
+        """Per job id, the timezone its run times are shown in (None once the job is gone)."""
+        wanted = set(job_ids)
+        triggers = self.store.job_triggers(wanted)
+        return {job_id: _timezone(triggers.get(job_id)) for job_id in wanted}
 
     def get_run(self, run_id: str) -> Run:
         """One run with its output; raises RunNotFound."""
@@ -137,3 +171,11 @@ def _hyphenated(prefix: str) -> str:
     cuts = [cut for cut in (8, 12, 16, 20) if cut < len(prefix)]
     pieces = [prefix[a:b] for a, b in zip([0, *cuts], [*cuts, len(prefix)], strict=True)]
     return "-".join(pieces)
+def _timezone(trigger: Mapping[str, Any] | None) -> ZoneInfo | None:
+    name = trigger.get("timezone") if trigger is not None else None
+    if not isinstance(name, str):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None

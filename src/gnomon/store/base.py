@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from gnomon.alerts import Delivery, DeliveryPage, DeliveryStatus
 from gnomon.domain import (
@@ -175,6 +175,11 @@ class Store(ABC):
         """The job, or None (also for an id no row can hold: see storable.holdable)."""
 
     @abstractmethod
+    def job_triggers(self, job_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored trigger spec of each of these jobs that exists, by id, in one read
+        (without decoding the jobs' definitions)."""
+
+    @abstractmethod
     def list_jobs_changed(self, since: int) -> tuple[list[JobRecord], set[str]]:
         """The jobs written after the change counter was `since` (revision > since), sorted by
         id, and the ids of every job now in the store (so a caller also sees deletions)."""
@@ -317,11 +322,17 @@ class Store(ABC):
         limit: int = 50,
         cursor: str | None = None,
         as_of: datetime | None = None,
+        node: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> RunPage:
-        """Runs newest first (by queued_at, then id). `cursor` is a previous page's next_cursor.
+        """Runs newest first (by queued_at, then id), of one job or of all, with any of the
+        given statuses (any status when empty), of the trigger source, of the node, and queued
+        at or after `since` and before `until`. `cursor` is a previous page's next_cursor.
         With `as_of`, fires claimed ahead and not due at that instant are left out.
 
-        Items leave out `output` and `traceback` (None) to keep pages light.
+        Items leave out `output` and `traceback` (None) to keep pages light. Raises
+        ValidationFailed for a limit below 1 or a cursor that is not one of a page's.
         """
 
     @abstractmethod

@@ -79,6 +79,14 @@ class SqlJobs(SqlBase):
             row = conn.execute(_FIND_JOB, {"job_id": job_id}).mappings().first()
         return None if row is None else _row_to_job(row)
 
+    def job_triggers(self, job_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = sorted({job_id for job_id in job_ids if holdable(job_id)})
+        if not wanted:
+            return {}
+        stmt = select(jobs.c.id, jobs.c.trigger).where(jobs.c.id.in_(wanted))
+        with self._read() as conn:
+            return {job_id: trigger for job_id, trigger in conn.execute(stmt)}
+
     def list_jobs_changed(self, since: int) -> tuple[list[JobRecord], set[str]]:
         with self._read() as conn:
             rows = conn.execute(

@@ -23,6 +23,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -227,28 +228,38 @@ class SqlRuns(SqlBase):
         limit: int = 50,
         cursor: str | None = None,
         as_of: datetime | None = None,
+        node: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> RunPage:
         if limit < 1:
             raise ValidationFailed([Problem("limit", "must be at least 1")])
-        stmt = select(*LIGHT_COLUMNS)
+        after = decode_cursor(cursor) if cursor is not None else None
+        if not all(holdable(key) for key in (job_id, node) if key is not None):
+            return RunPage(items=[], next_cursor=None)
+        conditions: list[ColumnElement[bool]] = []
         if as_of is not None:
-            stmt = stmt.where(_due_by(runs, as_of))
+            conditions.append(_due_by(runs, as_of))
         if job_id is not None:
-            stmt = stmt.where(runs.c.job_id == job_id)
-        if statuses:
-            stmt = stmt.where(runs.c.status.in_([RunStatus(s).value for s in statuses]))
+            conditions.append(runs.c.job_id == job_id)
         if trigger_source is not None:
-            stmt = stmt.where(runs.c.trigger_source == TriggerSource(trigger_source).value)
-        if cursor is not None:
-            after_queued_at, after_id = decode_cursor(cursor)
-            stmt = stmt.where(
+            conditions.append(runs.c.trigger_source == TriggerSource(trigger_source).value)
+        if node is not None:
+            conditions.append(runs.c.node == node)
+        if since is not None:
+            conditions.append(runs.c.queued_at >= since)
+        if until is not None:
+            conditions.append(runs.c.queued_at < until)
+        if after is not None:
+            after_queued_at, after_id = after
+            conditions.append(
                 or_(
                     runs.c.queued_at < after_queued_at,
                     and_(runs.c.queued_at == after_queued_at, runs.c.id < after_id),
                 )
             )
         # One extra row tells whether another page follows.
-        stmt = stmt.order_by(runs.c.queued_at.desc(), runs.c.id.desc()).limit(limit + 1)
+        stmt = _newest_first(conditions, sorted({RunStatus(s).value for s in statuses}), limit + 1)
         with self._read() as conn:
             items = [row_to_run(row) for row in conn.execute(stmt).mappings()]
         if len(items) <= limit:
@@ -547,6 +558,34 @@ _RECENT_RUNS = (
 _RUNNING_RUNS = select(func.count()).where(
     runs.c.job_id == bindparam("job_id"), runs.c.status == RunStatus.RUNNING.value
 )
+
+
+def _newest_first(
+    conditions: list[ColumnElement[bool]], statuses: list[str], limit: int
+) -> Select[Any]:
+    """The newest `limit` runs meeting `conditions` with one of `statuses` (any when empty).
+
+    With several statuses, each is read apart, newest first along the index on (status,
+    queued_at, id), and the pieces merged: a plain IN would leave the planner to choose
+    between sorting every run of those statuses and walking all runs newest first for the
+    few of a rare status, and without statistics (SQLite keeps none) it chose either.
+    """
+    newest = (runs.c.queued_at.desc(), runs.c.id.desc())
+    if len(statuses) <= 1:
+        stmt = select(*LIGHT_COLUMNS).where(*conditions)
+        if statuses:
+            stmt = stmt.where(runs.c.status == statuses[0])
+        return stmt.order_by(*newest).limit(limit)
+    pieces = [
+        select(*LIGHT_COLUMNS)
+        .where(runs.c.status == status, *conditions)
+        .order_by(*newest)
+        .limit(limit)
+        .subquery()
+        for status in statuses
+    ]
+    merged = union_all(*(select(piece) for piece in pieces)).subquery()
+    return select(merged).order_by(merged.c.queued_at.desc(), merged.c.id.desc()).limit(limit)
 
 
 def _due_by(table: Any, now: datetime) -> ColumnElement[bool]:

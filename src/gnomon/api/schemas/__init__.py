@@ -24,6 +24,7 @@ from gnomon.api.schemas.admin import (
 )
 from gnomon.api.schemas.envelopes import ErrorEnvelope, envelope
 from gnomon.api.schemas.jobs import (
+    AllRunsQuery,
     CountQuery,
     Job,
     ManualRun,
@@ -57,6 +58,7 @@ TokenListEnvelope = envelope("TokenListEnvelope", list[Token])
 NewTokenEnvelope = envelope("NewTokenEnvelope", NewToken)
 
 __all__ = [
+    "AllRunsQuery",
     "AuditEntry",
     "AuditQuery",
     "CountQuery",

@@ -185,5 +185,37 @@ class RunQuery(Strict):
     cursor: Text = Field(default=None, max_length=512)
 
 
+_STATUS = "queued|running|succeeded|failed|missed|skipped|interrupted|cancelled|timed_out"
+#: One status, or several separated by commas.
+StatusList = Annotated[str, Field(pattern=f"^({_STATUS})(,({_STATUS}))*$")]
+#: RFC 3339, offset required (`format: date-time`).
+Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class AllRunsQuery(Strict):
+    job_id: Text = Field(
+        default=None, max_length=64, description="Runs of this job (also of a removed one)."
+    )
+    status: list[StatusList] | None = Field(
+        default=None,
+        description="Runs with any of these statuses: repeat the parameter "
+        "(`status=failed&status=missed`), separate them by commas (`status=failed,missed`), "
+        "or both.",
+    )
+    trigger_source: Literal["scheduled", "manual"] | None = None
+    node: Text = Field(default=None, max_length=255, description="Runs executed by this node.")
+    since: Instant | None = Field(
+        default=None,
+        description="Runs queued at or after this time (RFC 3339, with its offset). A run is "
+        "queued when its fire time is claimed (at most a second ahead of it) or, for a manual "
+        "run, when it is asked for; missed and skipped runs when they are recorded.",
+    )
+    until: Instant | None = Field(
+        default=None, description="Runs queued before this time (RFC 3339, with its offset)."
+    )
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: Text = Field(default=None, max_length=512)
+
+
 class CountQuery(Strict):
     count: int = Field(default=5, ge=1, le=100)
