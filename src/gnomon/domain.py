@@ -421,6 +421,47 @@ class RunPage:
     next_cursor: str | None
 
 
+#: The duration percentiles the run statistics give, as fractions.
+PERCENTILES = (0.5, 0.9, 0.99)
+
+
+def hour_start(instant: datetime) -> datetime:
+    """The start of the UTC hour holding `instant`: run statistics are counted by such hours."""
+    return instant.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    """How many runs of each status (every status present, 0 when none) were queued in the
+    hour starting at `start` (or, for totals, since `start`)."""
+
+    start: datetime
+    counts: dict[RunStatus, int]
+
+
+@dataclass(frozen=True)
+class DurationPoint:
+    """Durations of one job's succeeded runs queued in the hour starting at `start`: how many
+    have one, their sum, and their percentiles in ms (PERCENTILES order; continuous,
+    interpolated between the two nearest durations as PostgreSQL's percentile_cont does)."""
+
+    start: datetime
+    count: int
+    total_ms: int
+    percentiles: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """Run statistics of a store: `totals` per window start (runs queued since then), `hours`
+    (every hour of the range, oldest first), `durations` per job id (the hours with succeeded
+    runs only, oldest first)."""
+
+    totals: list[StatusCounts]
+    hours: list[StatusCounts]
+    durations: dict[str, list[DurationPoint]]
+
+
 @dataclass(frozen=True)
 class User:
     id: int

@@ -120,6 +120,7 @@ def _finished_run(admin: AuthActions) -> None:
         ("run_job", "POST", f"{JOBS}/report/actions/run", {"job_id": "report"}),
         ("list_runs", "GET", f"{JOBS}/report/runs?limit=1", {"job_id": "report"}),
         ("list_all_runs", "GET", f"{API}/scheduler/runs?limit=1", {}),
+        ("get_stats", "GET", f"{API}/scheduler/stats", {}),
         ("reload_jobs", "POST", f"{JOBS}/actions/reload", {}),
         ("create_token", "POST", f"{API}/auth/tokens", {}),
         ("list_tokens", "GET", f"{API}/auth/tokens", {}),

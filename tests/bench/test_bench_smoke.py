@@ -105,6 +105,22 @@ def test_felt_latency_produces_single_node_and_cross_node_figures(tmp_path: Path
     assert across["requested_on_non_leader"] is True
 
 
+@pytest.mark.postgres
+@pytest.mark.usefixtures("postgres")
+def test_stats_fills_both_stores_and_times_every_call(tmp_path: Path) -> None:
+    result = run_script(
+        "stats.py", tmp_path / "stats.json",
+        "--runs", "2000", "--jobs", "5", "--calls", "2",
+        "--pg-url", "postgresql+psycopg://postgres@127.0.0.1:5432/gnomon_bench_stats_smoke",
+    )  # fmt: skip
+    rows = result["results"]
+    assert [row["backend"] for row in rows] == ["sqlite", "postgres"]
+    for row in rows:
+        assert row["runs"] == 2000 and row["store_mb"] > 0
+        for call in ("stats_24h", "stats_7d", "stats_30d", "runs_page", "runs_page_running"):
+            assert row[call]["calls"] == 2 and row[call]["p50_ms"] > 0
+
+
 def test_startup_produces_first_fire_and_peak_rss(tmp_path: Path) -> None:
     result = run_script(
         "startup.py", tmp_path / "startup.json",

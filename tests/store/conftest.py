@@ -13,7 +13,9 @@ from sqlalchemy.engine import make_url
 from gnomon.store.sql import SqlStore
 from tests.components import connect_pg_admin, pg_admin_url
 
-_TABLES = "jobs, runs, users, api_tokens, audit, nodes, leases, login_failures, deliveries"
+_TABLES = (
+    "jobs, runs, users, api_tokens, audit, nodes, leases, login_failures, deliveries, run_hours"
+)
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +49,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         with store._engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
             conn.execute(text("UPDATE changes SET counter = 0"))
+            conn.execute(text("UPDATE run_hours_sealed SET sealed_until = NULL, generation = 0"))
     finally:
         store.close()
     return pg_url

@@ -15,6 +15,7 @@ from gnomon.api import (
     previews,
     runs,
     scheduler,
+    stats,
     status,
     tokens,
     users,
@@ -95,7 +96,7 @@ def create_app(
     app.after_request(add_nosniff)
     register_error_handlers(app)
     init_auth(app, settings)
-    blueprints = (scheduler.bp, runs.bp, previews.bp, status.bp, status.health, audit.bp)
+    blueprints = (scheduler.bp, runs.bp, stats.bp, previews.bp, status.bp, status.health, audit.bp)
     for blueprint in (*blueprints, deliveries.bp, tokens.bp, users.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app

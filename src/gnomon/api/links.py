@@ -1,7 +1,7 @@
 """OpenAPI links: which value of an answer feeds which next request (a job from the list into
 its detail, update and actions; a run from a page (of a job's runs or of all jobs') into its
 detail and cancel, and into its job; a token into its revocation; a delivery into its run and
-job; a page's cursor into the next page).
+job; a job of the statistics into its detail; a page's cursor into the next page).
 
 Clients and stateful API testers follow them to chain calls. Each operation's id is its view
 function's name (see openapi.document).
@@ -75,6 +75,7 @@ LINKS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
             },
         }
     },
+    "get_stats": {"200": _jobs("$response.body#/data/durations/0/job_id")},
     "get_run": {
         "200": {**_runs("$response.body#/data/id"), **_jobs("$response.body#/data/job_id")}
     },

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from gnomon.domain import AuditEntry, Run, RunPage, RunStatus, TriggerSource, utcnow
+from gnomon.domain import (
+    AuditEntry,
+    Run,
+    RunPage,
+    RunStats,
+    RunStatus,
+    TriggerSource,
+    hour_start,
+    utcnow,
+)
 from gnomon.errors import (
     Problem,
     RunIdAmbiguous,
@@ -23,6 +33,25 @@ MAX_PAGE = 500
 MIN_ID_PREFIX = 4
 #: How many of the runs an ambiguous shortened id starts an error lists.
 AMBIGUOUS_LISTED = 10
+
+
+#: The windows before now whose runs the statistics total, by name.
+STATS_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
+DEFAULT_STATS_RANGE = timedelta(hours=24)
+#: The most hours one statistics answer holds: 31 days.
+MAX_HOURS = 31 * 24
+#: The jobs whose durations the statistics give: those whose runs took the most time.
+DURATION_JOBS = 10
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    """Run statistics as asked for: the instant they were read at, the range of hours."""
+
+    now: datetime
+    since: datetime
+    until: datetime
+    stats: RunStats
 
 
 class RunService:
@@ -95,6 +124,39 @@ class RunService:
             cursor=cursor,
             as_of=self._clock(),
         )
+
+    def run_stats(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        job_id: str | None = None,
+    ) -> StatsReport:
+        """Run statistics (see Store.run_stats) of the hours from the one holding `since` until
+        `until` (by default the last 24 hours up to now), with totals for each of STATS_WINDOWS
+        before now; of one job (also a removed one) or of all.
+
+        Raises ValidationFailed when `until` is not after `since`, or the range holds more
+        than MAX_HOURS hours.
+        """
+        now = self._clock()
+        until = until or now
+        since = since or until - DEFAULT_STATS_RANGE
+        if until <= since:
+            raise ValidationFailed([Problem("until", "must be later than since")])
+        if until - hour_start(since) > timedelta(hours=MAX_HOURS):
+            days = MAX_HOURS // 24
+            raise ValidationFailed(
+                [Problem("since", f"must be at most {MAX_HOURS} hours ({days} days) before until")]
+            )
+        stats = self.store.run_stats(
+            since,
+            until,
+            [now - window for window in STATS_WINDOWS.values()],
+            as_of=now,
+            job_id=job_id,
+            duration_jobs=DURATION_JOBS,
+        )
+        return StatsReport(now, hour_start(since), until, stats)
 
     def job_timezone(self, job_id: str) -> ZoneInfo | None:
         """The timezone a job's run times are shown in, or None once the job is gone."""
@@ -171,6 +233,8 @@ def _hyphenated(prefix: str) -> str:
     cuts = [cut for cut in (8, 12, 16, 20) if cut < len(prefix)]
     pieces = [prefix[a:b] for a, b in zip([0, *cuts], [*cuts, len(prefix)], strict=True)]
     return "-".join(pieces)
+
+
 def _timezone(trigger: Mapping[str, Any] | None) -> ZoneInfo | None:
     name = trigger.get("timezone") if trigger is not None else None
     if not isinstance(name, str):

@@ -24,6 +24,7 @@ from gnomon.domain import (
     Route,
     Run,
     RunPage,
+    RunStats,
     RunStatus,
     RunUpdate,
     TriggerSource,
@@ -333,6 +334,30 @@ class Store(ABC):
 
         Items leave out `output` and `traceback` (None) to keep pages light. Raises
         ValidationFailed for a limit below 1 or a cursor that is not one of a page's.
+        """
+
+    @abstractmethod
+    def run_stats(
+        self,
+        since: datetime,
+        until: datetime,
+        windows: Sequence[datetime],
+        as_of: datetime,
+        job_id: str | None = None,
+        duration_jobs: int = 20,
+    ) -> RunStats:
+        """Statistics of the runs (of one job, or of all), counted by the UTC hour they were
+        queued in:
+
+        - `totals`: per start in `windows`, the runs of each status queued since then;
+        - `hours`: every hour from the one holding `since` to the one before `until`, with the
+          runs of each status queued in it (and before `until`);
+        - `durations`: for the `duration_jobs` jobs whose succeeded runs in those hours took the
+          most time in all (most first), per hour with such runs, their count, total and
+          percentiles (domain.PERCENTILES).
+
+        Fires claimed ahead of their time and not due at `as_of` are not counted. Hours that
+        are over are sealed on the way (see store/sql_stats.py): a read that may write.
         """
 
     @abstractmethod

@@ -48,6 +48,7 @@ from gnomon.store.sql_batch import run_params, update_runs
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.sql_events import Ended, record_events, retry_policies, routes_of_jobs
 from gnomon.store.sql_nodes import check_fence
+from gnomon.store.sql_stats import reseal_pruned
 from gnomon.store.storable import holdable, storable_text
 from gnomon.store.tables import deliveries, jobs, runs
 
@@ -545,7 +546,9 @@ class SqlRuns(SqlBase):
         )
         with self._write() as conn:
             conn.execute(done_deliveries)
-            return conn.execute(stmt).rowcount
+            deleted = conn.execute(stmt).rowcount
+            reseal_pruned(conn, self._is_pg, finished_before)
+            return deleted
 
 
 # Built once: job_runs serves every GET of one job.

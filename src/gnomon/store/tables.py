@@ -11,10 +11,12 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -225,4 +227,35 @@ deliveries = Table(
     Index("ix_deliveries_next_attempt_at", "next_attempt_at"),
     Index("ix_deliveries_created_at", "created_at", "id"),
     Index("ix_deliveries_job_id_created_at", "job_id", "created_at", "id"),
+)
+
+# Run statistics of the hours that are over and settled ("sealed"; see store/sql_stats.py): per
+# hour (UTC), job and status, the runs queued then, with the sum and percentiles of the durations
+# (succeeded runs only). Rows with job_id "" (no job has that id) hold the hour over all jobs.
+run_hours = Table(
+    "run_hours",
+    metadata,
+    Column("job_id", String(64), nullable=False),
+    Column("hour", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("runs", Integer, nullable=False),
+    Column("timed", Integer, nullable=False),  # runs with a duration
+    Column("total_ms", BigInteger, nullable=True),
+    Column("p50_ms", Float, nullable=True),
+    Column("p90_ms", Float, nullable=True),
+    Column("p99_ms", Float, nullable=True),
+    PrimaryKeyConstraint("job_id", "hour", "status", name="pk_run_hours"),
+    # Which jobs took the most time in a range, from the index alone.
+    Index("ix_run_hours_status_hour", "status", "hour", "job_id", "total_ms"),
+)
+
+# One row (id=1): every hour before `sealed_until` is in run_hours, and no run queued before it
+# changes any more. `generation` grows whenever run_hours is rewritten (pruning), so a sealer
+# that read the runs before cannot write what it read.
+run_hours_sealed = Table(
+    "run_hours_sealed",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("sealed_until", UtcDateTime, nullable=True),
+    Column("generation", BigInteger, nullable=False),
 )

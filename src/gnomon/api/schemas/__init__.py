@@ -36,6 +36,7 @@ from gnomon.api.schemas.jobs import (
     RunQuery,
     TriggerInput,
 )
+from gnomon.api.schemas.stats import Stats, StatsQuery
 
 JobEnvelope = envelope("JobEnvelope", Job)
 JobListEnvelope = envelope("JobListEnvelope", list[Job])
@@ -48,6 +49,7 @@ StatusEnvelope = envelope("StatusEnvelope", Status)
 AuditEnvelope = envelope("AuditEnvelope", AuditPage)
 DeliveryPageEnvelope = envelope("DeliveryPageEnvelope", DeliveryPage)
 HealthEnvelope = envelope("HealthEnvelope", Health)
+StatsEnvelope = envelope("StatsEnvelope", Stats)
 CsrfEnvelope = envelope("CsrfEnvelope", CsrfToken)
 LoginEnvelope = envelope("LoginEnvelope", LoginResult)
 MeEnvelope = envelope("MeEnvelope", UserDoc | None)
@@ -69,6 +71,7 @@ __all__ = [
     "PreviewInput",
     "Run",
     "RunQuery",
+    "StatsQuery",
     "Token",
     "TokenInput",
     "TriggerInput",

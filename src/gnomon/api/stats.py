@@ -1,0 +1,72 @@
+"""Run statistics for the console's overview and charts (view permission)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response
+
+from gnomon.api import schemas as s
+from gnomon.api.access import VIEW, require
+from gnomon.api.envelope import success
+from gnomon.api.openapi import document
+from gnomon.api.params import Query
+from gnomon.api.state import state
+from gnomon.domain import PERCENTILES, RunStatus, StatusCounts
+from gnomon.services.documents import iso
+from gnomon.services.runs import STATS_WINDOWS, StatsReport
+
+bp = Blueprint("stats", __name__, url_prefix="/api/v1/scheduler")
+
+_PERCENTILE_KEYS = [f"p{round(p * 100)}_ms" for p in PERCENTILES]
+
+
+@bp.get("/stats")
+@document(s.StatsEnvelope, errors=(400, 401), query=s.StatsQuery, tag="runs")
+@require(VIEW)
+def get_stats() -> Response:
+    """Run statistics → {now, since, until, totals, hours, durations}.
+
+    ?since=&until=&job_id=. Runs are counted by the UTC hour they were queued in: totals of
+    the last 24 h and 7 days by status, every hour of the range by status, and duration
+    percentiles per job and hour. Raises ValidationFailed (per query parameter).
+    """
+    query = Query()
+    since = query.instant("since")
+    until = query.instant("until")
+    job_id = query.text("job_id", max_length=64)
+    query.done()
+    report = state().runtime.runs.run_stats(since=since, until=until, job_id=job_id)
+    return success(stats_document(report))
+
+
+def stats_document(report: StatsReport) -> dict[str, Any]:
+    stats = report.stats
+    return {
+        "now": iso(report.now),
+        "since": iso(report.since),
+        "until": iso(report.until),
+        "totals": {
+            name: _counts(found) for name, found in zip(STATS_WINDOWS, stats.totals, strict=True)
+        },
+        "hours": [{"start": iso(hour.start), "counts": _counts(hour)} for hour in stats.hours],
+        "durations": [
+            {
+                "job_id": job_id,
+                "points": [
+                    {
+                        "start": iso(point.start),
+                        "count": point.count,
+                        "total_ms": point.total_ms,
+                        **dict(zip(_PERCENTILE_KEYS, point.percentiles, strict=True)),
+                    }
+                    for point in points
+                ],
+            }
+            for job_id, points in stats.durations.items()
+        ],
+    }
+
+
+def _counts(found: StatusCounts) -> dict[str, int]:
+    return {status.value: found.counts[status] for status in RunStatus}
