@@ -4,7 +4,8 @@
 
 Starts the same real server process the browser tests use (tests/web/serve_console.py on a
 temporary store), logs in as admin with Debian's chromium, runs one job so that the history and
-run pages have content, and saves login, jobs, job (with the trigger editor) and run pages.
+run pages have content, and saves login, jobs, job (with the trigger editor), run and runs
+pages.
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ def main() -> int:
                     page.goto(run_path)
                     expect(page.locator("#run-output")).to_contain_text(re.compile("backup done"))
                     shoot(page, args.out, "run", size)
+                    page.goto("/runs?status=succeeded,failed")
+                    expect(page.locator("#all-runs-table tbody tr").first).to_be_visible()
+                    shoot(page, args.out, "runs", size)
                     context.close()
                 context = browser.new_context(base_url=server.url, viewport=SIZES["desktop"])
                 context.add_init_script(CHINESE)
@@ -102,6 +106,9 @@ def main() -> int:
                 page.goto("/jobs/backup")
                 expect(page.locator("#trigger-form[data-ready]")).to_be_attached()
                 shoot(page, args.out, "job-zh", "desktop")
+                page.goto("/runs")
+                expect(page.locator("#all-runs-table tbody tr").first).to_be_visible()
+                shoot(page, args.out, "runs-zh", "desktop")
                 context.close()
                 browser.close()
         finally:

@@ -353,7 +353,7 @@ def test_phone_width_needs_no_sideways_scrolling(browser: Browser, console: Cons
     page = context.new_page()
     try:
         login(page, "admin")
-        for path in ("/", "/jobs/report"):
+        for path in ("/", "/jobs/report", "/runs"):
             page.goto(path)
             expect(page.locator("#whoami")).to_be_visible()
             page.wait_for_load_state("networkidle")

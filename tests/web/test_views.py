@@ -43,7 +43,13 @@ def client() -> FlaskClient:
 
 @pytest.mark.parametrize(
     ("path", "script"),
-    [("/", "jobs.js"), ("/login", "login.js"), ("/jobs/a.b", "job.js"), ("/runs/x", "run.js")],
+    [
+        ("/", "jobs.js"),
+        ("/login", "login.js"),
+        ("/jobs/a.b", "job.js"),
+        ("/runs", "runs.js"),
+        ("/runs/x", "run.js"),
+    ],
 )
 def test_pages_are_shells_loading_their_module_under_a_strict_policy(
     client: FlaskClient, path: str, script: str

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template
 
+from gnomon.domain import RunStatus
+
 bp = Blueprint(
     "console",
     __name__,
@@ -24,7 +26,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def _page(template: str, **context: str) -> Response:
+def _page(template: str, **context: object) -> Response:
     response = Response(render_template(template, **context))
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -51,6 +53,12 @@ def login_page() -> Response:
 def job_page(job_id: str) -> Response:
     """One job: details, trigger editor, actions and run history."""
     return _page("job.html", page="job", job_id=job_id)
+
+
+@bp.get("/runs")
+def runs_page() -> Response:
+    """Runs of every job, filtered and paged; the filters and the page live in the URL."""
+    return _page("runs.html", page="runs", statuses=[status.value for status in RunStatus])
 
 
 @bp.get("/runs/<run_id>")
