@@ -118,3 +118,61 @@ def test_viewer_may_read_and_anonymous_may_not(auth: AuthActions, client: FlaskC
     assert_error(client.get(STATS), 401, "AUTHENTICATION_REQUIRED")
     auth.login("viewer")
     assert assert_ok(auth.get(STATS))["totals"]["24h"]["queued"] == 0
+
+
+CHART = f"{STATS}/runs-per-hour.svg"
+
+
+def test_chart_draws_the_hours_bars_stacked_by_status(admin: AuthActions, runtime: Runtime) -> None:
+    now = datetime.now(UTC)
+    add_run(runtime, "report", now - timedelta(hours=2), RunStatus.SUCCEEDED, 10)
+    add_run(runtime, "report", now - timedelta(hours=2), RunStatus.FAILED, 10)
+    response = admin.get(CHART, query_string={"tz": "Asia/Shanghai"})
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    svg = response.get_data(as_text=True)
+    assert svg.startswith("<svg ") and svg.endswith("</svg>")
+    assert "<script" not in svg
+    assert svg.count('class="bar"') == 2
+    assert 'data-status="failed" data-count="1"' in svg
+    assert "Times in Asia/Shanghai" in svg and "Succeeded" in svg and "Failed" in svg
+    zh = admin.get(CHART, query_string={"lang": "zh"}).get_data(as_text=True)
+    assert "成功" in zh and "时间为 UTC" in zh
+
+
+def test_chart_of_no_runs_says_so(admin: AuthActions) -> None:
+    query = {"since": "2020-01-01T00:00:00Z", "until": "2020-01-02T00:00:00Z"}
+    svg = admin.get(CHART, query_string=query).get_data(as_text=True)
+    assert 'class="bar"' not in svg and "No runs in these hours" in svg
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"tz": "Mars/Olympus"}, "tz"),
+        ({"tz": "<script>"}, "tz"),
+        ({"lang": "fr"}, "lang"),
+        ({"since": "x"}, "since"),
+    ],
+)
+def test_chart_query_problems_are_named(
+    admin: AuthActions, query: dict[str, Any], field: str
+) -> None:
+    body = assert_error(admin.get(CHART, query_string=query), 400, "VALIDATION_ERROR")
+    assert [detail["field"] for detail in body["details"]] == [field]
+
+
+def test_chart_needs_a_login_and_a_viewer_may_see_it(
+    auth: AuthActions, client: FlaskClient
+) -> None:
+    assert_error(client.get(CHART), 401, "AUTHENTICATION_REQUIRED")
+    auth.login("viewer")
+    assert auth.get(CHART).status_code == 200
+
+
+def test_document_says_the_chart_is_svg(admin: AuthActions) -> None:
+    doc = admin.get(f"{API}/openapi.json").get_json()
+    answer = doc["paths"]["/api/v1/scheduler/stats/runs-per-hour.svg"]["get"]["responses"]["200"]
+    assert list(answer["content"]) == ["image/svg+xml"]

@@ -62,6 +62,12 @@ spec = SpecTree(
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
+#: The GET operations whose answer (200) is not JSON, and what it is.
+NOT_JSON = {
+    "/metrics": "text/plain",
+    "/api/v1/scheduler/stats/runs-per-hour.svg": "image/svg+xml",
+}
+
 
 def document(
     ok: type[BaseModel] | None,
@@ -112,9 +118,10 @@ def build_document() -> dict[str, Any]:
             }
             if not operation.get("security"):
                 operation["security"] = []
-    doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"] = {
-        "text/plain": {"schema": {"type": "string"}}
-    }
+    for path, media_type in NOT_JSON.items():
+        doc["paths"][path]["get"]["responses"]["200"]["content"] = {
+            media_type: {"schema": {"type": "string"}}
+        }
     add_links(doc)
     doc["servers"] = [{"url": "/"}]
     doc["info"]["description"] += "\n\nError `message_code`s, by status:\n\n" + _code_table()

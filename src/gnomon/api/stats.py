@@ -1,20 +1,25 @@
-"""Run statistics for the console's overview and charts (view permission)."""
+"""Run statistics for the console's overview, as data and as a chart (view permission)."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from flask import Blueprint, Response
 
 from gnomon.api import schemas as s
 from gnomon.api.access import VIEW, require
-from gnomon.api.envelope import success
+from gnomon.api.charts import runs_per_hour_svg
+from gnomon.api.envelope import language, success
+from gnomon.api.messages import LANGUAGES
 from gnomon.api.openapi import document
 from gnomon.api.params import Query
 from gnomon.api.state import state
 from gnomon.domain import PERCENTILES, RunStatus, StatusCounts
+from gnomon.errors import Problem, TriggerInvalid
 from gnomon.services.documents import iso
 from gnomon.services.runs import STATS_WINDOWS, StatsReport
+from gnomon.triggers.timezones import resolve_timezone
 
 bp = Blueprint("stats", __name__, url_prefix="/api/v1/scheduler")
 
@@ -38,6 +43,40 @@ def get_stats() -> Response:
     query.done()
     report = state().runtime.runs.run_stats(since=since, until=until, job_id=job_id)
     return success(stats_document(report))
+
+
+@bp.get("/stats/runs-per-hour.svg")
+@document(None, errors=(400, 401), query=s.ChartQuery, tag="runs")
+@require(VIEW)
+def runs_per_hour_chart() -> Response:
+    """Runs per hour, stacked by status, as an SVG image.
+
+    The same ?since=&until=&job_id= as the statistics, plus &tz= (an IANA timezone for the
+    time axis, default UTC) and &lang=en|zh (default: as for every answer). Raises
+    ValidationFailed (per query parameter).
+    """
+    query = Query()
+    since = query.instant("since")
+    until = query.instant("until")
+    job_id = query.text("job_id", max_length=64)
+    zone_name = query.text("tz", max_length=64)
+    lang = query.text("lang", max_length=2)
+    if lang is not None and lang not in LANGUAGES:
+        query.problems.append(Problem("lang", f"must be one of {', '.join(LANGUAGES)}"))
+    zone = None
+    if zone_name is not None:
+        try:
+            zone = resolve_timezone(zone_name, field="tz")
+        except TriggerInvalid as exc:
+            query.problems.extend(exc.problems)
+    query.done()
+    report = state().runtime.runs.run_stats(since=since, until=until, job_id=job_id)
+    svg = runs_per_hour_svg(report.stats.hours, zone or UTC, lang or language())
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "no-store"
+    # An image, never a document that could run anything, wherever it is opened.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 def stats_document(report: StatsReport) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from gnomon.api.schemas.jobs import (
     RunQuery,
     TriggerInput,
 )
-from gnomon.api.schemas.stats import Stats, StatsQuery
+from gnomon.api.schemas.stats import ChartQuery, Stats, StatsQuery
 
 JobEnvelope = envelope("JobEnvelope", Job)
 JobListEnvelope = envelope("JobListEnvelope", list[Job])
@@ -63,6 +63,7 @@ __all__ = [
     "AllRunsQuery",
     "AuditEntry",
     "AuditQuery",
+    "ChartQuery",
     "CountQuery",
     "DeliveryQuery",
     "ErrorEnvelope",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from gnomon.api.schemas.envelopes import Strict, Text
@@ -67,4 +69,15 @@ class StatsQuery(Strict):
     until: Instant | None = Field(default=None, description="Up to this time; default: now.")
     job_id: Text = Field(
         default=None, max_length=64, description="Runs of this job only (also of a removed one)."
+    )
+
+
+class ChartQuery(StatsQuery):
+    tz: Text = Field(
+        default=None,
+        max_length=64,
+        description="The IANA timezone of the time axis (default UTC), e.g. Asia/Shanghai.",
+    )
+    lang: Literal["en", "zh"] | None = Field(
+        default=None, description="The chart's words; default: as for every answer."
     )
