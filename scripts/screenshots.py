@@ -4,8 +4,8 @@
 
 Starts the same real server process the browser tests use (tests/web/serve_console.py on a
 temporary store), logs in as admin with Debian's chromium, runs one job so that the history and
-run pages have content, and saves login, jobs, job (with the trigger editor), run and runs
-pages.
+run pages have content, and saves login, overview, jobs, job (with the trigger editor), run
+and runs pages.
 """
 
 from __future__ import annotations
@@ -71,9 +71,14 @@ def main() -> int:
                     page.get_by_label("Username").fill("admin")
                     page.get_by_label("Password").fill(PASSWORDS["admin"])
                     page.get_by_role("button", name="Log in").click()
-                    expect(page.locator("#jobs-table tbody tr").first).to_be_visible()
+                    expect(page.locator("#ov-scheduler-state")).to_be_visible()
                     run_path = run_path or run_once(page)
                     page.goto("/")
+                    expect(page.locator("#ov-next tbody tr").first).to_be_visible()
+                    expect(page.locator("#ov-chart")).to_have_attribute("src", re.compile("svg"))
+                    page.wait_for_load_state("networkidle")
+                    shoot(page, args.out, "overview", size)
+                    page.goto("/jobs")
                     expect(page.locator("#jobs-table tbody tr").first).to_be_visible()
                     shoot(page, args.out, "jobs", size)
                     page.goto("/jobs/report")
@@ -101,6 +106,10 @@ def main() -> int:
                 page.locator("#username").fill("admin")
                 page.locator("#password").fill(PASSWORDS["admin"])
                 page.locator("#password").press("Enter")
+                expect(page.locator("#ov-next tbody tr").first).to_be_visible()
+                page.wait_for_load_state("networkidle")
+                shoot(page, args.out, "overview-zh", "desktop")
+                page.goto("/jobs")
                 expect(page.locator("#jobs-table tbody tr").first).to_be_visible()
                 shoot(page, args.out, "jobs-zh", "desktop")
                 page.goto("/jobs/backup")

@@ -61,7 +61,7 @@ def page(browser: Browser, console: ConsoleServer) -> Iterator[Page]:
     assert not errors, f"JavaScript errors: {errors}"
 
 
-def login(page: Page, username: str, path: str = "/") -> None:
+def login(page: Page, username: str, path: str = "/jobs") -> None:
     """Log in through the login form and land on `path`."""
     page.goto(f"/login?next={path}")
     page.get_by_label("Username").fill(username)

@@ -51,6 +51,12 @@ command = ["true"]
 trigger = { type = "cron", expression = "0 0 4 * * * 2099" }
 
 [[jobs]]
+id = "flaky"
+name = "Flaky import"
+command = ["sh", "-c", "echo importing; sleep 4; echo source unreachable >&2; exit 3"]
+trigger = { type = "cron", expression = "0 0 5 * * * 2099" }
+
+[[jobs]]
 id = "frozen"
 name = "Locked job"
 command = ["true"]

@@ -54,7 +54,9 @@ def test_login_rejects_a_wrong_password_then_opens_the_jobs_table(
     page.get_by_label("Password").fill("admin-password")
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(f"{console.url}/")
-    expect(page.locator("#jobs-table tbody tr")).to_have_count(5)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Jobs").click()
+    expect(page.locator("#jobs-table tbody tr")).to_have_count(6)
     expect(page.locator("#scheduler-banner")).to_be_hidden()
     # Everything the console loads comes from this server: no CDN, no third party.
     assert requests
@@ -99,7 +101,7 @@ def test_login_form_stays_shut_until_its_script_handles_it(
     # With its script, the same Enter in the same field submits (the watch above sees it), and
     # the script logs in.
     page.unroute("**/login.js")
-    page.goto("/login?next=/")
+    page.goto("/login?next=/jobs")
     expect(page.get_by_role("button", name="Log in")).to_be_enabled()
     page.get_by_label("Username").fill("admin")
     page.get_by_label("Password").fill("admin-password")
@@ -108,7 +110,7 @@ def test_login_form_stays_shut_until_its_script_handles_it(
     assert watched(page, "submits") == 1
     assert posts == [f"{console.url}/api/v1/auth/login"]
     assert "password" not in page.url
-    expect(page.locator("#jobs-table tbody tr")).to_have_count(5)
+    expect(page.locator("#jobs-table tbody tr")).to_have_count(6)
 
 
 def test_jobs_table_shows_state_trigger_and_times_and_filters(admin_page: Page) -> None:
@@ -165,7 +167,7 @@ def test_admin_sees_cron_preview_and_field_errors_then_saves_the_new_trigger(
     expect(page.locator("#job-next-times li").first).to_contain_text("09:15:00")
     expect(save).to_be_disabled()
 
-    page.goto("/")
+    page.goto("/jobs")
     row = page.locator("#jobs-table tr[data-job-id=report]")
     expect(row).to_contain_text("09:15")
 
@@ -293,7 +295,7 @@ def forged_write(page: Page, path: str, with_token: bool = True) -> Any:
 def test_viewer_sees_no_write_controls_and_a_forged_write_is_refused(viewer_page: Page) -> None:
     page = viewer_page
     expect(page.locator("#whoami")).to_contain_text("viewer")
-    expect(page.locator("#jobs-table tbody tr")).to_have_count(5)
+    expect(page.locator("#jobs-table tbody tr")).to_have_count(6)
     expect(page.get_by_role("button", name="Reload from configuration")).to_have_count(0)
 
     open_job(page, "report")
@@ -330,13 +332,13 @@ def test_chinese_is_remembered_and_the_api_answers_in_chinese(admin_page: Page) 
 
 
 def test_keyboard_alone_logs_in_and_focus_stays_visible(page: Page) -> None:
-    page.goto("/login")
+    page.goto("/login?next=/jobs")
     expect(page.get_by_label("Username")).to_be_focused()
     page.keyboard.type("admin")
     page.keyboard.press("Tab")
     page.keyboard.type("admin-password")
     page.keyboard.press("Enter")
-    expect(page.locator("#jobs-table tbody tr")).to_have_count(5)
+    expect(page.locator("#jobs-table tbody tr")).to_have_count(6)
     page.get_by_label("Search by id or name").focus()
     page.keyboard.press("Shift+Tab")
     expect(page.get_by_label("State")).to_be_focused()
@@ -353,7 +355,7 @@ def test_phone_width_needs_no_sideways_scrolling(browser: Browser, console: Cons
     page = context.new_page()
     try:
         login(page, "admin")
-        for path in ("/", "/jobs/report", "/runs"):
+        for path in ("/", "/jobs", "/jobs/report", "/runs"):
             page.goto(path)
             expect(page.locator("#whoami")).to_be_visible()
             page.wait_for_load_state("networkidle")

@@ -66,7 +66,7 @@ def test_login_page_of_a_logged_in_user_never_sends_it_to_another_site(
     login(page, "viewer")
     page.goto(f"/login?next={TAB_TRICK}")
     expect(page).to_have_url(f"{console.url}/")
-    expect(page.locator("#jobs-table tbody tr").first).to_be_visible()
+    expect(page.locator("#ov-scheduler-state")).to_be_visible()
     assert seen == []
 
 

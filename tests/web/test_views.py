@@ -44,7 +44,8 @@ def client() -> FlaskClient:
 @pytest.mark.parametrize(
     ("path", "script"),
     [
-        ("/", "jobs.js"),
+        ("/", "overview.js"),
+        ("/jobs", "jobs.js"),
         ("/login", "login.js"),
         ("/jobs/a.b", "job.js"),
         ("/runs", "runs.js"),
@@ -106,3 +107,10 @@ def test_every_ui_string_exists_in_english_and_chinese() -> None:
     assert messages["en"] == messages["zh"]
     missing = _used_keys() - messages["en"]
     assert not missing, f"untranslated keys: {sorted(missing)}"
+
+
+def test_the_old_home_page_filters_lead_to_the_jobs_table(client: FlaskClient) -> None:
+    response = client.get("/?state=paused&q=back+up")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/jobs?state=paused&q=back+up"
+    assert client.get("/").status_code == 200

@@ -6,7 +6,9 @@ send the browser to the login page on a 401. So the console can do nothing the A
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from gnomon.domain import RunStatus
 
@@ -38,6 +40,18 @@ def _page(template: str, **context: object) -> Response:
 
 
 @bp.get("/")
+def overview_page() -> Response:
+    """The home page: counts, charts, runs going on and gone wrong, next fires, the scheduler.
+
+    The jobs table lived here before: its filters (?state=, ?q=) lead to it still.
+    """
+    if "state" in request.args or "q" in request.args:
+        query = urlencode(list(request.args.items(multi=True)))
+        return redirect(f"{url_for('console.jobs_page')}?{query}")  # type: ignore[return-value]
+    return _page("overview.html", page="overview")
+
+
+@bp.get("/jobs")
 def jobs_page() -> Response:
     """The jobs table."""
     return _page("jobs.html", page="jobs")

@@ -1,0 +1,131 @@
+"""The overview (home page) in a real browser: the scheduler and its node, jobs by state, runs by
+status, a run going on with its elapsed time, a failure linked to its run, the next fires, and
+the runs-per-hour chart drawn from real run history; as admin, as viewer, in Chinese."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.servers import Client, ok
+from tests.web.server import PASSWORDS, ConsoleServer
+from tests.web.test_runs_page import run_and_wait
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+
+@pytest.fixture(scope="module")
+def admin_api(console: ConsoleServer) -> Iterator[Client]:
+    client = Client(console.url).login("admin", PASSWORDS["admin"])
+    yield client
+    client.http.close()
+
+
+@pytest.fixture(scope="module")
+def history(admin_api: Client) -> dict[str, str]:
+    """A failed run of `flaky` and a succeeded one of `report`, both finished (the runs page's
+    tests count the runs of `cleanup`)."""
+    return {
+        "failed": run_and_wait(admin_api, "flaky"),
+        "succeeded": run_and_wait(admin_api, "report"),
+    }
+
+
+def chart_of(page: Page) -> dict[str, Any]:
+    """The chart image as the browser loaded it, and the SVG it shows."""
+    chart = page.locator("#ov-chart")
+    expect(chart).to_have_attribute("src", re.compile(r"runs-per-hour\.svg\?"))
+    loaded = "() => { const i = document.querySelector('#ov-chart');"
+    page.wait_for_function(loaded + " return i.complete && i.naturalWidth > 0; }")
+    result: dict[str, Any] = page.evaluate(
+        """async () => {
+            const image = document.querySelector("#ov-chart");
+            const answer = await fetch(image.src, {credentials: "same-origin"});
+            return {width: image.naturalWidth, height: image.naturalHeight, alt: image.alt,
+                    type: answer.headers.get("content-type"), svg: await answer.text()};
+        }"""
+    )
+    return result
+
+
+def test_admin_overview_shows_the_scheduler_jobs_runs_chart_and_next_fires(
+    admin_page: Page, admin_api: Client, history: dict[str, str]
+) -> None:
+    page = admin_page
+    page.get_by_role("link", name="gnomon").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+    expect(page.locator("#ov-scheduler-state")).to_have_text("Running")
+    leader = ok(admin_api.request("GET", "/api/v1/scheduler/status"))["leader"]
+    expect(page.locator("#ov-scheduler")).to_contain_text(leader)
+    expect(page.locator("#ov-jobs a[href='/jobs?state=scheduled']")).to_contain_text("Scheduled")
+
+    failed_24h = page.locator("#ov-run-counts tr[data-status=failed] td").first
+    expect(failed_24h).not_to_have_text("0")
+    failed_24h.locator("a").click()
+    expect(page).to_have_url(re.compile(r"/runs\?status=failed&since="))
+    expect(page.locator(f"#all-runs-table tr[data-run-id='{history['failed']}']")).to_be_visible()
+    page.go_back()
+
+    problem = page.locator(f"#ov-problems tr[data-run-id='{history['failed']}']")
+    expect(problem).to_contain_text("flaky")
+    expect(problem.locator("[data-status]")).to_have_text("Failed")
+    expect(page.locator("#ov-next tr[data-job-id=report]")).to_contain_text("02:30:00")
+
+    chart = chart_of(page)
+    assert chart["width"] > 0 and chart["height"] > 0
+    assert chart["type"].startswith("image/svg+xml")
+    bars = re.findall(r'class="bar" data-status="(\w+)" data-count="(\d+)"', chart["svg"])
+    assert {"succeeded", "failed"} <= {status for status, _ in bars}, chart["svg"][:500]
+    assert sum(int(count) for _, count in bars) >= 2
+    assert re.search(r"\d+ runs in all", chart["alt"])
+
+    problem.locator("a").filter(has_text="Failed").click()
+    expect(page).to_have_url(re.compile(f"/runs/{history['failed']}$"))
+    expect(page.locator("#run-details")).to_contain_text("exit")
+
+
+def test_a_run_going_on_is_shown_with_its_elapsed_time_then_as_a_failure(
+    admin_page: Page, admin_api: Client
+) -> None:
+    page = admin_page
+    run_id = ok(admin_api.request("POST", "/api/v1/scheduler/jobs/flaky/actions/run"))["run_id"]
+    page.goto("/")
+    row = page.locator(f"#ov-running tr[data-run-id='{run_id}']")
+    expect(row).to_contain_text("flaky")
+    elapsed = row.locator(".elapsed")
+    expect(elapsed).to_have_text(re.compile(r"^(\d+(\.\d+)? s|\d+ ms|Waiting to start)$"))
+    first = elapsed.inner_text()
+    expect(elapsed).not_to_have_text(first)  # it ticks every second
+    # While a run goes on the page refreshes every 2 s: the run ends (4 s) and moves.
+    expect(row).to_have_count(0, timeout=15_000)
+    problem = page.locator(f"#ov-problems tr[data-run-id='{run_id}']")
+    expect(problem.locator("[data-status]")).to_have_text("Failed")
+
+
+def test_viewer_sees_the_overview_without_any_write_control(
+    viewer_page: Page, history: dict[str, str]
+) -> None:
+    page = viewer_page
+    page.goto("/")
+    expect(page.locator("#ov-scheduler-state")).to_have_text("Running")
+    expect(page.locator(f"#ov-problems tr[data-run-id='{history['failed']}']")).to_be_visible()
+    assert chart_of(page)["svg"].count('class="bar"') > 0
+    expect(page.locator("button:visible")).to_have_count(1)  # Log out
+
+
+def test_overview_in_chinese_draws_the_chart_in_chinese(
+    admin_page: Page, history: dict[str, str]
+) -> None:
+    page = admin_page
+    page.goto("/")
+    page.get_by_label("Language").select_option("zh")
+    expect(page.get_by_role("heading", level=1)).to_have_text("概览")
+    expect(page.locator("#ov-scheduler-state")).to_have_text("运行中")
+    chart = chart_of(page)
+    assert "lang=zh" in page.locator("#ov-chart").get_attribute("src")  # type: ignore[operator]
+    assert "成功" in chart["svg"] and "次" in chart["alt"]
+    page.get_by_label("语言").select_option("en")
