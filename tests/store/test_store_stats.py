@@ -26,10 +26,12 @@ from gnomon.domain import (
     TriggerSource,
     hour_start,
 )
+from gnomon.errors import StoreError
 from gnomon.store import sql_stats
 from gnomon.store.sql import SqlStore
 from gnomon.store.sql_stats import SETTLE, percentile_cont
 from gnomon.store.tables import run_hours, run_hours_sealed
+from tests.store.test_store_contract import run
 
 HOUR = timedelta(hours=1)
 JOBS = ["alpha", "beta", "gamma", "delta"]
@@ -251,6 +253,45 @@ def test_pruning_into_sealed_hours_leaves_the_stats_of_the_runs_kept(
     with store._read() as conn:
         hours = set(conn.execute(select(run_hours.c.hour)).scalars())
     assert min(hours) >= hour_start(cutoff)  # nothing left of the hours pruned
+
+
+def test_a_run_inserted_into_a_sealed_hour_unseals_it_and_is_counted(
+    store: SqlStore, now: datetime
+) -> None:
+    made = make_runs(store, now, count=100)
+    query = queries(now)[1]
+    store.run_stats(as_of=now, **query)
+    assert sealed_until(store) == hour_start(now - SETTLE)
+    # A manual run asked for after the clock stepped back by a day and a half.
+    back = now - timedelta(hours=36, minutes=7)
+    late = run("beta", None, queued_at=back)
+    store.add_manual_run(late, max_instances=5, now=back)
+    assert sealed_until(store) == hour_start(back)
+    store.update_runs([RunUpdate(late.id, RunStatus.CANCELLED, finished_at=back)])
+    made.append(late.replace(status=RunStatus.CANCELLED))
+    older = add(store, "alpha", now - timedelta(hours=50), RunStatus.SUCCEEDED, 12)
+    made.append(older)
+    assert sealed_until(store) == hour_start(older.queued_at)
+    assert_same(store.run_stats(as_of=now, **query), expected(made, as_of=now, **query))
+    assert sealed_until(store) == hour_start(now - SETTLE)  # sealed again, with both counted
+
+
+def test_stats_are_counted_from_the_runs_when_sealing_is_refused(
+    store: SqlStore,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    made = make_runs(store, now, count=100)
+
+    def refuse(budget_s: float | None = None) -> None:
+        raise StoreError("the store at … failed: read-only transaction")
+
+    monkeypatch.setattr(store, "seal_hours", refuse)
+    query = queries(now)[1]
+    assert_same(store.run_stats(as_of=now, **query), expected(made, as_of=now, **query))
+    assert sealed_until(store) is None
+    assert "sealing hours failed" in caplog.text
 
 
 def test_concurrent_sealers_write_every_hour_once(store_url: str, now: datetime) -> None:

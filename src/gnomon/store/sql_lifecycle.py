@@ -34,6 +34,7 @@ from gnomon.store.sql_batch import run_params, start_queued
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.sql_nodes import check_fence
 from gnomon.store.sql_runs import LIGHT_COLUMNS, row_to_run
+from gnomon.store.sql_stats import reopen_sealed
 from gnomon.store.tables import jobs, runs
 
 #: Runs per start_runs call: their ids are bound one parameter each (an IN list lets SQLite
@@ -134,6 +135,7 @@ class SqlLifecycle(SqlBase):
             if len(found) >= max_instances:
                 raise JobAlreadyRunning(run.job_id, found[0], max_instances)
             conn.execute(runs.insert(), run_params(run))
+            reopen_sealed(conn, run.queued_at)
             if audit is not None:
                 insert_audit(conn, [audit])
         return run

@@ -48,7 +48,7 @@ from gnomon.store.sql_batch import run_params, update_runs
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.sql_events import Ended, record_events, retry_policies, routes_of_jobs
 from gnomon.store.sql_nodes import check_fence
-from gnomon.store.sql_stats import reseal_pruned
+from gnomon.store.sql_stats import reopen_sealed, reseal_pruned
 from gnomon.store.storable import holdable, storable_text
 from gnomon.store.tables import deliveries, jobs, runs
 
@@ -196,6 +196,7 @@ class SqlRuns(SqlBase):
     def add_run(self, run: Run, audit: AuditEntry | None = None) -> Run:
         with self._write() as conn:
             conn.execute(runs.insert(), run_params(run))
+            reopen_sealed(conn, run.queued_at)
             if audit is not None:
                 insert_audit(conn, [audit])
         return run

@@ -9,12 +9,17 @@ counted from the runs.
 An hour is sealed when it ended SETTLE ago or more (by the store's clock) and no run queued in
 it is still queued or running: from then on nothing changes its runs, because a run's status
 only ever leaves queued or running, and a run is inserted with queued_at = its writer's now.
-(A node whose clock is behind by more than SETTLE would insert runs into a sealed hour: they
-are listed, but not counted.) Sealing happens in the first statistics read that finds an hour
-to seal: the runs are aggregated in a read, then written in a short write that also moves
-`sealed_until`, a compare-and-set on it and on `generation`, so two sealers never both write an
-hour, and one that read runs before they were pruned writes nothing. prune_runs rewrites the
-hour it cuts into (see reseal_pruned).
+(A run inserted into a sealed hour all the same unseals it: a manual run asked for after the
+clock stepped back, say; see reopen_sealed. Runs the scheduler claims in batches are not
+checked: its clock never goes back, and a node's clock behind the store's by more than SETTLE
+would insert runs that are listed but not counted.)
+
+Sealing happens in the first statistics read that finds an hour to seal: the runs are
+aggregated in a read, then written in a short write that also moves `sealed_until`, a
+compare-and-set on it and on `generation`, so two sealers never both write an hour, and one
+that read runs before they were pruned (or an hour was unsealed) writes nothing. prune_runs
+rewrites the hour it cuts into (see reseal_pruned). A store that refuses the write (busy, or
+one this process may only read) still answers: the hours are counted from the runs.
 
 Percentiles are PostgreSQL's percentile_cont; SQLite has none, so there the durations of the
 hours aggregated (one batch of SEAL_BATCH at most, or the unsealed hours) are read, sorted and
@@ -23,6 +28,7 @@ interpolated in Python by the same definition, which gives the same numbers.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import defaultdict
@@ -41,6 +47,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from gnomon.domain import (
     ACTIVE_STATUSES,
@@ -51,9 +58,12 @@ from gnomon.domain import (
     StatusCounts,
     hour_start,
 )
+from gnomon.errors import StoreError
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.storable import holdable
 from gnomon.store.tables import run_hours, run_hours_sealed, runs
+
+log = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
 #: How long after its end an hour is sealed: runs of it may still be committing, or come from
@@ -124,7 +134,13 @@ class SqlStats(SqlBase):
             state = self._seal_state(conn)
             if state.pending is None:
                 return query.read(conn, state.sealed)
-        self.seal_hours()
+        try:
+            self.seal_hours()
+        except (StoreError, SQLAlchemyError) as exc:
+            # A store this process may only read, or busy: the hours are counted from the runs.
+            log.warning(
+                "run statistics: sealing hours failed, counting them from the runs: %s", exc
+            )
         with self._read() as conn:
             return query.read(conn, _sealed_until(conn)[0])
 
@@ -273,6 +289,20 @@ def reseal_pruned(conn: Connection, is_pg: bool, cutoff: datetime) -> None:
         rows = _with_all_jobs(_aggregate(conn, is_pg, cut, cut + HOUR))
         if rows:
             conn.execute(run_hours.insert(), [row.params() for row in rows])
+
+
+def reopen_sealed(conn: Connection, queued_at: datetime) -> None:
+    """In the transaction inserting a run queued at `queued_at`: should its hour be sealed
+    already (its writer's clock stepped back, or lags the store's), unseal from that hour on,
+    so the run is counted. The statement locks nothing unless it changes something."""
+    hour = hour_start(queued_at)
+    reopened = conn.execute(
+        update(run_hours_sealed)
+        .where(run_hours_sealed.c.id == 1, run_hours_sealed.c.sealed_until > queued_at)
+        .values(sealed_until=hour, generation=run_hours_sealed.c.generation + 1)
+    ).rowcount
+    if reopened:
+        conn.execute(run_hours.delete().where(run_hours.c.hour >= hour))
 
 
 # --- reading -------------------------------------------------------------------------------------
