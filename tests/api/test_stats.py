@@ -102,6 +102,8 @@ def test_stats_of_one_job_and_of_a_range(admin: AuthActions, runtime: Runtime) -
         ({"since": "2026-12-01T00:00:00Z", "until": "2026-12-01T00:00:00Z"}, "until"),
         ({"since": "2026-10-01T00:00:00Z", "until": "2026-11-01T00:00:01Z"}, "since"),
         ({"job_id": "j" * 65}, "job_id"),
+        ({"until": "9999-12-31T23:59:59Z"}, "until"),
+        ({"since": "1969-12-31T23:00:00Z"}, "since"),
     ],
 )
 def test_a_bad_query_field_is_named(admin: AuthActions, query: dict[str, Any], field: str) -> None:

@@ -27,6 +27,7 @@ from gnomon.errors import (
 )
 from gnomon.services.views import Actor
 from gnomon.store.base import Store
+from gnomon.triggers.timezones import END_INSTANT, FIRST_INSTANT, FIRST_YEAR, LAST_YEAR
 
 MAX_PAGE = 500
 #: The fewest characters of a run id (hyphens not counted) that name a run by its start.
@@ -135,9 +136,16 @@ class RunService:
         `until` (by default the last 24 hours up to now), with totals for each of STATS_WINDOWS
         before now; of one job (also a removed one) or of all.
 
-        Raises ValidationFailed when `until` is not after `since`, or the range holds more
-        than MAX_HOURS hours.
+        Raises ValidationFailed when `since` or `until` is outside the years gnomon schedules in
+        (1970-2199), `until` is not after `since`, or the range holds more than MAX_HOURS hours.
         """
+        outside = [
+            Problem(name, f"must be in the years {FIRST_YEAR} to {LAST_YEAR}")
+            for name, value in (("since", since), ("until", until))
+            if value is not None and not FIRST_INSTANT <= value < END_INSTANT
+        ]
+        if outside:
+            raise ValidationFailed(outside)
         now = self._clock()
         until = until or now
         since = since or until - DEFAULT_STATS_RANGE

@@ -77,7 +77,7 @@ SEAL_BUDGET_S = 2.0
 #: The job id of rows over all jobs: no job has an empty id.
 ALL_JOBS = ""
 #: Before every instant gnomon stores: nothing sealed.
-_NOTHING_SEALED = datetime(1, 1, 2, tzinfo=UTC)
+_NOTHING_SEALED = datetime.min.replace(tzinfo=UTC)
 _ALL = [s.value for s in RunStatus]
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _SUCCEEDED = RunStatus.SUCCEEDED.value

@@ -63,7 +63,8 @@ class Stats(BaseModel):
 class StatsQuery(Strict):
     since: Instant | None = Field(
         default=None,
-        description="From the hour holding this time (RFC 3339, with its offset); default: "
+        description="From the hour holding this time (RFC 3339, with its offset, 1970-2199); "
+        "default: "
         "24 hours before until; at most 744 hours (31 days) before until.",
     )
     until: Instant | None = Field(default=None, description="Up to this time; default: now.")
