@@ -233,6 +233,13 @@ def test_the_installed_wheel_serves_a_console_that_logs_in_and_lists_the_jobs(
             page.get_by_label("Password").fill(ADMIN_PASSWORD)
             page.get_by_role("button", name="Log in").click()
             expect(page.locator("#whoami")).to_contain_text("admin", timeout=15_000)
+            # The overview (the home page), its chart drawn by the installed package …
+            expect(page.locator("#ov-next tr[data-job-id=hello]")).to_be_visible()
+            page.wait_for_function(
+                "() => document.querySelector('#ov-chart').naturalWidth > 0", timeout=15_000
+            )
+            # … and the jobs table.
+            page.get_by_role("navigation", name="Main").get_by_role("link", name="Jobs").click()
             row = page.locator("#jobs-table tr[data-job-id=hello]")
             expect(row).to_contain_text("Say hello")
             expect(row.locator("[data-state]")).to_have_text("Scheduled")
