@@ -33,6 +33,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
+from firing import reset_postgres  # noqa: E402
 from servers import percentile, rounded  # noqa: E402
 
 PG_URL = os.environ.get(
@@ -153,17 +154,6 @@ def fill_postgres(url: str, rows: Iterator[tuple]) -> None:
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE runs")
-
-
-def reset_postgres(url: str) -> None:
-    """Drop and create the benchmark's own database (named by the URL)."""
-    import psycopg
-
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    base, _, name = dsn.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def store_size_mb(backend: str, url: str, path: Path | None) -> float:
