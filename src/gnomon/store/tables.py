@@ -116,7 +116,7 @@ runs = Table(
     UniqueConstraint("job_id", "scheduled_for"),
     Index("ix_runs_job_id_queued_at", "job_id", "queued_at", "id"),
     # Runs of a status newest first (pages filtered by status), and, holding every column the
-    # run statistics read, those statistics from the index alone (migration 0006).
+    # run statistics read, those statistics from the index alone (migration 0007).
     Index("ix_runs_status_queued_at", "status", "queued_at", "id", "job_id", "duration_ms"),
     Index("ix_runs_queued_at", "queued_at", "id"),
     Index("ix_runs_retry_of", "retry_of"),

@@ -4,8 +4,8 @@ Statistics over days of a store holding a million runs read these rows instead o
 only the hours not sealed yet (the last one or two) are counted from the runs themselves. The
 table starts empty: the first statistics read seals the hours of the runs already stored.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision: str | None = "0006"
+revision = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -5,8 +5,8 @@ pages filtered by status read it in order, and counts by status and hour and dur
 percentiles over a time range read nothing else (an index-only scan on PostgreSQL, a covering
 index on SQLite), which keeps them fast on a store of a million runs.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0006"
-down_revision: str | None = "0005"
+revision = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 
