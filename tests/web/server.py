@@ -31,6 +31,11 @@ data_dir = "data"
 timezone = "Asia/Shanghai"
 poll_interval = 0.2
 
+[[notifications]]
+id = "ops"
+type = "webhook"
+url = "http://127.0.0.1:9/nobody-listens"  # every send fails: the delivery stays pending
+
 [[jobs]]
 id = "report"
 name = "Nightly report"
@@ -55,6 +60,7 @@ id = "flaky"
 name = "Flaky import"
 command = ["sh", "-c", "echo importing; sleep 4; echo source unreachable >&2; exit 3"]
 trigger = { type = "cron", expression = "0 0 5 * * * 2099" }
+notify = ["ops"]
 
 [[jobs]]
 id = "frozen"

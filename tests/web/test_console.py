@@ -267,6 +267,21 @@ def test_run_now_then_watch_the_run_finish_with_its_output(admin_page: Page) -> 
     expect(row.locator("pre")).to_contain_text("backup done")
 
 
+def test_admin_sees_the_notifications_told_about_a_job(admin_page: Page) -> None:
+    page = admin_page
+    open_job(page, "flaky")
+    page.get_by_role("button", name="Run now").click()
+    confirm(page, "Run “Flaky import” now?")
+    run_id = page.locator("#notice-run-link").get_attribute("href")
+    assert run_id is not None
+    # The run fails; its `failed` event goes to `ops`, whose receiver never answers.
+    row = page.locator(f"#deliveries-table tbody tr:has(a[href='{run_id}'])")
+    expect(row).to_contain_text("failed", timeout=25_000)
+    expect(row).to_contain_text("ops")
+    expect(row.locator(".badge")).to_have_text("Pending")
+    expect(row).to_contain_text("Connect", timeout=25_000)  # the refused attempt's error
+
+
 def test_reload_asks_first_and_reports_what_it_reloaded(admin_page: Page) -> None:
     page = admin_page
     page.get_by_role("button", name="Reload from configuration").click()
@@ -302,6 +317,7 @@ def test_viewer_sees_no_write_controls_and_a_forged_write_is_refused(viewer_page
     for name in ("Pause", "Resume", "Run now", "Reload from configuration", "Save trigger"):
         expect(page.get_by_role("button", name=name)).to_have_count(0)
     expect(page.locator("#trigger-editor")).to_be_hidden()
+    expect(page.locator("#deliveries")).to_be_hidden()  # notifications are for admins
     expect(page.locator("input:visible")).to_have_count(0)
 
     refused = forged_write(page, "/api/v1/scheduler/jobs/report/actions/pause")
