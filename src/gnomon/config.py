@@ -527,6 +527,17 @@ def _to_definition(
         problems.append(
             Problem(f"{where}.args", "applies to Python targets only: put a command's in command")
         )
+    overdue_after = declaration.alert_if_no_success_within
+    retention_days = settings.scheduler.run_retention_days
+    if overdue_after is not None and float(overdue_after) >= retention_days * 86400:
+        # Past the retention, the job's last success may be pruned: it would look overdue.
+        problems.append(
+            Problem(
+                f"{where}.alert_if_no_success_within",
+                f"must be shorter than [scheduler] run_retention_days ({retention_days} days), "
+                "which keeps the runs it is judged on",
+            )
+        )
     problems += json_problems(declaration.args, f"{where}.args")
     problems += json_problems(declaration.kwargs, f"{where}.kwargs")
     problems += setting_problems(

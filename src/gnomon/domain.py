@@ -230,7 +230,11 @@ class RetryPolicy:
             retries=int(data.get("retries", 0)),
             backoff=float(data.get("backoff", 30.0)),
             backoff_max=float(data.get("backoff_max", 3600.0)),
-            on=frozenset(RunStatus(s) for s in data.get("on", ())) or DEFAULT_RETRY_ON,
+            on=(
+                DEFAULT_RETRY_ON
+                if data.get("on") is None
+                else frozenset(RunStatus(s) for s in data["on"])
+            ),
         )
 
 

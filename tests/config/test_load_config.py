@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gnomon.config import load_config
-from gnomon.domain import Isolation
+from gnomon.domain import Isolation, RetryPolicy, RunStatus
 from gnomon.errors import ConfigInvalid
 from gnomon.triggers import load_trigger
 from tests.conftest import WriteConfig
@@ -311,3 +311,62 @@ def test_unknown_variables_are_reported_with_the_files_other_problems(
         "scheduler.pool_sise",
         "GNOMON_LOGGING_LEVL",
     ]
+
+
+RETRIES = """
+[scheduler]
+retries = 2
+retry_backoff = "1m"
+run_retention_days = 7
+
+[[jobs]]
+id = "nightly"
+command = ["true"]
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
+retry_on = ["failed", "interrupted"]
+retry_backoff_max = "10m"
+alert_if_no_success_within = "26h"
+
+[[jobs]]
+id = "never"
+command = ["true"]
+trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
+retry_on = []
+"""
+
+
+def test_retries_and_overdue_come_from_the_job_with_the_scheduler_defaults(
+    write_config: WriteConfig,
+) -> None:
+    jobs = {d.id: d for d in load_config(write_config(RETRIES), env={}).jobs}
+    nightly = jobs["nightly"]
+    assert nightly.retry == RetryPolicy(
+        retries=2,
+        backoff=60.0,
+        backoff_max=600.0,
+        on=frozenset({RunStatus.FAILED, RunStatus.INTERRUPTED}),
+    )
+    assert nightly.overdue_after == 26 * 3600
+    assert jobs["never"].retry.on == frozenset()  # retries nothing, though [scheduler] says 2
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        ("retry_on = []", 'retry_on = ["missed"]', "jobs[1].retry_on[0]", "Input should be"),
+        ('retry_backoff = "1m"', 'retry_backoff = "soon"', "scheduler.retry_backoff", "duration"),
+        (
+            'alert_if_no_success_within = "26h"',
+            'alert_if_no_success_within = "7d"',
+            "jobs[0].alert_if_no_success_within",
+            "shorter than [scheduler] run_retention_days (7 days)",
+        ),
+    ],
+)
+def test_bad_retry_and_overdue_settings_name_their_key(
+    write_config: WriteConfig, old: str, new: str, field: str, message: str
+) -> None:
+    with pytest.raises(ConfigInvalid) as info:
+        load_config(write_config(RETRIES.replace(old, new, 1)), env={})
+    assert [p.field for p in info.value.problems] == [field]
+    assert message in info.value.problems[0].message

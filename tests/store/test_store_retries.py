@@ -21,7 +21,7 @@ from gnomon.domain import (
     utcnow,
 )
 from gnomon.engine.planning import new_run_id
-from gnomon.store.base import JobWrite
+from gnomon.store.base import JobWrite, RunStart, StartResult
 from gnomon.store.sql import SqlStore
 from tests.store.test_store_contract import add_job, job, run
 
@@ -149,3 +149,39 @@ def test_a_run_of_a_node_gone_is_retried_when_its_job_retries_interruptions(
     assert retry.not_before is not None and retry.not_before > utcnow()
     assert store.find_retry(lost[1].id) is None
     assert events(store) == []  # the interruption will be retried: nobody is told yet
+
+
+def test_a_retry_over_max_instances_at_its_start_goes_back_to_wait(store: SqlStore) -> None:
+    add_job(store, "backup")
+    first = running(store)
+    retry = retry_of(first, wait=0)
+    fail(store, first, retry)
+    fence = store.acquire_lease("scheduler", "n1", 30)
+    assert fence is not None
+    [taken] = store.claim_queued_manual_runs("n1", fence=fence)
+    # A run of the job still going on n1 (a timed-out thread, say): no slot at its start.
+    start = RunStart(taken.id, "backup", max_instances=1, running_here=1)
+    result = store.start_runs([start], "n1", fence, utcnow())
+    assert result == StartResult(set(), set())  # neither started nor skipped: it waits
+    waiting = store.get_run(retry.id)
+    assert (waiting.status, waiting.node) == (RunStatus.QUEUED, None)
+    assert [r.id for r in store.claim_queued_manual_runs("n1", fence=fence)] == [retry.id]
+
+
+def test_a_run_cancelled_while_it_fails_is_not_retried_and_its_failure_is_told(
+    store: SqlStore,
+) -> None:
+    add_job(store, "backup")
+    first = running(store)
+    store.request_cancel(first.id, utcnow())  # the cancel has not reached its node yet
+    fail(store, first, retry_of(first, wait=0))
+    assert store.find_retry(first.id) is None
+    assert events(store) == [(Event.FAILED, first.id)]
+
+
+def test_an_empty_retry_on_survives_the_store(store: SqlStore) -> None:
+    record = job("backup")
+    policy = RetryPolicy(retries=3, on=frozenset())
+    definition = dataclasses.replace(record.definition, retry=policy)
+    store.write_jobs([JobWrite(record.replace(definition=definition))])
+    assert store.get_job("backup").definition.retry == policy

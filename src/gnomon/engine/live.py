@@ -3,7 +3,7 @@ console and the API show it before the run ends.
 
 A thread of its own looks once a second at the runs executing here for at least that long and
 writes the output of those that printed something since its last look (at most MAX_PER_PASS a
-pass, the longest-running first), each as a guarded write that applies only while the run is
+pass), each as a guarded write that applies only while the run is
 `running` on this node: the final status, written with the final output, is never overwritten.
 Runs that end within a second (nearly all, at thousands of fires a second) cost nothing here.
 The same head and tail cap applies as to the final output (OutputBuffer).

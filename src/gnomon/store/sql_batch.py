@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select, update
 
-from gnomon.domain import Run, RunStatus, RunUpdate
+from gnomon.domain import Run, RunStatus, RunUpdate, TriggerSource
 from gnomon.store.base import RunStart
 from gnomon.store.sql_events import Ended, record_events
 from gnomon.store.storable import storable_text
@@ -287,25 +287,36 @@ def update_runs(
             for u in ordered
         ]
         _sqlite_many(conn, _SQLITE_UPDATE_RUNS, rows, returning=applied)
+    done = set(applied)
+    applied_updates = (
+        ordered if len(done) == len(ordered) else [u for u in ordered if u.run_id in done]
+    )
+    retried = _queue_retries(conn, [u.retry for u in applied_updates if u.retry is not None])
     ended = [
-        Ended(u.run_id, u.status, u.alerting, retrying=u.retry is not None)
-        for u in ordered
+        Ended(u.run_id, u.status, u.alerting, retrying=u.run_id in retried)
+        for u in applied_updates
         if u.alerting is not None
     ]
-    retries = [u.retry for u in ordered if u.retry is not None]
-    if len(applied) == len(ordered):
-        if retries:
-            conn.execute(runs.insert(), [run_params(r) for r in retries])
-        if ended:
-            record_events(conn, ended, clock)
-        return []
-    done = set(applied)
-    retries = [u.retry for u in ordered if u.retry is not None and u.run_id in done]
-    if retries:
-        conn.execute(runs.insert(), [run_params(r) for r in retries])
     if ended:
-        record_events(conn, [e for e in ended if e.run_id in done], clock)
-    return [u for u in ordered if u.run_id not in done]
+        record_events(conn, ended, clock)
+    return [] if len(done) == len(ordered) else [u for u in ordered if u.run_id not in done]
+
+
+def _queue_retries(conn: Connection, retries: Sequence[Run]) -> set[str]:
+    """Insert the retries of runs that have just ended, except those of runs someone asked to
+    cancel meanwhile (the cancel covers what would follow them). The ids of the runs retried."""
+    if not retries:
+        return set()
+    of = [retry.retry_of for retry in retries if retry.retry_of is not None]
+    cancelled = set(
+        conn.execute(
+            select(runs.c.id).where(runs.c.id.in_(of), runs.c.cancel_requested.is_(True))
+        ).scalars()
+    )
+    queued = [retry for retry in retries if retry.retry_of not in cancelled]
+    if queued:
+        conn.execute(runs.insert(), [run_params(retry) for retry in queued])
+    return {retry.retry_of for retry in queued if retry.retry_of is not None}
 
 
 # Starting runs (Store.start_runs): the running runs of other nodes per job, then queued → running
@@ -446,5 +457,22 @@ def start_queued(
     go = [run_id for run_id, ok in verdicts.items() if ok]
     over = [run_id for run_id, ok in verdicts.items() if not ok]
     started = move_queued(conn, go, node, now, is_pg, skip=False)
+    if over:
+        # A retry over max_instances waits for a free slot rather than being skipped: it goes
+        # back, untaken, to the queue a leader picks retries from (its failure told no one).
+        released = set(
+            conn.execute(
+                update(runs)
+                .where(
+                    runs.c.id.in_(over),
+                    runs.c.status == RunStatus.QUEUED.value,
+                    runs.c.node == node,
+                    runs.c.trigger_source == TriggerSource.RETRY.value,
+                )
+                .values(node=None, lease_token=None)
+                .returning(runs.c.id)
+            ).scalars()
+        )
+        over = [run_id for run_id in over if run_id not in released]
     skipped = move_queued(conn, over, node, now, is_pg, skip=True)
     return started, skipped

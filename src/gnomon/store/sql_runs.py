@@ -446,9 +446,9 @@ class SqlRuns(SqlBase):
     def request_cancel(self, run_id: str, now: datetime) -> Run:
         if not holdable(run_id):
             raise RunNotFound(run_id)
-        # The run, and the retry of it that waits out its backoff, if any: cancelling a run
-        # cancels its pending retries.
-        pending_retry = and_(runs.c.retry_of == run_id, runs.c.status == RunStatus.QUEUED.value)
+        # The run, and the retry of it still to end, if any: cancelling a run cancels its
+        # retry (at once while it waits out its backoff untaken, else on its node).
+        pending_retry = and_(runs.c.retry_of == run_id, runs.c.status.in_(_ACTIVE))
         targets = or_(runs.c.id == run_id, pending_retry)
         untaken = and_(targets, runs.c.status == RunStatus.QUEUED.value, runs.c.node.is_(None))
         with self._write() as conn:

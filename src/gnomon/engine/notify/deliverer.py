@@ -116,6 +116,7 @@ class Deliverer:
         """One pass: send what is due (while this node leads). Whether more may be due at
         once (a full batch, every channel delivered)."""
         if not self._is_leader():
+            self._metrics.set_delivery_queue(0)  # the leader's gauge tells the outbox's depth
             return False
         now = self._clock()
         with self._lock:
