@@ -203,3 +203,42 @@ def test_a_pending_retry_waits_for_a_pause_survives_a_restart_and_is_cancelled_w
     runtime.close(grace=1)
     # The fire failed once and came right on its retry: nothing to tell.
     assert receiver.requests() == []
+
+
+def test_a_retry_adopted_from_a_leader_gone_waits_while_its_job_is_paused(
+    write_config: WriteConfig, runtime_factory: Callable[[Path], Runtime], receiver: HttpReceiver
+) -> None:
+    config = HEADER.replace("RECEIVER_URL", receiver.url) + job(
+        "paused",
+        'command = ["true"]',
+        'trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }',
+        retries=1,
+    )
+    runtime = runtime_factory(write_config(config))
+    runtime.jobs.sync_declared(TESTER)
+    runtime.jobs.pause("paused", TESTER)
+    now = datetime.now(UTC)
+    # A retry the previous leader had picked up and not started when it went.
+    picked = Run(
+        id="01a23a00-0000-7000-8000-00000000000c",
+        job_id="paused",
+        trigger_source=TriggerSource.RETRY,
+        status=RunStatus.QUEUED,
+        queued_at=now,
+        attempt=2,
+        retry_of="01a23a00-0000-7000-8000-00000000000b",
+        not_before=now,
+        node="gone",
+        lease_token=1,
+    )
+    runtime.store.add_run(picked)
+    runtime.start_scheduler()
+    wait_for(lambda: runtime.store.get_run(picked.id).node is None, timeout=15, what="its release")
+    time.sleep(1)  # more passes of the leader: paused, it stays queued and untaken
+    assert runtime.store.get_run(picked.id).status is RunStatus.QUEUED
+    runtime.jobs.resume("paused", TESTER)
+    wait_for(
+        lambda: runtime.store.get_run(picked.id).status is RunStatus.SUCCEEDED,
+        timeout=15,
+        what="the retry to run once the job is resumed",
+    )

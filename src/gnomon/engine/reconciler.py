@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus
+from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus, TriggerSource
 from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.recorder import RunRecorder
 from gnomon.engine.runs import ActiveRuns
@@ -74,6 +74,10 @@ class Reconciler:
             self._runs.end_unstarted(
                 run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, "the job is gone"
             )
+            return
+        if run.trigger_source is TriggerSource.RETRY and record.paused:
+            # A retry waits while its job is paused: back, untaken, to the leader's queue.
+            self._store.release_retries([run.id], self._node_id)
             return
         if run.scheduled_for is None:
             self._runs.start(record, run)

@@ -403,6 +403,11 @@ class Store(ABC):
         is still held."""
 
     @abstractmethod
+    def release_retries(self, run_ids: Sequence[str], node: str) -> set[str]:
+        """Give `node`'s queued retries among `run_ids` back, untaken, to the queue a leader
+        picks retries from (to wait for a pause to end or a free slot). The ids released."""
+
+    @abstractmethod
     def find_retry(self, run_id: str) -> Run | None:
         """The run that retries `run_id` (without its output), or None."""
 

@@ -440,6 +440,22 @@ def judge_starts(
     return verdicts
 
 
+def release_retries(conn: Connection, run_ids: Sequence[str], node: str) -> set[str]:
+    """Untake `node`'s queued retries among `run_ids` (no node, no lease token); the ids."""
+    stmt = (
+        update(runs)
+        .where(
+            runs.c.id.in_(list(run_ids)),
+            runs.c.status == RunStatus.QUEUED.value,
+            runs.c.node == node,
+            runs.c.trigger_source == TriggerSource.RETRY.value,
+        )
+        .values(node=None, lease_token=None)
+        .returning(runs.c.id)
+    )
+    return set(conn.execute(stmt).scalars())
+
+
 def start_queued(
     conn: Connection,
     starts: Sequence[RunStart],
@@ -458,21 +474,9 @@ def start_queued(
     over = [run_id for run_id, ok in verdicts.items() if not ok]
     started = move_queued(conn, go, node, now, is_pg, skip=False)
     if over:
-        # A retry over max_instances waits for a free slot rather than being skipped: it goes
-        # back, untaken, to the queue a leader picks retries from (its failure told no one).
-        released = set(
-            conn.execute(
-                update(runs)
-                .where(
-                    runs.c.id.in_(over),
-                    runs.c.status == RunStatus.QUEUED.value,
-                    runs.c.node == node,
-                    runs.c.trigger_source == TriggerSource.RETRY.value,
-                )
-                .values(node=None, lease_token=None)
-                .returning(runs.c.id)
-            ).scalars()
-        )
+        # A retry over max_instances waits for a free slot rather than being skipped (its
+        # failure told no one): back, untaken, to the queue a leader picks retries from.
+        released = release_retries(conn, over, node)
         over = [run_id for run_id in over if run_id not in released]
     skipped = move_queued(conn, over, node, now, is_pg, skip=True)
     return started, skipped

@@ -44,7 +44,7 @@ from gnomon.domain import (
 from gnomon.errors import Problem, RunNotFound, StoreError, ValidationFailed
 from gnomon.store.base import JobActivity, RunsAhead
 from gnomon.store.sql_auth import insert_audit
-from gnomon.store.sql_batch import run_params, update_runs
+from gnomon.store.sql_batch import release_retries, run_params, update_runs
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.sql_events import Ended, record_events, retry_policies, routes_of_jobs
 from gnomon.store.sql_nodes import check_fence
@@ -431,6 +431,12 @@ class SqlRuns(SqlBase):
         rows = [{"b_id": run_id, "b_output": storable_text(text)} for run_id, text in outputs]
         with self._write(urgent=False) as conn:  # firing and run records go first
             conn.execute(stmt, rows)
+
+    def release_retries(self, run_ids: Sequence[str], node: str) -> set[str]:
+        if not run_ids:
+            return set()
+        with self._write() as conn:
+            return release_retries(conn, run_ids, node)
 
     def find_retry(self, run_id: str) -> Run | None:
         if not holdable(run_id):
