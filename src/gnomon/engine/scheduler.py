@@ -289,7 +289,6 @@ class Scheduler:
         self._next_revive = time.monotonic() + 1.0
         for name in self.threads_down():
             log.error("the scheduler's %s thread had ended; starting it again", name)
-            self.metrics.thread_restarted(name)
             if name == "leadership":
                 self._leadership.revive()
             elif name == "recorder":
@@ -302,6 +301,8 @@ class Scheduler:
                 self._live.start()
             elif name == "workers":
                 self._pool.revive()
+            # Counted once started again: whoever sees the count sees the thread back.
+            self.metrics.thread_restarted(name)
 
     def notify(self, what: str = "jobs") -> None:
         """Tell the scheduler of a change: "jobs", "manual_run", or "lease" (given up by its
