@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import textwrap
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -162,6 +164,26 @@ def test_unknown_route_and_metrics(server: ServerProcess) -> None:
     assert metrics.status_code == 200 and "gnomon_nodes 1.0" in metrics.text
     doc = requests.get(f"{server.url}{API}/openapi.json", timeout=10).json()
     assert "/api/v1/scheduler/jobs/{job_id}" in doc["paths"]
+
+
+def test_a_keep_alive_connection_idle_for_seconds_still_serves_the_next_request(
+    server: ServerProcess,
+) -> None:
+    # One raw connection, so nothing can quietly reconnect: gunicorn's default closed it after
+    # 2 s, and a client sending just then (a POST is not retried) got "connection reset".
+    host, port = "127.0.0.1", server.port
+    with socket.create_connection((host, port), timeout=10) as conn:
+        reader = conn.makefile("rb")
+        for _ in range(2):
+            conn.sendall(f"GET {API}/nothing HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            status = reader.readline()
+            assert status.startswith(b"HTTP/1.1 404"), status
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                length = int(value) if name.lower() == "content-length" else length
+            assert b"NOT_FOUND" in reader.read(length)
+            time.sleep(3)
 
 
 def test_api_without_scheduler_answers_409(tmp_path: Path) -> None:

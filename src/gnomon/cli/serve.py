@@ -47,6 +47,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 THREADS = 4  # requests served at once by each worker
+# How long an idle keep-alive connection stays open. gunicorn's own 2 s races clients that reuse a
+# connection after a pause of about that long: a request sent as the server closes is reset, and
+# a POST is not retried. Longer than the 60 s idle timeout of common proxies and load balancers,
+# so that they close first; an idle connection costs a selector entry, not a thread.
+KEEPALIVE_SECONDS = 75
 #: prometheus_client's switch to multiprocess mode (engine/metrics.py reads it too).
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -81,6 +86,7 @@ class GnomonServer(BaseApplication):  # type: ignore[misc]
             "workers": workers,
             "worker_class": "gthread",
             "threads": THREADS,
+            "keepalive": KEEPALIVE_SECONDS,
             # A stopping worker waits for its scheduler's running jobs (shutdown_grace).
             "graceful_timeout": math.ceil(shutdown_grace) + 10,
             "timeout": max(30, math.ceil(shutdown_grace) + 10),
