@@ -251,8 +251,8 @@ class EventHooks(NullMetrics):
             fire_count=count,
         )
 
-    def retried(self, job_id: str) -> None:
-        self.inner.retried(job_id)
+    def retried(self, retry: Run) -> None:
+        self.inner.retried(retry)
 
     def refused(self, status: str, count: int) -> None:
         self.inner.refused(status, count)

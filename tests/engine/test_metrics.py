@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from prometheus_client import REGISTRY
 
+from gnomon.domain import Run, RunStatus, TriggerSource
 from gnomon.engine.metrics import EngineMetrics
 
 
@@ -64,10 +66,16 @@ def test_run_durations_running_gauge_and_last_success_and_failure() -> None:
     assert sample(metrics, "gnomon_last_failure_timestamp_seconds", job_id="b") is not None
 
 
+RETRY = Run(
+    id="r-2", job_id="a", trigger_source=TriggerSource.RETRY, status=RunStatus.QUEUED,
+    queued_at=datetime(2026, 1, 1, tzinfo=UTC), attempt=2, retry_of="r-1",
+)  # fmt: skip
+
+
 def test_retries_are_counted_per_job() -> None:
     metrics = EngineMetrics()
     assert b"# TYPE gnomon_retries_total counter" in metrics.exposition()
-    metrics.retried("a")
+    metrics.retried(RETRY)
     assert sample(metrics, "gnomon_retries_total", job_id="a") == 1
 
 

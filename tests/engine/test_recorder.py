@@ -104,10 +104,13 @@ class PickyStore:
     def __init__(self) -> None:
         self.written: dict[str, RunUpdate] = {}
         self.down = False
+        self.down_after: int | None = None  # goes down after this many calls
         self.calls = 0
 
     def update_runs(self, updates: Sequence[RunUpdate]) -> list[RunUpdate]:
         self.calls += 1
+        if self.down_after is not None and self.calls > self.down_after:
+            self.down = True
         if self.down:
             raise StoreError("the store at db failed: connection refused")
         if any(u.output == "poison" for u in updates):
@@ -159,6 +162,26 @@ def test_refused_transitions_are_reported_not_retried() -> None:
     assert [u.run_id for u in refused] == ["gone-1"]
     assert set(store.written) == {"b"}
     assert store.calls == calls  # nothing left to write
+
+
+def test_only_the_updates_the_store_accepted_are_reported_flushed() -> None:
+    # What the scheduler counts and logs as retries queued, and wakes the deliverer for.
+    from gnomon.engine.recorder import CHUNK
+
+    store = PickyStore()
+    flushed: list[RunUpdate] = []
+    rec = RunRecorder(cast(Store, cast(Any, store)), on_flushed=flushed.extend)
+    rec.record(RunUpdate("gone-1", RunStatus.FAILED, finished_at=T0))
+    for i in range(CHUNK):
+        rec.record(RunUpdate(f"r{i}", RunStatus.SUCCEEDED, finished_at=T0))
+    rec.record(RunUpdate("late", RunStatus.SUCCEEDED, finished_at=T0))
+    store.down_after = 1
+    rec.flush()  # the first chunk is written, the store goes down before the second
+    assert {u.run_id for u in flushed} == {f"r{i}" for i in range(CHUNK - 1)}
+    assert "gone-1" not in store.written
+    store.down, store.down_after, flushed[:] = False, None, []
+    rec.flush()
+    assert {u.run_id for u in flushed} == {f"r{CHUNK - 1}", "late"}
 
 
 def test_an_update_after_a_run_ended_is_dropped_not_merged_over_its_end() -> None:

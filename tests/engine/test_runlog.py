@@ -71,20 +71,36 @@ def test_a_failed_run_logs_one_warning_with_its_fields(caplog: pytest.LogCapture
     }
 
 
-def test_a_failed_run_that_will_be_retried_says_when(caplog: pytest.LogCaptureFixture) -> None:
-    update = ended(RunStatus.FAILED, error_type="ValueError", error_message="boom")
-    assert update.finished_at is not None
+def test_a_retry_the_store_queued_says_when_it_starts(caplog: pytest.LogCaptureFixture) -> None:
     retry = RUN.replace(
-        id="r-2", attempt=2, retry_of="r-1", not_before=update.finished_at + timedelta(seconds=30)
+        id="r-2",
+        status=RunStatus.QUEUED,
+        trigger_source=TriggerSource.RETRY,
+        attempt=2,
+        retry_of="r-1",
+        not_before=T0 + timedelta(seconds=30),
     )
+    with caplog.at_level(logging.INFO, logger="gnomon.runs"):
+        RunLogReports(NullMetrics()).retried(retry)
+    (record,) = lines(caplog)
+    assert record.getMessage() == "run r-1 of job backup will retry in 30s as attempt 2 (run r-2)"
+    assert record.levelno == logging.INFO
+    fields = (record.job_id, record.run_id, record.retry_run_id, record.attempt)  # type: ignore[attr-defined]
+    assert fields == ("backup", "r-1", "r-2", 2)
+
+
+def test_the_end_of_a_run_its_job_retries_names_the_attempt(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Whether it is retried is said once the store has queued the retry (above), not here.
+    update = ended(RunStatus.FAILED, error_type="ValueError", error_message="boom")
+    retry = RUN.replace(id="r-2", attempt=2, retry_of="r-1")
     with caplog.at_level(logging.INFO, logger="gnomon.runs"):
         log_run_end(RUN, dataclasses.replace(update, retry=retry))
     (record,) = lines(caplog)
     assert record.getMessage() == (
-        "run r-1 of job backup (attempt 1) failed after 1.500s: ValueError: boom;"
-        " will retry in 30s as attempt 2 (run r-2)"
+        "run r-1 of job backup (attempt 1) failed after 1.500s: ValueError: boom"
     )
-    assert (record.attempt, record.retry_run_id) == (1, "r-2")  # type: ignore[attr-defined]
 
 
 def test_a_succeeded_run_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:

@@ -185,3 +185,29 @@ def test_an_empty_retry_on_survives_the_store(store: SqlStore) -> None:
     definition = dataclasses.replace(record.definition, retry=policy)
     store.write_jobs([JobWrite(record.replace(definition=definition))])
     assert store.get_job("backup").definition.retry == policy
+
+
+def test_the_recorder_reports_a_retry_only_once_the_store_accepted_the_failure(
+    store: SqlStore,
+) -> None:
+    from gnomon.engine.recorder import RunRecorder
+
+    add_job(store, "backup")
+    add_job(store, "other")
+    live = running(store, "backup", node="n1")
+    lost = running(store, "other", node="n2")
+    # A new leader has recorded the other node's run interrupted before its failure came in.
+    assert [r.id for r in store.interrupt_runs(utcnow(), "its node was lost", nodes=["n2"])] == [
+        lost.id
+    ]
+    flushed: list[RunUpdate] = []
+    refused: list[RunUpdate] = []
+    recorder = RunRecorder(store, on_flushed=flushed.extend, on_refused=refused.extend)
+    for attempt in (live, lost):
+        retry = retry_of(attempt, wait=30)
+        recorder.record(RunUpdate(attempt.id, RunStatus.FAILED, finished_at=utcnow(), retry=retry))
+    recorder.flush()
+    assert [u.run_id for u in flushed] == [live.id]  # what the scheduler counts and logs
+    assert [u.run_id for u in refused] == [lost.id]
+    assert store.find_retry(live.id) is not None
+    assert store.find_retry(lost.id) is None

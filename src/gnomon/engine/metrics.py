@@ -205,9 +205,9 @@ class EngineMetrics:
     def interrupted(self, job_id: str, run_id: str, reason: str, *, run: Run | None = None) -> None:
         self._last_failure.labels(job_id=job_id).set(time.time())
 
-    def retried(self, job_id: str) -> None:
+    def retried(self, retry: Run) -> None:
         """Counts a retry in `gnomon_retries_total`, once per retry queued."""
-        self._retries.labels(job_id=job_id).inc()
+        self._retries.labels(job_id=retry.job_id).inc()
 
     def refused(self, status: str, count: int) -> None:
         self._refused.labels(status=status).inc(count)

@@ -63,8 +63,9 @@ class EngineMetricsProtocol(Protocol):
         """A run (`run`) was recorded `interrupted` (its node stopped, lost it or lost the
         lease)."""
 
-    def retried(self, job_id: str) -> None:
-        """A run of the job ended in a way its job retries: its retry (a new run) is queued."""
+    def retried(self, retry: Run) -> None:
+        """The store queued `retry`, the next attempt of a run that ended in a way its job
+        retries (reported once the store has accepted that ending, never before)."""
 
     def refused(self, status: str, count: int) -> None:
         """The store refused `count` run transitions to `status` (a guarded write that found
@@ -129,7 +130,7 @@ class NullMetrics:
     def interrupted(self, job_id: str, run_id: str, reason: str, *, run: Run | None = None) -> None:
         pass
 
-    def retried(self, job_id: str) -> None:
+    def retried(self, retry: Run) -> None:
         pass
 
     def refused(self, status: str, count: int) -> None:

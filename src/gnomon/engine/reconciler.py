@@ -156,6 +156,10 @@ class Reconciler:
             log.warning("marked %d orphaned run(s) interrupted", len(runs))
         for run in runs:
             self._metrics.interrupted(run.job_id, run.id, run.reason or reason, run=run)
+            # The store queued the retries their jobs call for in the same transaction.
+            retry = self._store.find_retry(run.id)
+            if retry is not None:
+                self._metrics.retried(retry)
 
 
 def _no_longer_due(record: JobRecord, when: datetime) -> str | None:

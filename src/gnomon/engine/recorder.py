@@ -101,7 +101,9 @@ class RunRecorder:
         hold: Callable[[], bool] | None = None,
         max_hold: float = 0.5,
     ) -> None:
-        """`hold()`: true while flushing should wait (the workers have runs to start), for at
+        """`on_flushed(updates)`: after a flush, the updates the store accepted (not those it
+        refused, nor those kept to write again). `on_refused(updates)`: those it refused.
+        `hold()`: true while flushing should wait (the workers have runs to start), for at
         most `max_hold` seconds after the previous flush."""
         self._store = store
         self._interval = interval
@@ -117,6 +119,7 @@ class RunRecorder:
         self._pending: dict[str, RunUpdate] = {}
         self._lock = threading.Lock()
         self._writing: set[str] = set()  # runs of the batch being written now
+        self._refused_now: set[str] = set()  # runs whose update the store refused this flush
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -158,6 +161,7 @@ class RunRecorder:
             self._writing = {update.run_id for update in batch}
         if not batch:
             return
+        self._refused_now = set()
         unwritten: list[RunUpdate] = []
         try:
             for start in range(0, len(batch), CHUNK):
@@ -180,10 +184,13 @@ class RunRecorder:
                 for update in unwritten:
                     newer = self._pending.get(update.run_id)
                     self._pending[update.run_id] = chain(update, newer) if newer else update
-            return
-        self._retry_wait = 0.0
+        else:
+            self._retry_wait = 0.0
         if self._on_flushed:
-            self._on_flushed(batch)
+            left = self._refused_now | {update.run_id for update in unwritten}
+            written = [update for update in batch if update.run_id not in left]
+            if written:
+                self._on_flushed(written)
 
     def _write(self, batch: list[RunUpdate]) -> list[RunUpdate]:
         """Write `batch`; returns what could not be written because the store failed."""
@@ -222,6 +229,7 @@ class RunRecorder:
         return []
 
     def _refused(self, refused: list[RunUpdate]) -> None:
+        self._refused_now.update(update.run_id for update in refused)
         shown = ", ".join(f"{u.run_id} → {u.status.value}" for u in refused[:5])
         more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
         log.warning(

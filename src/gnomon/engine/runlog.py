@@ -89,12 +89,29 @@ def log_run_end(run: Run, update: RunUpdate) -> None:
         text += f": {error}"
     if update.exit_code is not None:
         fields["exit_code"] = update.exit_code
-    retry = update.retry
-    if retry is not None and retry.not_before is not None and update.finished_at is not None:
-        wait = (retry.not_before - update.finished_at).total_seconds()
-        fields["retry_run_id"] = retry.id
-        text += f"; will retry in {wait:.0f}s as attempt {retry.attempt} (run {retry.id})"
     log.warning("%s", text, extra=fields)
+
+
+def log_retry(retry: Run) -> None:
+    """One INFO line for a retry the store has queued (after the run it follows ended)."""
+    wait = 0.0
+    if retry.not_before is not None:
+        wait = max(0.0, (retry.not_before - retry.queued_at).total_seconds())
+    fields: dict[str, object] = {
+        "job_id": retry.job_id,
+        "run_id": retry.retry_of,
+        "retry_run_id": retry.id,
+        "attempt": retry.attempt,
+    }
+    log.info(
+        "run %s of job %s will retry in %.0fs as attempt %d (run %s)",
+        retry.retry_of,
+        retry.job_id,
+        wait,
+        retry.attempt,
+        retry.id,
+        extra=fields,
+    )
 
 
 @dataclass
@@ -293,8 +310,9 @@ class RunLogReports:
         self.inner.interrupted(job_id, run_id, reason, run=run)
         self._log.report(job_id, RunStatus.INTERRUPTED, 1, reason=reason, run_id=run_id)
 
-    def retried(self, job_id: str) -> None:
-        self.inner.retried(job_id)
+    def retried(self, retry: Run) -> None:
+        self.inner.retried(retry)
+        log_retry(retry)
 
     def refused(self, status: str, count: int) -> None:
         self.inner.refused(status, count)

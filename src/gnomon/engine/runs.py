@@ -295,8 +295,6 @@ class ActiveRuns:
             update = with_retry(update, definition, run)
         self._recorder.record(update)
         self._metrics.interrupted(run.job_id, run.id, reason, run=run)
-        if update.retry is not None:
-            self._metrics.retried(run.job_id)
 
     def _may_start_id(self, run_id: str, now: datetime) -> bool:
         active = self._active.get(run_id)  # a dict read is atomic; entries stay until settled
@@ -443,8 +441,6 @@ class ActiveRuns:
         self._recorder.record(update)
         duration = (run_duration(update) or 0.0) if executed else None
         self._metrics.finished(run.job_id, update.status.value, duration, run=run, update=update)
-        if update.retry is not None:
-            self._metrics.retried(run.job_id)
         log_run_end(run, update)
 
     def _hold_slot(self, run: Run, lingering: threading.Event) -> None:

@@ -321,10 +321,14 @@ class Scheduler:
         self._wake.set()
 
     def _flushed(self, batch: list[RunUpdate]) -> None:
-        """Run records were written: if some told channels of their outcome, deliver now; if
-        some queued retries, look for them when their backoff ends."""
+        """Run records were written (the store accepted each of `batch`): if some told channels
+        of their outcome, deliver now; if some queued retries, count them and look for them
+        when their backoff ends."""
         if any(update.alerting is not None for update in batch):
             self._deliverer.wake()
+        for update in batch:
+            if update.retry is not None:
+                self.metrics.retried(update.retry)
         due = [u.retry.not_before for u in batch if u.retry is not None and u.retry.not_before]
         if due:
             earliest = min(due)
