@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -80,3 +81,42 @@ def test_overdue_is_fenced_by_the_lease(store: SqlStore) -> None:
     with pytest.raises(LeaseLost):
         store.raise_overdue([check], record.created_at + timedelta(seconds=5), fence)
     assert told(store) == []
+
+
+def test_a_look_that_finds_nothing_overdue_takes_no_write_lock(
+    store: SqlStore, store_url: str
+) -> None:
+    # It runs every few seconds beside claims and starts: it must not queue behind them, nor
+    # hold them up. Another process holds the write lock meanwhile.
+    record = add_job(store, "nightly")
+    assert record.created_at is not None
+    fence = lease(store)
+    check = OverdueCheck("nightly", 60.0, ROUTES)
+    blocker = write_lock_held_elsewhere(store_url)
+    try:
+        began = time.monotonic()
+        assert store.raise_overdue([check], utcnow(), fence) == []
+        assert time.monotonic() - began < 1.0
+    finally:
+        blocker.rollback()
+        blocker.close()
+    # Past its time it is told, under the write lock and the fence.
+    assert store.raise_overdue([check], record.created_at + timedelta(seconds=61), fence) == [
+        "nightly"
+    ]
+
+
+def write_lock_held_elsewhere(store_url: str) -> Any:
+    """A connection of its own, in a transaction holding the store's write lock (on PostgreSQL
+    the lease row's lock, which every fenced write takes)."""
+    if store_url.startswith("sqlite"):
+        import sqlite3
+
+        conn = sqlite3.connect(store_url.removeprefix("sqlite:///"), isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        return conn
+    import psycopg
+
+    conn = psycopg.connect(store_url.replace("postgresql+psycopg://", "postgresql://"))
+    conn.execute("SELECT 1 FROM leases FOR UPDATE")
+    return conn

@@ -466,8 +466,8 @@ class Store(ABC):
         """Tell `overdue`, fenced by `fence`: for each job checked that has had no success for
         longer than its `after` seconds (since its newest success, or since it was added) and
         was not told since, a pending delivery about no run for each of its channels that
-        listen. Returns the ids of the jobs told. Raises LeaseLost, telling nothing, unless the
-        lease is still held."""
+        listen. Returns the ids of the jobs told. Raises LeaseLost, telling nothing, when it
+        would tell some job and the lease is no longer held."""
 
     @abstractmethod
     def list_deliveries(

@@ -14,7 +14,7 @@ from gnomon.domain import Event, Lease
 from gnomon.errors import Problem, ValidationFailed
 from gnomon.store.base import OverdueCheck
 from gnomon.store.sql_engine import SqlBase
-from gnomon.store.sql_events import raise_overdue
+from gnomon.store.sql_events import overdue_checks, raise_overdue
 from gnomon.store.sql_nodes import check_fence
 from gnomon.store.sql_runs import cursor_after, decode_cursor
 from gnomon.store.storable import holdable
@@ -65,9 +65,16 @@ class SqlDeliveries(SqlBase):
     ) -> list[str]:
         if not checks:
             return []
+        # Looked for without the write lock (a job is rarely overdue, and this runs every few
+        # seconds beside claims and starts), then told under it, judged again in that
+        # transaction in case a success or another leader came in between.
+        with self._read() as conn:
+            candidates = overdue_checks(conn, checks, now)
+        if not candidates:
+            return []  # nothing to tell, so nothing the fence would have to guard
         with self._write() as conn:
             check_fence(conn, fence, self._is_pg, None if self._is_pg else self._clock())
-            return raise_overdue(conn, checks, now)
+            return raise_overdue(conn, candidates, now)
 
     def due_deliveries(
         self, now: datetime, limit: int = 100, except_channels: Collection[str] = ()

@@ -153,15 +153,15 @@ def last_success(conn: Connection, job_id: str, other_than: str | None = None) -
     return conn.execute(stmt).scalar()
 
 
-def raise_overdue(conn: Connection, checks: Sequence[OverdueCheck], now: datetime) -> list[str]:
-    """For each job of `checks` without a success for longer than its `after` seconds (since
-    its newest success, or since it was added), and not told `overdue` since: a pending
-    `overdue` delivery for each of its channels listening. The ids of the jobs told."""
-    told: list[str] = []
-    rows: list[dict[str, Any]] = []
+def overdue_checks(
+    conn: Connection, checks: Sequence[OverdueCheck], now: datetime
+) -> list[OverdueCheck]:
+    """The checks whose job has had no success for longer than its `after` seconds (since its
+    newest success, or since it was added), was not told `overdue` since, and has channels
+    listening for it."""
+    due: list[OverdueCheck] = []
     for check in checks:
-        routes = [r for r in check.routes if Event.OVERDUE in r.events]
-        if not routes:
+        if not any(Event.OVERDUE in r.events for r in check.routes):
             continue
         since = last_success(conn, check.job_id)
         if since is None:
@@ -181,10 +181,23 @@ def raise_overdue(conn: Connection, checks: Sequence[OverdueCheck], now: datetim
             )
             .limit(1)
         ).first()
-        if already is not None:
-            continue
+        if already is None:
+            due.append(check)
+    return due
+
+
+def raise_overdue(conn: Connection, checks: Sequence[OverdueCheck], now: datetime) -> list[str]:
+    """A pending `overdue` delivery for each listening channel of each job of `checks` that
+    overdue_checks finds overdue in this transaction. The ids of the jobs told."""
+    told: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for check in overdue_checks(conn, checks, now):
         told.append(check.job_id)
-        rows.extend(_new_row(None, check.job_id, r.channel, Event.OVERDUE, now) for r in routes)
+        rows.extend(
+            _new_row(None, check.job_id, r.channel, Event.OVERDUE, now)
+            for r in check.routes
+            if Event.OVERDUE in r.events
+        )
     if rows:
         conn.execute(deliveries.insert(), rows)
     return told
