@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from tests.e2e.procs import wait_for
 from tests.engine import targets
 
 TESTER = Actor("tester")
+#: How long after a pause is committed a fire of the job may still start (see the pause test).
+PAUSE_SETTLES = timedelta(seconds=2)
 
 CONFIG = """
 [scheduler]
@@ -108,21 +111,33 @@ def test_paused_job_does_not_fire_while_the_others_do(runtime: Runtime) -> None:
     def records(job_id: str) -> list[Run]:
         return runtime.runs.list_runs(job_id=job_id, limit=500).items
 
-    def fired(job_id: str) -> int:
-        return sum(1 for run in records(job_id) if run.started_at is not None)
+    def started(job_id: str) -> list[Run]:
+        # started_at is written by the transaction that moves a run to running, before it runs.
+        return [run for run in records(job_id) if run.started_at is not None]
 
-    wait_for(lambda: fired("every-second") >= 1, timeout=10, what="a fire before the pause")
-    runtime.jobs.pause("every-second", TESTER)
-    # A fire started while the pause is being applied (0.2 s polls, starts committed 0.25 s
-    # ahead) may still run; one claimed ahead and not started is recorded skipped at its time.
-    time.sleep(0.5)
-    before = fired("every-second")
-    others = len(records("overlapping"))
-    time.sleep(2.5)
-    assert fired("every-second") == before
-    # The scheduler kept firing meanwhile: the job not paused got new records (runs, or
-    # skipped ones while its 3 s run goes on).
-    assert len(records("overlapping")) > others
+    wait_for(lambda: started("every-second"), timeout=10, what="a fire before the pause")
+    paused_at = runtime.jobs.pause("every-second", TESTER).record.updated_at
+    assert paused_at is not None
+    # A fire already committed to start as the pause reaches the scheduler (starts are committed
+    # 0.15 s ahead) may still run: allow those of the next PAUSE_SETTLES, none later.
+    settled = paused_at + PAUSE_SETTLES
+
+    def handled_after_settled() -> int:
+        # Fires of the job beside it, each run or recorded skipped (its 3 s runs overlap) at its
+        # time: the scheduler has been through that time, and the paused job's fire with it.
+        return sum(
+            1
+            for run in records("overlapping")
+            if run.scheduled_for is not None
+            and run.scheduled_for > settled
+            and run.status is not RunStatus.QUEUED
+        )
+
+    # The scheduler kept firing meanwhile, for three seconds of fire times past `settled`...
+    wait_for(lambda: handled_after_settled() >= 3, timeout=30, what="three later fires beside it")
+    # ...and the paused job started none of them.
+    late = [run for run in started("every-second") if (run.scheduled_for or settled) > settled]
+    assert not late, (paused_at, late)
 
 
 @pytest.fixture

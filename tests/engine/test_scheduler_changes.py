@@ -30,6 +30,9 @@ trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 """
 # Never fires while a test runs (an hourly job would, at the top of the hour).
 LATER = 'trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }'
+#: How long after a change is committed a fire under the job's old state may still start: one
+#: committed to start (0.15 s ahead) before the change reached the scheduler.
+SETTLES = timedelta(seconds=2)
 SECONDLY = 'trigger = { type = "interval", seconds = 1 }'  # fires: the tests watch it fire
 
 
@@ -41,6 +44,29 @@ def started_runs(runtime: Runtime, job_id: str) -> int:
     # From the store: the runs of a removed job stay, though the service no longer knows it.
     page = runtime.store.list_runs(job_id=job_id, trigger_source=TriggerSource.SCHEDULED, limit=500)
     return sum(1 for run in page.items if run.started_at is not None)
+
+
+def assert_silent_after(runtime: Runtime, job_id: str, since: datetime, while_firing: str) -> None:
+    """`job_id` starts no fire scheduled after `since`, judged once the scheduler has started
+    three fires of `while_firing` scheduled after it (it has been through those times, and
+    would have started a fire of `job_id` due then)."""
+
+    def fired_since(job: str) -> list[datetime]:
+        page = runtime.store.list_runs(
+            job_id=job, trigger_source=TriggerSource.SCHEDULED, limit=500
+        )
+        return [
+            run.scheduled_for
+            for run in page.items
+            if run.started_at is not None and run.scheduled_for and run.scheduled_for > since
+        ]
+
+    wait_for(
+        lambda: len(fired_since(while_firing)) >= 3,
+        timeout=30,
+        what=f"{while_firing} to fire three times after {since:%H:%M:%S.%f}",
+    )
+    assert fired_since(job_id) == [], f"{job_id} fired after {since}"
 
 
 @pytest.fixture
@@ -75,22 +101,17 @@ def test_trigger_change_pause_and_reload_apply_without_a_full_reload(
     runtime.jobs.update_trigger("slow", {"trigger_type": "interval", "seconds": 1}, TESTER)
     wait_for(lambda: started_runs(runtime, "slow") >= 1, timeout=5, what="slow to fire")
 
-    # A pause: no fire scheduled after it.
-    runtime.jobs.pause("slow", TESTER)
-    time.sleep(0.1)  # a fire due while the pause is being applied may still start
-    paused_at = started_runs(runtime, "slow")
-    time.sleep(1.5)
-    assert started_runs(runtime, "slow") == paused_at
+    # A pause: no fire started after it, while `doomed` goes on firing.
+    paused_at = runtime.jobs.pause("slow", TESTER).record.updated_at
+    assert paused_at is not None
+    assert_silent_after(runtime, "slow", paused_at + SETTLES, while_firing="doomed")
 
     # A reload removing one job and adding another.
     write_config(HEADER + job("slow", LATER) + job("added", SECONDLY))
+    reloaded_at = datetime.now(UTC)
     result = runtime.jobs.reload(TESTER)
     assert result.removed == ["doomed"] and result.added == ["added"]
-    wait_for(lambda: started_runs(runtime, "added") >= 1, timeout=5, what="added to fire")
-    time.sleep(0.5)
-    doomed = started_runs(runtime, "doomed")
-    time.sleep(1.5)
-    assert started_runs(runtime, "doomed") == doomed
+    assert_silent_after(runtime, "doomed", reloaded_at + SETTLES, while_firing="added")
 
     assert len(full_reloads) == loads_at_start
     runs = runtime.runs.list_runs(job_id="added", limit=10).items
