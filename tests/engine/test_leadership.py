@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ from gnomon.store.sql_nodes import check_fence
 from tests.e2e.pg import fresh_database
 
 TTL = 10.0
+#: Seconds the leader of the fenced-write test stays frozen: three times its 2 s lease.
+FROZEN = 6.0
 
 
 class Wall:
@@ -325,28 +328,34 @@ def test_leader_frozen_inside_a_fenced_write_does_not_hold_up_takeover() -> None
             standby = threading.Thread(
                 target=lambda: taken.append((take_over(store), time.monotonic())), daemon=True
             )
-            started = time.monotonic()
-            failure = frozen_in_fenced_write(store, lease, standby)
+            failure, thawed_at = frozen_in_fenced_write(store, lease, standby)
             standby.join(timeout=10)
         finally:
             store.close()
     # The server ended the frozen transaction: its write fails, nothing is committed...
     assert "idle-in-transaction timeout" in str(failure)
-    # ...and the standby took over at the lease's end (2 s), while the leader was still frozen.
+    # ...and the standby took over while the leader was still frozen: the lock it would have
+    # waited on was gone before the leader woke.
     [(new, taken_at)] = taken
     assert new is not None and new.holder == "b" and new.token == lease.token + 1
-    assert taken_at - started < 4
+    assert taken_at < thawed_at, (taken_at, thawed_at)
 
 
-def frozen_in_fenced_write(store: SqlStore, lease: Lease, standby: threading.Thread) -> Exception:
+def frozen_in_fenced_write(
+    store: SqlStore, lease: Lease, standby: threading.Thread
+) -> tuple[Exception, float]:
+    """The failure of a fenced write frozen with the lease row locked (while `standby` tries
+    to take the lease), and when (time.monotonic) the frozen leader woke."""
+    thawed_at = math.nan  # a failure before the freeze fails the comparison with it
     try:
         with store._write() as conn:
             check_fence(conn, lease, True, None)
             standby.start()
-            time.sleep(4)  # "frozen" with the lease row locked, well past the lease's end
+            time.sleep(FROZEN)  # "frozen" with the lease row locked, well past the lease's end
+            thawed_at = time.monotonic()
             conn.exec_driver_sql("SELECT 1")
     except Exception as exc:
-        return exc
+        return exc, thawed_at
     raise AssertionError("the frozen transaction was not ended by the server")
 
 
