@@ -101,12 +101,25 @@ def test_paused_job_stays_paused_after_restart(
         wait_for(runtime.jobs.scheduler_running, timeout=20, what="the scheduler to start")
         before = len(runs_of(runtime, "tick"))
         window = datetime.now(UTC)
-        time.sleep(5)
+        # The restarted scheduler fires the job beside it, on the same two-second rhythm: once
+        # it has started two of its fires scheduled after the restart, it has been through the
+        # times `tick` would have fired at too.
+        wait_for(
+            lambda: (
+                len(
+                    [
+                        r
+                        for r in runs_of(runtime, "tock")
+                        if r.started_at and r.scheduled_for and r.scheduled_for > window
+                    ]
+                )
+                >= 2
+            ),
+            timeout=30,
+            what="two fires of tock after the restart",
+        )
         assert runtime.jobs.get_job("tick").state == "paused"
         assert len(runs_of(runtime, "tick")) == before
-        # ...while the restarted scheduler fired the job beside it: it was firing all along.
-        started = [r for r in runs_of(runtime, "tock") if r.started_at and r.started_at > window]
-        assert len(started) >= 2, started
     finally:
         proc.stop()
 
@@ -188,14 +201,16 @@ def test_kill_during_run_leaves_run_interrupted_after_restart(
     )
     runtime = runtime_factory(config)
     proc = SchedulerProcess(config, tmp_path / "s1.log")
-    wait_for(runtime.jobs.scheduler_running, timeout=20, what="the scheduler to start")
-    run = runtime.jobs.run_now("slow", TESTER)
-    wait_for(
-        lambda: runtime.runs.get_run(run.id).status == RunStatus.RUNNING,
-        timeout=20,
-        what="the run to start",
-    )
-    proc.kill()
+    try:
+        wait_for(runtime.jobs.scheduler_running, timeout=20, what="the scheduler to start")
+        run = runtime.jobs.run_now("slow", TESTER)
+        wait_for(
+            lambda: runtime.runs.get_run(run.id).status == RunStatus.RUNNING,
+            timeout=20,
+            what="the run to start",
+        )
+    finally:
+        proc.kill()  # the crash, or, when something above failed, no process left behind
     assert runtime.runs.get_run(run.id).status == RunStatus.RUNNING
     proc = SchedulerProcess(config, tmp_path / "s2.log")
     try:
@@ -242,7 +257,11 @@ def test_two_schedulers_on_one_sqlite_file_never_double_fire(
     procs = [SchedulerProcess(config, tmp_path / f"s{i}.log") for i in (1, 2)]
     try:
         wait_for(runtime.jobs.scheduler_running, timeout=30, what="a leader")
-        time.sleep(4)
+        wait_for(
+            lambda: all(len(runs_of(runtime, job, RunStatus.SUCCEEDED)) >= 3 for job in "ab"),
+            timeout=30,
+            what="three runs of each job",
+        )
         # Kill whichever process leads (node ids are host-pid-suffix); the other must take over.
         lease = runtime.store.find_lease("scheduler")
         assert lease is not None
@@ -251,13 +270,20 @@ def test_two_schedulers_on_one_sqlite_file_never_double_fire(
         leader.kill()
         killed_at = datetime.now(UTC)
         wait_for(
-            lambda: any(
-                r.queued_at > killed_at and r.node != lease.holder for r in runs_of(runtime, "a")
+            lambda: all(
+                len(
+                    [
+                        r
+                        for r in runs_of(runtime, job, RunStatus.SUCCEEDED)
+                        if r.queued_at > killed_at and r.node != lease.holder
+                    ]
+                )
+                >= 2
+                for job in "ab"
             ),
-            timeout=20,
-            what="the surviving scheduler to fire",
+            timeout=30,
+            what="the surviving scheduler to run each job twice",
         )
-        time.sleep(2)
     finally:
         # Whatever failed above, no process outlives the test (the killed one has exited).
         for proc in procs:
