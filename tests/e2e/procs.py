@@ -35,9 +35,13 @@ class SchedulerProcess:
         """SIGTERM and wait: the clean stop."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout)
-        self._log.close()
-        return code
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()  # not left running behind the test
+            raise AssertionError(f"the scheduler did not stop within {timeout}s; killed") from None
+        finally:
+            self._log.close()
 
     def kill(self) -> None:
         """SIGKILL: the crash."""

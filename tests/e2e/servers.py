@@ -54,7 +54,11 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        wait_for(self._ready, timeout=30, what=f"gnomon {command} to answer /readyz")
+        try:
+            wait_for(self._ready, timeout=30, what=f"gnomon {command} to answer /readyz")
+        except BaseException:
+            self.kill()  # a server that never answered is not left running behind the test
+            raise
 
     def _ready(self) -> bool:
         if self.proc.poll() is not None:
@@ -70,8 +74,17 @@ class ServerProcess:
             self.proc.send_signal(signum)
         try:
             return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"gnomon did not stop within {timeout}s; killed") from None
         finally:
             self._log.close()
+
+    def kill(self) -> None:
+        """SIGKILL, and wait for it."""
+        self.proc.kill()
+        self.proc.wait(10)
+        self._log.close()
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
