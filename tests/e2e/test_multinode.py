@@ -38,6 +38,7 @@ LEASE_TTL = 10.0  # the default, so the failover figures are the shipped ones
 #: then the takeover: adopting, reloading, the first claims) on a busy two-core machine.
 RECOVERY_BOUND = 12.0
 FREEZE = 20.0  # seconds the frozen leader stays stopped
+HANDOVER_TTL = 60.0  # the clean-stop test's lease time
 SECOND = timedelta(seconds=1)
 
 
@@ -290,8 +291,10 @@ def test_leader_killed_new_leader_fires_within_lease_time_no_double_no_loss(
     assert interrupted.status == "interrupted"
     assert interrupted.node == old
     # The lease runs ttl from the dead leader's last renewal (every ttl/4): the standby takes it
-    # the moment it ends; the slack is for takeover work on a busy two-core machine.
-    assert after_expiry < 1.0
+    # the moment it ends, then adopts, reloads and claims (the fire times passed meanwhile are
+    # within their grace: they run at once). The takeover's work on a busy two-core machine
+    # gets what RECOVERY_BOUND allows past a lease time (about 0.6 s measured when idle).
+    assert after_expiry < RECOVERY_BOUND - LEASE_TTL
     assert failover <= RECOVERY_BOUND
     runs = cluster.runs()
     assert {r.node for r in runs} <= set(nodes)
@@ -300,7 +303,7 @@ def test_leader_killed_new_leader_fires_within_lease_time_no_double_no_loss(
 
 def test_leader_stopped_cleanly_hands_over_at_once_no_double_no_loss(cluster: Cluster) -> None:
     # A long lease: a standby not told of the hand-over would retry only every 15 s.
-    cluster.write_config(lease_ttl=60, extra=slow_job(10))
+    cluster.write_config(lease_ttl=HANDOVER_TTL, extra=slow_job(10))
     cluster.start(2)
     nodes = cluster.node_ids()
     old = wait_for_leader_firing(cluster, nodes)
@@ -311,15 +314,28 @@ def test_leader_stopped_cleanly_hands_over_at_once_no_double_no_loss(cluster: Cl
 
     nodes[old].proc.send_signal(signal.SIGTERM)
     stopped_at = now()
-    _, first_fire = wait_for_new_leader(cluster, old)
+    new, first_fire = wait_for_new_leader(cluster, old)
+    # When the new leader took the lease: a lease is taken for its ttl on the store's clock, and
+    # renewed only a quarter of it later (15 s), so its end still tells its start.
+    [(holder, expires_at)] = cluster.query("SELECT holder, expires_at FROM leases")
+    assert holder == new and isinstance(expires_at, datetime)
+    taken_at = expires_at - timedelta(seconds=HANDOVER_TTL)
     time.sleep(3)
     checked_until = now()
     assert nodes[old].proc.wait(timeout=30) == 0
     cluster.close()
 
-    handover = (first_fire - stopped_at).total_seconds()
-    print(f"\nclean stop: new leader's first fire {handover:.2f}s after SIGTERM")
-    assert handover < 2.0
+    handover = (taken_at - stopped_at).total_seconds()
+    to_fire = (first_fire - taken_at).total_seconds()
+    print(
+        f"\nclean stop: lease taken {handover:.2f}s after SIGTERM, "
+        f"first fire {to_fire:.2f}s after that"
+    )
+    # Within a second as a rule (README); the slack is for a loaded machine. A standby not told
+    # would have waited for its next try, up to 15 s. Its first fire then comes at the next
+    # whole second (every job fires every second), once the takeover's work is done.
+    assert 0 < handover < 2.0
+    assert to_fire < 3.0
     assert_exactly_once_without_loss(
         cluster.runs(), (stopped_at - 3 * SECOND, checked_until - 2 * SECOND)
     )
@@ -443,7 +459,20 @@ def test_pause_and_manual_run_through_another_process_reach_the_leader_within_a_
         paused = runtime.jobs.pause(job, TESTER)
         committed = paused.record.updated_at  # set in the pausing transaction, before commit
         assert committed is not None
-        time.sleep(2.5)
+        # Judged once the leader has started a fire of a job never paused scheduled 2 s after
+        # the commit: a fire of the paused job due by then would have started too.
+        later = committed + 2 * SECOND
+        wait_for(
+            lambda later=later: cluster.query(
+                "SELECT 1 FROM runs WHERE job_id = %s AND trigger_source = 'scheduled'"
+                " AND started_at IS NOT NULL AND scheduled_for >= %s",
+                JOBS[-1],
+                later,
+            ),
+            timeout=30,
+            what="the leader to fire 2 s past the pause",
+            every=0.1,
+        )
         [(last_fire,)] = cluster.query(
             "SELECT max(coalesce(last_scheduled_for, scheduled_for)) FROM runs"
             " WHERE job_id = %s AND trigger_source = 'scheduled'"
