@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from tests.components import ALLOW_SKIP, allowed_skips, missing
 
 ROOT = Path(__file__).resolve().parent.parent
+PLUGINS = ("-p", "tests.conftest", "-p", "no:cacheprovider")  # and no other: autoload is off
 
 
 def test_a_missing_component_fails_without_the_opt_out(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -76,3 +78,30 @@ def test_ci_runs_the_tests_when_no_opt_out_is_set(tmp_path: Path) -> None:
     # opt-out's doing.
     result, ran = ci_run(tmp_path, {ALLOW_SKIP: ""})
     assert (result.returncode, ran) == (0, True), result
+
+
+def pytest_run(tmp_path: Path, body: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """pytest, with the suite's conftest as a plugin, on one test module of `body`."""
+    (tmp_path / "test_one.py").write_text(f"import pytest\n\n\ndef test_one():\n{body}\n")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("GNOMON_TEST_", "PYTEST_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *PLUGINS, "test_one.py"],
+        cwd=tmp_path,
+        env={**clean, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_run_with_a_skipped_test_fails_unless_the_opt_out_is_set(tmp_path: Path) -> None:
+    skipping = '    pytest.skip("no chromium")'
+    refused = pytest_run(tmp_path, skipping, {})
+    assert refused.returncode == pytest.ExitCode.TESTS_FAILED, refused.stdout
+    assert "1 test(s) skipped, so the run fails: a skip passes nothing" in refused.stdout
+    allowed = pytest_run(tmp_path, skipping, {ALLOW_SKIP: "chromium"})
+    assert allowed.returncode == pytest.ExitCode.OK, allowed.stdout
+    assert "1 skipped" in allowed.stdout
+    # The same run with nothing skipped passes: the failure above is the skip's doing.
+    passing = pytest_run(tmp_path, "    pass", {})
+    assert passing.returncode == pytest.ExitCode.OK, passing.stdout
