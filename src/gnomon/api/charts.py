@@ -70,7 +70,7 @@ def runs_per_hour_svg(hours: Sequence[StatusCounts], zone: tzinfo, lang: str = "
     top_y = TOP + legend_height
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - top_y - BOTTOM
     totals = [sum(hour.counts.values()) for hour in hours]
-    top = _nice_ceiling(max(totals, default=0))
+    top = nice_ceiling(max(totals, default=0))
     slot = plot_w / max(1, len(hours))
     gap = 1.0 if slot >= 4 else 0.0
     parts = [
@@ -109,15 +109,15 @@ def runs_per_hour_svg(hours: Sequence[StatusCounts], zone: tzinfo, lang: str = "
             f'<text x="{LEFT + plot_w / 2:.1f}" y="{top_y + plot_h / 2:.1f}" '
             f'text-anchor="middle" fill="#5b6675" font-size="13">{escape(words["empty"])}</text>'
         )
-    zone_name = escape(words["times"].format(zone=_zone_name(zone)))
+    zone_text = escape(words["times"].format(zone=zone_name(zone)))
     parts.append(
         f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 4}" text-anchor="end" fill="#5b6675">'
-        f"{zone_name}</text></svg>"
+        f"{zone_text}</text></svg>"
     )
     return "".join(parts)
 
 
-def _nice_ceiling(value: int) -> int:
+def nice_ceiling(value: int) -> int:
     """The smallest of 1, 2, 3, 4, 5, 6, 8, 10, 20, 30 … that is at least `value` (at least 1)."""
     scale = 1
     while True:
@@ -165,5 +165,5 @@ def _legend(hours: Sequence[StatusCounts], words: dict[object, str]) -> tuple[li
     return parts, y - 10
 
 
-def _zone_name(zone: tzinfo) -> str:
+def zone_name(zone: tzinfo) -> str:
     return str(getattr(zone, "key", None) or zone.tzname(None) or "UTC")

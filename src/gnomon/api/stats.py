@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, tzinfo
 from typing import Any
 
 from flask import Blueprint, Response
@@ -10,6 +10,7 @@ from flask import Blueprint, Response
 from gnomon.api import schemas as s
 from gnomon.api.access import VIEW, require
 from gnomon.api.charts import runs_per_hour_svg
+from gnomon.api.duration_chart import durations_svg
 from gnomon.api.envelope import language, success
 from gnomon.api.messages import LANGUAGES
 from gnomon.api.openapi import document
@@ -18,11 +19,12 @@ from gnomon.api.state import state
 from gnomon.domain import PERCENTILES, RunStatus, StatusCounts
 from gnomon.errors import Problem, TriggerInvalid
 from gnomon.services.documents import iso
-from gnomon.services.runs import STATS_WINDOWS, StatsReport
+from gnomon.services.runs import MAX_PAGE, STATS_WINDOWS, StatsReport
 from gnomon.triggers.timezones import resolve_timezone
 
 bp = Blueprint("stats", __name__, url_prefix="/api/v1/scheduler")
 
+DEFAULT_DURATION_RUNS = 50
 _PERCENTILE_KEYS = [f"p{round(p * 100)}_ms" for p in PERCENTILES]
 
 
@@ -59,19 +61,46 @@ def runs_per_hour_chart() -> Response:
     since = query.instant("since")
     until = query.instant("until")
     job_id = query.text("job_id", max_length=64)
+    zone, lang = _chart_options(query)
+    query.done()
+    report = state().runtime.runs.run_stats(since=since, until=until, job_id=job_id)
+    return _svg(runs_per_hour_svg(report.stats.hours, zone, lang))
+
+
+@bp.get("/jobs/<job_id>/durations.svg")
+@document(None, errors=(400, 401, 404), query=s.DurationChartQuery, tag="runs")
+@require(VIEW)
+def durations_chart(job_id: str) -> Response:
+    """The durations of a job's last runs (?limit=1..500, default 50), one bar each, oldest
+    on the left, coloured by status, with their median, as an SVG image.
+
+    &tz= and &lang= as for the runs-per-hour chart. Raises JobNotFound, ValidationFailed
+    (per query parameter).
+    """
+    query = Query()
+    limit = query.integer("limit", DEFAULT_DURATION_RUNS, 1, MAX_PAGE)
+    zone, lang = _chart_options(query)
+    query.done()
+    page = state().runtime.runs.list_runs(job_id, limit=limit)
+    return _svg(durations_svg(page.items[::-1], zone, lang))
+
+
+def _chart_options(query: Query) -> tuple[tzinfo, str]:
+    """The chart's timezone (?tz=, default UTC) and language (?lang=, default the answer's)."""
     zone_name = query.text("tz", max_length=64)
     lang = query.text("lang", max_length=2)
     if lang is not None and lang not in LANGUAGES:
         query.problems.append(Problem("lang", f"must be one of {', '.join(LANGUAGES)}"))
-    zone = None
+    zone: tzinfo = UTC
     if zone_name is not None:
         try:
             zone = resolve_timezone(zone_name, field="tz")
         except TriggerInvalid as exc:
             query.problems.extend(exc.problems)
-    query.done()
-    report = state().runtime.runs.run_stats(since=since, until=until, job_id=job_id)
-    svg = runs_per_hour_svg(report.stats.hours, zone or UTC, lang or language())
+    return zone, lang or language()
+
+
+def _svg(svg: str) -> Response:
     response = Response(svg, mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "no-store"
     # An image, never a document that could run anything, wherever it is opened.

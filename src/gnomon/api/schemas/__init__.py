@@ -36,7 +36,7 @@ from gnomon.api.schemas.jobs import (
     RunQuery,
     TriggerInput,
 )
-from gnomon.api.schemas.stats import ChartQuery, Stats, StatsQuery
+from gnomon.api.schemas.stats import ChartQuery, DurationChartQuery, Stats, StatsQuery
 
 JobEnvelope = envelope("JobEnvelope", Job)
 JobListEnvelope = envelope("JobListEnvelope", list[Job])
@@ -66,6 +66,7 @@ __all__ = [
     "ChartQuery",
     "CountQuery",
     "DeliveryQuery",
+    "DurationChartQuery",
     "ErrorEnvelope",
     "Job",
     "LoginInput",

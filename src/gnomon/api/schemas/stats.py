@@ -82,3 +82,15 @@ class ChartQuery(StatsQuery):
     lang: Literal["en", "zh"] | None = Field(
         default=None, description="The chart's words; default: as for every answer."
     )
+
+
+class DurationChartQuery(Strict):
+    limit: int = Field(default=50, ge=1, le=500, description="How many of the last runs.")
+    tz: Text = Field(
+        default=None,
+        max_length=64,
+        description="The IANA timezone of the time axis (default UTC), e.g. Asia/Shanghai.",
+    )
+    lang: Literal["en", "zh"] | None = Field(
+        default=None, description="The chart's words; default: as for every answer."
+    )
