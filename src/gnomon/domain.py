@@ -509,6 +509,17 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class AuditFilter:
+    """Which audit entries to list: every given criterion must hold (None: any)."""
+
+    actor: str | None = None
+    actions: tuple[str, ...] = ()  # any of these actions
+    target: str | None = None  # e.g. a job id, "user:alice", "token:3"
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+@dataclass(frozen=True)
 class Node:
     """A gnomon process that has registered itself with the store."""
 

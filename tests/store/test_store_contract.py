@@ -14,6 +14,7 @@ import pytest
 
 from gnomon.domain import (
     AuditEntry,
+    AuditFilter,
     Isolation,
     JobDefinition,
     JobKind,
@@ -714,6 +715,32 @@ def test_audit_lists_newest_first_with_paging(store: SqlStore) -> None:
     first = store.list_audit(limit=2)
     assert first == [added[4], added[3]]
     assert store.list_audit(limit=10, before_id=first[-1].id) == added[2::-1]
+
+
+def test_audit_filters_by_actor_actions_target_and_time(store: SqlStore) -> None:
+    rows = [
+        ("alice", "job.pause", "a", 0),
+        ("alice", "job.resume", "a", 1),
+        ("bob", "job.pause", "a", 2),
+        ("alice", "job.pause", "b", 3),
+        ("alice", "token.create", "token:1", 4),
+    ]
+    added = [
+        store.add_audit(
+            AuditEntry(id=None, at=T0 + timedelta(minutes=m), actor=who, action=what, target=target)
+        )
+        for who, what, target, m in rows
+    ]
+
+    def found(where: AuditFilter, before_id: int | None = None) -> list[int]:
+        return [added.index(e) for e in store.list_audit(10, before_id=before_id, where=where)]
+
+    assert found(AuditFilter(actor="alice")) == [4, 3, 1, 0]
+    assert found(AuditFilter(actions=("job.pause", "job.resume"), target="a")) == [2, 1, 0]
+    since, until = T0 + timedelta(minutes=1), T0 + timedelta(minutes=3)
+    assert found(AuditFilter(since=since, until=until)) == [2, 1]
+    assert found(AuditFilter(actor="alice", target="a"), before_id=added[1].id) == [0]
+    assert found(AuditFilter(actor="nobody")) == []
 
 
 def test_login_attempts_are_counted_per_key_refused_at_the_limit_and_forgotten(

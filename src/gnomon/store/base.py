@@ -17,6 +17,7 @@ from gnomon.domain import (
     Alerting,
     ApiToken,
     AuditEntry,
+    AuditFilter,
     JobRecord,
     Lease,
     Node,
@@ -569,8 +570,10 @@ class Store(ABC):
     def add_audit(self, entry: AuditEntry) -> AuditEntry: ...
 
     @abstractmethod
-    def list_audit(self, limit: int = 50, before_id: int | None = None) -> list[AuditEntry]:
-        """Newest first."""
+    def list_audit(
+        self, limit: int = 50, before_id: int | None = None, where: AuditFilter | None = None
+    ) -> list[AuditEntry]:
+        """Newest first: entries below `before_id` (if given) that `where` admits."""
 
     # --- nodes and leadership ----------------------------------------------------------------
 

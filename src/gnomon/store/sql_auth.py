@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     RowMapping,
     Select,
@@ -21,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from gnomon.domain import ApiToken, AuditEntry, Role, User
+from gnomon.domain import ApiToken, AuditEntry, AuditFilter, Role, User
 from gnomon.errors import TokenNotFound, UserExists, UserNotFound
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.storable import holdable
@@ -64,6 +65,21 @@ def _audit_params(entry: AuditEntry) -> dict[str, Any]:
         "client": entry.client,
         "user_id": entry.user_id,
     }
+
+
+def _audit_conditions(where: AuditFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.actor is not None:
+        conditions.append(audit.c.actor == where.actor)
+    if where.actions:
+        conditions.append(audit.c.action.in_(where.actions))
+    if where.target is not None:
+        conditions.append(audit.c.target == where.target)
+    if where.since is not None:
+        conditions.append(audit.c.at >= where.since)
+    if where.until is not None:
+        conditions.append(audit.c.at < where.until)
+    return conditions
 
 
 def _row_to_audit(row: RowMapping) -> AuditEntry:
@@ -300,9 +316,13 @@ class SqlAuth(SqlBase):
             entry_id = conn.execute(stmt).scalar_one()
         return dataclasses.replace(entry, id=entry_id)
 
-    def list_audit(self, limit: int = 50, before_id: int | None = None) -> list[AuditEntry]:
+    def list_audit(
+        self, limit: int = 50, before_id: int | None = None, where: AuditFilter | None = None
+    ) -> list[AuditEntry]:
         stmt = select(audit).order_by(audit.c.id.desc()).limit(limit)
         if before_id is not None:
             stmt = stmt.where(audit.c.id < before_id)
+        if where is not None:
+            stmt = stmt.where(*_audit_conditions(where))
         with self._read() as conn:
             return [_row_to_audit(row) for row in conn.execute(stmt).mappings()]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from gnomon.api.schemas.envelopes import Strict, Text
+from gnomon.services.audit import AUDIT_ACTIONS
 
 
 class NodeDoc(BaseModel):
@@ -98,7 +99,24 @@ class NewToken(Token):
     token: str = Field(description="The secret: shown this once, never again.")
 
 
+_ACTION = "|".join(a.replace(".", "\\.") for a in AUDIT_ACTIONS)
+ActionList = Annotated[str, Field(pattern=f"^({_ACTION})(,({_ACTION}))*$")]
+Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
 class AuditQuery(Strict):
+    actor: Text = Field(default=None, max_length=150, description="Entries of this actor.")
+    action: list[ActionList] | None = Field(
+        default=None,
+        description="Entries of any of these actions: repeat the parameter or separate the "
+        "actions by commas.",
+    )
+    job_id: Text = Field(default=None, max_length=64, description="Entries about this job.")
+    target: Text = Field(
+        default=None, max_length=255, description="Entries about this target (`user:NAME`, …)."
+    )
+    since: Instant | None = Field(default=None, description="Entries at or after this time.")
+    until: Instant | None = Field(default=None, description="Entries before this time.")
     limit: int = Field(default=50, ge=1, le=500)
     before_id: int | None = Field(default=None, ge=1, le=2**53)
 
