@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import gnomon.web
+from gnomon.services.audit import AUDIT_ACTIONS
 from gnomon.web import register_console
 
 STATIC = Path(gnomon.web.__file__).with_name("static")
@@ -28,6 +29,7 @@ DYNAMIC_KEYS = {
         "timed_out",
     ],
     "state": ["scheduled", "paused", "finished"],
+    "audit.action": list(AUDIT_ACTIONS),
     "source": ["scheduled", "manual"],
     "role": ["admin", "viewer"],
     "kind": ["python", "command"],

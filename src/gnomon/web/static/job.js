@@ -1,8 +1,11 @@
-// One job: details, next fire times, pause/resume/run/reload, the trigger editor and the run
-// history with output; refreshed quickly while a run is active.
+// One job: details, next fire times, recent activity (success rates, run timeline, duration
+// trend), pause/resume/run/reload, the trigger editor, the run history with output, and for
+// admins the notifications and the audit trail; refreshed quickly while a run is active.
 import { confirmAndCall, reloadJobs } from "./actions.js";
 import * as api from "./api.js";
 import { $, el, hideError, showError } from "./dom.js";
+import { createActivity } from "./job-activity.js";
+import { createJobAudit } from "./job-audit.js";
 import {
   ACTIVE_RUN, formatDuration, formatTime, runningIndicator, stateBadge, statusBadge, timeCell, yesNo,
 } from "./format.js";
@@ -25,6 +28,9 @@ let nextCursor = null;
 let historySnapshot = "";
 const openOutputs = new Set();
 let refreshTimer = null;
+let activity = null;
+let activityLoaded = false;
+let audit = null;
 
 function detail(key, ...value) {
   return [el("dt", {}, t(key)), el("dd", {}, ...value)];
@@ -72,7 +78,7 @@ function setupEditor() {
   if (!editable) return;
   editor = createTriggerEditor($("#trigger-form"), {
     jobId,
-    onSaved: (updated) => { job = updated; renderJob(); loadHistory(); },
+    onSaved: (updated) => { job = updated; renderJob(); loadHistory(); audit.load(); },
   });
   editor.fill(job);
 }
@@ -111,13 +117,15 @@ function runRow(run) {
     el("td", { "data-label": t("history.col.output") }, outputDetails(run)));
 }
 
+/** Draw the history again if it changed; says whether it did. */
 function renderHistory() {
   const snapshot = JSON.stringify(runs);
-  if (snapshot === historySnapshot) return; // keep open outputs and focus untouched
+  if (snapshot === historySnapshot) return false; // keep open outputs and focus untouched
   historySnapshot = snapshot;
   $("#runs-table tbody").replaceChildren(...runs.map(runRow));
   $("#runs-empty").hidden = runs.length > 0;
   $("#runs-more").hidden = !nextCursor;
+  return true;
 }
 
 async function loadHistory() {
@@ -125,7 +133,7 @@ async function loadHistory() {
   const page = await api.get(`${api.jobPath(jobId)}/runs?limit=${limit}`);
   runs = page.items;
   nextCursor = page.next_cursor;
-  renderHistory();
+  return renderHistory();
 }
 
 async function loadMore() {
@@ -166,8 +174,11 @@ async function refresh() {
     hideError(errorBox);
     renderJob();
     if (user.isAdmin && !editorChecked) setupEditor();
-    await loadHistory();
+    // The activity and the trail follow the newest runs: read again when those changed.
+    const changed = await loadHistory();
+    if (changed || !activityLoaded) { await activity.load(); activityLoaded = true; }
     if (user.isAdmin) await loadDeliveries();
+    if (user.isAdmin) await audit.load();
   } catch (err) {
     showError(errorBox, err.message);
     if (err.code === "SCHEDULER_NOT_RUNNING") refreshSchedulerStatus();
@@ -192,11 +203,11 @@ function jobAction(action, { title, body, label, danger = false }) {
 function setupActions() {
   $("#pause-job").addEventListener("click", async () => {
     const done = await jobAction("pause", { title: "confirm.pause.title", body: "confirm.pause.body", label: "actions.pause" });
-    if (done) { job = done.data; renderJob(); }
+    if (done) { job = done.data; renderJob(); audit.load(); }
   });
   $("#resume-job").addEventListener("click", async () => {
     const done = await jobAction("resume", { title: "confirm.resume.title", body: "confirm.resume.body", label: "actions.resume" });
-    if (done) { job = done.data; renderJob(); }
+    if (done) { job = done.data; renderJob(); audit.load(); }
   });
   $("#run-job").addEventListener("click", async () => {
     if (await jobAction("run", { title: "confirm.run.title", body: "confirm.run.body", label: "actions.run" })) refresh();
@@ -211,5 +222,6 @@ function setupActions() {
 user = await startPage();
 revealAdminControls(user);
 $("#runs-more").addEventListener("click", loadMore);
-if (user.isAdmin) setupActions();
+activity = createActivity(jobId);
+if (user.isAdmin) { setupActions(); audit = createJobAudit(jobId); }
 await refresh();
