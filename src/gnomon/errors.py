@@ -169,6 +169,14 @@ class UserExists(Conflict):
         super().__init__(f"user {username!r} already exists")
 
 
+class LastAdmin(Conflict):
+    def __init__(self, username: str) -> None:
+        self.username = username
+        super().__init__(
+            f"user {username!r} is the last enabled admin; make another user admin first"
+        )
+
+
 # --- permission --------------------------------------------------------------------------------
 
 

@@ -106,6 +106,7 @@ ERROR_TABLE: Mapping[type[BaseException], ErrorSpec] = {
     e.JobChanged: _spec(409, "JOB_CHANGED", "business", "low"),
     e.RunNotCancellable: _spec(409, "RUN_NOT_CANCELLABLE", "business", "low"),
     e.UserExists: _spec(409, "USER_EXISTS", "business", "low"),
+    e.LastAdmin: _spec(409, "LAST_ADMIN", "business", "medium"),
     e.Conflict: _spec(409, "CONFLICT", "business", "low"),
     e.JobNotEditable: _spec(403, "JOB_NOT_EDITABLE", "business", "low", recoverable=False),
     AuthenticationRequired: _spec(401, "AUTHENTICATION_REQUIRED", "authentication", "low"),

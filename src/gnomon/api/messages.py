@@ -77,6 +77,10 @@ ERROR_MESSAGES: Mapping[str, Mapping[str, str]] = {
         "zh": "运行记录 {run_id} 状态为 {status}，无法取消。",
     },
     "USER_EXISTS": {"en": "User {username!r} already exists.", "zh": "用户 {username} 已存在。"},
+    "LAST_ADMIN": {
+        "en": "User {username!r} is the last enabled admin; make another user admin first.",
+        "zh": "用户 {username} 是最后一个启用的管理员；请先让另一个用户成为管理员。",
+    },
     "CONFLICT": {
         "en": "The current state does not allow this request.",
         "zh": "当前状态不允许此操作。",
@@ -203,6 +207,12 @@ SUCCESS_MESSAGES: Mapping[str, Mapping[str, str]] = {
     },
     "token_revoked": {"en": "Token revoked", "zh": "令牌已吊销"},
     "sessions_ended": {"en": "Every session of the user ended", "zh": "该用户的所有会话已结束"},
+    "user_created": {"en": "User created", "zh": "用户已创建"},
+    "user_updated": {"en": "User updated", "zh": "用户已更新"},
+    "password_set": {
+        "en": "Password set; the user's sessions ended",
+        "zh": "密码已设置；该用户的会话已结束",
+    },
 }
 
 

@@ -17,6 +17,7 @@ from gnomon.domain import AuditEntry, Role, User, utcnow
 from gnomon.errors import (
     AccountDisabled,
     InvalidCredentials,
+    LastAdmin,
     Problem,
     UserExists,
     UserNotFound,
@@ -90,16 +91,54 @@ class UserService:
         self._audit(actor, "user.set_password", updated)
         return updated
 
-    def set_disabled(self, username: str, disabled: bool = True, actor: Actor = SYSTEM) -> User:
+    def set_disabled(
+        self,
+        username: str,
+        disabled: bool = True,
+        actor: Actor = SYSTEM,
+        *,
+        keep_an_admin: bool = False,
+    ) -> User:
         """Disable (or enable) the user and end its sessions either way, so that enabling it
-        again never brings an old session back. Raises UserNotFound."""
+        again never brings an old session back. With `keep_an_admin` (the API: an operator
+        on the server can always enable an admin again from the CLI, an API client cannot),
+        raises LastAdmin rather than disable the last enabled admin. Raises UserNotFound."""
         user = self.get_user(username)
+        if disabled and keep_an_admin:
+            self._keep_an_admin(user)
         updated = self.store.update_user(replace(user, disabled=disabled), end_sessions=True)
         action = "user.disable" if disabled else "user.enable"
         self._audit(
             actor, action, updated, before={"disabled": user.disabled}, after={"disabled": disabled}
         )
         return updated
+
+    def set_role(self, username: str, role: Role, actor: Actor = SYSTEM) -> User:
+        """Give the user another role; it holds from the user's next request on (sessions
+        read the role from the store). Raises UserNotFound, LastAdmin (demoting the last
+        enabled admin)."""
+        user = self.get_user(username)
+        if role == user.role:
+            return user
+        if role != Role.ADMIN:
+            self._keep_an_admin(user)
+        updated = self.store.update_user(replace(user, role=role))
+        before, after = {"role": user.role.value}, {"role": role.value}
+        self._audit(actor, "user.set_role", updated, before=before, after=after)
+        return updated
+
+    def _keep_an_admin(self, user: User) -> None:
+        """Refuse to take away the last enabled admin: nobody could then manage users over
+        the API or the console (`gnomon users create` on the server would still help)."""
+        if user.role != Role.ADMIN or user.disabled:
+            return
+        others = [
+            other
+            for other in self.store.list_users()
+            if other.role == Role.ADMIN and not other.disabled and other.id != user.id
+        ]
+        if not others:
+            raise LastAdmin(user.username)
 
     def end_sessions(self, username: str, actor: Actor = SYSTEM) -> User:
         """End every session of the user at once, in every process. Raises UserNotFound."""

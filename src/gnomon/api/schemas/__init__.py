@@ -7,6 +7,7 @@ these models describe the same shapes, and the schemathesis suite checks that th
 from __future__ import annotations
 
 from gnomon.api.schemas.admin import (
+    Account,
     AuditEntry,
     AuditPage,
     AuditQuery,
@@ -17,10 +18,13 @@ from gnomon.api.schemas.admin import (
     LoginInput,
     LoginResult,
     NewToken,
+    PasswordInput,
     Status,
     Token,
     TokenInput,
     UserDoc,
+    UserInput,
+    UserPatch,
 )
 from gnomon.api.schemas.envelopes import ErrorEnvelope, envelope
 from gnomon.api.schemas.jobs import (
@@ -54,6 +58,8 @@ CsrfEnvelope = envelope("CsrfEnvelope", CsrfToken)
 LoginEnvelope = envelope("LoginEnvelope", LoginResult)
 MeEnvelope = envelope("MeEnvelope", UserDoc | None)
 UserEnvelope = envelope("UserEnvelope", UserDoc)
+AccountEnvelope = envelope("AccountEnvelope", Account)
+AccountListEnvelope = envelope("AccountListEnvelope", list[Account])
 EmptyEnvelope = envelope("EmptyEnvelope", None)
 TokenEnvelope = envelope("TokenEnvelope", Token)
 TokenListEnvelope = envelope("TokenListEnvelope", list[Token])
@@ -70,6 +76,7 @@ __all__ = [
     "ErrorEnvelope",
     "Job",
     "LoginInput",
+    "PasswordInput",
     "PreviewInput",
     "Run",
     "RunQuery",
@@ -77,4 +84,6 @@ __all__ = [
     "Token",
     "TokenInput",
     "TriggerInput",
+    "UserInput",
+    "UserPatch",
 ]

@@ -64,6 +64,31 @@ class UserDoc(BaseModel):
     permissions: list[str]
 
 
+class Account(UserDoc):
+    disabled: bool
+    created_at: Text
+    password_changed_at: Text
+
+
+class UserInput(Strict):
+    username: str = Field(min_length=1, max_length=64)
+    role: Literal["viewer", "admin"]
+    password: str = Field(min_length=8)
+
+
+class UserPatch(Strict):
+    role: Literal["viewer", "admin"] | None = Field(
+        default=None, description="The new role; the last enabled admin keeps it."
+    )
+    disabled: bool | None = Field(
+        default=None, description="Disable or enable; either ends the user's sessions."
+    )
+
+
+class PasswordInput(Strict):
+    password: str = Field(min_length=8)
+
+
 class CsrfToken(BaseModel):
     csrf_token: str
 
