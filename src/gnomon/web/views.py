@@ -2,6 +2,8 @@
 
 The views hold no data and check no login: the scripts ask the API, which enforces access, and
 send the browser to the login page on a 401. So the console can do nothing the API does not allow.
+The administration pages are refused on the server as well (login page without a session, 403
+for a viewer): a viewer gets not even their empty shells.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
-from gnomon.domain import RunStatus
+from gnomon.api.access import ADMIN, current_account
+from gnomon.api.errors import TokenInvalid
+from gnomon.domain import RunStatus, User
+from gnomon.services.audit import AUDIT_ACTIONS
 
 bp = Blueprint(
     "console",
@@ -79,3 +84,38 @@ def runs_page() -> Response:
 def run_page(run_id: str) -> Response:
     """One run with its output, refreshed while it runs."""
     return _page("run.html", page="run", run_id=run_id)
+
+
+def _admin_page(template: str, **context: object) -> Response:
+    """The page for admins; the login page without a session, 403 for anyone else."""
+    try:
+        user: User | None = current_account()
+    except TokenInvalid:
+        user = None
+    if user is None:
+        here = request.path + (f"?{request.query_string.decode()}" if request.query_string else "")
+        target = f"{url_for('console.login_page')}?{urlencode({'next': here})}"
+        return redirect(target)  # type: ignore[return-value]
+    if ADMIN not in user.permissions:
+        response = _page("forbidden.html", page="forbidden")
+        response.status_code = 403
+        return response
+    return _page(template, **context)
+
+
+@bp.get("/admin/users")
+def users_page() -> Response:
+    """Users: create, change role, disable or enable, set a password, end sessions (admins)."""
+    return _admin_page("users.html", page="users", roles=["viewer", "admin"])
+
+
+@bp.get("/admin/tokens")
+def tokens_page() -> Response:
+    """API tokens: create (the secret shown once), revoke, when last used (admins)."""
+    return _admin_page("tokens.html", page="tokens")
+
+
+@bp.get("/admin/audit")
+def audit_page() -> Response:
+    """The audit log, filtered and paged; the filters and the page live in the URL (admins)."""
+    return _admin_page("audit.html", page="audit", actions=AUDIT_ACTIONS)

@@ -5,6 +5,7 @@ import * as api from "./api.js";
 import { $, $$, el, hideError, showError } from "./dom.js";
 import { ACTIVE_RUN, formatDuration, statusBadge, timeCell } from "./format.js";
 import { t } from "./i18n.js";
+import { instant, localValue } from "./local-time.js";
 import { startPage } from "./shell.js";
 
 const REFRESH_MS = 10000;
@@ -13,20 +14,6 @@ const form = $("#run-filters");
 const errorBox = $("#runs-error");
 let snapshot = "";
 let refreshTimer = null;
-
-/** A datetime-local value (the browser's wall-clock time) from an ISO instant, or "". */
-function localValue(iso) {
-  const when = new Date(iso);
-  if (!iso || Number.isNaN(when.getTime())) return "";
-  const shifted = new Date(when.getTime() - when.getTimezoneOffset() * 60000);
-  return shifted.toISOString().slice(0, 19);
-}
-
-/** The instant a datetime-local value means in the browser's timezone, as ISO with Z. */
-function instant(local) {
-  const when = new Date(local);
-  return local && !Number.isNaN(when.getTime()) ? when.toISOString() : "";
-}
 
 function fillForm(params) {
   form.job_id.value = params.get("job_id") || "";

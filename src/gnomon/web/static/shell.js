@@ -57,6 +57,7 @@ export async function startPage({ requireLogin = true } = {}) {
   }
   user.isAdmin = user.permissions.includes("admin");
   document.body.dataset.role = user.role;
+  for (const link of document.querySelectorAll("[data-admin-nav]")) link.hidden = !user.isAdmin;
   const who = $("#whoami");
   who.textContent = t("nav.signedIn", { user: user.username, role: t(`role.${user.role}`) });
   who.hidden = false;

@@ -1,0 +1,119 @@
+// The audit log (admins only): who did what, when, from where, before and after. The filters
+// (actor, action, job, time range) and the page (before_id) live in the URL in the API's own
+// words, so a filtered page can be bookmarked, shared and gone back to.
+import * as api from "./api.js";
+import { auditRow } from "./audit-format.js";
+import { $, el, hideError, showError } from "./dom.js";
+import { t } from "./i18n.js";
+import { instant, localValue } from "./local-time.js";
+import { startPage } from "./shell.js";
+
+const FIELDS = ["actor", "action", "job_id", "since", "until"];
+const form = $("#audit-filters");
+const errorBox = $("#audit-error");
+
+function fillForm(params) {
+  for (const name of ["actor", "action", "job_id"]) form[name].value = params.get(name) || "";
+  form.since.value = localValue(params.get("since"));
+  form.until.value = localValue(params.get("until"));
+}
+
+/** The URL query of the form's filters (and no before_id: a new filter starts from the newest). */
+function formQuery() {
+  const params = new URLSearchParams();
+  for (const name of ["actor", "action", "job_id"]) {
+    const value = form[name].value.trim();
+    if (value) params.set(name, value);
+  }
+  for (const name of ["since", "until"]) {
+    const value = instant(form[name].value);
+    if (value) params.set(name, value);
+  }
+  const limit = new URLSearchParams(location.search).get("limit");
+  if (limit) params.set("limit", limit);
+  return params;
+}
+
+const pageUrl = (params) => (params.toString() ? `/admin/audit?${params}` : "/admin/audit");
+
+function markInvalid(details) {
+  const names = new Set(details.map((detail) => detail.field));
+  for (const name of FIELDS) {
+    if (names.has(name)) form[name].setAttribute("aria-invalid", "true");
+    else form[name].removeAttribute("aria-invalid");
+  }
+}
+
+function render(params, page) {
+  $("#audit-table tbody").replaceChildren(...page.items.map((entry) => auditRow(entry, { withTarget: true })));
+  const paged = params.has("before_id");
+  $("#audit-summary").textContent = t(paged ? "auditLog.countOlder" : "auditLog.count", { n: page.items.length });
+  const empty = $("#audit-empty");
+  empty.hidden = page.items.length > 0;
+  empty.textContent = t(params.toString() ? "auditLog.noMatch" : "auditLog.none");
+  const newest = new URLSearchParams(params);
+  newest.delete("before_id");
+  $("#audit-newest").href = pageUrl(newest);
+  $("#audit-newest").hidden = !paged;
+  const older = $("#audit-older");
+  older.hidden = !page.next_before_id;
+  if (page.next_before_id) {
+    const next = new URLSearchParams(params);
+    next.set("before_id", String(page.next_before_id));
+    older.href = pageUrl(next);
+  }
+}
+
+async function load() {
+  const params = new URLSearchParams(location.search);
+  try {
+    const page = await api.get(`/scheduler/audit?${params}`);
+    hideError(errorBox);
+    markInvalid([]);
+    render(params, page);
+  } catch (err) {
+    showError(errorBox, err);
+    markInvalid(err.details || []);
+    $("#audit-table tbody").replaceChildren();
+    $("#audit-summary").textContent = "";
+    $("#audit-older").hidden = true;
+  }
+}
+
+function go(url, { step = false } = {}) {
+  if (url === location.pathname + location.search) return;
+  if (step) history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
+  fillForm(new URLSearchParams(location.search));
+  load();
+}
+
+async function suggest() {
+  const [users, jobs] = await Promise.all([
+    api.get("/auth/users").catch(() => []),
+    api.get("/scheduler/jobs").catch(() => []), // suggestions only: any job id is accepted
+  ]);
+  $("#usernames").replaceChildren(...users.map((user) => el("option", { value: user.username })));
+  $("#job-ids").replaceChildren(...jobs.map((job) => el("option", { value: job.id }, job.name)));
+}
+
+await startPage();
+fillForm(new URLSearchParams(location.search));
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  go(pageUrl(formQuery()));
+});
+form.addEventListener("change", () => go(pageUrl(formQuery())));
+for (const link of [$("#audit-newest"), $("#audit-older"), $("#clear-filters")]) {
+  link.addEventListener("click", (event) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+    event.preventDefault();
+    go(link.getAttribute("href"), { step: link.id !== "clear-filters" });
+  });
+}
+window.addEventListener("popstate", () => {
+  fillForm(new URLSearchParams(location.search));
+  load();
+});
+suggest();
+await load();
