@@ -17,6 +17,7 @@ from gnomon.domain import Run
 
 WIDTH, HEIGHT = 720, 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 28, 40
+MAX_SLOT = 24  # a few runs stay a few narrow bars on the left, not a wall of colour
 COLOURS = dict(STACK)
 DURATION_WORDS = {
     "en": {
@@ -40,7 +41,7 @@ def durations_svg(runs: Sequence[Run], zone: tzinfo, lang: str = "en") -> str:
     values = [run.duration_ms or 0 for run in timed]
     top = nice_ceiling(max(values, default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    slot = plot_w / max(1, len(timed))
+    slot = min(plot_w / max(1, len(timed)), MAX_SLOT)
     gap = 2.0 if slot >= 6 else 0.0
     title = words["title"].format(n=len(timed))
     parts = [
@@ -94,6 +95,7 @@ def durations_svg(runs: Sequence[Run], zone: tzinfo, lang: str = "en") -> str:
 
 
 def _ends(timed: Sequence[Run], zone: tzinfo) -> list[str]:
+    # The last label sits under the last bar, when there is room for it beside the first.
     """When the first and the last run drawn started (or were queued)."""
     y = TOP + (HEIGHT - TOP - BOTTOM) + 16
 
@@ -102,10 +104,12 @@ def _ends(timed: Sequence[Run], zone: tzinfo) -> list[str]:
 
     parts = [f'<text x="{LEFT}" y="{y}" fill="#5b6675">{when(timed[0])}</text>']
     if len(timed) > 1:
-        parts.append(
-            f'<text x="{WIDTH - RIGHT}" y="{y}" text-anchor="end" fill="#5b6675">'
-            f"{when(timed[-1])}</text>"
-        )
+        right = min(WIDTH - RIGHT, LEFT + len(timed) * MAX_SLOT)
+        if right - LEFT >= 160:  # room for both labels side by side
+            parts.append(
+                f'<text x="{right:.1f}" y="{y}" text-anchor="end" fill="#5b6675">'
+                f"{when(timed[-1])}</text>"
+            )
     return parts
 
 

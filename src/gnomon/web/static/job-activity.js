@@ -92,7 +92,8 @@ export function createActivity(jobId) {
     $("#success-rates").replaceChildren(
       rateItem("rate-24h", t("activity.rate24h"), stats ? stats.totals["24h"] : {}),
       rateItem("rate-7d", t("activity.rate7d"), stats ? stats.totals["7d"] : {}),
-      rateItem("rate-last", t("activity.rateLast", { n: runs.length }), countRuns(runs)));
+      rateItem("rate-last",
+        runs.length === 1 ? t("activity.rateLastOne") : t("activity.rateLast", { n: runs.length }), countRuns(runs)));
   }
 
   function renderTimeline(runs) {
