@@ -5,7 +5,8 @@
 Starts the same real server process the browser tests use (tests/web/serve_console.py on a
 temporary store), logs in as admin with Debian's chromium, runs one job so that the history and
 run pages have content, and saves login, overview, jobs, job (with the trigger editor), run
-and runs pages.
+and runs pages; and the job page's activity (rates, timeline, duration trend), users, API tokens
+(a new token's secret shown) and the audit log, in English and Chinese at both widths.
 """
 
 from __future__ import annotations
@@ -49,6 +50,31 @@ def run_once(page: Page) -> str:
     page.goto(href)
     expect(page.locator("#run-details [data-status=succeeded]")).to_be_visible(timeout=15_000)
     return href
+
+
+def shoot_new_pages(page: Page, out: Path, suffix: str, size: str) -> None:
+    """The job activity card and the administration pages; `suffix` names the language."""
+    page.goto("/jobs/backup")
+    expect(page.locator("#run-timeline .mark").first).to_be_visible()
+    expect(page.locator("#duration-chart")).to_have_attribute("src", re.compile("^data:"))
+    expect(page.locator("#job-audit-table tbody tr").first).to_be_visible()
+    path = out / f"job-activity{suffix}-{size}.png"
+    page.locator("#job-activity").screenshot(path=str(path))
+    print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    page.goto("/admin/users")
+    expect(page.locator("#users-table tbody tr").first).to_be_visible()
+    shoot(page, out, f"users{suffix}", size)
+    page.goto("/admin/tokens")
+    expect(page.locator("#token-user option").first).to_be_attached()
+    page.locator("#token-name").fill(f"deploy-{size}{suffix}")
+    page.locator("#token-days").fill("30")
+    page.locator("#token-form button[type=submit]").click()
+    expect(page.locator("#token-secret")).to_be_visible()
+    expect(page.locator("#tokens-table tbody tr").first).to_be_visible()
+    shoot(page, out, f"tokens{suffix}", size)
+    page.goto("/admin/audit")
+    expect(page.locator("#audit-table tbody tr").first).to_be_visible()
+    shoot(page, out, f"audit{suffix}", size)
 
 
 def main() -> int:
@@ -98,6 +124,7 @@ def main() -> int:
                     page.goto("/runs?status=succeeded,failed")
                     expect(page.locator("#all-runs-table tbody tr").first).to_be_visible()
                     shoot(page, args.out, "runs", size)
+                    shoot_new_pages(page, args.out, "", size)
                     context.close()
                 context = browser.new_context(base_url=server.url, viewport=SIZES["desktop"])
                 context.add_init_script(CHINESE)
@@ -118,6 +145,9 @@ def main() -> int:
                 page.goto("/runs")
                 expect(page.locator("#all-runs-table tbody tr").first).to_be_visible()
                 shoot(page, args.out, "runs-zh", "desktop")
+                for size in SIZES:
+                    page.set_viewport_size(SIZES[size])
+                    shoot_new_pages(page, args.out, "-zh", size)
                 context.close()
                 browser.close()
         finally:
