@@ -93,11 +93,14 @@ CHECKS = (
 # A fixed seed keeps CI repeatable; set GNOMON_TEST_SCHEMATHESIS_SEED to explore further.
 SEED = _env("SEED", 20261129)
 MAX_SECONDS = 1.0
-# These end the session every other request is made with (the cookie above): after the first
-# call, everything else would only ever see 401. tests/api covers them.
+# These end the session every other request is made with (the cookie above), or take its
+# admin role away: after the first call, everything else would only ever see 401 or 403.
+# tests/api covers them.
 SESSION_ENDERS = (
     "POST /api/v1/auth/logout",
     "POST /api/v1/auth/users/{username}/actions/end-sessions",
+    "POST /api/v1/auth/users/{username}/actions/set-password",
+    "PATCH /api/v1/auth/users/{username}",
 )
 
 
