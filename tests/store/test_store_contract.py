@@ -741,6 +741,7 @@ def test_audit_filters_by_actor_actions_target_and_time(store: SqlStore) -> None
     assert found(AuditFilter(since=since, until=until)) == [2, 1]
     assert found(AuditFilter(actor="alice", target="a"), before_id=added[1].id) == [0]
     assert found(AuditFilter(actor="nobody")) == []
+    assert found(AuditFilter(actor="a\x00b")) == [] and found(AuditFilter(target="\ud800")) == []
 
 
 def test_login_attempts_are_counted_per_key_refused_at_the_limit_and_forgotten(

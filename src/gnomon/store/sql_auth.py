@@ -323,6 +323,9 @@ class SqlAuth(SqlBase):
         if before_id is not None:
             stmt = stmt.where(audit.c.id < before_id)
         if where is not None:
+            keys = [where.actor, where.target, *where.actions]
+            if not all(holdable(key) for key in keys if key is not None):
+                return []  # no entry holds such a key, and PostgreSQL refuses to look for it
             stmt = stmt.where(*_audit_conditions(where))
         with self._read() as conn:
             return [_row_to_audit(row) for row in conn.execute(stmt).mappings()]
