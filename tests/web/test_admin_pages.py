@@ -236,3 +236,24 @@ def test_admin_pages_in_chinese(browser: Browser, console: ConsoleServer) -> Non
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     finally:
         context.close()
+
+
+def test_users_page_works_from_the_keyboard(admin_page: Page, admin_api: Client) -> None:
+    body = {"username": "erin", "role": "viewer", "password": "erin-password"}
+    assert admin_api.request("POST", "/api/v1/auth/users", body).status_code == 201
+    page = admin_page
+    page.goto("/admin/users")
+    row = page.locator("tr[data-username=erin]")
+    row.get_by_role("button", name="Disable").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    page.keyboard.press("Tab")  # from Cancel to the confirming button
+    page.keyboard.press("Enter")
+    expect(row).to_have_attribute("data-disabled", "true")
+    # The focus stays on the row's toggle, now Enable, after the rows are drawn again.
+    expect(row.get_by_role("button", name="Enable")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(row).to_have_attribute("data-disabled", "false")
+    expect(row.get_by_role("button", name="Disable")).to_be_focused()

@@ -82,11 +82,31 @@ function userRow(user) {
     cell("users.col.actions", actionsFor(user)));
 }
 
+/** Which control of which row has the focus, to give it back once the rows are drawn again. */
+function focusedControl() {
+  const active = document.activeElement;
+  const row = active?.closest?.("tr[data-username]");
+  if (!row) return null;
+  return { username: row.dataset.username, select: "roleOf" in active.dataset, action: active.dataset.action };
+}
+
+function refocus(spot) {
+  if (!spot) return;
+  const row = $(`tr[data-username="${CSS.escape(spot.username)}"]`);
+  if (!row) return;
+  // A toggled button changes its action (disable ↔ enable): fall back to the row's first button.
+  const target = spot.select ? row.querySelector("select")
+    : row.querySelector(`button[data-action="${spot.action}"]`) || row.querySelector("button");
+  target?.focus();
+}
+
 async function load() {
+  const spot = focusedControl();
   try {
     const users = await api.get(USERS);
     hideError(errorBox);
     $("#users-table tbody").replaceChildren(...users.map(userRow));
+    refocus(spot);
   } catch (err) {
     showError(errorBox, err);
   }
