@@ -61,6 +61,7 @@ def objects(*keys: str) -> st.SearchStrategy[dict[str, object]]:
     return st.dictionaries(names, VALUES | NESTED, max_size=4)
 
 
+ROLES = st.sampled_from(["viewer", "admin", "root", ""])
 BODIES = {
     "login": objects("username", "password")
     | st.fixed_dictionaries({"username": TEXT, "password": TEXT}),
@@ -74,6 +75,11 @@ BODIES = {
         trigger_inputs().map(lambda body: {**body, "count": 100}),
         objects("trigger_type", "cron_expression", "timezone", "count", "run_date"),
     ),
+    "user": objects("username", "role", "password")
+    | st.fixed_dictionaries({"username": TEXT, "role": ROLES, "password": TEXT}),
+    "user_patch": objects("role", "disabled")
+    | st.fixed_dictionaries({}, optional={"role": ROLES, "disabled": st.booleans()}),
+    "password": objects("password") | st.fixed_dictionaries({"password": TEXT}),
     "none": st.sampled_from([None, {}, []]) | objects(),
 }
 
@@ -98,6 +104,7 @@ def segments(*known: str) -> st.SearchStrategy[str]:
     )
 
 
+OTHER_USERS = segments("viewer", "nobody").filter(lambda name: name != "admin")
 JOB_IDS = segments("report", "frozen", "once", "gnomon.prune_runs", "nope")
 #: The write endpoints: a URL strategy and a body shape each; the test checks that the app has
 #: exactly these.
@@ -116,6 +123,16 @@ ENDPOINTS: dict[tuple[str, str], tuple[st.SearchStrategy[str], str]] = {
             lambda name: f"{API}/auth/users/{name}/actions/end-sessions"
         ),
         "none",
+    ),
+    ("POST", "/api/v1/auth/users"): (st.just(f"{API}/auth/users"), "user"),
+    # Never the admin whose session the test uses: its password, role or access would go.
+    ("PATCH", "/api/v1/auth/users/<username>"): (
+        OTHER_USERS.map(lambda name: f"{API}/auth/users/{name}"),
+        "user_patch",
+    ),
+    ("POST", "/api/v1/auth/users/<username>/actions/set-password"): (
+        OTHER_USERS.map(lambda name: f"{API}/auth/users/{name}/actions/set-password"),
+        "password",
     ),
     ("PUT", "/api/v1/scheduler/jobs/<job_id>"): (JOB_IDS.map(lambda j: f"{JOBS}/{j}"), "trigger"),
     ("POST", "/api/v1/scheduler/jobs/<job_id>/actions/pause"): (
