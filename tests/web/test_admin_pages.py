@@ -185,6 +185,10 @@ def test_audit_log_filters_and_pages_kept_in_the_url(admin_page: Page, admin_api
     page.get_by_label("Job").fill("cleanup")
     page.get_by_label("Job").press("Enter")
     expect(page).to_have_url(re.compile(r"job_id=cleanup"))
+    # The rows shown are those of this very filter (not of the one before it).
+    expect(page.locator("#audit-table")).to_have_attribute(
+        "data-query", "action=job.pause&job_id=cleanup&limit=1"
+    )
     rows = page.locator("#audit-table tbody tr")
     expect(rows).to_have_count(1)
     first_id = rows.first.get_attribute("data-audit-id")
@@ -194,16 +198,22 @@ def test_audit_log_filters_and_pages_kept_in_the_url(admin_page: Page, admin_api
 
     page.locator("#audit-older").click()
     expect(page).to_have_url(re.compile(rf"before_id={first_id}"))
+    expect(page.locator("#audit-table")).to_have_attribute(
+        "data-query", re.compile(rf"before_id={first_id}$")
+    )
     expect(rows).to_have_count(1)
     expect(rows.first).not_to_have_attribute("data-audit-id", first_id or "")
     expect(rows.first).to_have_attribute("data-action", "job.pause")
     expect(page.locator("#audit-newest")).to_be_visible()
     page.go_back()
+    expect(page.locator("#audit-table")).to_have_attribute(
+        "data-query", "action=job.pause&job_id=cleanup&limit=1"
+    )
     expect(rows.first).to_have_attribute("data-audit-id", first_id or "")
 
     page.get_by_label("Who").fill("admin")
     page.get_by_label("Who").press("Enter")
-    expect(page).to_have_url(re.compile(r"actor=admin"))
+    expect(page.locator("#audit-table")).to_have_attribute("data-query", re.compile(r"actor=admin"))
     expect(rows).to_have_count(1)
     page.get_by_label("From (your time)").fill("2026-06-02T00:00:00")
     page.get_by_label("Before (your time)").fill("2026-06-01T00:00:00")

@@ -11,6 +11,7 @@ import { startPage } from "./shell.js";
 const FIELDS = ["actor", "action", "job_id", "since", "until"];
 const form = $("#audit-filters");
 const errorBox = $("#audit-error");
+let loads = 0;
 
 function fillForm(params) {
   for (const name of ["actor", "action", "job_id"]) form[name].value = params.get(name) || "";
@@ -66,12 +67,16 @@ function render(params, page) {
 
 async function load() {
   const params = new URLSearchParams(location.search);
+  const mine = ++loads;
   try {
     const page = await api.get(`/scheduler/audit?${params}`);
+    if (mine !== loads) return; // a later filter's answer is (or will be) shown instead
     hideError(errorBox);
     markInvalid([]);
     render(params, page);
+    $("#audit-table").dataset.query = params.toString();
   } catch (err) {
+    if (mine !== loads) return;
     showError(errorBox, err);
     markInvalid(err.details || []);
     $("#audit-table tbody").replaceChildren();
