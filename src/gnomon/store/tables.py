@@ -161,9 +161,10 @@ audit = Table(
     Column("after", JSON(none_as_null=True), nullable=True),
     Column("client", String(255), nullable=True),
     Column("user_id", Integer, nullable=True),
-    # The trail of one job (or user, or token) and of one actor, newest first.
+    # The trail of one job (or user, or token), of one actor and of one action, newest first.
     Index("ix_audit_target_id", "target", "id"),
     Index("ix_audit_actor_id", "actor", "id"),
+    Index("ix_audit_action_id", "action", "id"),
 )
 
 # Failed logins, shared by every API process of the store so that their limit holds across
