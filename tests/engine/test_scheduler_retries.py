@@ -242,3 +242,51 @@ def test_a_retry_adopted_from_a_leader_gone_waits_while_its_job_is_paused(
         timeout=15,
         what="the retry to run once the job is resumed",
     )
+
+
+def test_a_run_recorded_interrupted_by_another_node_stops_before_its_retry_starts(
+    write_config: WriteConfig,
+    runtime_factory: Callable[[Path], Runtime],
+    receiver: HttpReceiver,
+    tmp_path: Path,
+) -> None:
+    # A node taken for lost (its heartbeat late: a long pause, a slow network) whose runs the
+    # orphan check recorded interrupted, with a job that retries interruptions: its run's code
+    # must stop once it hears of it, not go on beside the retry.
+    marks = tmp_path / "marks"
+    body = f'command = "echo $$ >> {marks}; exec sleep 30"\nshell = true'  # $$: the sleep
+    config = HEADER.replace("RECEIVER_URL", receiver.url) + job(
+        "long",
+        body,
+        once_at(datetime.now(UTC) + timedelta(seconds=1.5)),
+        retries=1,
+        retry_backoff=2.0,
+        retry_on=["interrupted"],
+    )
+    runtime = runtime_factory(write_config(config))
+    scheduler = runtime.start_scheduler()
+    first = wait_for(
+        lambda: next((r for r in attempts(runtime, "long") if r.started_at), None),
+        timeout=20,
+        what="the first attempt to start",
+    )
+    wait_for(lambda: marks.exists(), timeout=10, what="its command to start")
+    interrupted = runtime.store.interrupt_runs(
+        datetime.now(UTC), "its node was thought lost", nodes=[scheduler.node_id]
+    )
+    assert [r.id for r in interrupted] == [first.id]
+    retry = wait_for(
+        lambda: runtime.store.find_retry(first.id), timeout=10, what="the retry queued"
+    )
+    wait_for(
+        lambda: runtime.store.get_run(retry.id).started_at is not None,
+        timeout=20,
+        what="the retry to start",
+    )
+    # The first attempt's command was killed before the retry started; it stays recorded
+    # interrupted.
+    first_pid, _ = (int(pid) for pid in marks.read_text().split())
+    assert not Path(f"/proc/{first_pid}").exists()
+    assert runtime.store.get_run(first.id).status is RunStatus.INTERRUPTED
+    running = [r for r in attempts(runtime, "long") if r.status is RunStatus.RUNNING]
+    assert [r.id for r in running] == [retry.id]

@@ -556,12 +556,21 @@ def test_two_claimers_never_get_the_same_manual_run(store: SqlStore) -> None:
 def test_request_cancel_flags_active_runs_only(store: SqlStore) -> None:
     active = store.add_run(run(status=RunStatus.RUNNING))
     done = store.add_run(run(scheduled_for=T0 + timedelta(1), status=RunStatus.SUCCEEDED))
+    going = store.add_run(run(scheduled_for=T0 + timedelta(2), status=RunStatus.RUNNING))
+    assert store.runs_to_stop([active.id, done.id, going.id]) == set()
     assert store.request_cancel(active.id, T0).cancel_requested is True
     assert store.request_cancel(done.id, T0).cancel_requested is False
-    assert store.cancel_requested([active.id, done.id, "missing"]) == {active.id}
-    assert store.cancel_requested([]) == set()
+    assert store.runs_to_stop([active.id, done.id, going.id, "missing"]) == {active.id}
+    assert store.runs_to_stop([]) == set()
     with pytest.raises(RunNotFound):
         store.request_cancel("missing", T0)
+
+
+def test_a_run_recorded_interrupted_by_another_node_is_one_to_stop(store: SqlStore) -> None:
+    lost = store.add_run(run(status=RunStatus.RUNNING, node="slow"))
+    other = store.add_run(run(scheduled_for=T0 + timedelta(1), status=RunStatus.RUNNING))
+    store.interrupt_runs(T0, "its node was thought lost", nodes=["slow"])
+    assert store.runs_to_stop([lost.id, other.id]) == {lost.id}
 
 
 def test_interrupt_runs_on_given_nodes(store: SqlStore) -> None:

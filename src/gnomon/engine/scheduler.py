@@ -763,7 +763,9 @@ class Scheduler:
     def _apply_cancellations(self) -> None:
         active = self._runs.ids()
         if active:
-            self._runs.cancel(self.store.cancel_requested(active))
+            # Also runs another node recorded interrupted, taking this one for lost: their
+            # code stops here before a retry of them can start elsewhere.
+            self._runs.cancel(self.store.runs_to_stop(active))
 
 
 def _has_fire_by(plan: FirePlan, when: datetime) -> bool:

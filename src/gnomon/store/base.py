@@ -419,8 +419,10 @@ class Store(ABC):
         at `now`). Raises RunNotFound."""
 
     @abstractmethod
-    def cancel_requested(self, run_ids: Iterable[str]) -> set[str]:
-        """Which of these runs have been flagged for cancellation."""
+    def runs_to_stop(self, run_ids: Iterable[str]) -> set[str]:
+        """Which of these runs (executing on the caller's node) should stop: flagged for
+        cancellation, or recorded `interrupted` meanwhile by another node (the orphan check
+        took the caller for lost), whose retry must not run beside them."""
 
     @abstractmethod
     def interrupt_runs(

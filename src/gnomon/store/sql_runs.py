@@ -474,12 +474,16 @@ class SqlRuns(SqlBase):
             raise RunNotFound(run_id)
         return row_to_run(row)
 
-    def cancel_requested(self, run_ids: Iterable[str]) -> set[str]:
+    def runs_to_stop(self, run_ids: Iterable[str]) -> set[str]:
         wanted = self._job_id_source(run_ids)  # any number of ids as one bound parameter
         if wanted is None:
             return set()
         stmt = select(runs.c.id).where(
-            runs.c.id.in_(select(wanted.c.job_id)), runs.c.cancel_requested.is_(True)
+            runs.c.id.in_(select(wanted.c.job_id)),
+            or_(
+                runs.c.cancel_requested.is_(True),
+                runs.c.status == RunStatus.INTERRUPTED.value,
+            ),
         )
         with self._read() as conn:
             return set(conn.execute(stmt).scalars())
