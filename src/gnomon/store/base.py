@@ -106,6 +106,15 @@ class FireClaim:
     alerting: Alerting | None = None
 
 
+class OutputChunk(NamedTuple):
+    """Output of a running run for Store.write_live_output: all of it so far, or (`append`)
+    what follows the text stored for it before."""
+
+    run_id: str
+    text: str
+    append: bool = False
+
+
 class StartResult(NamedTuple):
     """What Store.start_runs did: the runs now running, and those recorded `skipped` because
     max_instances runs of their job were running. Runs in neither were not this node's to
@@ -291,10 +300,11 @@ class Store(ABC):
         previous outcome as the store has it) as pending deliveries."""
 
     @abstractmethod
-    def write_live_output(self, node: str, outputs: Sequence[tuple[str, str]]) -> None:
-        """Store the output so far of running runs, (run id, text) each, where the run is
-        still `running` on `node` (a run that has ended keeps its final output). Free text is
-        stored as storable_text makes it."""
+    def write_live_output(self, node: str, outputs: Sequence[OutputChunk]) -> None:
+        """Store the output so far of running runs where the run is still `running` on `node`
+        (a run that has ended keeps its final output): each chunk's text replaces the run's
+        output, or, with `append`, is added to its end. Free text is stored as storable_text
+        makes it."""
 
     @abstractmethod
     def find_run(self, run_id: str) -> Run | None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     RowMapping,
     Select,
     String,
+    Text,
     and_,
     bindparam,
     cast,
@@ -42,7 +43,7 @@ from gnomon.domain import (
     TriggerSource,
 )
 from gnomon.errors import Problem, RunNotFound, StoreError, ValidationFailed
-from gnomon.store.base import JobActivity, RunsAhead
+from gnomon.store.base import JobActivity, OutputChunk, RunsAhead
 from gnomon.store.sql_auth import insert_audit
 from gnomon.store.sql_batch import release_retries, run_params, update_runs
 from gnomon.store.sql_engine import SqlBase
@@ -416,21 +417,25 @@ class SqlRuns(SqlBase):
             claimed = [row_to_run(row) for row in conn.execute(stmt).mappings()]
         return sorted(claimed, key=lambda run: (run.queued_at, run.id))
 
-    def write_live_output(self, node: str, outputs: Sequence[tuple[str, str]]) -> None:
+    def write_live_output(self, node: str, outputs: Sequence[OutputChunk]) -> None:
         if not outputs:
             return
-        stmt = (
-            update(runs)
-            .where(
-                runs.c.id == bindparam("b_id"),
-                runs.c.status == RunStatus.RUNNING.value,
-                runs.c.node == node,
-            )
-            .values(output=bindparam("b_output"))
+        running_there = update(runs).where(
+            runs.c.id == bindparam("b_id"),
+            runs.c.status == RunStatus.RUNNING.value,
+            runs.c.node == node,
         )
-        rows = [{"b_id": run_id, "b_output": storable_text(text)} for run_id, text in outputs]
+        added = func.coalesce(runs.c.output, "").op("||")(bindparam("b_output", type_=Text))
+        replaced: list[dict[str, Any]] = []
+        appended: list[dict[str, Any]] = []
+        for chunk in outputs:
+            row = {"b_id": chunk.run_id, "b_output": storable_text(chunk.text)}
+            (appended if chunk.append else replaced).append(row)
         with self._write(urgent=False) as conn:  # firing and run records go first
-            conn.execute(stmt, rows)
+            if replaced:
+                conn.execute(running_there.values(output=bindparam("b_output")), replaced)
+            if appended:
+                conn.execute(running_there.values(output=added), appended)
 
     def release_retries(self, run_ids: Sequence[str], node: str) -> set[str]:
         if not run_ids:
