@@ -219,6 +219,24 @@ def test_the_run_logger_is_captured_and_propagates_to_the_job_logger() -> None:
     assert set(logging.Logger.manager.loggerDict) == known  # no logger registered per run
 
 
+def test_without_any_handler_a_runs_warning_reaches_its_output_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # No handler on the job logger nor above it: logging would print WARNING and above to the
+    # process's stderr itself ("last resort"); the run's record belongs in the run's output.
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers.clear()
+    handlers_before = len(logging._handlerList)  # type: ignore[attr-defined]
+    try:
+        outcome = run_job(python_job(f"{T}:logs"), new_run(), threading.Event())
+    finally:
+        root.handlers[:] = saved
+    assert outcome.output.splitlines()[1].endswith("Z WARNING disk almost full")
+    assert "disk almost full" not in capsys.readouterr().err
+    assert len(logging._handlerList) == handlers_before  # type: ignore[attr-defined]
+
+
 def test_a_handler_writing_to_stderr_does_not_copy_records_into_the_output_twice() -> None:
     job_logger = logging.getLogger("gnomon.jobs.j1")
     with routed_stdout() as console:

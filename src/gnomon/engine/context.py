@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
@@ -24,24 +25,12 @@ def _utc_formatter() -> logging.Formatter:
     return formatter
 
 
-class _BufferHandler(logging.Handler):
-    """Writes formatted records into a run's output buffer (or, in a child process, the stream
-    the parent captures)."""
-
-    def __init__(self, buffer: OutputBuffer | TextIO, level: int) -> None:
-        super().__init__(level)
-        self.buffer = buffer
-        self.setFormatter(_utc_formatter())
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.buffer.write(self.format(record) + "\n")
-        except Exception:
-            self.handleError(record)
+#: One formatter for every run's lines (formatting keeps no state between records).
+_FORMATTER = _utc_formatter()
 
 
 class _RunLogger(logging.Logger):
-    """A logger that lives only as long as its run.
+    """A logger that lives only as long as its run, writing its records into the run's output.
 
     It is built directly, not through ``logging.getLogger``: the logging manager keeps every named
     logger forever, so a logger named per run would leak one entry per run. Its parent is the
@@ -49,32 +38,54 @@ class _RunLogger(logging.Logger):
     propagate to whatever handlers operators attach there or higher up. A LoggerAdapter over the
     shared job logger would need a handler on that shared logger per concurrent run, filtering by
     run id, and would change the shared logger's level; a private logger needs neither.
+
+    It writes to the run's output itself rather than through a logging.Handler of its own: a
+    handler is registered in logging's global list, under its global lock, and carries a lock of
+    its own, which every run paid for even when it never logged.
     """
 
+    def __init__(
+        self, parent: logging.Logger, run_id: str, output: OutputBuffer | TextIO, level: int
+    ) -> None:
+        super().__init__(parent.name, level)
+        self.parent = parent
+        self.propagate = True
+        self._run_id = run_id
+        self._output = output
+
     def callHandlers(self, record: logging.LogRecord) -> None:  # noqa: N802 - overrides logging
+        record.gnomon_run_id = self._run_id  # lets handlers elsewhere tell concurrent runs apart
+        try:
+            self._output.write(_FORMATTER.format(record) + "\n")
+        except Exception:  # as logging.Handler.handleError: never fail the caller
+            if logging.raiseExceptions:
+                with routing_suspended():
+                    traceback.print_exc()
+        if not self.handlers and not _handled_above(self):
+            return  # no handler here or above: nothing for logging's last resort either
         # Handlers up the hierarchy may write to sys.stderr, which is routed into this same run's
         # buffer while the run's thread executes: let them reach the real stream instead, so a
-        # record appears in the run's output once (via our handler), not twice.
+        # record appears in the run's output once (written above), not twice.
         with routing_suspended():
             super().callHandlers(record)
+
+
+def _handled_above(logger: logging.Logger) -> bool:
+    """Whether a record propagating from `logger` meets a handler (logging would otherwise
+    print WARNING and above itself, as its last resort)."""
+    found: logging.Logger | None = logger.parent if logger.propagate else None
+    while found is not None:
+        if found.handlers:
+            return True
+        found = found.parent if found.propagate else None
+    return False
 
 
 def build_run_logger(
     job_id: str, run_id: str, buffer: OutputBuffer | TextIO, level: int
 ) -> logging.Logger:
     """A logger capturing records at ``level`` and above into ``buffer``, propagating upwards."""
-    job_logger = logging.getLogger(f"gnomon.jobs.{job_id}")
-    logger = _RunLogger(job_logger.name, level)
-    logger.parent = job_logger
-    logger.propagate = True
-    logger.addHandler(_BufferHandler(buffer, level))
-
-    def tag(record: logging.LogRecord) -> bool:
-        record.gnomon_run_id = run_id  # lets handlers elsewhere tell concurrent runs apart
-        return True
-
-    logger.addFilter(tag)
-    return logger
+    return _RunLogger(logging.getLogger(f"gnomon.jobs.{job_id}"), run_id, buffer, level)
 
 
 @dataclass(frozen=True)
