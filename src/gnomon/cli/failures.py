@@ -28,6 +28,7 @@ _CODES: dict[type[BaseException], str] = {
     e.JobChanged: "JOB_CHANGED",
     e.RunNotCancellable: "RUN_NOT_CANCELLABLE",
     e.UserExists: "USER_EXISTS",
+    e.LastAdmin: "LAST_ADMIN",
     e.Conflict: "CONFLICT",
     e.JobNotEditable: "JOB_NOT_EDITABLE",
     e.InvalidCredentials: "INVALID_CREDENTIALS",
