@@ -25,7 +25,15 @@ from gnomon.alerts_config import (
     routes,
 )
 from gnomon.config_env import referenced_variables, unknown_variables
-from gnomon.domain import Isolation, JobDefinition, JobKind, RetryPolicy, RunStatus
+from gnomon.domain import (
+    DEFAULT_QUEUE,
+    Executor,
+    Isolation,
+    JobDefinition,
+    JobKind,
+    RetryPolicy,
+    RunStatus,
+)
 from gnomon.errors import ConfigInvalid, Problem, TriggerInvalid
 from gnomon.jsondata import json_problems
 from gnomon.references import setting_problems
@@ -34,6 +42,10 @@ from gnomon.triggers.parse import CONFIG_KEY_NAMES
 
 JOB_ID_PATTERN = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,63}$")
 TARGET_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+#: A broker queue's name: what RabbitMQ and Redis both take without quoting.
+QUEUE_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$")
+#: The broker URL schemes gnomon's Celery executor supports (RabbitMQ and Redis).
+BROKER_SCHEMES = ("amqp://", "amqps://", "pyamqp://", "redis://", "rediss://")
 DEFAULT_CONFIG_NAME = "gnomon.toml"
 #: The key signing sessions, generated in the data directory when none is configured.
 GENERATED_KEY_FILE = "secret_key"
@@ -126,8 +138,36 @@ def _backoff_seconds(value: float | str) -> float:
     return seconds
 
 
+def check_queue(value: str) -> str:
+    """A broker queue name as QUEUE_PATTERN allows; raises ValueError saying what is allowed."""
+    if not QUEUE_PATTERN.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid queue name: use 1-200 of A-Z a-z 0-9 _ . : - "
+            "(starting with a letter, digit or _)"
+        )
+    return value
+
+
+class CelerySettings(_Section):
+    """The broker that runs of jobs executed on Celery are sent through (`gnomon worker`)."""
+
+    broker_url: str | None = None
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(BROKER_SCHEMES):
+            raise ValueError(
+                "must be a RabbitMQ (amqp://user:password@host:5672/vhost) or Redis "
+                "(redis://host:6379/0) URL"
+            )
+        return value
+
+
 class SchedulerSettings(_Section):
     timezone: str = DEFAULT_TIMEZONE
+    # Where jobs' runs execute unless a job says otherwise: here, or on Celery workers.
+    executor: Literal["local", "celery"] = "local"
     pool_size: int = Field(default=16, ge=1, le=1024)
     misfire_grace_time: int = Field(default=300, ge=1)
     coalesce: bool = True
@@ -210,6 +250,14 @@ class JobDeclaration(_Section):
     retry_on: list[RetryOutcome] | None = None
     # An `overdue` event when the job has had no success for this long (seconds or "26h").
     alert_if_no_success_within: float | str | None = None
+    # Where its runs execute (default: [scheduler] executor) and, on Celery, the queue.
+    executor: Literal["local", "celery"] | None = None
+    queue: str | None = None
+
+    @field_validator("queue")
+    @classmethod
+    def _check_queue(cls, value: str | None) -> str | None:
+        return None if value is None else check_queue(value)
 
     @field_validator("retry_backoff", "retry_backoff_max")
     @classmethod
@@ -259,6 +307,7 @@ class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    celery: CelerySettings = Field(default_factory=CelerySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     jobs: list[JobDeclaration] = Field(default_factory=list)
     notifications: list[ChannelDeclaration] = Field(default_factory=list)
@@ -352,6 +401,7 @@ def load_config(
     found = config_path.resolve() if config_path.is_file() else None
     where = str(found or "configuration")
     problems = channel_problems(settings.notifications, settings.smtp, settings.scheduler.notify)
+    problems += executor_problems(settings)
     problems += unknown
     try:
         jobs = declared_jobs(settings, where)
@@ -415,6 +465,7 @@ def _setting_variables() -> dict[str, tuple[str, str]]:
         "server": ServerSettings,
         "store": StoreSettings,
         "scheduler": SchedulerSettings,
+        "celery": CelerySettings,
         "logging": LoggingSettings,
         "smtp": SmtpSettings,
     }
@@ -527,6 +578,8 @@ def _to_definition(
         problems.append(
             Problem(f"{where}.args", "applies to Python targets only: put a command's in command")
         )
+    if check_notify:  # (else the settings may be defaults standing in for invalid ones)
+        problems += _executor_problems(declaration, settings, where)
     overdue_after = declaration.alert_if_no_success_within
     retention_days = settings.scheduler.run_retention_days
     if overdue_after is not None and float(overdue_after) >= retention_days * 86400:
@@ -604,7 +657,32 @@ def _to_definition(
             if declaration.alert_if_no_success_within is None
             else float(declaration.alert_if_no_success_within)
         ),
+        executor=Executor(_pick(declaration.executor, scheduler.executor)),
+        queue=declaration.queue or DEFAULT_QUEUE,
     )
+
+
+def _executor_problems(
+    declaration: JobDeclaration, settings: Settings, where: str
+) -> list[Problem]:
+    """A queue on a local job, or a job sent to Celery with no broker. A missing broker for
+    the [scheduler] default is reported once, by executor_problems."""
+    executor = _pick(declaration.executor, settings.scheduler.executor)
+    if executor == Executor.LOCAL.value and declaration.queue is not None:
+        return [Problem(f"{where}.queue", 'applies to executor = "celery" only: remove it')]
+    if declaration.executor == Executor.CELERY.value and settings.celery.broker_url is None:
+        return [Problem(f"{where}.executor", NEEDS_BROKER)]
+    return []
+
+
+NEEDS_BROKER = 'executor "celery" needs a broker: set [celery] broker_url (amqp://… or redis://…)'
+
+
+def executor_problems(settings: Settings) -> list[Problem]:
+    """[scheduler] executor = "celery" without a broker to send runs through."""
+    if settings.scheduler.executor == Executor.CELERY.value and settings.celery.broker_url is None:
+        return [Problem("scheduler.executor", NEEDS_BROKER)]
+    return []
 
 
 def _isolation(declaration: JobDeclaration, scheduler: SchedulerSettings) -> Isolation:

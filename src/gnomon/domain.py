@@ -40,6 +40,18 @@ class Isolation(StrEnum):
     PROCESS = "process"
 
 
+class Executor(StrEnum):
+    """Where a job's runs execute: in the leader's own worker pool, or on `gnomon worker`
+    processes reached through a Celery broker."""
+
+    LOCAL = "local"
+    CELERY = "celery"
+
+
+#: The broker queue a job executed on Celery is sent to unless it names one.
+DEFAULT_QUEUE = "gnomon"
+
+
 class RunStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -120,6 +132,8 @@ class MissReason(StrEnum):
     #: Claimed by a leader that lost the lease before starting it; its successor adopted it
     #: too late to run it within the misfire grace.
     LEADER_LOST = "leader_lost"
+    #: Due on Celery, but the broker could not be reached within the misfire grace.
+    BROKER_UNAVAILABLE = "broker_unavailable"
 
 
 class Event(StrEnum):
@@ -274,6 +288,9 @@ class JobDefinition:
     overdue_after: float | None = None
     #: Positional arguments of a python job's target (JSON data, as kwargs), before the kwargs.
     args: tuple[Any, ...] = ()
+    #: Where its runs execute, and (on Celery) the broker queue they are sent to.
+    executor: Executor = Executor.LOCAL
+    queue: str = DEFAULT_QUEUE
 
     @property
     def alerting(self) -> Alerting | None:
@@ -297,18 +314,20 @@ class JobDefinition:
         data["notify"] = [route.to_json() for route in self.notify]
         data["retry"] = self.retry.to_json()
         data["args"] = list(self.args)
+        data["executor"] = Executor(self.executor).value
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobDefinition:
         """The definition ``to_json`` wrote; keys added since (``isolation``, ``notify``,
-        ``retry``, ``args``) take their default."""
+        ``retry``, ``args``, ``executor``, ``queue``) take their default."""
         data = dict(data)
         data["args"] = tuple(data.get("args") or ())
         data["notify"] = tuple(Route.from_json(route) for route in data.get("notify") or ())
         data["retry"] = RetryPolicy.from_json(data.get("retry"))
         data["kind"] = JobKind(data["kind"])
         data["isolation"] = Isolation(data.get("isolation", Isolation.THREAD))
+        data["executor"] = Executor(data.get("executor", Executor.LOCAL))
         if data.get("command") is not None:
             data["command"] = tuple(data["command"])
         return cls(**data)
@@ -529,6 +548,9 @@ class Node:
     started_at: datetime
     last_seen: datetime
     roles: tuple[str, ...] = ("scheduler",)
+    #: A worker's broker queues and how many runs it executes at once (empty/None otherwise).
+    queues: tuple[str, ...] = ()
+    concurrency: int | None = None
 
 
 @dataclass(frozen=True)

@@ -20,5 +20,7 @@ def shipped_declarations(run_retention_days: int) -> list[dict[str, Any]]:
             "trigger": {"type": "cron", "expression": "0 0 4 * * *"},
             # It uses the scheduler's store: [scheduler] isolation = "process" must not move it.
             "isolation": "thread",
+            # Likewise gnomon's own housekeeping runs on the scheduler, not on Celery workers.
+            "executor": "local",
         }
     ]

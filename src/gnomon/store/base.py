@@ -124,6 +124,19 @@ class StartResult(NamedTuple):
     skipped: set[str]
 
 
+class WorkerStart(NamedTuple):
+    """What Store.start_on_worker did with a run a worker received: `status` is `running` (the
+    worker runs it now), or the final status recorded instead (skipped, missed, cancelled),
+    or None when the run was not the worker's to start (unknown, no longer queued, released
+    to wait, not sent to workers); `why` says which. `run` is the run as it is now (None:
+    unknown), `job` its job as stored (None: gone)."""
+
+    status: RunStatus | None
+    run: Run | None
+    job: JobRecord | None
+    why: str
+
+
 @dataclass(frozen=True)
 class JobWrite:
     """A job to insert or replace, with the revision it must still have (None: any, or new);
@@ -277,6 +290,26 @@ class Store(ABC):
         RunStart.running_here): a run whose job already has that many running is recorded
         `skipped` (reason max_instances) instead, in the same transaction.
         """
+
+    @abstractmethod
+    def dispatchable(self, run_ids: Sequence[str], node: str, fence: Lease) -> set[str]:
+        """Of these runs, the ones still queued and `node`'s, judged under `fence` (raises
+        LeaseLost unless it is still held): what a leader may send to workers now."""
+
+    @abstractmethod
+    def start_on_worker(
+        self, run_id: str, worker: str, now: datetime, live_within: float = 10.0
+    ) -> WorkerStart:
+        """Move a queued run sent to workers to running on `worker` (started_at = `now`), as a
+        guarded transition from `queued` and the node that sent it, in one transaction that
+        first judges whether it should start at all: a run of a job gone or paused is
+        recorded `skipped` (job_changed), one flagged for cancellation `cancelled`, one past
+        its misfire grace `missed` (overloaded), and one whose job has max_instances runs
+        running on live nodes (heard from within `live_within` seconds) `skipped`
+        (max_instances; a retry is released to wait instead). Starts of one job are
+        serialised, so two workers cannot both take its last slot. A run that is not queued,
+        was never taken by a leader, or belongs to a job not executed on Celery is refused:
+        a redelivered or duplicated message never starts a run twice."""
 
     @abstractmethod
     def adopt_runs(self, node: str, fence: Lease) -> list[Run]:

@@ -19,6 +19,7 @@ from gnomon.store.sql_lifecycle import SqlLifecycle
 from gnomon.store.sql_nodes import SqlNodes
 from gnomon.store.sql_runs import SqlRuns
 from gnomon.store.sql_stats import SqlStats
+from gnomon.store.sql_workers import SqlWorkers
 
 # Importing Alembic the first time sets up its plugins, each announced at INFO.
 with alembic_at_warning():
@@ -48,7 +49,17 @@ def _refuse_newer(current: set[str], script: ScriptDirectory) -> None:
         raise StoreSchemaNewer(", ".join(unknown), ", ".join(sorted(script.get_heads())))
 
 
-class SqlStore(SqlJobs, SqlRuns, SqlStats, SqlLifecycle, SqlDeliveries, SqlAuth, SqlNodes, Store):
+class SqlStore(
+    SqlJobs,
+    SqlRuns,
+    SqlStats,
+    SqlLifecycle,
+    SqlWorkers,
+    SqlDeliveries,
+    SqlAuth,
+    SqlNodes,
+    Store,
+):
     """The store on a SQL database: ``sqlite:///PATH`` or ``postgresql://USER@HOST/DB``.
 
     Constructing it connects to nothing (beyond creating a SQLite file, empty, and its

@@ -26,7 +26,7 @@ from gnomon.store.storable import holdable
 from gnomon.store.tables import changes, jobs
 
 
-def _row_to_job(row: RowMapping) -> JobRecord:
+def row_to_job(row: RowMapping) -> JobRecord:
     return JobRecord(
         definition=JobDefinition.from_json(row["definition"]),
         trigger=row["trigger"],
@@ -70,14 +70,14 @@ class SqlJobs(SqlBase):
     def list_jobs(self) -> list[JobRecord]:
         with self._read() as conn:
             rows = conn.execute(select(jobs).order_by(jobs.c.id)).mappings()
-            return [_row_to_job(row) for row in rows]
+            return [row_to_job(row) for row in rows]
 
     def find_job(self, job_id: str) -> JobRecord | None:
         if not holdable(job_id):
             return None
         with self._read() as conn:
             row = conn.execute(_FIND_JOB, {"job_id": job_id}).mappings().first()
-        return None if row is None else _row_to_job(row)
+        return None if row is None else row_to_job(row)
 
     def job_triggers(self, job_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         wanted = sorted({job_id for job_id in job_ids if holdable(job_id)})
@@ -92,7 +92,7 @@ class SqlJobs(SqlBase):
             rows = conn.execute(
                 select(jobs).where(jobs.c.revision > since).order_by(jobs.c.id)
             ).mappings()
-            changed = [_row_to_job(row) for row in rows]
+            changed = [row_to_job(row) for row in rows]
             ids = set(conn.execute(select(jobs.c.id)).scalars())
         return changed, ids
 

@@ -88,6 +88,8 @@ def _row_to_node(row: RowMapping) -> Node:
         started_at=row["started_at"],
         last_seen=row["last_seen"],
         roles=tuple(row["roles"]),
+        queues=tuple(row["queues"] or ()),
+        concurrency=row["concurrency"],
     )
 
 
@@ -105,6 +107,8 @@ class SqlNodes(SqlBase):
             started_at=node.started_at,
             last_seen=node.last_seen,
             roles=list(node.roles),
+            queues=list(node.queues) or None,
+            concurrency=node.concurrency,
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[nodes.c.id],
@@ -114,6 +118,8 @@ class SqlNodes(SqlBase):
                 "started_at": stmt.excluded.started_at,
                 "last_seen": stmt.excluded.last_seen,
                 "roles": stmt.excluded.roles,
+                "queues": stmt.excluded.queues,
+                "concurrency": stmt.excluded.concurrency,
             },
         )
         with self._write() as conn:
