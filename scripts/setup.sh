@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install gnomon (editable, with PostgreSQL support) and its test and lint tools.
+# Create .venv and install gnomon (editable, with PostgreSQL and Celery support) and its test and lint tools.
 # Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,4 +9,4 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=25.1'
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[postgres]' --group test --group lint --group bench
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[postgres,celery]' --group test --group lint --group bench

@@ -39,6 +39,9 @@ def status_document() -> dict[str, Any]:
             "started_at": iso(node.started_at),
             "last_seen": iso(node.last_seen),
             "is_leader": node.id == status.leader,
+            "roles": list(node.roles),
+            "queues": list(node.queues),
+            "concurrency": node.concurrency,
         }
         for node in status.nodes
     ]

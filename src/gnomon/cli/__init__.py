@@ -19,6 +19,7 @@ COMMANDS = {
     "serve": "gnomon.cli.serve:serve_command",
     "api": "gnomon.cli.serve:api_command",
     "scheduler": "gnomon.cli.scheduler:scheduler_command",
+    "worker": "gnomon.cli.worker:worker_command",
     "jobs": "gnomon.cli.jobs:jobs_group",
     "runs": "gnomon.cli.runs:runs_group",
     "cron": "gnomon.cli.cron:cron_command",

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from gnomon.domain import (
     Alerting,
+    Executor,
     JobDefinition,
     JobRecord,
     Lease,
@@ -30,6 +31,7 @@ from gnomon.domain import (
     RunUpdate,
     TriggerType,
 )
+from gnomon.engine.dispatch import Dispatcher, Publish
 from gnomon.engine.executors import run_job
 from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.output import OutputBuffer
@@ -89,10 +91,13 @@ class ActiveRuns:
         on_lease_lost: Callable[[], None] = lambda: None,
         live_within: float = 10.0,
         still_due: Callable[[JobRecord, Run], JobRecord | str] = _always_due,
+        publish: Publish | None = None,
     ) -> None:
         """`still_due(record, run)`, asked when a run claimed ahead comes due: the job as it
         is now, to run, or why its fire time no longer belongs to the job (recorded
-        `skipped`). `lease()`: the lease this node holds now (None: it may start nothing)."""
+        `skipped`). `lease()`: the lease this node holds now (None: it may start nothing).
+        `publish(run_id, queue)`: sends a run of a job executed on Celery to the broker (None:
+        no broker; such runs execute here, as a warning says)."""
         self._store = store
         self._pool = pool
         self._recorder = recorder
@@ -127,6 +132,20 @@ class ActiveRuns:
             live_within=live_within,
             run_of=self._run_of,
         )
+        self._dispatcher: Dispatcher | None = None
+        if publish is not None:
+            self._dispatcher = Dispatcher(
+                store,
+                node_id,
+                publish=publish,
+                lease=lease,
+                clock=clock,
+                may_send=self._may_send,
+                end_unsent=self._end_unsent,
+                on_lease_lost=on_lease_lost,
+                sweep_every=live_within * 2,
+            )
+        self._warned_no_broker = False
 
     def _run_of(self, run_id: str) -> Run | None:
         active = self._active.get(run_id)  # a dict read is atomic
@@ -137,17 +156,25 @@ class ActiveRuns:
         return self._starting
 
     def start_gate(self) -> None:
-        """Start the thread that moves runs to running in the store (before any run starts)."""
+        """Start the thread that moves runs to running in the store (before any run starts),
+        and the one that sends runs to the broker."""
         self._gate.start()
+        if self._dispatcher is not None:
+            self._dispatcher.start()
 
     def stop_gate(self) -> None:
         self._gate.stop()
+        if self._dispatcher is not None:
+            self._dispatcher.stop()
 
     def gate_alive(self) -> bool:
-        return self._gate.alive()
+        return self._gate.alive() and (self._dispatcher is None or self._dispatcher.alive())
 
     def restart_gate(self) -> None:
-        self._gate.start()
+        if not self._gate.alive():
+            self._gate.start()
+        if self._dispatcher is not None and not self._dispatcher.alive():
+            self._dispatcher.start()
 
     def settle(self) -> None:
         """Forget the runs that ended since the last call (the scheduler loop calls it on each
@@ -203,9 +230,14 @@ class ActiveRuns:
         return self._started_per_job.get(job_id, 0)  # a dict read is atomic; read often
 
     def ids(self) -> list[str]:
+        """The runs this node executes, or has to send or has sent to workers (until one
+        takes them)."""
         with self._lock:
             self._settle_locked()
-            return list(self._active)
+            ids = list(self._active)
+        if self._dispatcher is not None:
+            ids.extend(self._dispatcher.ids())
+        return ids
 
     def start(self, record: JobRecord, run: Run, at: datetime | None = None) -> None:
         """Execute `run` on the pool as soon as a worker is free, or once `at` has come (a fire
@@ -213,7 +245,10 @@ class ActiveRuns:
         self.start_all([(record, run, at)])
 
     def start_all(self, starts: Sequence[tuple[JobRecord, Run, datetime | None]]) -> None:
-        """`start` each (record, run, at), taking each lock once for the whole batch."""
+        """`start` each (record, run, at), taking each lock once for the whole batch. Runs of
+        jobs executed on Celery are sent to the broker at their time instead."""
+        if any(record.definition.executor is Executor.CELERY for record, _, _ in starts):
+            starts = self._send_celery(starts)
         actives = [_Active(record, run, ahead=at is not None) for record, run, at in starts]
         with self._lock:
             for active in actives:
@@ -230,6 +265,43 @@ class ActiveRuns:
             )
             for active, (_, _, at) in zip(actives, starts, strict=True)
         )
+
+    def _send_celery(
+        self, starts: Sequence[tuple[JobRecord, Run, datetime | None]]
+    ) -> list[tuple[JobRecord, Run, datetime | None]]:
+        """Hand the runs of jobs executed on Celery to the dispatcher; the others, to start
+        here."""
+        if self._dispatcher is None:
+            if not self._warned_no_broker:
+                self._warned_no_broker = True
+                log.warning(
+                    "jobs with executor = celery run here: this scheduler has no broker "
+                    "(set [celery] broker_url)"
+                )
+            return list(starts)
+        now = time.monotonic()
+        offset = now - self._clock().timestamp()
+        sent, local = [], []
+        for record, run, at in starts:
+            if record.definition.executor is Executor.CELERY:
+                due = now if at is None else at.timestamp() + offset
+                sent.append((record, run, at is not None, due))
+            else:
+                local.append((record, run, at))
+        self._dispatcher.expect(sent)
+        return local
+
+    def _may_send(
+        self, record: JobRecord, run: Run, ahead: bool, now: datetime
+    ) -> JobRecord | None:
+        """For the dispatcher: the job as it is now if `run` should still be sent, else None
+        (its record says why)."""
+        if run.scheduled_for is None:
+            return record
+        return self._judge(record, run, ahead, now)
+
+    def _end_unsent(self, run: Run, record: JobRecord, reason: MissReason, message: str) -> None:
+        self.end_unstarted(run, RunStatus.MISSED, reason, message, record.definition.alerting)
 
     def _dispatch(self, started: list[tuple[str, float]], dropped: list[str]) -> None:
         """From the gate: runs now running in the store, for the pool at their instant; and
@@ -307,13 +379,20 @@ class ActiveRuns:
         says why: the job changed since a claim made ahead (`skipped`), or the run waited longer
         than the misfire grace, for a free worker or in a frozen process (`missed`). A fire
         claimed ahead runs the job as it is now."""
-        run, record = active.run, active.record
-        if active.ahead:
+        current = self._judge(active.record, active.run, active.ahead, now)
+        if current is None:
+            return False
+        active.record = current
+        return True
+
+    def _judge(self, record: JobRecord, run: Run, ahead: bool, now: datetime) -> JobRecord | None:
+        """The job as it is now if its scheduled `run` may start; else None, recorded why."""
+        if ahead:
             current = self._still_due(record, run)
             if isinstance(current, str):
                 self.end_unstarted(run, RunStatus.SKIPPED, MissReason.JOB_CHANGED, current)
-                return False
-            active.record = record = current
+                return None
+            record = current
         latest = run.last_scheduled_for or run.scheduled_for
         grace = record.definition.misfire_grace_time
         if latest is not None and (now - latest).total_seconds() > grace:
@@ -321,8 +400,8 @@ class ActiveRuns:
             self.end_unstarted(
                 run, RunStatus.MISSED, MissReason.OVERLOADED, why, record.definition.alerting
             )
-            return False
-        return True
+            return None
+        return record
 
     def end_unstarted(
         self,

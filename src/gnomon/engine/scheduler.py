@@ -34,8 +34,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gnomon.alerts import Notifications
-from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus, RunUpdate, utcnow
+from gnomon.domain import (
+    Executor,
+    JobRecord,
+    Lease,
+    MissReason,
+    Run,
+    RunStatus,
+    RunUpdate,
+    utcnow,
+)
 from gnomon.engine.clock import steady
+from gnomon.engine.dispatch import Publish
 from gnomon.engine.executors import install_output_routing, uninstall_output_routing
 from gnomon.engine.leadership import Leadership, new_node_id
 from gnomon.engine.live import LiveOutput
@@ -106,9 +116,11 @@ class Scheduler:
         metrics: EngineMetricsProtocol | None = None,
         notifications: Notifications | None = None,
         env: Mapping[str, str] | None = None,
+        publish: Publish | None = None,
     ) -> None:
         """`notifications`: the channels this node delivers to while it leads; `env`: where
-        their secret references are resolved (default: none resolve)."""
+        their secret references are resolved (default: none resolve). `publish(run_id,
+        queue)`: sends a run of a job executed on Celery to the broker (see dispatch.py)."""
         self.store = store
         self.metrics: EngineMetricsProtocol = RunLogReports(metrics or NullMetrics())
         self.options = options or SchedulerOptions()
@@ -152,6 +164,7 @@ class Scheduler:
             on_lease_lost=self._lease_lost,
             live_within=self._live_within(),
             still_due=self._still_due,
+            publish=publish,
         )
         self._keeper = Reconciler(
             store,
@@ -651,7 +664,9 @@ class Scheduler:
         here = self._runs.running_here()
         claims = []
         for record, plan, ahead in plans:
-            if not ahead:
+            if record.definition.executor is Executor.CELERY:
+                execute = set()  # stays queued: a worker moves it to running (dispatch.py)
+            elif not ahead:
                 execute = {run.id for run in plan.to_execute}
             elif here.get(record.id):
                 execute = set()

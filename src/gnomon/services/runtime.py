@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gnomon.config import GENERATED_KEY_FILE, LoadedConfig, load_config
 from gnomon.domain import JobDefinition, utcnow
+from gnomon.engine.celery_app import CeleryPublisher
 from gnomon.engine.executors.process import preload_in_forkserver
 from gnomon.engine.listener import MANUAL_RUN, RUNS, ChangeListener, ChangePublisher, libpq_url
 from gnomon.engine.observe import EngineMetricsProtocol
@@ -55,6 +56,7 @@ class Runtime:
         self._env = dict(os.environ) if env is None else dict(env)
         self.store = store or create_store(config.store_url)
         self.scheduler: Scheduler | None = None
+        self._publisher_of_runs: CeleryPublisher | None = None
         # On PostgreSQL, changes reach schedulers in other processes by LISTEN/NOTIFY; on SQLite
         # they see them when they next poll the change counter (every poll_interval).
         self._changes_dsn = libpq_url(config.store_url)
@@ -158,9 +160,7 @@ class Runtime:
         `metrics` (the ones the API's /metrics shows) when given. `own_process`: this process
         exists to run gnomon, so the scheduler may tune its garbage collector and multiprocessing's
         forkserver."""
-        for directory in reversed(self.config.python_path):
-            if str(directory) not in sys.path:
-                sys.path.insert(0, str(directory))
+        self.extend_python_path()
         if own_process:
             preload_in_forkserver()  # process-isolated runs then start in a few ms
         # The configuration was read and validated moments ago, when this runtime was built:
@@ -168,6 +168,10 @@ class Runtime:
         # reads the file afresh.)
         self.jobs.sync_declared(CONFIG, self.config.jobs)
         settings = self.config.settings.scheduler
+        broker_url = self.config.settings.celery.broker_url
+        if broker_url is not None:
+            # Connects on the first run sent: a broker down at start-up delays nothing else.
+            self._publisher_of_runs = CeleryPublisher(broker_url)
         self.scheduler = Scheduler(
             self.store,
             SchedulerOptions(
@@ -181,12 +185,19 @@ class Runtime:
             metrics=metrics,
             notifications=self.config.notifications,
             env=self._env,
+            publish=None if self._publisher_of_runs is None else self._publisher_of_runs.publish,
         )
         self.scheduler.start()
         if self._changes_dsn is not None:
             self._listener = ChangeListener(self._changes_dsn, self.scheduler.notify)
             self._listener.start()
         return self.scheduler
+
+    def extend_python_path(self) -> None:
+        """Put [scheduler] python_path in front of sys.path, where job targets are looked up."""
+        for directory in reversed(self.config.python_path):
+            if str(directory) not in sys.path:
+                sys.path.insert(0, str(directory))
 
     def close(self, grace: float | None = None) -> None:
         if self._listener is not None:
@@ -195,6 +206,9 @@ class Runtime:
         if self.scheduler is not None:
             self.scheduler.stop(grace)
             self.scheduler = None
+        if self._publisher_of_runs is not None:
+            self._publisher_of_runs.close()
+            self._publisher_of_runs = None
         if self._publisher is not None:
             self._publisher.close()
         self.store.close()

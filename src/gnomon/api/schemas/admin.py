@@ -17,6 +17,9 @@ class NodeDoc(BaseModel):
     started_at: Text
     last_seen: Text
     is_leader: bool
+    roles: list[str]  # "scheduler", or "worker" for a `gnomon worker`
+    queues: list[str]  # a worker's broker queues
+    concurrency: int | None  # how many runs a worker executes at once
 
 
 class JobCounts(BaseModel):

@@ -1,0 +1,111 @@
+"""The Celery app gnomon sends runs through and `gnomon worker` consumes them with.
+
+Built explicitly from the broker URL, never at import (Celery itself is imported only here and
+only when a broker is configured). One task, TASK_NAME, whose only argument is a run id: the
+run's job, its arguments and its state are all read from the store by the worker.
+
+Delivery settings: a message is acknowledged only once its run has ended (`acks_late`), and
+put back when the worker executing it is lost (`reject_on_worker_lost`), so a message is never
+dropped with its worker; each worker takes one message at a time per slot (prefetch multiplier
+1), so a busy worker does not hold runs another could start. Running a fire at most once is the
+store's guarantee, not the broker's (see Store.start_on_worker).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gnomon.domain import DEFAULT_QUEUE
+from gnomon.errors import ConfigInvalid, Problem, StoreError
+
+log = logging.getLogger(__name__)
+
+#: The task every message names.
+TASK_NAME = "gnomon.execute_run"
+#: How long connecting to the broker may take before a publish fails (and is tried again).
+CONNECT_TIMEOUT = 2.0
+#: How long a worker waits before handing back a run it could not start for want of the store.
+STORE_RETRY = 1.0
+
+
+def celery_app(broker_url: str) -> Any:
+    """A Celery app on `broker_url` with gnomon's delivery settings (no task registered).
+    Raises ConfigInvalid when Celery is not installed."""
+    try:
+        from celery import Celery  # type: ignore[import-untyped]
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("celery", "kombu", "redis"):
+            raise
+        message = "the Celery executor needs Celery: pip install 'gnomon[celery]'"
+        raise ConfigInvalid([Problem("celery.broker_url", message)]) from exc
+
+    app = Celery("gnomon", broker=broker_url, set_as_current=False)
+    transport: dict[str, Any] = {}
+    if broker_url.startswith(("amqp", "pyamqp")):
+        # The broker confirms every message it has taken: a publish that returns was received.
+        transport["confirm_publish"] = True
+    else:
+        transport["socket_connect_timeout"] = CONNECT_TIMEOUT
+        transport["socket_timeout"] = CONNECT_TIMEOUT * 5
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_default_queue=DEFAULT_QUEUE,
+        task_create_missing_queues=True,
+        broker_connection_timeout=CONNECT_TIMEOUT,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=transport,
+        # gnomon's logging and output capture stay as gnomon set them up.
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        # Nothing but runs travels through the broker: no events, no remote control.
+        worker_send_task_events=False,
+        worker_enable_remote_control=False,
+        enable_utc=True,
+    )
+    return app
+
+
+def register_task(app: Any, execute: Callable[[str], object]) -> None:
+    """Register the task that executes one run, by id, with `execute(run_id)`. While the store
+    cannot be reached, the message goes back to the queue (after a pause) rather than being
+    acknowledged unhandled."""
+    from celery.exceptions import Reject  # type: ignore[import-untyped]
+
+    def execute_run(run_id: str) -> None:
+        try:
+            execute(run_id)
+        except StoreError as exc:
+            log.warning("store unreachable; run %s goes back to the queue: %s", run_id, exc)
+            time.sleep(STORE_RETRY)
+            raise Reject(str(exc), requeue=True) from exc
+
+    app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)(
+        execute_run
+    )
+
+
+class CeleryPublisher:
+    """Sends run ids to queues; a broker that cannot be reached raises, never blocks long."""
+
+    def __init__(self, broker_url: str) -> None:
+        self._app = celery_app(broker_url)
+
+    def publish(self, run_id: str, queue: str) -> None:
+        """Send run `run_id` to `queue`; raises when the broker did not take it."""
+        self._app.send_task(TASK_NAME, args=[run_id], queue=queue, retry=False)
+
+    def check(self) -> None:
+        """Raise unless the broker can be reached now."""
+        with self._app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=CONNECT_TIMEOUT)
+
+    def close(self) -> None:
+        self._app.close()

@@ -1,0 +1,222 @@
+"""What a `gnomon worker` does with each run id the broker delivers: start it in the store, at
+most once, execute it as the scheduler would, and record how it ended.
+
+The start is the store's guarded transition (Store.start_on_worker), so a message delivered
+twice, or a run some other worker or the leader has closed, is refused before anything runs.
+The run then executes with the engine's own executors (engine/executors): Python targets and
+commands, the run context, output capture, timeout and cancel, isolation, retries.
+
+A worker is a node like a scheduler: it registers in the store and beats every quarter of the
+lease time, with its role, queues and concurrency. If it falls silent, the leader's orphan
+check records its running runs `interrupted` (engine/reconciler.py). Between beats it looks
+for cancel requests of the runs it executes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from gnomon.domain import JobDefinition, Node, Run, RunStatus, RunUpdate, utcnow
+from gnomon.engine.executors import run_job
+from gnomon.engine.output import OutputBuffer
+from gnomon.engine.retries import with_retry
+from gnomon.engine.runlog import log_run_end
+from gnomon.errors import StoreError
+from gnomon.store.base import Store, WorkerStart
+
+log = logging.getLogger(__name__)
+
+#: How often a worker looks for cancel requests of the runs it executes.
+CANCEL_POLL = 1.0
+#: The pause before writing a run's end again after the store failed, doubling up to the longest.
+RETRY_FIRST = 0.2
+RETRY_LONGEST = 5.0
+
+
+def worker_node_id() -> str:
+    """A node id for a worker process: host, pid, and a mark telling it from schedulers."""
+    return f"{socket.gethostname()}-{os.getpid()}-worker"
+
+
+class RunWorker:
+    """Executes delivered runs by id; `start()` its heartbeat before the first, `stop()` after."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        node_id: str,
+        queues: Sequence[str],
+        concurrency: int,
+        lease_ttl: float = 10.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.node_id = node_id
+        self._queues = tuple(queues)
+        self._concurrency = concurrency
+        self._lease_ttl = lease_ttl
+        self._clock = clock
+        self._started_at = clock()
+        self._lock = threading.Lock()
+        self._cancels: dict[str, threading.Event] = {}  # the runs executing here
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- the node ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Register this node (raising StoreError if the store cannot be reached), then keep
+        beating from a thread of its own."""
+        self._beat()
+        self._thread = threading.Thread(target=self._loop, name="gnomon-worker-node", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop beating and leave the node registry (runs still executing are Celery's to wait
+        for before this is called)."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        try:
+            self.store.remove_node(self.node_id)
+        except StoreError:
+            log.warning("could not remove node %s from the store", self.node_id)
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self._cancels)
+
+    def _beat(self) -> None:
+        now = self.store.current_time()  # heartbeats are judged on the store's clock
+        self.store.heartbeat(
+            Node(
+                id=self.node_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                started_at=self._started_at,
+                last_seen=now,
+                roles=("worker",),
+                queues=self._queues,
+                concurrency=self._concurrency,
+            )
+        )
+
+    def _loop(self) -> None:
+        next_beat = time.monotonic() + self._lease_ttl / 4
+        while not self._stopping.wait(CANCEL_POLL):
+            try:
+                if time.monotonic() >= next_beat:
+                    self._beat()
+                    next_beat = time.monotonic() + self._lease_ttl / 4
+                self._apply_cancellations()
+            except Exception:
+                log.exception("worker %s could not reach the store; retrying", self.node_id)
+
+    def _apply_cancellations(self) -> None:
+        running = self.running()
+        if not running:
+            return
+        for run_id in self.store.cancel_requested(running):
+            with self._lock:
+                cancel = self._cancels.get(run_id)
+            if cancel is not None:
+                cancel.set()
+
+    # --- runs ----------------------------------------------------------------------------------
+
+    def execute(self, run_id: str) -> RunStatus | None:
+        """Start run `run_id` here if it is still this worker's to start, execute it and record
+        how it ended. Returns its final status, or None when it was not started here."""
+        start = self.store.start_on_worker(
+            run_id, self.node_id, self._clock(), live_within=self._lease_ttl / 2
+        )
+        if start.status is not RunStatus.RUNNING:
+            self._not_started(run_id, start)
+            return start.status
+        run, record = start.run, start.job
+        assert run is not None and record is not None  # a run started has both
+        cancel = threading.Event()
+        with self._lock:
+            self._cancels[run.id] = cancel
+        try:
+            return self._run(run, record.definition, cancel)
+        finally:
+            with self._lock:
+                self._cancels.pop(run.id, None)
+
+    def _run(self, run: Run, definition: JobDefinition, cancel: threading.Event) -> RunStatus:
+        thread = threading.current_thread()
+        name, thread.name = thread.name, run.manual_job_id or f"gnomon-run-{run.id[:8]}"
+        alerting = definition.alerting
+        started = self._clock()
+        try:
+            outcome = run_job(
+                definition,
+                run,
+                cancel,
+                clock=self._clock,
+                store=self.store,
+                output=OutputBuffer(),
+            )
+            update = outcome.to_update(run.id, node=self.node_id, alerting=alerting)
+        except BaseException as exc:  # whatever reaches here came from the job
+            update = RunUpdate(
+                run_id=run.id,
+                status=RunStatus.FAILED,
+                started_at=started,
+                finished_at=self._clock(),
+                error_type=type(exc).__name__,
+                error_message=f"the job raised {type(exc).__name__}: {exc}",
+                node=self.node_id,
+                owner=self.node_id,
+                alerting=alerting,
+            )
+        finally:
+            thread.name = name
+        update = with_retry(update, definition, run)
+        self._record(update)
+        log_run_end(run, update)
+        return update.status
+
+    def _record(self, update: RunUpdate) -> None:
+        """Write the run's end, waiting out a store that cannot be reached: the message is
+        acknowledged only after this."""
+        wait = RETRY_FIRST
+        while True:
+            try:
+                refused = self.store.update_runs([update])
+            except StoreError:
+                if self._stopping.is_set():
+                    raise
+                log.exception("could not record run %s; retrying", update.run_id)
+                time.sleep(wait)
+                wait = min(RETRY_LONGEST, wait * 2)
+                continue
+            if refused:
+                log.warning(
+                    "run %s ended %s here, but the store no longer had it running on this "
+                    "worker (recorded interrupted meanwhile?)",
+                    update.run_id,
+                    update.status.value,
+                )
+            return
+
+    def _not_started(self, run_id: str, start: WorkerStart) -> None:
+        if start.status is None:
+            log.info("run %s not started on this worker: %s", run_id, start.why)
+            return
+        if start.run is not None:
+            update = RunUpdate(
+                run_id=run_id,
+                status=start.status,
+                finished_at=start.run.finished_at,
+                error_message=start.why,
+            )
+            log_run_end(start.run, update)

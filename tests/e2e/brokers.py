@@ -1,0 +1,100 @@
+"""The machine's RabbitMQ and Redis as brokers for one test, and `gnomon worker` processes.
+
+Each test gets its own RabbitMQ virtual host (made with rabbitmqctl, deleted after) or its own
+Redis queue names, so tests running at once, and anything else on the same servers, never take
+each other's messages.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+RABBIT = "amqp://guest:guest@127.0.0.1:5672"
+REDIS = "redis://127.0.0.1:6379"
+#: The Redis database the tests send through (their queue names are their own).
+REDIS_DB = 11
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@contextmanager
+def broker(kind: str, queues: list[str]) -> Iterator[str]:
+    """A broker URL of `kind` ("rabbitmq" or "redis") for one test sending to `queues`; what
+    the test left there is removed after."""
+    if kind == "rabbitmq":
+        vhost = unique("gnomon_test")
+        _rabbitmqctl("add_vhost", vhost)
+        try:
+            _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+            yield f"{RABBIT}/{vhost}"
+        finally:
+            _rabbitmqctl("delete_vhost", vhost)
+        return
+    url = f"{REDIS}/{REDIS_DB}"
+    try:
+        yield url
+    finally:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        client.delete(*queues)
+        client.close()
+
+
+class WorkerProcess:
+    """`python -m gnomon worker --config PATH --queues … --concurrency N`, logging to a file."""
+
+    def __init__(self, config: Path, log: Path, queues: list[str], concurrency: int = 4) -> None:
+        self.log_path = log
+        env = dict(os.environ)
+        env.pop("GNOMON_CONFIG", None)
+        self._log = log.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gnomon",
+                "worker",
+                "--config",
+                str(config),
+                "--queues",
+                ",".join(queues),
+                "--concurrency",
+                str(concurrency),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    @property
+    def node_id(self) -> str:
+        """The node id it registers under (see gnomon.engine.worker.worker_node_id)."""
+        import socket
+
+        return f"{socket.gethostname()}-{self.proc.pid}-worker"
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM (Celery's warm shutdown: running runs finish) and wait."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self._log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")

@@ -1,0 +1,281 @@
+"""End-to-end: a real `gnomon serve` on PostgreSQL sends runs through the machine's RabbitMQ or
+Redis to a real `gnomon worker`, which executes each fire exactly once and records it."""
+
+from __future__ import annotations
+
+import itertools
+import textwrap
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from gnomon.domain import Run, RunStatus, TriggerSource
+from gnomon.engine.celery_app import CeleryPublisher
+from gnomon.ids import new_run_id
+from gnomon.services.runtime import Runtime
+from tests.components import libpq
+from tests.e2e.brokers import WorkerProcess, broker, unique
+from tests.e2e.pg import fresh_database
+from tests.e2e.procs import wait_for
+from tests.e2e.servers import API, Client, ServerProcess, free_port, ok
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("processes")]
+
+PYTHON_JOBS = ["py0", "py1"]
+COMMAND_JOBS = ["cmd0", "cmd1"]
+FIRES = 5  # fires of every job to see executed before stopping
+SECOND = timedelta(seconds=1)
+
+JOB_MODULE = """
+def hello(fired_log, run):
+    # One line per execution, written by the job itself: what the test counts as "ran".
+    with open(fired_log, "a") as fired:
+        fired.write(f"{run.job_id} {run.scheduled_for.isoformat()}\\n")
+    print(f"hello from {run.run_id}")
+    run.logger.info("logged by %s", run.job_id)
+"""
+
+
+def write_config(directory: Path, store_url: str, broker_url: str, queue: str) -> Path:
+    (directory / "celeryjobs.py").write_text(JOB_MODULE, encoding="utf-8")
+    fired = directory / "fired.log"
+    jobs = "".join(
+        f'[[jobs]]\nid = "{job}"\ntarget = "celeryjobs:hello"\nqueue = "{queue}"\n'
+        f'kwargs = {{ fired_log = "{fired}" }}\n'
+        'trigger = { type = "interval", seconds = 1 }\n\n'
+        for job in PYTHON_JOBS
+    )
+    jobs += "".join(
+        f'[[jobs]]\nid = "{job}"\ncommand = ["sh", "-c", "echo out-{job}; echo err-{job} >&2"]\n'
+        f'queue = "{queue}"\ntrigger = {{ type = "interval", seconds = 1 }}\n\n'
+        for job in COMMAND_JOBS
+    )
+    config = directory / "gnomon.toml"
+    config.write_text(
+        textwrap.dedent(f"""
+            data_dir = "data"
+
+            [store]
+            url = "{store_url}"
+
+            [scheduler]
+            timezone = "UTC"
+            executor = "celery"
+            python_path = ["."]
+            shutdown_grace = 5
+
+            [celery]
+            broker_url = "{broker_url}"
+        """)
+        + "\n"
+        + jobs,
+        encoding="utf-8",
+    )
+    return config
+
+
+def read_runs(store_url: str) -> list[dict[str, Any]]:
+    with psycopg.connect(libpq(store_url), row_factory=dict_row) as conn:
+        return list(conn.execute("SELECT * FROM runs ORDER BY job_id, scheduled_for"))
+
+
+def prepared(config: Path) -> Runtime:
+    """The store migrated and the jobs registered, as `gnomon serve` would (so that a worker
+    may start first)."""
+    runtime = Runtime.from_config_file(config, env={})
+    runtime.prepare_store()
+    runtime.ready_for_commands()
+    return runtime
+
+
+@pytest.mark.parametrize("kind", ["rabbitmq", "redis"])
+def test_every_fire_runs_once_on_the_worker_and_is_recorded(tmp_path: Path, kind: str) -> None:
+    queue = unique("gnomon_q")
+    with fresh_database() as store_url, broker(kind, [queue]) as broker_url:
+        config = write_config(tmp_path, store_url, broker_url, queue)
+        prepared(config).close()
+        worker = WorkerProcess(config, tmp_path / "worker.log", [queue], concurrency=4)
+        server = ServerProcess(config, tmp_path / "serve.log")
+        try:
+            client = Client(server.url).login()
+
+            def worker_listed() -> dict[str, Any] | None:
+                status = ok(client.request("GET", f"{API}/scheduler/status"))
+                return next((n for n in status["nodes"] if n["id"] == worker.node_id), None)
+
+            node = wait_for(worker_listed, timeout=15, what="the worker in the status")
+            assert node["roles"] == ["worker"] and node["queues"] == [queue]
+            assert node["concurrency"] == 4 and node["is_leader"] is False
+
+            def enough() -> bool:
+                done = Counter(
+                    r["job_id"] for r in read_runs(store_url) if r["status"] == "succeeded"
+                )
+                return all(done[job] >= FIRES for job in PYTHON_JOBS + COMMAND_JOBS)
+
+            wait_for(enough, timeout=20, what=f"{FIRES} runs of every job on the worker")
+        finally:
+            server.stop()
+            worker.stop()
+        runs = read_runs(store_url)
+    log = f"serve:\n{server.output()[-3000:]}\nworker:\n{worker.output()[-3000:]}"
+    fires = Counter((r["job_id"], r["scheduled_for"]) for r in runs)
+    assert max(fires.values()) == 1, log
+    for job in PYTHON_JOBS + COMMAND_JOBS:
+        mine = [r for r in runs if r["job_id"] == job]
+        done = [r for r in mine if r["status"] == "succeeded"]
+        assert len(done) >= FIRES, log
+        # Nothing lost: every fire time from the first to the last executed one ran (fires
+        # due before the scheduler started are coalesced into its first run), and what is
+        # not executed is only what the scheduler had claimed ahead when it stopped.
+        seen = [(r["scheduled_for"].time().isoformat(), r["status"], r["reason"]) for r in mine]
+        for before, after in itertools.pairwise(done):
+            last = before["last_scheduled_for"] or before["scheduled_for"]
+            assert after["scheduled_for"] == last + SECOND, (job, seen, log)
+        latest = done[-1]["last_scheduled_for"] or done[-1]["scheduled_for"]
+        assert {r["status"] for r in mine if r["scheduled_for"] > latest} <= {"queued"}, log
+        for r in done:
+            assert r["node"] == worker.node_id, log
+            assert r["started_at"] >= r["scheduled_for"] and r["finished_at"] is not None
+        if job in COMMAND_JOBS:
+            assert all(f"out-{job}" in r["output"] and f"err-{job}" in r["output"] for r in done)
+            assert {r["exit_code"] for r in done} == {0}
+        else:
+            assert all(f"hello from {r['id']}" in r["output"] for r in done), log
+            assert all(f"logged by {job}" in r["output"] for r in done), log
+    # Executed once each: the jobs' own record of what ran matches the store's.
+    executed = (tmp_path / "fired.log").read_text().splitlines()
+    assert len(executed) == len(set(executed)), executed
+    recorded = {
+        f"{r['job_id']} {r['scheduled_for'].astimezone(UTC).isoformat()}"
+        for r in runs
+        if r["job_id"] in PYTHON_JOBS and r["status"] == "succeeded"
+    }
+    assert set(executed) == recorded
+
+
+def test_a_run_published_twice_runs_once(tmp_path: Path) -> None:
+    queue = unique("gnomon_q")
+    with fresh_database() as store_url, broker("rabbitmq", [queue]) as broker_url:
+        config = write_config(tmp_path, store_url, broker_url, queue)
+        runtime = prepared(config)
+        # A run as a leader leaves it for workers: queued, its own; its id sent twice.
+        run = runtime.store.add_run(
+            Run(
+                id=new_run_id(),
+                job_id="py0",
+                trigger_source=TriggerSource.SCHEDULED,
+                status=RunStatus.QUEUED,
+                queued_at=datetime.now(UTC),
+                scheduled_for=datetime.now(UTC).replace(microsecond=0),
+                node="some-leader",
+            )
+        )
+        publisher = CeleryPublisher(broker_url)
+        publisher.publish(run.id, queue)
+        publisher.publish(run.id, queue)
+        publisher.close()
+        # Both messages wait for the worker, which takes them at once on two threads.
+        worker = WorkerProcess(config, tmp_path / "worker.log", [queue], concurrency=2)
+        try:
+            wait_for(
+                lambda: runtime.store.get_run(run.id).status is RunStatus.SUCCEEDED,
+                timeout=20,
+                what="the run to succeed",
+            )
+            wait_for(
+                lambda: worker.output().count("succeeded in") >= 2,
+                timeout=10,
+                what="both messages to be handled",
+            )
+            time.sleep(0.5)
+        finally:
+            worker.stop()
+            runtime.close()
+    executed = (tmp_path / "fired.log").read_text().splitlines()
+    assert len(executed) == 1, worker.output()
+    assert "not started on this worker" in worker.output()
+
+
+def test_fires_the_broker_cannot_take_within_their_grace_are_recorded_missed(
+    tmp_path: Path,
+) -> None:
+    # A broker address where nothing listens: every publish fails, as with RabbitMQ stopped.
+    down = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    with fresh_database() as store_url:
+        config = write_config(tmp_path, store_url, down, unique("gnomon_q"))
+        text = config.read_text().replace("shutdown_grace = 5", "misfire_grace_time = 2")
+        config.write_text(text)
+        server = ServerProcess(config, tmp_path / "serve.log")
+        try:
+
+            def missed() -> list[dict[str, Any]]:
+                return [
+                    r
+                    for r in read_runs(store_url)
+                    if r["job_id"] == "cmd0" and r["status"] == "missed"
+                ]
+
+            found = wait_for(lambda: len(missed()) >= 2 and missed(), timeout=20, what="misses")
+        finally:
+            server.stop()
+        runs = read_runs(store_url)
+    assert {r["reason"] for r in found} == {"broker_unavailable"}, server.output()[-3000:]
+    assert all("broker could not be reached" in r["error_message"] for r in found)
+    # Nothing ran, and nothing is left running or claimed by a node gone.
+    assert {r["status"] for r in runs} <= {"missed", "queued"}
+    assert "could not send" in server.output()
+
+
+def test_runs_of_a_worker_killed_mid_run_end_interrupted(tmp_path: Path) -> None:
+    queue = unique("gnomon_q")
+    with fresh_database() as store_url, broker("redis", [queue]) as broker_url:
+        config = write_config(tmp_path, store_url, broker_url, queue)
+        # One slow job, and a short lease: a silent node is noticed after two lease times.
+        body = (
+            config.read_text()
+            .split("[[jobs]]")[0]
+            .replace("shutdown_grace = 5", "shutdown_grace = 5\nlease_ttl = 2")
+        )
+        body += (
+            f'[[jobs]]\nid = "slow"\ncommand = ["sleep", "60"]\nqueue = "{queue}"\n'
+            'trigger = { type = "interval", hours = 1, start_date = "2099-01-01T00:00:00Z" }\n'
+        )
+        config.write_text(body)
+        prepared(config).close()
+        worker = WorkerProcess(config, tmp_path / "worker.log", [queue], concurrency=1)
+        server = ServerProcess(config, tmp_path / "serve.log")
+        try:
+            # Run by hand: a manual run goes to the workers like a scheduled one.
+            client = Client(server.url).login()
+            ok(client.request("POST", f"{API}/scheduler/jobs/slow/actions/run"))
+
+            def slow(status: str) -> dict[str, Any] | None:
+                return next(
+                    (
+                        r
+                        for r in read_runs(store_url)
+                        if r["job_id"] == "slow" and r["status"] == status
+                    ),
+                    None,
+                )
+
+            running = wait_for(lambda: slow("running"), timeout=15, what="the run to start")
+            assert running["node"] == worker.node_id
+            # While the worker beats, its run is no orphan, past two lease times too.
+            time.sleep(5)
+            assert slow("running") is not None
+            worker.proc.kill()
+            worker.proc.wait(10)
+            ended = wait_for(lambda: slow("interrupted"), timeout=15, what="the interruption")
+        finally:
+            server.stop()
+            worker.stop()
+    assert ended["id"] == running["id"] and ended["finished_at"] is not None
+    assert "stopped or was lost" in ended["reason"], server.output()[-3000:]
