@@ -1,0 +1,114 @@
+"""The scheduler with jobs executed on Celery: runs are published at their time, once, under the
+lease, and stay queued for a worker; a broker that cannot take them, or no worker taking them,
+ends them `missed` with the reason."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from gnomon.domain import Executor, RunStatus, utcnow
+from gnomon.engine.scheduler import Scheduler, SchedulerOptions
+from gnomon.store.base import JobWrite
+from gnomon.store.sql import SqlStore
+from tests.e2e.procs import wait_for
+from tests.engine.test_scheduler_firing import _store_with_ticking_job
+
+OPTIONS = SchedulerOptions(poll_interval=0.2, lease_ttl=2, claim_ahead=0.3, shutdown_grace=1)
+
+
+class Broker:
+    """Stands in for the broker at the one call gnomon makes of it: publish(run_id, queue)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sent: list[tuple[str, str, datetime]] = []
+        self.refused = 0
+        self.down = False
+
+    def publish(self, run_id: str, queue: str) -> None:
+        with self.lock:
+            if self.down:
+                self.refused += 1
+                raise ConnectionRefusedError("[Errno 111] Connection refused")
+            self.sent.append((run_id, queue, utcnow()))
+
+
+def celery_store(tmp_path: Path, **changes: Any) -> SqlStore:
+    store = _store_with_ticking_job(tmp_path)
+    record = store.get_job("tick")
+    definition = dataclasses.replace(
+        record.definition, executor=Executor.CELERY, queue="reports", **changes
+    )
+    store.write_jobs([JobWrite(record.replace(definition=definition))])
+    return store
+
+
+def runs_of(store: SqlStore, status: RunStatus) -> list[Any]:
+    return store.list_runs("tick", statuses=[status], limit=1000).items
+
+
+def test_runs_are_published_once_at_their_time_and_left_queued_for_a_worker(
+    tmp_path: Path,
+) -> None:
+    store = celery_store(tmp_path)
+    broker = Broker()
+    scheduler = Scheduler(store, OPTIONS, publish=broker.publish)
+    scheduler.start()
+    try:
+        wait_for(lambda: len(broker.sent) >= 3, timeout=15, what="three runs sent")
+    finally:
+        scheduler.stop(grace=1)
+    ids = [run_id for run_id, _, _ in broker.sent]
+    assert len(ids) == len(set(ids))
+    assert {queue for _, queue, _ in broker.sent} == {"reports"}
+    for run_id, _, sent_at in broker.sent:
+        run = store.get_run(run_id)
+        # Nothing ran here: the run waits, the leader's, for a worker to move it on.
+        assert run.status is RunStatus.QUEUED and run.node == scheduler.node_id
+        assert run.started_at is None
+        assert run.scheduled_for is not None
+        assert run.scheduled_for <= sent_at < run.scheduled_for + timedelta(seconds=0.5)
+    store.close()
+
+
+def test_fires_the_broker_cannot_take_within_their_grace_are_missed_and_none_sent_later(
+    tmp_path: Path,
+) -> None:
+    store = celery_store(tmp_path, misfire_grace_time=1)
+    broker = Broker()
+    broker.down = True
+    scheduler = Scheduler(store, OPTIONS, publish=broker.publish)
+    scheduler.start()
+    try:
+        wait_for(lambda: len(runs_of(store, RunStatus.MISSED)) >= 2, timeout=15, what="two misses")
+        broker.down = False
+        wait_for(lambda: len(broker.sent) >= 2, timeout=15, what="runs sent again")
+    finally:
+        scheduler.stop(grace=1)
+    missed = runs_of(store, RunStatus.MISSED)
+    assert broker.refused >= 2
+    assert {run.reason for run in missed} == {"broker_unavailable"}
+    sent = {run_id for run_id, _, _ in broker.sent}
+    assert not sent & {run.id for run in missed}  # a fire recorded missed is never sent
+    store.close()
+
+
+def test_a_sent_run_no_worker_takes_within_its_grace_is_missed(tmp_path: Path) -> None:
+    store = celery_store(tmp_path, misfire_grace_time=1)
+    broker = Broker()
+    scheduler = Scheduler(store, OPTIONS, publish=broker.publish)
+    scheduler.start()
+    try:
+        wait_for(lambda: len(runs_of(store, RunStatus.MISSED)) >= 1, timeout=15, what="a miss")
+    finally:
+        scheduler.stop(grace=1)
+    missed = runs_of(store, RunStatus.MISSED)
+    sent = {run_id for run_id, _, _ in broker.sent}
+    assert {run.reason for run in missed} == {"overloaded"}
+    assert {run.id for run in missed} <= sent
+    assert all("no worker took it" in (store.get_run(r.id).error_message or "") for r in missed)
+    store.close()
