@@ -279,3 +279,90 @@ def test_runs_of_a_worker_killed_mid_run_end_interrupted(tmp_path: Path) -> None
             worker.stop()
     assert ended["id"] == running["id"] and ended["finished_at"] is not None
     assert "stopped or was lost" in ended["reason"], server.output()[-3000:]
+
+
+def slow_jobs_config(config: Path, queue: str, jobs: str) -> None:
+    """Keep the config's settings, replace its jobs with `jobs`."""
+    body = config.read_text().split("[[jobs]]")[0]
+    config.write_text(body + jobs.replace("QUEUE", queue))
+
+
+def test_cancel_and_timeout_end_runs_on_a_worker(tmp_path: Path) -> None:
+    queue = unique("gnomon_q")
+    never = 'trigger = { type = "interval", hours = 1, start_date = "2099-01-01T00:00:00Z" }'
+    with fresh_database() as store_url, broker("redis", [queue]) as broker_url:
+        config = write_config(tmp_path, store_url, broker_url, queue)
+        slow_jobs_config(
+            config,
+            queue,
+            f'[[jobs]]\nid = "slow"\ncommand = ["sleep", "60"]\nqueue = "QUEUE"\n{never}\n\n'
+            f'[[jobs]]\nid = "late"\ncommand = ["sleep", "60"]\ntimeout = 1\nqueue = "QUEUE"\n'
+            f"{never}\n",
+        )
+        prepared(config).close()
+        worker = WorkerProcess(config, tmp_path / "worker.log", [queue], concurrency=2)
+        server = ServerProcess(config, tmp_path / "serve.log")
+        try:
+            client = Client(server.url).login()
+            slow = ok(client.request("POST", f"{API}/scheduler/jobs/slow/actions/run"))["run_id"]
+            late = ok(client.request("POST", f"{API}/scheduler/jobs/late/actions/run"))["run_id"]
+
+            def run(run_id: str) -> dict[str, Any]:
+                data: dict[str, Any] = ok(client.request("GET", f"{API}/scheduler/runs/{run_id}"))
+                return data
+
+            wait_for(lambda: run(slow)["status"] == "running", timeout=15, what="slow to start")
+            asked = time.monotonic()
+            ok(client.request("POST", f"{API}/scheduler/runs/{slow}/actions/cancel"))
+            wait_for(lambda: run(slow)["status"] == "cancelled", timeout=10, what="the cancel")
+            took = time.monotonic() - asked
+            ended = wait_for(
+                lambda: (found := run(late))["status"] == "timed_out" and found,
+                timeout=15,
+                what="the timeout",
+            )
+        finally:
+            server.stop()
+            worker.stop()
+    log = worker.output()[-3000:]
+    assert took < 3.0, (took, log)  # a worker looks for cancel requests every second
+    assert ended["node"] == worker.node_id, log
+    assert 1000 <= ended["duration_ms"] < 5000, ended
+
+
+def test_max_instances_holds_across_two_workers(tmp_path: Path) -> None:
+    queue = unique("gnomon_q")
+    with fresh_database() as store_url, broker("redis", [queue]) as broker_url:
+        config = write_config(tmp_path, store_url, broker_url, queue)
+        # Fires every second, each run taking longer: with max_instances = 1, runs must wait
+        # their turn whichever worker takes them.
+        slow_jobs_config(
+            config,
+            queue,
+            '[[jobs]]\nid = "busy"\ncommand = ["sleep", "1.5"]\nqueue = "QUEUE"\n'
+            "max_instances = 1\n"
+            'trigger = { type = "interval", seconds = 1 }\n',
+        )
+        prepared(config).close()
+        workers = [
+            WorkerProcess(config, tmp_path / f"worker{i}.log", [queue], concurrency=2)
+            for i in range(2)
+        ]
+        server = ServerProcess(config, tmp_path / "serve.log")
+        try:
+
+            def finished() -> int:
+                return sum(1 for r in read_runs(store_url) if r["status"] == "succeeded")
+
+            wait_for(lambda: finished() >= 4, timeout=25, what="four runs to succeed")
+        finally:
+            server.stop()
+            for worker in workers:
+                worker.stop()
+        runs = read_runs(store_url)
+    done = sorted((r for r in runs if r["status"] == "succeeded"), key=lambda r: r["started_at"])
+    for before, after in itertools.pairwise(done):
+        assert after["started_at"] >= before["finished_at"], (before, after)
+    skipped = [r for r in runs if r["status"] == "skipped"]
+    assert skipped and {r["reason"] for r in skipped} == {"max_instances"}
+    assert {r["node"] for r in done} <= {w.node_id for w in workers}
