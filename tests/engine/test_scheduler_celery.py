@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gnomon.domain import Executor, RunStatus, utcnow
+from gnomon.domain import Executor, Run, RunStatus, TriggerSource, utcnow
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
+from gnomon.ids import new_run_id
 from gnomon.store.base import JobWrite
 from gnomon.store.sql import SqlStore
 from tests.e2e.procs import wait_for
@@ -111,4 +112,39 @@ def test_a_sent_run_no_worker_takes_within_its_grace_is_missed(tmp_path: Path) -
     assert {run.reason for run in missed} == {"overloaded"}
     assert {run.id for run in missed} <= sent
     assert all("no worker took it" in (store.get_run(r.id).error_message or "") for r in missed)
+    store.close()
+
+
+def test_a_sent_run_asked_to_stop_before_any_worker_took_it_is_cancelled(
+    tmp_path: Path,
+) -> None:
+    # A manual run has no grace: without a worker on its queue it would wait for ever.
+    store = celery_store(tmp_path)
+    record = store.get_job("tick")
+    store.write_jobs([JobWrite(record.replace(paused=True), expected_revision=record.revision)])
+    broker = Broker()
+    scheduler = Scheduler(store, OPTIONS, publish=broker.publish)
+    scheduler.start()
+    try:
+        manual = store.add_run(
+            Run(
+                id=new_run_id(),
+                job_id="tick",
+                trigger_source=TriggerSource.MANUAL,
+                status=RunStatus.QUEUED,
+                queued_at=utcnow(),
+            )
+        )
+        scheduler.notify("manual_run")
+        wait_for(lambda: len(broker.sent) == 1, timeout=10, what="the run sent")
+        store.request_cancel(manual.id, utcnow())
+        wait_for(
+            lambda: store.get_run(manual.id).status is RunStatus.CANCELLED,
+            timeout=10,
+            what="the cancel",
+        )
+    finally:
+        scheduler.stop(grace=1)
+    assert broker.sent[0][0] == manual.id
+    assert store.get_run(manual.id).error_message == "cancelled before a worker started it"
     store.close()

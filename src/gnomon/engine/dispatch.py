@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus
+from gnomon.errors import StoreError
 from gnomon.store.base import LeaseLost, Store
 
 log = logging.getLogger(__name__)
@@ -61,13 +62,15 @@ class Dispatcher:
         clock: Callable[[], datetime],
         may_send: Callable[[JobRecord, Run, bool, datetime], JobRecord | None],
         end_unsent: Callable[[Run, JobRecord, MissReason, str], None],
+        cancel_unsent: Callable[[Run], None],
         on_lease_lost: Callable[[], None],
         sweep_every: float = 10.0,
     ) -> None:
         """`publish(run_id, queue)` sends a message or raises. `may_send(record, run, ahead,
         now)`: the job as it is now if the run should still start, else None (it has
         recorded why not). `end_unsent(run, record, reason, message)` records a queued run
-        missed. `sweep_every`: how often sent runs no worker has taken are looked at."""
+        missed, `cancel_unsent(run)` one whose cancel was asked for before a worker took it.
+        `sweep_every`: how often sent runs no worker has taken are looked at."""
         self._store = store
         self._node_id = node_id
         self._publish = publish
@@ -75,6 +78,7 @@ class Dispatcher:
         self._clock = clock
         self._may_send = may_send
         self._end_unsent = end_unsent
+        self._cancel_unsent = cancel_unsent
         self._on_lease_lost = on_lease_lost
         self._sweep_every = sweep_every
         self._cond = threading.Condition(threading.Lock())
@@ -185,6 +189,10 @@ class Dispatcher:
             log.warning("lease lost; %d run(s) left for the next leader to send", len(wanted))
             self._on_lease_lost()
             return
+        except StoreError:
+            log.exception("could not confirm %d run(s) to send; trying again", len(wanted))
+            self._again(wanted, broker=False)
+            return
         failed: list[_Pending] = []
         for index, pending in enumerate(wanted):
             if pending.run.id not in ours:
@@ -208,19 +216,23 @@ class Dispatcher:
         if failed:
             self._again(failed)
 
-    def _again(self, failed: list[_Pending]) -> None:
-        """Put runs whose publishing failed back, to be tried after a growing pause."""
+    def _again(self, failed: list[_Pending], *, broker: bool = True) -> None:
+        """Put runs whose publishing failed back, to be tried after a pause that grows with
+        each failure of the broker (`broker` False: the store failed, a short pause)."""
         with self._cond:
+            pause = RETRY_LONGEST
             for pending in failed:
-                pending.failures += 1
-                pause = min(RETRY_LONGEST, RETRY_FIRST * 2 ** (pending.failures - 1))
+                wait = RETRY_FIRST
+                if broker:
+                    pending.failures += 1
+                    wait = min(RETRY_LONGEST, RETRY_FIRST * 2 ** (pending.failures - 1))
+                pause = min(pause, wait)
                 self._pending[pending.run.id] = pending
                 heapq.heappush(
-                    self._due, (time.monotonic() + pause, next(self._order), pending.run.id)
+                    self._due, (time.monotonic() + wait, next(self._order), pending.run.id)
                 )
             if failed:
                 # Wait out the shortest pause rather than spinning on a broker that is down.
-                pause = min(RETRY_LONGEST, RETRY_FIRST * 2 ** (min(p.failures for p in failed) - 1))
                 self._cond.wait(pause)
 
     def _sweep(self) -> None:
@@ -232,9 +244,17 @@ class Dispatcher:
         if not sent:
             return
         owned = self._store.owned_active_ids(self._node_id)
+        waiting = [run_id for run_id in sent if owned.get(run_id) is RunStatus.QUEUED]
+        cancelled = self._store.cancel_requested(waiting) if waiting else set()
         now = self._clock()
         for run_id, pending in sent.items():
             if owned.get(run_id) is not RunStatus.QUEUED:
+                with self._cond:
+                    self._sent.pop(run_id, None)
+                continue
+            if run_id in cancelled:
+                # Asked to stop before any worker took it (none may listen on its queue).
+                self._cancel_unsent(pending.run)
                 with self._cond:
                     self._sent.pop(run_id, None)
                 continue

@@ -142,6 +142,7 @@ class ActiveRuns:
                 clock=clock,
                 may_send=self._may_send,
                 end_unsent=self._end_unsent,
+                cancel_unsent=self._cancel_unsent,
                 on_lease_lost=on_lease_lost,
                 sweep_every=live_within * 2,
             )
@@ -302,6 +303,18 @@ class ActiveRuns:
 
     def _end_unsent(self, run: Run, record: JobRecord, reason: MissReason, message: str) -> None:
         self.end_unstarted(run, RunStatus.MISSED, reason, message, record.definition.alerting)
+
+    def _cancel_unsent(self, run: Run) -> None:
+        update = RunUpdate(
+            run_id=run.id,
+            status=RunStatus.CANCELLED,
+            finished_at=self._clock(),
+            error_type="Cancelled",
+            error_message="cancelled before a worker started it",
+            expected=frozenset({RunStatus.QUEUED}),
+            owner=self._node_id,
+        )
+        self._report_end(run, update, executed=False)
 
     def _dispatch(self, started: list[tuple[str, float]], dropped: list[str]) -> None:
         """From the gate: runs now running in the store, for the pool at their instant; and

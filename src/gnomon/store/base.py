@@ -128,7 +128,7 @@ class WorkerStart(NamedTuple):
     """What Store.start_on_worker did with a run a worker received: `status` is `running` (the
     worker runs it now), or the final status recorded instead (skipped, missed, cancelled),
     or None when the run was not the worker's to start (unknown, no longer queued, released
-    to wait, not sent to workers); `why` says which. `run` is the run as it is now (None:
+    to wait); `why` says which. `run` is the run as it is now (None:
     unknown), `job` its job as stored (None: gone)."""
 
     status: RunStatus | None
@@ -308,8 +308,8 @@ class Store(ABC):
         running on live nodes (heard from within `live_within` seconds) `skipped`
         (max_instances; a retry is released to wait instead). Starts of one job are
         serialised, so two workers cannot both take its last slot. A run that is not queued,
-        was never taken by a leader, or belongs to a job not executed on Celery is refused:
-        a redelivered or duplicated message never starts a run twice."""
+        or was never taken by a leader, is refused: a redelivered or duplicated message never
+        starts a run twice."""
 
     @abstractmethod
     def adopt_runs(self, node: str, fence: Lease) -> list[Run]:

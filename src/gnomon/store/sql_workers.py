@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 
 from gnomon.domain import (
-    Executor,
     JobRecord,
     Lease,
     MissReason,
@@ -70,9 +69,9 @@ class SqlWorkers(SqlBase):
                 # below includes what another worker has just started.
                 job_stmt = job_stmt.with_for_update()
             job_row = conn.execute(job_stmt).mappings().first()
+            # A run sent to workers runs there even if its job has been moved to the local
+            # executor since: the leader will not start it itself, it is in the broker.
             record = None if job_row is None else row_to_job(job_row)
-            if record is not None and record.definition.executor is not Executor.CELERY:
-                return WorkerStart(None, run, record, "its job is not executed on Celery")
             update = self._judge(conn, run, record, worker, now, live_within)
             if update is None:
                 return WorkerStart(None, run, record, "a retry over max_instances: it waits")
