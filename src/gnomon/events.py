@@ -263,5 +263,8 @@ class EventHooks(NullMetrics):
     def set_leader(self, is_leader: bool) -> None:
         self.inner.set_leader(is_leader)
 
+    def set_broker_up(self, up: bool) -> None:
+        self.inner.set_broker_up(up)
+
     def set_queue_depth(self, depth: int) -> None:
         self.inner.set_queue_depth(depth)

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import requests
 from psycopg.rows import dict_row
 
 from gnomon.domain import Run, RunStatus, TriggerSource
@@ -120,6 +121,9 @@ def test_every_fire_runs_once_on_the_worker_and_is_recorded(tmp_path: Path, kind
                 return all(done[job] >= FIRES for job in PYTHON_JOBS + COMMAND_JOBS)
 
             wait_for(enough, timeout=20, what=f"{FIRES} runs of every job on the worker")
+            ready = requests.get(f"{server.url}/readyz", timeout=10).json()["data"]
+            assert ready == {"status": "ready"}
+            assert "gnomon_broker_up 1.0" in requests.get(f"{server.url}/metrics", timeout=10).text
         finally:
             server.stop()
             worker.stop()
@@ -223,6 +227,8 @@ def test_fires_the_broker_cannot_take_within_their_grace_are_recorded_missed(
                 ]
 
             found = wait_for(lambda: len(missed()) >= 2 and missed(), timeout=20, what="misses")
+            ready = requests.get(f"{server.url}/readyz", timeout=10)
+            metrics = requests.get(f"{server.url}/metrics", timeout=10).text
         finally:
             server.stop()
         runs = read_runs(store_url)
@@ -231,6 +237,14 @@ def test_fires_the_broker_cannot_take_within_their_grace_are_recorded_missed(
     # Nothing ran, and nothing is left running or claimed by a node gone.
     assert {r["status"] for r in runs} <= {"missed", "queued"}
     assert "could not send" in server.output()
+    # The API still works, and says what does not.
+    assert ready.status_code == 200
+    assert ready.json()["data"] == {
+        "status": "degraded",
+        "threads_down": [],
+        "broker": "unreachable",
+    }
+    assert "gnomon_broker_up 0.0" in metrics
 
 
 def test_runs_of_a_worker_killed_mid_run_end_interrupted(tmp_path: Path) -> None:

@@ -79,7 +79,8 @@ def healthz() -> Response:
 @document(s.HealthEnvelope, errors=(503,), security=PUBLIC, tag="status")
 def readyz() -> Response:
     """The store is reachable and migrated; 503 STORE_NOT_READY otherwise. `degraded` (still
-    200: the API works) while a background thread of this process's scheduler is down."""
+    200: the API works) while a background thread of this process's scheduler is down, or
+    while the Celery broker it sends runs to could not be reached at its last send."""
     st = state()
     try:
         st.status.check_ready()
@@ -89,8 +90,12 @@ def readyz() -> Response:
         raise StoreNotReady(type(exc).__name__) from exc
     scheduler = st.runtime.scheduler
     down = scheduler.threads_down() if scheduler is not None else []
-    if down:
-        return success({"status": "degraded", "threads_down": down})
+    broker_down = scheduler is not None and scheduler.broker_unreachable()
+    if down or broker_down:
+        found: dict[str, object] = {"status": "degraded", "threads_down": down}
+        if broker_down:
+            found["broker"] = "unreachable"
+        return success(found)
     return success({"status": "ready"})
 
 

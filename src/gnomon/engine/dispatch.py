@@ -64,12 +64,14 @@ class Dispatcher:
         end_unsent: Callable[[Run, JobRecord, MissReason, str], None],
         cancel_unsent: Callable[[Run], None],
         on_lease_lost: Callable[[], None],
+        on_broker: Callable[[bool], None] = lambda up: None,
         sweep_every: float = 10.0,
     ) -> None:
         """`publish(run_id, queue)` sends a message or raises. `may_send(record, run, ahead,
         now)`: the job as it is now if the run should still start, else None (it has
         recorded why not). `end_unsent(run, record, reason, message)` records a queued run
         missed, `cancel_unsent(run)` one whose cancel was asked for before a worker took it.
+        `on_broker(up)`: a send succeeded after a failure, or failed after a success.
         `sweep_every`: how often sent runs no worker has taken are looked at."""
         self._store = store
         self._node_id = node_id
@@ -80,6 +82,7 @@ class Dispatcher:
         self._end_unsent = end_unsent
         self._cancel_unsent = cancel_unsent
         self._on_lease_lost = on_lease_lost
+        self._on_broker = on_broker
         self._sweep_every = sweep_every
         self._cond = threading.Condition(threading.Lock())
         self._due: list[tuple[float, int, str]] = []  # (time.monotonic(), order, run id)
@@ -90,6 +93,7 @@ class Dispatcher:
         # The last publish failed: runs that wait past their grace meanwhile waited for the
         # broker (reason broker_unavailable), whether or not they were tried themselves.
         self._broker_failing = False
+        self._on_broker(True)
         self._stopping = False
         self._thread: threading.Thread | None = None
 
@@ -119,6 +123,10 @@ class Dispatcher:
                 self._pending[run.id] = _Pending(record, run, ahead)
                 heapq.heappush(self._due, (due, next(self._order), run.id))
             self._cond.notify_all()
+
+    def broker_unreachable(self) -> bool:
+        """Whether the last attempt to send a run to the broker failed."""
+        return self._broker_failing
 
     def ids(self) -> set[str]:
         """The runs waiting to be sent or sent and not yet seen taken: this node's business."""
@@ -207,14 +215,19 @@ class Dispatcher:
                     exc,
                 )
                 failed = [p for p in wanted[index:] if p.run.id in ours]
-                self._broker_failing = True
+                self._broker_is(up=False)
                 break
-            self._broker_failing = False
+            self._broker_is(up=True)
             pending.sent_at = time.monotonic()
             with self._cond:
                 self._sent[pending.run.id] = pending
         if failed:
             self._again(failed)
+
+    def _broker_is(self, *, up: bool) -> None:
+        if self._broker_failing is up:  # a change: told once, not per message
+            self._broker_failing = not up
+            self._on_broker(up)
 
     def _again(self, failed: list[_Pending], *, broker: bool = True) -> None:
         """Put runs whose publishing failed back, to be tried after a pause that grows with

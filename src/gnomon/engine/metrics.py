@@ -129,6 +129,13 @@ class EngineMetrics:
             registry=self.registry,
             multiprocess_mode="livemax",
         )
+        self._broker_up = Gauge(
+            "gnomon_broker_up",
+            "While this server sends runs to a Celery broker: 1 if the last send succeeded, "
+            "0 if it failed (broker unreachable).",
+            registry=self.registry,
+            multiprocess_mode="livemin",
+        )
         self._queue_depth = Gauge(
             "gnomon_queue_depth",
             "Runs waiting for a free worker in this process's pool (summed over workers).",
@@ -220,6 +227,9 @@ class EngineMetrics:
 
     def set_queue_depth(self, depth: int) -> None:
         self._queue_depth.set(depth)
+
+    def set_broker_up(self, up: bool) -> None:
+        self._broker_up.set(1 if up else 0)
 
     def delivery_attempted(self, channel: str, result: str) -> None:
         self._deliveries.labels(channel=channel, result=result).inc()

@@ -77,6 +77,9 @@ class EngineMetricsProtocol(Protocol):
     def set_leader(self, is_leader: bool) -> None:
         """This scheduler gained (True) or lost (False) the leadership lease."""
 
+    def set_broker_up(self, up: bool) -> None:
+        """Sending a run to the Celery broker succeeded (True) or failed (False)."""
+
     def set_queue_depth(self, depth: int) -> None:
         """Runs handed to this process's worker pool and not finished yet."""
 
@@ -140,6 +143,9 @@ class NullMetrics:
         pass
 
     def set_leader(self, is_leader: bool) -> None:
+        pass
+
+    def set_broker_up(self, up: bool) -> None:
         pass
 
     def set_queue_depth(self, depth: int) -> None:

@@ -143,6 +143,7 @@ class ActiveRuns:
                 may_send=self._may_send,
                 end_unsent=self._end_unsent,
                 cancel_unsent=self._cancel_unsent,
+                on_broker=metrics.set_broker_up,
                 on_lease_lost=on_lease_lost,
                 sweep_every=live_within * 2,
             )
@@ -167,6 +168,10 @@ class ActiveRuns:
         self._gate.stop()
         if self._dispatcher is not None:
             self._dispatcher.stop()
+
+    def broker_unreachable(self) -> bool:
+        """Whether this node sends runs to a broker and the last send failed."""
+        return self._dispatcher is not None and self._dispatcher.broker_unreachable()
 
     def gate_alive(self) -> bool:
         return self._gate.alive() and (self._dispatcher is None or self._dispatcher.alive())

@@ -274,6 +274,10 @@ class Scheduler:
             except Exception:
                 log.exception("could not read cancel requests")
 
+    def broker_unreachable(self) -> bool:
+        """Whether runs go to a Celery broker and the last one could not be sent."""
+        return self._runs.broker_unreachable()
+
     def threads_down(self) -> list[str]:
         """The scheduler's background threads that have ended while it runs (it starts them
         again at its next pass; the scheduler loop itself only a restart brings back)."""

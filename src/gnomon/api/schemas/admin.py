@@ -58,6 +58,7 @@ class AuditPage(BaseModel):
 class Health(BaseModel):
     status: str  # "ok" (/healthz); "ready" or "degraded" (/readyz)
     threads_down: list[str] | None = None  # /readyz, degraded: the scheduler threads ended
+    broker: Literal["unreachable"] | None = None  # /readyz, degraded: runs cannot be sent
 
 
 class UserDoc(BaseModel):
