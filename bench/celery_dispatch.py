@@ -1,0 +1,185 @@
+"""Execution through Celery next to local execution, measured in the same run.
+
+    python bench/celery_dispatch.py --jobs 100 --seconds 10 --concurrency 8
+
+N interval jobs fire every second (phases spread over the second, or `--mode aligned`), fired by
+one `gnomon scheduler` process on PostgreSQL (GNOMON_BENCH_PG_URL's database, dropped and made
+again for each executor) and executed: `local` in the scheduler's own pool; `celery-redis` and
+`celery-rabbitmq` by one `gnomon worker` process (`--concurrency` threads) the scheduler sends
+them to through the machine's Redis or RabbitMQ. After a warm-up, runs whose fire time falls in
+a window of `--seconds` are read from the store: fires/s executed (succeeded), and fire → started
+latency (the store's started_at − scheduled_for: for Celery, the leader's send, the broker, the
+worker's consumer and its guarded start) p50/p99/max in ms. Prints one JSON object per executor
+and a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+from firing import PG_URL, gnomon_config, percentile, reset_postgres  # noqa: E402
+
+BROKERS = {
+    "celery-redis": "redis://127.0.0.1:6379/12",
+    "celery-rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
+}
+WARM_UP = 3.0  # seconds between the worker being ready and the window's first fire time
+
+
+def libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def write_config(directory: Path, executor: str, args: argparse.Namespace, queue: str) -> Path:
+    config = directory / "gnomon.toml"
+    base = datetime.now(UTC).replace(microsecond=0)
+    gnomon_config(config, args.jobs, args.mode, base, PG_URL)
+    text = config.read_text()
+    if executor != "local":
+        text = text.replace("[scheduler]\n", '[scheduler]\nexecutor = "celery"\n', 1)
+        text = text.replace(
+            'target = "targets:noop"\n', f'target = "targets:noop"\nqueue = "{queue}"\n'
+        )
+        text += f'\n[celery]\nbroker_url = "{BROKERS[executor]}"\n'
+    config.write_text(text)
+    return config
+
+
+def start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "GNOMON_ADMIN_PASSWORD": "bench-admin-password"}
+    env.pop("GNOMON_CONFIG", None)
+    return subprocess.Popen(argv, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def wait_for(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def count(sql: str) -> int:
+    rows = query(sql)
+    return int(rows[0][0]) if rows else 0
+
+
+def query(sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    try:
+        with psycopg.connect(libpq(PG_URL)) as conn:
+            return list(conn.execute(sql, params))
+    except psycopg.Error:
+        return []  # not migrated yet
+
+
+def measure(executor: str, args: argparse.Namespace, directory: Path) -> dict[str, Any]:
+    reset_postgres(PG_URL)
+    queue = f"gnomon_bench_{uuid.uuid4().hex[:8]}"
+    config = write_config(directory, executor, args, queue)
+    gnomon = [sys.executable, "-m", "gnomon"]
+    scheduler = start(
+        [*gnomon, "scheduler", "--config", str(config), "--log-level", "warning"],
+        directory / f"{executor}-scheduler.log",
+    )
+    worker = None
+    try:
+        wait_for(lambda: count("SELECT count(*) FROM jobs") > 0, 60, "the jobs")
+        if executor != "local":
+            options = ["--queues", queue, "--concurrency", str(args.concurrency)]
+            worker = start(
+                [*gnomon, "worker", "--config", str(config), *options, "--log-level", "warning"],
+                directory / f"{executor}-worker.log",
+            )
+            workers = "SELECT count(*) FROM nodes WHERE concurrency IS NOT NULL"
+            wait_for(lambda: count(workers) > 0, 60, "the worker")
+        first = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=WARM_UP + 1)
+        last = first + timedelta(seconds=args.seconds)
+        time.sleep(max(0.0, (last - datetime.now(UTC)).total_seconds()) + 2.0)
+    finally:
+        stop(scheduler)
+        if worker is not None:
+            stop(worker)
+    rows = query(
+        "SELECT status, started_at, scheduled_for FROM runs"
+        " WHERE scheduled_for >= %s AND scheduled_for < %s",
+        first,
+        last,
+    )
+    if executor == "celery-rabbitmq":
+        subprocess.run(["rabbitmqctl", "-q", "delete_queue", queue], check=False, timeout=60)
+    latencies = [
+        (started - due).total_seconds() for status, started, due in rows if status == "succeeded"
+    ]
+    ms = [x * 1000 for x in latencies]
+    return {
+        "executor": executor,
+        "jobs": args.jobs,
+        "mode": args.mode,
+        "concurrency": args.concurrency if executor != "local" else None,
+        "expected_per_s": args.jobs,
+        "executed_per_s": round(len(ms) / args.seconds, 1),
+        "statuses": dict(Counter(status for status, _, _ in rows)),
+        "p50_ms": round(percentile(ms, 0.5), 1),
+        "p99_ms": round(percentile(ms, 0.99), 1),
+        "max_ms": round(max(ms), 1) if ms else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--mode", choices=["spread", "aligned"], default="spread")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--executors", default="local,celery-redis,celery-rabbitmq", help="comma-separated"
+    )
+    results = []
+    parser.add_argument("--keep", type=Path, help="keep the processes' logs in this directory")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gnomon-bench-celery-") as tmp:
+        logs = args.keep or Path(tmp)
+        logs.mkdir(parents=True, exist_ok=True)
+        for executor in args.executors.split(","):
+            result = measure(executor, args, logs)
+            print(json.dumps(result), flush=True)
+            results.append(result)
+    print("\n| executor | jobs | fires/s executed | p50 ms | p99 ms | max ms | not succeeded |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        other = sum(n for status, n in r["statuses"].items() if status != "succeeded")
+        print(
+            f"| {r['executor']} | {r['jobs']} {r['mode']} | {r['executed_per_s']} of"
+            f" {r['expected_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} | {other} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
