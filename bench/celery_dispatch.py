@@ -40,7 +40,7 @@ BROKERS = {
     "celery-redis": "redis://127.0.0.1:6379/12",
     "celery-rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
 }
-WARM_UP = 3.0  # seconds between the worker being ready and the window's first fire time
+WARM_UP = 3.0  # seconds between the worker's first run and the window's first fire time
 
 
 def libpq(url: str) -> str:
@@ -117,8 +117,9 @@ def measure(executor: str, args: argparse.Namespace, directory: Path) -> dict[st
                 [*gnomon, "worker", "--config", str(config), *options, "--log-level", "warning"],
                 directory / f"{executor}-worker.log",
             )
-            workers = "SELECT count(*) FROM nodes WHERE concurrency IS NOT NULL"
-            wait_for(lambda: count(workers) > 0, 60, "the worker")
+            # Consuming, not only registered: Celery's consumer connects after the node beats.
+            done = "SELECT count(*) FROM runs WHERE status = 'succeeded'"
+            wait_for(lambda: count(done) > 0, 60, "the worker's first run")
         first = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=WARM_UP + 1)
         last = first + timedelta(seconds=args.seconds)
         time.sleep(max(0.0, (last - datetime.now(UTC)).total_seconds()) + 2.0)
