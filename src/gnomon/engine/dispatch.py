@@ -139,14 +139,17 @@ class Dispatcher:
                 batch = self._next_batch()
             if batch is None:
                 return
-            try:
-                if batch:
+            if batch:
+                try:
                     self._send(batch)
-                if time.monotonic() >= self._next_sweep:
+                except Exception:  # never let one bad pass stop every later send
+                    log.exception("sending %d run(s) failed; trying again", len(batch))
+                    self._again(batch, broker=False)
+            if time.monotonic() >= self._next_sweep:
+                try:
                     self._sweep()
-            except Exception:  # never let one bad pass stop every later send
-                log.exception("sending %d run(s) to the broker failed; trying again", len(batch))
-                self._again(batch)
+                except Exception:  # the store, probably: the next sweep looks again
+                    log.exception("could not look at the runs sent to workers")
 
     def _next_batch(self) -> list[_Pending] | None:
         """Wait until some run is due (or a sweep is); take the due ones. None once stopping."""
