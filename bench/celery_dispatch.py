@@ -53,7 +53,7 @@ def write_config(directory: Path, executor: str, args: argparse.Namespace, queue
     gnomon_config(config, args.jobs, args.mode, base, PG_URL)
     text = config.read_text()
     if executor != "local":
-        text = text.replace("[scheduler]\n", '[scheduler]\nexecutor = "celery"\n', 1)
+        text = text.replace('timezone = "UTC"\n', 'timezone = "UTC"\nexecutor = "celery"\n', 1)
         text = text.replace(
             'target = "targets:noop"\n', f'target = "targets:noop"\nqueue = "{queue}"\n'
         )

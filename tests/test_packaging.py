@@ -144,9 +144,11 @@ def test_the_wheel_and_the_sdist_hold_every_file_of_the_package_and_the_license(
     assert metadata["Requires-Python"] == ">=3.11"
     assert metadata["Description-Content-Type"] == "text/markdown"
     assert "Typing :: Typed" in metadata.get_all("Classifier", [])
-    assert metadata.get_all("Provides-Extra") == ["postgres"]
+    assert metadata.get_all("Provides-Extra") == ["postgres", "celery"]
     psycopg = [r for r in metadata.get_all("Requires-Dist", []) if r.startswith("psycopg")]
     assert psycopg == ['psycopg[binary]>=3.2; extra == "postgres"']
+    celery = [r for r in metadata.get_all("Requires-Dist", []) if r.startswith("celery")]
+    assert celery == ['celery[redis]<6,>=5.4; extra == "celery"']
 
 
 def test_the_installed_gnomon_runs_from_the_virtualenv_without_psycopg(
@@ -174,6 +176,19 @@ def test_the_installed_gnomon_runs_from_the_virtualenv_without_psycopg(
     )
     assert done.returncode == 1, done
     assert "pip install 'gnomon[postgres]'" in done.stderr
+
+    # So does a worker, for Celery.
+    done = subprocess.run(
+        [venv / "bin" / "gnomon", "worker"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=clean_env(GNOMON_CELERY_BROKER_URL="redis://127.0.0.1:1/0"),
+        check=False,
+    )
+    assert done.returncode == 2, done
+    assert "pip install 'gnomon[celery]'" in done.stderr
 
 
 @pytest.fixture

@@ -43,18 +43,23 @@ def hello(fired_log, run):
 """
 
 
+def command(job: str) -> str:
+    """A command job's argv, as TOML: a line on stdout and one on stderr."""
+    return f'["sh", "-c", "echo out-{job}; echo err-{job} >&2"]'
+
+
 def write_config(directory: Path, store_url: str, broker_url: str, queue: str) -> Path:
     (directory / "celeryjobs.py").write_text(JOB_MODULE, encoding="utf-8")
     fired = directory / "fired.log"
     jobs = "".join(
         f'[[jobs]]\nid = "{job}"\ntarget = "celeryjobs:hello"\nqueue = "{queue}"\n'
         f'kwargs = {{ fired_log = "{fired}" }}\n'
-        'trigger = { type = "interval", seconds = 1 }\n\n'
+        'trigger = { type = "interval", seconds = 1 }\n\n'  # fires: the test counts every fire
         for job in PYTHON_JOBS
     )
     jobs += "".join(
-        f'[[jobs]]\nid = "{job}"\ncommand = ["sh", "-c", "echo out-{job}; echo err-{job} >&2"]\n'
-        f'queue = "{queue}"\ntrigger = {{ type = "interval", seconds = 1 }}\n\n'
+        f'[[jobs]]\nid = "{job}"\ncommand = {command(job)}\nqueue = "{queue}"\n'
+        'trigger = { type = "interval", seconds = 1 }\n\n'  # fires: the test counts every fire
         for job in COMMAND_JOBS
     )
     config = directory / "gnomon.toml"
@@ -70,6 +75,10 @@ def write_config(directory: Path, store_url: str, broker_url: str, queue: str) -
             executor = "celery"
             python_path = ["."]
             shutdown_grace = 5
+
+            [[jobs]]
+            id = "gnomon.prune_runs"
+            enabled = false
 
             [celery]
             broker_url = "{broker_url}"
@@ -252,16 +261,14 @@ def test_runs_of_a_worker_killed_mid_run_end_interrupted(tmp_path: Path) -> None
     with fresh_database() as store_url, broker("redis", [queue]) as broker_url:
         config = write_config(tmp_path, store_url, broker_url, queue)
         # One slow job, and a short lease: a silent node is noticed after two lease times.
-        body = (
-            config.read_text()
-            .split("[[jobs]]")[0]
-            .replace("shutdown_grace = 5", "shutdown_grace = 5\nlease_ttl = 2")
+        slow_jobs_config(
+            config,
+            queue,
+            '[[jobs]]\nid = "slow"\ncommand = ["sleep", "60"]\nqueue = "QUEUE"\n'
+            'trigger = { type = "interval", hours = 1, start_date = "2099-01-01T00:00:00Z" }\n',
         )
-        body += (
-            f'[[jobs]]\nid = "slow"\ncommand = ["sleep", "60"]\nqueue = "{queue}"\n'
-            'trigger = { type = "interval", hours = 1, start_date = "2099-01-01T00:00:00Z" }\n'
-        )
-        config.write_text(body)
+        text = config.read_text().replace("shutdown_grace = 5", "shutdown_grace = 5\nlease_ttl = 2")
+        config.write_text(text)
         prepared(config).close()
         worker = WorkerProcess(config, tmp_path / "worker.log", [queue], concurrency=1)
         server = ServerProcess(config, tmp_path / "serve.log")
@@ -296,8 +303,9 @@ def test_runs_of_a_worker_killed_mid_run_end_interrupted(tmp_path: Path) -> None
 
 
 def slow_jobs_config(config: Path, queue: str, jobs: str) -> None:
-    """Keep the config's settings, replace its jobs with `jobs`."""
-    body = config.read_text().split("[[jobs]]")[0]
+    """Keep the config's settings (and the shipped job off), replace its jobs with `jobs`."""
+    body = config.read_text().split('[[jobs]]\nid = "py0"')[0]
+    assert "gnomon.prune_runs" in body
     config.write_text(body + jobs.replace("QUEUE", queue))
 
 
@@ -355,7 +363,7 @@ def test_max_instances_holds_across_two_workers(tmp_path: Path) -> None:
             queue,
             '[[jobs]]\nid = "busy"\ncommand = ["sleep", "1.5"]\nqueue = "QUEUE"\n'
             "max_instances = 1\n"
-            'trigger = { type = "interval", seconds = 1 }\n',
+            'trigger = { type = "interval", seconds = 1 }\n',  # fires: turns taken are checked
         )
         prepared(config).close()
         workers = [

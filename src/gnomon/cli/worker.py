@@ -43,7 +43,6 @@ def worker_command(queues: str, concurrency: int, log_level: str | None) -> None
     names = worker_queues(queues)
     runtime = Runtime.from_config_file(config_path())
     level = start_logging(runtime.config.settings.logging, log_level)
-    runtime.store.check_ready()
     click.echo(
         f"gnomon worker on queue(s) {', '.join(names)}, {concurrency} at once; Ctrl-C to stop",
         err=True,

@@ -42,6 +42,8 @@ def run_worker(
         raise ConfigInvalid(
             [Problem("celery.broker_url", "gnomon worker needs the broker to take runs from")]
         )
+    app = celery_app(broker_url)  # first: says so if Celery is not installed
+    runtime.store.check_ready()
     runtime.extend_python_path()
     preload_in_forkserver()
     node_id = worker_node_id()
@@ -52,7 +54,6 @@ def run_worker(
         concurrency=concurrency,
         lease_ttl=runtime.config.settings.scheduler.lease_ttl,
     )
-    app = celery_app(broker_url)
     register_task(app, worker.execute)
     install_output_routing()
     worker.start()
