@@ -433,8 +433,9 @@ def _trigger_problems(raw: dict[str, Any]) -> list[Problem]:
     for index, item in enumerate(jobs):
         try:
             declaration = JobDeclaration.model_validate(item)
-            # Without the channels, which may be what failed: their names are checked then.
-            _to_definition(declaration, settings, f"jobs[{index}]", check_notify=False)
+            # Without the channels and the executor, which may be what failed: they are
+            # checked then.
+            _to_definition(declaration, settings, f"jobs[{index}]", settings_known=False)
         except (ValidationError, TypeError):
             continue  # already reported by the whole-file validation
         except ConfigInvalid as exc:
@@ -557,11 +558,14 @@ def _merge_shipped(shipped: JobDeclaration, override: JobDeclaration) -> JobDecl
 
 
 def _to_definition(
-    declaration: JobDeclaration, settings: Settings, where: str, *, check_notify: bool = True
+    declaration: JobDeclaration, settings: Settings, where: str, *, settings_known: bool = True
 ) -> JobDefinition:
+    """The job's definition; raises ConfigInvalid naming each problem. `settings_known`
+    False: `settings` stand in for ones that failed validation, so what depends on them (the
+    channels, the executor) is not judged."""
     problems: list[Problem] = []
     channels = settings.notifications
-    if declaration.notify is not None and check_notify:
+    if declaration.notify is not None and settings_known:
         known = {channel.id for channel in channels}
         problems += route_problems(f"{where}.notify", declaration.notify, known)
     if (declaration.target is None) == (declaration.command is None):
@@ -578,7 +582,7 @@ def _to_definition(
         problems.append(
             Problem(f"{where}.args", "applies to Python targets only: put a command's in command")
         )
-    if check_notify:  # (else the settings may be defaults standing in for invalid ones)
+    if settings_known:  # (else they may be defaults standing in for invalid ones)
         problems += _executor_problems(declaration, settings, where)
     overdue_after = declaration.alert_if_no_success_within
     retention_days = settings.scheduler.run_retention_days
