@@ -110,7 +110,7 @@ class RunWorker:
 
     def _loop(self) -> None:
         next_beat = time.monotonic() + self._lease_ttl / 4
-        while not self._stopping.wait(CANCEL_POLL):
+        while not self._stopping.wait(min(CANCEL_POLL, self._lease_ttl / 4)):
             try:
                 if time.monotonic() >= next_beat:
                     self._beat()
