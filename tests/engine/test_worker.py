@@ -1,0 +1,125 @@
+"""What a `gnomon worker` does with a delivered run id, without the broker: RunWorker against a
+real SQLite store starts the run once, executes it with the engine's executors and records it."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from gnomon.domain import (
+    Executor,
+    JobDefinition,
+    JobRecord,
+    RetryPolicy,
+    RunStatus,
+    TriggerSource,
+    utcnow,
+)
+from gnomon.engine.executors import install_output_routing, uninstall_output_routing
+from gnomon.engine.worker import RunWorker
+from gnomon.store.base import JobWrite
+from gnomon.store.sql import SqlStore
+from tests.e2e.procs import wait_for
+from tests.engine.targets import command_job, new_run, python_job
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqlStore]:
+    store = SqlStore(f"sqlite:///{tmp_path / 'gnomon.db'}")
+    store.upgrade()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def worker(store: SqlStore) -> Iterator[RunWorker]:
+    install_output_routing()
+    worker = RunWorker(store, node_id="w1", queues=["reports"], concurrency=2, lease_ttl=2)
+    worker.start()
+    yield worker
+    worker.stop()
+    uninstall_output_routing()
+
+
+def register(store: SqlStore, definition: JobDefinition) -> JobDefinition:
+    on_celery = dataclasses.replace(definition, executor=Executor.CELERY, queue="reports")
+    store.write_jobs([JobWrite(JobRecord(definition=on_celery, trigger=on_celery.trigger))])
+    return on_celery
+
+
+def sent(store: SqlStore, job_id: str) -> str:
+    """A run as a leader leaves it for workers: queued, its own, due now."""
+    run = new_run(job_id, node="leader", scheduled_for=utcnow())
+    return store.add_run(run.replace(status=RunStatus.QUEUED)).id
+
+
+def test_a_worker_registers_as_a_node_with_its_queues(store: SqlStore, worker: RunWorker) -> None:
+    (node,) = store.list_nodes()
+    assert (node.id, node.roles, node.queues, node.concurrency) == (
+        "w1",
+        ("worker",),
+        ("reports",),
+        2,
+    )
+
+
+def test_a_python_run_executes_once_with_its_context_and_output(
+    store: SqlStore, worker: RunWorker
+) -> None:
+    register(store, python_job("tests.engine.targets:logs"))
+    run_id = sent(store, "j1")
+    assert worker.execute(run_id) is RunStatus.SUCCEEDED
+    assert worker.execute(run_id) is None  # delivered again: refused, not run again
+    run = store.get_run(run_id)
+    assert run.status is RunStatus.SUCCEEDED and run.node == "w1"
+    assert run.output is not None and "copied 3 files" in run.output
+    assert run.started_at is not None and run.finished_at is not None
+
+
+def test_a_command_run_records_its_output_and_exit_code(store: SqlStore, worker: RunWorker) -> None:
+    register(store, command_job("sh", "-c", "echo out; echo err >&2; exit 3"))
+    run_id = sent(store, "c1")
+    assert worker.execute(run_id) is RunStatus.FAILED
+    run = store.get_run(run_id)
+    assert run.exit_code == 3 and run.output is not None
+    assert "out" in run.output and "err" in run.output
+
+
+def test_a_timeout_ends_the_run_and_a_failure_queues_its_retry(
+    store: SqlStore, worker: RunWorker
+) -> None:
+    register(store, command_job("sleep", "30", timeout=0.5, retry=RetryPolicy(retries=1)))
+    run_id = sent(store, "c1")
+    assert worker.execute(run_id) is RunStatus.TIMED_OUT
+    retry = store.find_retry(run_id)
+    assert retry is not None and retry.trigger_source is TriggerSource.RETRY
+    assert retry.status is RunStatus.QUEUED and retry.node is None  # for a leader to send
+
+
+def test_a_cancel_requested_reaches_the_run_on_the_worker(
+    store: SqlStore, worker: RunWorker
+) -> None:
+    register(store, python_job("tests.engine.targets:waits_for_cancel"))
+    run_id = sent(store, "j1")
+    ended: list[RunStatus | None] = []
+    thread = threading.Thread(target=lambda: ended.append(worker.execute(run_id)))
+    thread.start()
+    wait_for(lambda: run_id in worker.running(), timeout=5, what="the run to start")
+    store.request_cancel(run_id, utcnow())
+    thread.join(timeout=5)
+    assert ended == [RunStatus.CANCELLED]
+
+
+def test_a_run_past_its_grace_is_recorded_missed_not_run(
+    store: SqlStore, worker: RunWorker
+) -> None:
+    register(store, python_job("tests.engine.targets:fails", misfire_grace_time=5))
+    late = new_run("j1", node="leader", scheduled_for=utcnow() - timedelta(seconds=60))
+    late = store.add_run(late.replace(status=RunStatus.QUEUED))
+    assert worker.execute(late.id) is RunStatus.MISSED
+    assert store.get_run(late.id).reason == "overloaded"
