@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from gnomon.domain import JobDefinition, RetryPolicy, Run
+from gnomon.domain import Executor, JobDefinition, RetryPolicy, Run
 from gnomon.services.views import JobView
 
 #: What a viewer sees instead of each value of a job's kwargs, unless the job declares
@@ -109,6 +109,8 @@ class _JobParts:
     timeout: float | None
     retry: dict[str, Any]
     overdue_after: float | None
+    executor: str
+    queue: str | None
     args: list[Any]
     viewer_args: list[Any]
     kwargs: dict[str, Any]
@@ -140,6 +142,8 @@ class _JobParts:
             timeout=definition.timeout,
             retry=_retry_document(definition.retry),
             overdue_after=definition.overdue_after,
+            executor=definition.executor.value,
+            queue=definition.queue if definition.executor is Executor.CELERY else None,
             args=list(definition.args),
             viewer_args=viewer_args(definition),
             kwargs=definition.kwargs,
@@ -178,6 +182,8 @@ def _job_document(parts: _JobParts, view: JobView, detail: bool, reveal: bool) -
         "retry_backoff_max": parts.retry["retry_backoff_max"],
         "retry_on": parts.retry["retry_on"],
         "alert_if_no_success_within": parts.overdue_after,
+        "executor": parts.executor,
+        "queue": parts.queue,
         "args": parts.args if reveal else parts.viewer_args,
         "kwargs": parts.kwargs if reveal else parts.viewer_kwargs,
         "overridden": parts.overridden,

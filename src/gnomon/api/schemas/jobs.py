@@ -82,6 +82,10 @@ class Job(BaseModel):  # type: ignore[no-redef]
     alert_if_no_success_within: float | None = Field(
         description="Seconds without a success before `overdue` is told; null: never."
     )
+    executor: Literal["local", "celery"] = Field(
+        description='Where its runs execute: "local" (the scheduler) or "celery" (workers).'
+    )
+    queue: str | None = Field(description="The broker queue of a job executed on Celery.")
     args: list[Any] = Field(
         description="A Python target's positional arguments: as declared for admins; for "
         'viewers each is "***" unless the job declares public_kwargs = true.',
