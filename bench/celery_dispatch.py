@@ -135,6 +135,12 @@ def measure(executor: str, args: argparse.Namespace, directory: Path) -> dict[st
     )
     if executor == "celery-rabbitmq":
         subprocess.run(["rabbitmqctl", "-q", "delete_queue", queue], check=False, timeout=60)
+    elif executor == "celery-redis":
+        import redis
+
+        client = redis.Redis.from_url(BROKERS[executor])
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        client.close()
     latencies = [
         (started - due).total_seconds() for status, started, due in rows if status == "succeeded"
     ]

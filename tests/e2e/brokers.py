@@ -50,7 +50,9 @@ def broker(kind: str, queues: list[str]) -> Iterator[str]:
         import redis
 
         client = redis.Redis.from_url(url)
-        client.delete(*queues)
+        # The queues, and the bindings kombu keeps of each (its exchange has the queue's name).
+        for queue in queues:
+            client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
         client.close()
 
 
