@@ -261,7 +261,7 @@ class Dispatcher:
             return
         owned = self._store.owned_active_ids(self._node_id)
         waiting = [run_id for run_id in sent if owned.get(run_id) is RunStatus.QUEUED]
-        cancelled = self._store.cancel_requested(waiting) if waiting else set()
+        cancelled = self._store.runs_to_stop(waiting) if waiting else set()
         now = self._clock()
         for run_id, pending in sent.items():
             if owned.get(run_id) is not RunStatus.QUEUED:

@@ -123,7 +123,7 @@ class RunWorker:
         running = self.running()
         if not running:
             return
-        for run_id in self.store.cancel_requested(running):
+        for run_id in self.store.runs_to_stop(running):
             with self._lock:
                 cancel = self._cancels.get(run_id)
             if cancel is not None:

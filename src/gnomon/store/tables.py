@@ -188,7 +188,7 @@ nodes = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("last_seen", UtcDateTime, nullable=False),
     Column("roles", JSON, nullable=False),
-    # A worker's broker queues and concurrency (migration 0009); NULL for other nodes.
+    # A worker's broker queues and concurrency (migration 0010); NULL for other nodes.
     Column("queues", JSON, nullable=True),
     Column("concurrency", Integer, nullable=True),
 )
