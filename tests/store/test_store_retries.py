@@ -8,6 +8,8 @@ import dataclasses
 import time
 from datetime import timedelta
 
+import pytest
+
 from gnomon.alerts import DeliveryStatus
 from gnomon.domain import (
     Alerting,
@@ -211,3 +213,77 @@ def test_the_recorder_reports_a_retry_only_once_the_store_accepted_the_failure(
     assert [u.run_id for u in refused] == [lost.id]
     assert store.find_retry(live.id) is not None
     assert store.find_retry(lost.id) is None
+
+
+# --- PostgreSQL: the backoff on the server's clock ------------------------------------------------
+# Nodes' clocks differ; the server's is the one leases and heartbeats are judged by. SQLite has
+# one machine, so one clock, and keeps not_before as the node computed it.
+on_postgres = pytest.mark.parametrize(
+    "store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+HOUR = timedelta(hours=1)
+
+
+def fail_on_node_clock(store: SqlStore, attempt: Run, skew: timedelta, wait: float) -> Run:
+    """Fail `attempt` as a node whose clock is `skew` off the server's records it: its
+    finished_at, and its retry's backoff (`wait` seconds) counted from it."""
+    ended = utcnow() + skew
+    retry = dataclasses.replace(
+        retry_of(attempt, wait), queued_at=ended, not_before=ended + timedelta(seconds=wait)
+    )
+    failed = RunUpdate(attempt.id, RunStatus.FAILED, finished_at=ended, retry=retry)
+    assert store.update_runs([failed]) == []
+    return retry
+
+
+@on_postgres
+@pytest.mark.parametrize("skew", [-HOUR, HOUR], ids=["node_behind", "node_ahead"])
+def test_on_postgresql_a_retry_waits_its_backoff_from_the_servers_now_whatever_the_nodes_clock(
+    store: SqlStore, skew: timedelta
+) -> None:
+    add_job(store, "backup")
+    before = store.current_time()
+    retry = fail_on_node_clock(store, running(store), skew, wait=0.5)
+    after = store.current_time()
+    stored = store.get_run(retry.id).not_before
+    assert stored is not None
+    assert before + timedelta(seconds=0.5) <= stored <= after + timedelta(seconds=0.5)
+    assert store.claim_queued_manual_runs("n1") == []  # backing off, though the node is behind
+    time.sleep(0.7)
+    # ... and due now, though the node is an hour ahead.
+    assert [r.id for r in store.claim_queued_manual_runs("n1")] == [retry.id]
+
+
+@on_postgres
+def test_on_postgresql_a_leader_whose_clock_is_ahead_neither_starts_nor_counts_a_retry_early(
+    store_url: str, store: SqlStore
+) -> None:
+    add_job(store, "backup")
+    retry = fail_on_node_clock(store, running(store), timedelta(0), wait=60)
+    ahead = SqlStore(store_url, clock=lambda: utcnow() + HOUR)
+    try:
+        assert ahead.claim_queued_manual_runs("n1") == []
+        # Waiting out its backoff, it holds no max_instances slot: a manual run is admitted.
+        manual = run("backup", None, queued_at=utcnow())
+        ahead.add_manual_run(manual, max_instances=1, now=utcnow() + HOUR)
+    finally:
+        ahead.close()
+    assert store.get_run(retry.id).node is None
+
+
+@on_postgres
+def test_on_postgresql_the_orphan_checks_retry_waits_its_backoff_from_the_servers_now(
+    store: SqlStore,
+) -> None:
+    record = job("backup")
+    policy = RetryPolicy(retries=1, backoff=5, on=frozenset({RunStatus.INTERRUPTED}))
+    definition = dataclasses.replace(record.definition, retry=policy)
+    store.write_jobs([JobWrite(record.replace(definition=definition))])
+    lost = running(store, "backup", node="gone")
+    before = store.current_time()
+    # The node checking for orphans has a clock an hour behind the server's.
+    store.interrupt_runs(utcnow() - HOUR, "its node is gone", keep_nodes=["n1"])
+    retry = store.find_retry(lost.id)
+    assert retry is not None and retry.not_before is not None
+    assert before + timedelta(seconds=5) <= retry.not_before <= utcnow() + timedelta(seconds=6)
+    assert store.claim_queued_manual_runs("n1") == []

@@ -269,8 +269,9 @@ class Store(ABC):
     ) -> Run:
         """Insert a queued manual run (and its audit entry) unless its job already has
         `max_instances` runs running or queued to start by `now` (fires claimed ahead of their
-        time do not count): then raise JobAlreadyRunning, naming the oldest. Check and insert
-        are one transaction, so two requests at once cannot both pass."""
+        time do not count, nor retries waiting out their backoff on the store's clock, see
+        update_runs): then raise JobAlreadyRunning, naming the oldest. Check and insert are one
+        transaction, so two requests at once cannot both pass."""
 
     @abstractmethod
     def start_runs(
@@ -330,7 +331,13 @@ class Store(ABC):
 
         An applied update with `alerting` also records, in the same transaction, the events
         its status raises (gnomon.alerts.events_for; for a success, judged on the job's
-        previous outcome as the store has it) as pending deliveries."""
+        previous outcome as the store has it) as pending deliveries.
+
+        An applied update with `retry` also inserts that retry, in the same transaction, unless
+        its run was flagged for cancellation. Its backoff (its not_before minus the update's
+        finished_at, both on the recording node's clock) is counted on the store's clock: on
+        PostgreSQL the stored not_before is the server's `now()` plus the backoff, so a node's
+        clock ahead of or behind the server's does not change the wait."""
 
     @abstractmethod
     def write_live_output(self, node: str, outputs: Sequence[OutputChunk]) -> None:
@@ -441,10 +448,10 @@ class Store(ABC):
         self, node: str, limit: int = 100, fence: Lease | None = None
     ) -> list[Run]:
         """Take queued manual runs no node has taken yet, and retries whose backoff is over
-        (on the store's clock) of jobs not paused and with fewer than max_instances runs
-        running, or gone: set their node (and the token of the lease `fence` it takes them
-        under), return them. With `fence`, raises LeaseLost (taking nothing) unless that lease
-        is still held."""
+        (on the store's clock: PostgreSQL's `now()`) of jobs not paused and with fewer than
+        max_instances runs running, or gone: set their node (and the token of the lease `fence`
+        it takes them under), return them. With `fence`, raises LeaseLost (taking nothing)
+        unless that lease is still held."""
 
     @abstractmethod
     def release_retries(self, run_ids: Sequence[str], node: str) -> set[str]:
@@ -479,7 +486,9 @@ class Store(ABC):
         channels (as the stored job definitions name them) are recorded with them.
 
         Applies to runs whose node is in `nodes` (None: any node), except runs whose node is in
-        `keep_nodes`. Queued manual runs that no node has taken are never touched.
+        `keep_nodes`. Queued manual runs and retries that no node has taken are never touched.
+        A run whose job retries `interrupted` gets its retry queued with it, its backoff from
+        `now` counted on the store's clock as in update_runs.
         """
 
     @abstractmethod
@@ -634,8 +643,8 @@ class Store(ABC):
 
     @abstractmethod
     def current_time(self) -> datetime:
-        """The store's clock: what lease expiry and node heartbeats are judged by (PostgreSQL's
-        server time; on SQLite, the clock the store was built with)."""
+        """The store's clock: what lease expiry, node heartbeats and retries' backoff are judged
+        by (PostgreSQL's server time; on SQLite, the clock the store was built with)."""
 
     @abstractmethod
     def acquire_lease(

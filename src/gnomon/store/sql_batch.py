@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Float, Interval, bindparam, func, literal_column, select, update
 
 from gnomon.domain import Run, RunStatus, RunUpdate, TriggerSource
 from gnomon.store.base import RunStart
@@ -291,7 +291,15 @@ def update_runs(
     applied_updates = (
         ordered if len(done) == len(ordered) else [u for u in ordered if u.run_id in done]
     )
-    retried = _queue_retries(conn, [u.retry for u in applied_updates if u.retry is not None])
+    retried = _queue_retries(
+        conn,
+        [
+            (u.retry, u.finished_at or u.retry.queued_at)
+            for u in applied_updates
+            if u.retry is not None
+        ],
+        is_pg,
+    )
     ended = [
         Ended(u.run_id, u.status, u.alerting, retrying=u.run_id in retried)
         for u in applied_updates
@@ -302,21 +310,53 @@ def update_runs(
     return [] if len(done) == len(ordered) else [u for u in ordered if u.run_id not in done]
 
 
-def _queue_retries(conn: Connection, retries: Sequence[Run]) -> set[str]:
-    """Insert the retries of runs that have just ended, except those of runs someone asked to
-    cancel meanwhile (the cancel covers what would follow them). The ids of the runs retried."""
+def _queue_retries(
+    conn: Connection, retries: Sequence[tuple[Run, datetime]], is_pg: bool
+) -> set[str]:
+    """Insert the retries of runs that have just ended (each with the instant its run ended),
+    except those of runs someone asked to cancel meanwhile (the cancel covers what would
+    follow them). The ids of the runs retried."""
     if not retries:
         return set()
-    of = [retry.retry_of for retry in retries if retry.retry_of is not None]
+    of = [retry.retry_of for retry, _ in retries if retry.retry_of is not None]
     cancelled = set(
         conn.execute(
             select(runs.c.id).where(runs.c.id.in_(of), runs.c.cancel_requested.is_(True))
         ).scalars()
     )
-    queued = [retry for retry in retries if retry.retry_of not in cancelled]
-    if queued:
-        conn.execute(runs.insert(), [run_params(retry) for retry in queued])
-    return {retry.retry_of for retry in queued if retry.retry_of is not None}
+    queued = [(retry, since) for retry, since in retries if retry.retry_of not in cancelled]
+    insert_retries(conn, queued, is_pg)
+    return {retry.retry_of for retry, _ in queued if retry.retry_of is not None}
+
+
+# On PostgreSQL a retry's not_before is the server's now() plus its backoff in seconds.
+_PG_NOT_BEFORE = func.now() + bindparam("b_backoff", type_=Float) * literal_column(
+    "interval '1 second'", Interval
+)
+
+
+def insert_retries(conn: Connection, retries: Sequence[tuple[Run, datetime]], is_pg: bool) -> None:
+    """Insert queued retries, each given with the instant its backoff counts from (the end of
+    the attempt it follows, on the clock of the node that recorded that end).
+
+    On PostgreSQL not_before is moved onto the server's clock, the one leases are judged by:
+    its now() plus the backoff (the retry's not_before minus that instant), and due-ness is
+    judged there on now() too, so a node's clock running ahead or behind neither stretches
+    nor shortens the wait. SQLite (one machine) keeps not_before as given.
+    """
+    if not retries:
+        return
+    if not is_pg:
+        conn.execute(runs.insert(), [run_params(retry) for retry, _ in retries])
+        return
+    rows = []
+    for retry, since in retries:
+        row = run_params(retry)
+        del row["not_before"]
+        wait = retry.not_before
+        row["b_backoff"] = None if wait is None else (wait - since).total_seconds()
+        rows.append(row)
+    conn.execute(runs.insert().values(not_before=_PG_NOT_BEFORE), rows)
 
 
 # Starting runs (Store.start_runs): the running runs of other nodes per job, then queued → running

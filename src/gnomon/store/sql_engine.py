@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, func
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.pool import StaticPool
@@ -215,6 +215,11 @@ class SqlBase:
     @property
     def _is_pg(self) -> bool:
         return self._dialect == "postgresql"
+
+    def _store_now(self) -> Any:
+        """The store's clock inside a statement: PostgreSQL's `now()` (this transaction's start
+        on the server), else the clock the store was built with."""
+        return func.now() if self._is_pg else self._clock()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

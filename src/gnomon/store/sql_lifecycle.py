@@ -54,17 +54,17 @@ def _json_values(values: Iterable[str], is_pg: bool) -> Any:
     return select(elements.table_valued("value").c.value)
 
 
-def _counts_against_max_instances(now: datetime) -> ColumnElement[bool]:
+def _counts_against_max_instances(now: datetime, store_now: Any) -> ColumnElement[bool]:
     """Runs that occupy one of their job's max_instances: running, or queued to start now.
     A fire claimed ahead of its time does not count until that time has come, nor one already
     moved to running just ahead of it (its started_at is its fire time), nor a retry waiting
-    out its backoff."""
+    out its backoff, which is judged on the store's clock (`store_now`) it was written by."""
     return or_(
         and_(runs.c.status == _RUNNING, runs.c.started_at <= now),
         and_(
             runs.c.status == _QUEUED,
             or_(runs.c.scheduled_for.is_(None), runs.c.scheduled_for <= now),
-            or_(runs.c.not_before.is_(None), runs.c.not_before <= now),
+            or_(runs.c.not_before.is_(None), runs.c.not_before <= store_now),
         ),
     )
 
@@ -124,7 +124,10 @@ class SqlLifecycle(SqlBase):
             raise ValueError("add_manual_run takes manual runs only")
         active = (
             select(runs.c.id)
-            .where(runs.c.job_id == run.job_id, _counts_against_max_instances(now))
+            .where(
+                runs.c.job_id == run.job_id,
+                _counts_against_max_instances(now, func.now() if self._is_pg else now),
+            )
             .order_by(runs.c.queued_at, runs.c.id)
         )
         with self._write() as conn:

@@ -45,7 +45,7 @@ from gnomon.domain import (
 from gnomon.errors import Problem, RunNotFound, StoreError, ValidationFailed
 from gnomon.store.base import JobActivity, OutputChunk, RunsAhead
 from gnomon.store.sql_auth import insert_audit
-from gnomon.store.sql_batch import release_retries, run_params, update_runs
+from gnomon.store.sql_batch import insert_retries, release_retries, run_params, update_runs
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.sql_events import Ended, record_events, retry_policies, routes_of_jobs
 from gnomon.store.sql_nodes import check_fence
@@ -60,9 +60,10 @@ _HEAVY = ("output", "traceback")
 LIGHT_COLUMNS = [c for c in runs.c if c.name not in _HEAVY]
 
 
-def _retry_may_start(queued: Any, now: datetime) -> ColumnElement[bool]:
-    """A queued retry whose backoff is over, of a job that is not paused and has fewer than
-    max_instances runs running: one that waits for a pause or a slot is left queued."""
+def _retry_may_start(queued: Any, now: Any) -> ColumnElement[bool]:
+    """A queued retry whose backoff is over at `now` (on PostgreSQL the server's `now()`), of a
+    job that is not paused and has fewer than max_instances runs running: one that waits for a
+    pause or a slot is left queued."""
     job = jobs.alias("job")
     going = runs.alias("going")
     running = (
@@ -389,7 +390,7 @@ class SqlRuns(SqlBase):
                 queued.c.node.is_(None),
                 or_(
                     queued.c.trigger_source == TriggerSource.MANUAL.value,
-                    _retry_may_start(queued, self._clock()),
+                    _retry_may_start(queued, self._store_now()),
                 ),
             )
             .order_by(queued.c.queued_at, queued.c.id)
@@ -537,8 +538,7 @@ class SqlRuns(SqlBase):
                     if run.job_id in policies
                     and (retry := policies[run.job_id].next_attempt(run, run.status, now))
                 ]
-                if retries:
-                    conn.execute(runs.insert(), [run_params(retry) for retry in retries])
+                insert_retries(conn, [(retry, now) for retry in retries], self._is_pg)
                 retried = {retry.retry_of for retry in retries}
                 routes = routes_of_jobs(conn, job_ids)
                 ended = [
