@@ -33,6 +33,7 @@ from gnomon.domain import (
 )
 from gnomon.engine.dispatch import Dispatcher, Publish
 from gnomon.engine.executors import run_job
+from gnomon.engine.executors.base import raised_update
 from gnomon.engine.observe import EngineMetricsProtocol
 from gnomon.engine.output import OutputBuffer
 from gnomon.engine.pool import WorkerPool
@@ -510,15 +511,12 @@ class ActiveRuns:
             except BaseException as exc:
                 # A worker thread never receives the operator's Ctrl-C (only the main thread
                 # does): whatever reaches here came from the job, and is its failure.
-                update = RunUpdate(
-                    run_id=run.id,
-                    status=RunStatus.FAILED,
+                update = raised_update(
+                    run.id,
+                    exc,
                     started_at=started,
                     finished_at=self._clock(),
-                    error_type=type(exc).__name__,
-                    error_message=f"the job raised {type(exc).__name__}: {exc}",
                     node=self._node_id,
-                    owner=self._node_id,
                     alerting=alerting,
                 )
             else:

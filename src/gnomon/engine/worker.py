@@ -24,6 +24,7 @@ from datetime import datetime
 
 from gnomon.domain import JobDefinition, Node, Run, RunStatus, RunUpdate, utcnow
 from gnomon.engine.executors import run_job
+from gnomon.engine.executors.base import raised_update
 from gnomon.engine.output import OutputBuffer
 from gnomon.engine.retries import with_retry
 from gnomon.engine.runlog import log_run_end
@@ -167,15 +168,12 @@ class RunWorker:
             )
             update = outcome.to_update(run.id, node=self.node_id, alerting=alerting)
         except BaseException as exc:  # whatever reaches here came from the job
-            update = RunUpdate(
-                run_id=run.id,
-                status=RunStatus.FAILED,
+            update = raised_update(
+                run.id,
+                exc,
                 started_at=started,
                 finished_at=self._clock(),
-                error_type=type(exc).__name__,
-                error_message=f"the job raised {type(exc).__name__}: {exc}",
                 node=self.node_id,
-                owner=self.node_id,
                 alerting=alerting,
             )
         finally:

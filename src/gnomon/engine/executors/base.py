@@ -63,6 +63,30 @@ class Outcome:
         )
 
 
+def raised_update(
+    run_id: str,
+    exc: BaseException,
+    *,
+    started_at: datetime,
+    finished_at: datetime,
+    node: str,
+    alerting: Alerting | None,
+) -> RunUpdate:
+    """The store write recording run ``run_id`` failed by ``exc``, which reached the worker
+    from the job itself (past the executor that would have made it an outcome)."""
+    return RunUpdate(
+        run_id=run_id,
+        status=RunStatus.FAILED,
+        started_at=started_at,
+        finished_at=finished_at,
+        error_type=type(exc).__name__,
+        error_message=f"the job raised {type(exc).__name__}: {exc}",
+        node=node,
+        owner=node,
+        alerting=alerting,
+    )
+
+
 def error_type_name(exc: BaseException) -> str:
     """``ValueError`` for builtins, ``package.module.Class`` for everything else."""
     cls = type(exc)
