@@ -6,6 +6,7 @@ import { auditRow } from "./audit-format.js";
 import { $, el, hideError, showError } from "./dom.js";
 import { t } from "./i18n.js";
 import { instant, localValue } from "./local-time.js";
+import { wireFilterPage } from "./filter-page.js";
 import { startPage } from "./shell.js";
 
 const FIELDS = ["actor", "action", "job_id", "since", "until"];
@@ -85,14 +86,6 @@ async function load() {
   }
 }
 
-function go(url, { step = false } = {}) {
-  if (url === location.pathname + location.search) return;
-  if (step) history.pushState(null, "", url);
-  else history.replaceState(null, "", url);
-  fillForm(new URLSearchParams(location.search));
-  load();
-}
-
 async function suggest() {
   const [users, jobs] = await Promise.all([
     api.get("/auth/users").catch(() => []),
@@ -103,22 +96,13 @@ async function suggest() {
 }
 
 await startPage();
-fillForm(new URLSearchParams(location.search));
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  go(pageUrl(formQuery()));
-});
-form.addEventListener("change", () => go(pageUrl(formQuery())));
-for (const link of [$("#audit-newest"), $("#audit-older"), $("#clear-filters")]) {
-  link.addEventListener("click", (event) => {
-    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
-    event.preventDefault();
-    go(link.getAttribute("href"), { step: link.id !== "clear-filters" });
-  });
-}
-window.addEventListener("popstate", () => {
-  fillForm(new URLSearchParams(location.search));
-  load();
+wireFilterPage({
+  form,
+  links: [$("#audit-newest"), $("#audit-older"), $("#clear-filters")],
+  fillForm,
+  formQuery,
+  pageUrl,
+  load,
 });
 suggest();
 await load();

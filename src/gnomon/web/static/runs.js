@@ -6,6 +6,7 @@ import { $, $$, el, hideError, showError } from "./dom.js";
 import { ACTIVE_RUN, formatDuration, statusBadge, timeCell } from "./format.js";
 import { t } from "./i18n.js";
 import { instant, localValue } from "./local-time.js";
+import { wireFilterPage } from "./filter-page.js";
 import { startPage } from "./shell.js";
 
 const REFRESH_MS = 10000;
@@ -125,14 +126,6 @@ async function load() {
 /** Show the page of `url` without reloading: the address, the form and the table follow.
  * Pages are steps in the history (Back returns to the newer page); a change of filters
  * replaces the step it was made on. */
-function go(url, { step = false } = {}) {
-  if (url === location.pathname + location.search) return;
-  if (step) history.pushState(null, "", url);
-  else history.replaceState(null, "", url);
-  fillForm(new URLSearchParams(location.search));
-  load();
-}
-
 async function suggestJobs() {
   try {
     const jobs = await api.get("/scheduler/jobs");
@@ -143,23 +136,13 @@ async function suggestJobs() {
 }
 
 await startPage();
-fillForm(new URLSearchParams(location.search));
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  go(pageUrl(formQuery()));
-});
-// Choices apply at once, text and times once entered (Enter, or leaving the field).
-form.addEventListener("change", () => go(pageUrl(formQuery())));
-for (const link of [$("#runs-newest"), $("#runs-older"), $("#clear-filters")]) {
-  link.addEventListener("click", (event) => {
-    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
-    event.preventDefault();
-    go(link.getAttribute("href"), { step: link.id !== "clear-filters" });
-  });
-}
-window.addEventListener("popstate", () => {
-  fillForm(new URLSearchParams(location.search));
-  load();
+wireFilterPage({
+  form,
+  links: [$("#runs-newest"), $("#runs-older"), $("#clear-filters")],
+  fillForm,
+  formQuery,
+  pageUrl,
+  load,
 });
 suggestJobs();
 await load();
