@@ -1,8 +1,10 @@
-"""What the suite needs besides Python, chromium and PostgreSQL, and what a missing one does.
+"""What the suite needs besides Python, chromium, PostgreSQL, RabbitMQ and Redis, and what a
+missing one does.
 
 A missing component fails the tests that need it, so that a run without it cannot pass as a
 green suite. GNOMON_TEST_ALLOW_SKIP names the components a machine may lack (comma-separated:
-`chromium`, `postgres`); their tests are then skipped instead. `.ci/run` refuses the variable.
+`chromium`, `postgres`, `rabbitmq`, `redis`); their tests are then skipped instead. `.ci/run`
+refuses the variable.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from psycopg.rows import TupleRow
 from sqlalchemy.engine import make_url
 
 ALLOW_SKIP = "GNOMON_TEST_ALLOW_SKIP"
-COMPONENTS = ("chromium", "postgres")
+COMPONENTS = ("chromium", "postgres", "rabbitmq", "redis")
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 

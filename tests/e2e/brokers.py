@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.components import missing
 
 RABBIT = "amqp://guest:guest@127.0.0.1:5672"
 REDIS = "redis://127.0.0.1:6379"
@@ -30,10 +33,25 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
+def require_broker(kind: str) -> None:
+    """Fail (or, if GNOMON_TEST_ALLOW_SKIP names it, skip) the test when the broker is not
+    answering on this machine, saying so."""
+    port = 5672 if kind == "rabbitmq" else 6379
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except OSError as exc:
+        missing(
+            kind,
+            f"{kind} is not answering on 127.0.0.1:{port} ({exc})",
+            f"Start {kind} (`.ci/run` starts it)",
+        )
+
+
 @contextmanager
 def broker(kind: str, queues: list[str]) -> Iterator[str]:
     """A broker URL of `kind` ("rabbitmq" or "redis") for one test sending to `queues`; what
     the test left there is removed after."""
+    require_broker(kind)
     if kind == "rabbitmq":
         vhost = unique("gnomon_test")
         _rabbitmqctl("add_vhost", vhost)
