@@ -1,6 +1,7 @@
 """The overview (home page) in a real browser: the scheduler and its node, jobs by state, runs by
 status, a run going on with its elapsed time, a failure linked to its run, the next fires, and
-the runs-per-hour chart drawn from real run history; as admin, as viewer, in Chinese."""
+the charts (runs per hour, duration percentiles per job) drawn from real run history over the
+range chosen; as admin, as viewer, in Chinese."""
 
 from __future__ import annotations
 
@@ -35,21 +36,31 @@ def history(admin_api: Client) -> dict[str, str]:
     }
 
 
-def chart_of(page: Page) -> dict[str, Any]:
+SERIES = re.compile(
+    r'class="series" data-job-id="([^"]+)" data-percentile="(p\d+)" data-points="(\d+)"'
+)
+
+
+def chart_of(page: Page, image: str = "#ov-chart", source: str = "runs-per-hour") -> dict[str, Any]:
     """The chart image as the browser loaded it, and the SVG it shows."""
-    chart = page.locator("#ov-chart")
-    expect(chart).to_have_attribute("src", re.compile(r"runs-per-hour\.svg\?"))
-    loaded = "() => { const i = document.querySelector('#ov-chart');"
+    chart = page.locator(image)
+    expect(chart).to_have_attribute("src", re.compile(source + r"\.svg\?"))
+    loaded = f"() => {{ const i = document.querySelector('{image}');"
     page.wait_for_function(loaded + " return i.complete && i.naturalWidth > 0; }")
     result: dict[str, Any] = page.evaluate(
-        """async () => {
-            const image = document.querySelector("#ov-chart");
+        """async (selector) => {
+            const image = document.querySelector(selector);
             const answer = await fetch(image.src, {credentials: "same-origin"});
             return {width: image.naturalWidth, height: image.naturalHeight, alt: image.alt,
                     type: answer.headers.get("content-type"), svg: await answer.text()};
-        }"""
+        }""",
+        image,
     )
     return result
+
+
+def durations_of(page: Page) -> dict[str, Any]:
+    return chart_of(page, "#ov-durations", "stats/durations")
 
 
 def test_admin_overview_shows_the_scheduler_jobs_runs_chart_and_next_fires(
@@ -128,4 +139,62 @@ def test_overview_in_chinese_draws_the_chart_in_chinese(
     chart = chart_of(page)
     assert "lang=zh" in page.locator("#ov-chart").get_attribute("src")  # type: ignore[operator]
     assert "成功" in chart["svg"] and "次" in chart["alt"]
+    durations = durations_of(page)
+    assert "中位数（实线）" in durations["svg"] and "时间为" in durations["svg"]
+    expect(page.locator("#ov-durations-h")).to_have_text("最近 24 小时各任务耗时的百分位数")
     page.get_by_label("语言").select_option("en")
+
+
+def test_duration_percentiles_of_the_jobs_that_took_longest_over_the_range_chosen(
+    admin_page: Page, history: dict[str, str]
+) -> None:
+    page = admin_page
+    page.goto("/")
+    expect(page.locator("#ov-durations-h")).to_have_text(
+        "Duration percentiles per job over the last 24 hours"
+    )
+    expect(page.locator("#ov-durations-note")).to_contain_text("took the most time in all")
+    chart = durations_of(page)
+    assert chart["width"] > 0 and chart["height"] > 0
+    assert chart["type"].startswith("image/svg+xml")
+    series = {(job, name): int(n) for job, name, n in SERIES.findall(chart["svg"])}
+    # `report` succeeded in this hour: one point on each of its lines; `flaky` only failed.
+    assert series[("report", "p50")] >= 1 and series[("report", "p90")] >= 1, chart["svg"][:800]
+    assert all(job != "flaky" for job, _ in series)
+    assert 1 <= len({job for job, _ in series}) <= 5
+    assert "report" in chart["alt"]
+    assert "jobs=5" in page.locator("#ov-durations").get_attribute("src")  # type: ignore[operator]
+
+    page.get_by_label("Charts over").select_option("7d")
+    expect(page).to_have_url(re.compile(r"/\?range=7d$"))
+    expect(page.locator("#ov-chart-h")).to_have_text("Runs per hour over the last 7 days")
+    expect(page.locator("#ov-durations-h")).to_contain_text("the last 7 days")
+    week = durations_of(page)
+    since = re.search(r"since=([^&]+)", page.locator("#ov-durations").get_attribute("src") or "")
+    assert since is not None
+    assert ("report", "p50") in {(job, name) for job, name, _ in SERIES.findall(week["svg"])}
+    # Seven days of hours: the time axis labels days as well.
+    assert re.search(r">\d\d-\d\d \d\d:\d\d<", week["svg"])
+    hours = chart_of(page)["svg"]
+    assert re.search(r">\d\d-\d\d \d\d:\d\d<", hours)
+    page.reload()
+    expect(page.get_by_label("Charts over")).to_have_value("7d")
+    expect(page.locator("#ov-durations-h")).to_contain_text("the last 7 days")
+
+
+def test_the_duration_chart_on_a_phone_scrolls_sideways_at_a_legible_width(
+    admin_page: Page, history: dict[str, str]
+) -> None:
+    page = admin_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.goto("/")
+        durations_of(page)
+        box = page.locator("#ov-durations").bounding_box()
+        assert box is not None and box["width"] >= 540
+        scroller = page.locator("#ov-durations-h ~ .chart-scroll")
+        assert scroller.evaluate("(e) => e.scrollWidth > e.clientWidth")
+        page_wide = page.evaluate("() => document.documentElement.scrollWidth")
+        assert page_wide <= 390  # the page itself does not scroll sideways
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 800})

@@ -103,7 +103,7 @@ def runs_per_hour_svg(hours: Sequence[StatusCounts], zone: tzinfo, lang: str = "
                 f'x="{x + gap / 2:.2f}" y="{base:.2f}" width="{max(slot - gap, 0.5):.2f}" '
                 f'height="{height:.2f}" fill="{colour}"/>'
             )
-    parts += _time_axis(hours, zone, slot, top_y + plot_h)
+    parts += time_axis(hours, zone, slot, top_y + plot_h)
     if not any(totals):
         parts.append(
             f'<text x="{LEFT + plot_w / 2:.1f}" y="{top_y + plot_h / 2:.1f}" '
@@ -127,14 +127,17 @@ def nice_ceiling(value: int) -> int:
         scale *= 10
 
 
-def _time_axis(hours: Sequence[StatusCounts], zone: tzinfo, slot: float, y: float) -> list[str]:
+def time_axis(
+    hours: Sequence[StatusCounts], zone: tzinfo, slot: float, y: float, left: float = LEFT
+) -> list[str]:
+    """Ticks and local times under a plot of one slot per hour starting at x = `left`."""
     if not hours:
         return []
     step = next((s for s in LABEL_STEPS if len(hours) / s <= 8), LABEL_STEPS[-1])
     pattern = "%H:%M" if len(hours) <= 48 else "%m-%d %H:%M"
     parts = []
     for index in range(0, len(hours), step):
-        x = LEFT + index * slot
+        x = left + index * slot
         label = hours[index].start.astimezone(zone).strftime(pattern)
         parts.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y:.1f}" y2="{y + 4:.1f}" stroke="#8a98ad"/>'

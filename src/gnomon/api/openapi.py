@@ -66,6 +66,8 @@ bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 NOT_JSON = {
     "/metrics": "text/plain",
     "/api/v1/scheduler/stats/runs-per-hour.svg": "image/svg+xml",
+    "/api/v1/scheduler/stats/durations.svg": "image/svg+xml",
+    "/api/v1/scheduler/jobs/{job_id}/durations.svg": "image/svg+xml",
 }
 
 

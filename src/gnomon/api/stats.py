@@ -15,16 +15,22 @@ from gnomon.api.envelope import language, success
 from gnomon.api.messages import LANGUAGES
 from gnomon.api.openapi import document
 from gnomon.api.params import Query
+from gnomon.api.percentile_chart import percentile_name, percentiles_svg
 from gnomon.api.state import state
 from gnomon.domain import PERCENTILES, RunStatus, StatusCounts
 from gnomon.errors import Problem, TriggerInvalid
 from gnomon.services.documents import iso
-from gnomon.services.runs import MAX_PAGE, STATS_WINDOWS, StatsReport
+from gnomon.services.runs import DURATION_JOBS, MAX_PAGE, STATS_WINDOWS, StatsReport
 from gnomon.triggers.timezones import resolve_timezone
 
 bp = Blueprint("stats", __name__, url_prefix="/api/v1/scheduler")
 
 DEFAULT_DURATION_RUNS = 50
+#: How many jobs the percentile chart draws unless asked (?jobs=1..DURATION_JOBS).
+DEFAULT_CHART_JOBS = 5
+#: The percentiles the chart may draw dashed beside the median, by name.
+HIGH_PERCENTILES = {percentile_name(p): p for p in PERCENTILES if p > 0.5}
+DEFAULT_HIGH = "p90"
 _PERCENTILE_KEYS = [f"p{round(p * 100)}_ms" for p in PERCENTILES]
 
 
@@ -65,6 +71,34 @@ def runs_per_hour_chart() -> Response:
     query.done()
     report = state().runtime.runs.run_stats(since=since, until=until, job_id=job_id)
     return _svg(runs_per_hour_svg(report.stats.hours, zone, lang))
+
+
+@bp.get("/stats/durations.svg")
+@document(None, errors=(400, 401), query=s.PercentileChartQuery, tag="runs")
+@require(VIEW)
+def duration_percentiles_chart() -> Response:
+    """Duration percentiles per job and hour as an SVG image: for the ?jobs=1..10 (default 5)
+    jobs whose succeeded runs took the most time in the range, the median per hour as a solid
+    line and &percentile=p90|p99 (default p90) as a dashed one.
+
+    ?since=&until=, &tz= and &lang= as for the runs-per-hour chart. Raises ValidationFailed
+    (per query parameter).
+    """
+    query = Query()
+    since = query.instant("since")
+    until = query.instant("until")
+    jobs = query.integer("jobs", DEFAULT_CHART_JOBS, 1, DURATION_JOBS)
+    high = query.text("percentile", max_length=8) or DEFAULT_HIGH
+    if high not in HIGH_PERCENTILES:
+        allowed = ", ".join(HIGH_PERCENTILES)
+        query.problems.append(Problem("percentile", f"must be one of {allowed}; got {high!r}"))
+        high = DEFAULT_HIGH
+    zone, lang = _chart_options(query)
+    query.done()
+    report = state().runtime.runs.run_stats(since=since, until=until)
+    durations = dict(list(report.stats.durations.items())[:jobs])
+    svg = percentiles_svg(durations, report.stats.hours, zone, HIGH_PERCENTILES[high], lang)
+    return _svg(svg)
 
 
 @bp.get("/jobs/<job_id>/durations.svg")

@@ -40,7 +40,13 @@ from gnomon.api.schemas.jobs import (
     RunQuery,
     TriggerInput,
 )
-from gnomon.api.schemas.stats import ChartQuery, DurationChartQuery, Stats, StatsQuery
+from gnomon.api.schemas.stats import (
+    ChartQuery,
+    DurationChartQuery,
+    PercentileChartQuery,
+    Stats,
+    StatsQuery,
+)
 
 JobEnvelope = envelope("JobEnvelope", Job)
 JobListEnvelope = envelope("JobListEnvelope", list[Job])
@@ -77,6 +83,7 @@ __all__ = [
     "Job",
     "LoginInput",
     "PasswordInput",
+    "PercentileChartQuery",
     "PreviewInput",
     "Run",
     "RunQuery",

@@ -84,6 +84,32 @@ class ChartQuery(StatsQuery):
     )
 
 
+class PercentileChartQuery(Strict):
+    since: Instant | None = Field(
+        default=None,
+        description="From the hour holding this time (RFC 3339, with its offset, 1970-2199); "
+        "default: 24 hours before until; at most 744 hours (31 days) before until.",
+    )
+    until: Instant | None = Field(default=None, description="Up to this time; default: now.")
+    jobs: int = Field(
+        default=5,
+        ge=1,
+        le=10,
+        description="How many jobs: those whose succeeded runs in the range took the most time.",
+    )
+    percentile: Literal["p90", "p99"] = Field(
+        default="p90", description="The percentile drawn dashed beside the median."
+    )
+    tz: Text = Field(
+        default=None,
+        max_length=64,
+        description="The IANA timezone of the time axis (default UTC), e.g. Asia/Shanghai.",
+    )
+    lang: Literal["en", "zh"] | None = Field(
+        default=None, description="The chart's words; default: as for every answer."
+    )
+
+
 class DurationChartQuery(Strict):
     limit: int = Field(default=50, ge=1, le=500, description="How many of the last runs.")
     tz: Text = Field(

@@ -1,6 +1,8 @@
 // The home page: the scheduler's state and nodes, jobs by state, runs by status over the last
-// 24 hours and 7 days, runs per hour as a chart (an SVG image the API draws), the runs going on
-// now with their elapsed time, recent failures, and the next fires; refreshed every 10 s.
+// 24 hours and 7 days, two charts over the range chosen (?range=24h|7d; SVG images the API
+// draws): runs per hour by status, and the median and 90th percentile duration per hour of the
+// jobs whose runs took the most time; the runs going on now with their elapsed time, recent
+// failures, and the next fires; refreshed every 10 s.
 import * as api from "./api.js";
 import { $, el, hideError, showError } from "./dom.js";
 import { formatDuration, relativeTime, stateBadge, statusBadge, timeCell } from "./format.js";
@@ -12,6 +14,11 @@ const FAST_MS = 2000; // while runs go on
 const STATUSES = ["succeeded", "failed", "timed_out", "missed", "skipped", "interrupted",
   "cancelled", "running", "queued"];
 const PROBLEMS = ["failed", "timed_out", "missed", "interrupted"];
+const RANGES = { "24h": 24, "7d": 24 * 7 }; // hours
+const CHART_JOBS = 5; // the jobs the duration chart draws
+const rangeSelect = $("#ov-range");
+const askedRange = new URLSearchParams(location.search).get("range");
+let range = Object.hasOwn(RANGES, askedRange ?? "") ? askedRange : "24h";
 const errorBox = $("#overview-error");
 let running = [];
 const drawn = new Map();
@@ -81,14 +88,34 @@ function renderCounts(stats) {
     el("td", { class: "number" }, link(status, 24 * 7, stats.totals["7d"][status])))));
 }
 
+function chartQuery(stats) {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  return new URLSearchParams({ since: stats.since, until: stats.until, tz: zone, lang: getLanguage() });
+}
+
 function renderChart(stats) {
   const chart = $("#ov-chart");
-  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-  const query = new URLSearchParams({ until: stats.until, tz: zone, lang: getLanguage() });
-  chart.src = `/api/v1/scheduler/stats/runs-per-hour.svg?${query}`;
+  const words = t(`overview.range.${range}`);
+  $("#ov-chart-h").textContent = t("overview.chart", { range: words });
+  chart.src = `/api/v1/scheduler/stats/runs-per-hour.svg?${chartQuery(stats)}`;
   const total = stats.hours.reduce((sum, hour) =>
     sum + Object.values(hour.counts).reduce((a, b) => a + b, 0), 0);
-  chart.alt = t("overview.chartAlt", { n: total });
+  chart.alt = t("overview.chartAlt", { n: total, range: words });
+}
+
+function renderDurations(stats) {
+  const chart = $("#ov-durations");
+  const words = t(`overview.range.${range}`);
+  const jobs = stats.durations.slice(0, CHART_JOBS).map((job) => job.job_id);
+  $("#ov-durations-h").textContent = t("overview.durations", { range: words });
+  $("#ov-durations-note").textContent = jobs.length
+    ? t("overview.durationsNote", { n: jobs.length, range: words })
+    : t("overview.durationsNone", { range: words });
+  const query = chartQuery(stats);
+  query.set("jobs", String(CHART_JOBS));
+  chart.src = `/api/v1/scheduler/stats/durations.svg?${query}`;
+  chart.alt = jobs.length ? t("overview.durationsAlt", { range: words, jobs: jobs.join(", ") })
+    : t("overview.durationsNone", { range: words });
 }
 
 function elapsed(run) {
@@ -135,6 +162,11 @@ function renderNext(jobs, jobsError) {
   empty.textContent = jobs ? t("overview.noNext") : jobsError?.message || "";
 }
 
+/** Where the charts' range begins: its hours or days before now. */
+function rangeStart() {
+  return new Date(Date.now() - RANGES[range] * 3600000).toISOString();
+}
+
 /** Each part of the page from its own call; one that fails leaves the others. */
 async function settle(promise) {
   try {
@@ -145,10 +177,11 @@ async function settle(promise) {
 }
 
 async function load() {
+  const asked = range;
   const problems = PROBLEMS.join(",");
   const [status, stats, jobs, runningPage, problemPage] = await Promise.all([
     settle(api.get("/scheduler/status")),
-    settle(api.get("/scheduler/stats")),
+    settle(api.get(`/scheduler/stats?since=${encodeURIComponent(rangeStart())}`)),
     settle(api.get("/scheduler/jobs")),
     settle(api.get("/scheduler/runs?status=queued,running&limit=50")),
     settle(api.get(`/scheduler/runs?status=${problems}&limit=8`)),
@@ -165,7 +198,11 @@ async function load() {
     renderNext(jobs.value, jobs.error);
   }
   if (stats.value && changed("counts", stats.value.totals)) renderCounts(stats.value);
-  if (stats.value && changed("hours", stats.value.hours)) renderChart(stats.value);
+  // A load begun before the range changed draws no chart of the old range.
+  if (stats.value && asked === range) {
+    if (changed("hours", [range, stats.value.hours])) renderChart(stats.value);
+    if (changed("durations", [range, stats.value.durations])) renderDurations(stats.value);
+  }
   if (runningPage.value && changed("running", runningPage.value)) {
     running = runningPage.value.items;
     renderRunning();
@@ -177,6 +214,16 @@ async function refresh() {
   await load();
   setTimeout(refresh, running.length ? FAST_MS : REFRESH_MS);
 }
+
+rangeSelect.value = range;
+rangeSelect.addEventListener("change", () => {
+  range = rangeSelect.value;
+  const url = new URL(location.href);
+  if (range === "24h") url.searchParams.delete("range");
+  else url.searchParams.set("range", range);
+  history.replaceState(null, "", url);
+  load();
+});
 
 await startPage();
 await refresh();
