@@ -109,7 +109,7 @@ function renderDurations(stats) {
   const jobs = stats.durations.slice(0, CHART_JOBS).map((job) => job.job_id);
   $("#ov-durations-h").textContent = t("overview.durations", { range: words });
   $("#ov-durations-note").textContent = jobs.length
-    ? t("overview.durationsNote", { n: jobs.length, range: words })
+    ? t("overview.durationsNote", { max: CHART_JOBS, range: words })
     : t("overview.durationsNone", { range: words });
   const query = chartQuery(stats);
   query.set("jobs", String(CHART_JOBS));
