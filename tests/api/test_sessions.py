@@ -182,3 +182,12 @@ def test_the_console_sends_a_copied_cookie_to_login_after_logout(
     # on a 401 AUTHENTICATION_REQUIRED (static/api.js), which is what the copy now gets.
     assert thief.client.get("/").status_code == 200
     assert_error(thief.get(ME), 401, "AUTHENTICATION_REQUIRED")
+
+
+def test_an_admin_page_asked_with_an_undecodable_query_sends_to_login_not_a_500(
+    console: Flask,
+) -> None:
+    client = console.test_client()
+    response = client.get("/admin/users", environ_overrides={"QUERY_STRING": "next=\xff"})
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")

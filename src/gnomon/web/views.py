@@ -93,7 +93,9 @@ def _admin_page(template: str, **context: object) -> Response:
     except TokenInvalid:
         user = None
     if user is None:
-        here = request.path + (f"?{request.query_string.decode()}" if request.query_string else "")
+        # The query string is raw bytes a client chose: undecodable ones are replaced, not a 500.
+        query = request.query_string.decode("utf-8", "replace")
+        here = request.path + (f"?{query}" if query else "")
         target = f"{url_for('console.login_page')}?{urlencode({'next': here})}"
         return redirect(target)  # type: ignore[return-value]
     if ADMIN not in user.permissions:
