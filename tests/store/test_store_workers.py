@@ -167,3 +167,17 @@ def test_what_a_leader_may_send_is_judged_under_its_lease(store: SqlStore) -> No
     lease(store, "n2")
     with pytest.raises(LeaseLost):
         store.dispatchable([mine.id], "n1", fence)
+
+
+def test_the_grace_is_judged_on_the_stores_clock_not_the_workers(store: SqlStore) -> None:
+    add_celery_job(store, misfire_grace_time=30)
+    beat(store, "w1", "w2")
+    now = store.current_time()
+    on_time = store.add_run(run(scheduled_for=now, node="leader"))
+    late = store.add_run(run(scheduled_for=now - timedelta(seconds=60), node="leader"))
+    # A worker whose clock runs an hour ahead still starts a run that is on time ...
+    ahead = store.start_on_worker(on_time.id, "w1", now + timedelta(hours=1))
+    assert ahead.status is RunStatus.RUNNING
+    # ... and one whose clock is an hour behind does not start a run past its grace.
+    behind = store.start_on_worker(late.id, "w2", now - timedelta(hours=1))
+    assert behind.status is RunStatus.MISSED

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from gnomon.domain import (
     JobRecord,
@@ -72,7 +72,12 @@ class SqlWorkers(SqlBase):
             # A run sent to workers runs there even if its job has been moved to the local
             # executor since: the leader will not start it itself, it is in the broker.
             record = None if job_row is None else row_to_job(job_row)
-            update = self._judge(conn, run, record, worker, now, live_within)
+            # The grace is judged on the store's clock, as the fire time was claimed by it: a
+            # worker whose own clock is off must not record every run it gets missed.
+            store_now = (
+                conn.execute(select(func.now())).scalar_one() if self._is_pg else self._clock()
+            )
+            update = self._judge(conn, run, record, worker, now, store_now, live_within)
             if update is None:
                 return WorkerStart(None, run, record, "a retry over max_instances: it waits")
             if update_runs(conn, [update], self._is_pg, self._clock):
@@ -89,6 +94,7 @@ class SqlWorkers(SqlBase):
         record: JobRecord | None,
         worker: str,
         now: datetime,
+        store_now: datetime,
         live_within: float,
     ) -> RunUpdate | None:
         """The transition the run takes (from queued, owned by the node that sent it); None
@@ -119,7 +125,7 @@ class SqlWorkers(SqlBase):
             )
         latest = run.last_scheduled_for or run.scheduled_for
         grace = record.definition.misfire_grace_time
-        if latest is not None and (now - latest).total_seconds() > grace:
+        if latest is not None and (store_now - latest).total_seconds() > grace:
             why = f"no worker could start it within the {grace}s grace after its fire time"
             return close(RunStatus.MISSED, MissReason.OVERLOADED, why)
         alive = (self._clock(), live_within)
