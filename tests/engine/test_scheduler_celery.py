@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -147,4 +148,58 @@ def test_a_sent_run_asked_to_stop_before_any_worker_took_it_is_cancelled(
         scheduler.stop(grace=1)
     assert broker.sent[0][0] == manual.id
     assert store.get_run(manual.id).error_message == "cancelled before a worker started it"
+    store.close()
+
+
+def test_a_manual_run_no_worker_takes_is_sent_again_less_and_less_often_until_one_does(
+    tmp_path: Path,
+) -> None:
+    # A manual run has no grace: if its message was lost (a broker that lost its data), it
+    # would wait queued for good. It is sent again, and a worker's guarded start runs it once.
+    from gnomon.domain import Node
+    from gnomon.engine.dispatch import Dispatcher
+
+    store = celery_store(tmp_path)
+    record = store.get_job("tick")
+    lease = store.acquire_lease("scheduler", "n1", 60)
+    assert lease is not None
+    manual = Run(
+        id=new_run_id(),
+        job_id="tick",
+        trigger_source=TriggerSource.MANUAL,
+        status=RunStatus.QUEUED,
+        queued_at=utcnow(),
+        node="n1",
+    )
+    store.add_run(manual)
+    broker = Broker()
+    dispatcher = Dispatcher(
+        store,
+        "n1",
+        publish=broker.publish,
+        lease=lambda: lease,
+        clock=utcnow,
+        may_send=lambda record, run, ahead, now: record,
+        end_unsent=lambda *args: None,
+        cancel_unsent=lambda run: None,
+        on_lease_lost=lambda: None,
+        sweep_every=0.1,
+        resend_first=0.6,
+    )
+    dispatcher.start()
+    try:
+        dispatcher.expect([(record, manual, False, time.monotonic())])
+        wait_for(lambda: len(broker.sent) >= 3, timeout=10, what="two sends after the first")
+        first, second, third = (sent_at for _, _, sent_at in broker.sent[:3])
+        assert (second - first).total_seconds() >= 0.6
+        assert (third - second).total_seconds() >= 1.2  # twice as long
+        now = store.current_time()
+        store.heartbeat(Node("w1", "host", 1, now, now, roles=("worker",)))
+        assert store.start_on_worker(manual.id, "w1", utcnow()).status is RunStatus.RUNNING
+        sends = len(broker.sent)
+        time.sleep(3)  # past the next resend: the run is taken now
+        assert len(broker.sent) == sends
+    finally:
+        dispatcher.stop()
+    assert {run_id for run_id, _, _ in broker.sent} == {manual.id}
     store.close()

@@ -11,7 +11,11 @@ While the broker cannot be reached, publishing is tried again with a growing pau
 the fire is within its misfire grace; after that it is recorded `missed`, reason
 `broker_unavailable`. A run sent but still queued past its grace (no worker took it: none
 listens on its queue, or all are busy) is recorded `missed`, reason `overloaded`, by the same
-guarded transition a worker's start would have to win.
+guarded transition a worker's start would have to win. A manual run or a retry has no grace
+(it waits for a worker however long it takes): one still untaken RESEND_FIRST seconds after it
+was sent is sent again, in case its message was lost (a broker that lost its data, say), then
+after twice as long, up to RESEND_LONGEST; a worker's guarded start runs it once whichever
+message comes first.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ RETRY_FIRST = 0.2
 RETRY_LONGEST = 5.0
 #: The most runs judged and sent in one pass (one fenced read of the store).
 MAX_BATCH = 500
+#: Seconds after which a sent manual run or retry that no worker has taken is sent again,
+#: doubling up to the longest.
+RESEND_FIRST = 60.0
+RESEND_LONGEST = 3600.0
 
 Publish = Callable[[str, str], None]
 
@@ -47,6 +55,7 @@ class _Pending:
     ahead: bool  # claimed before its time: still_due decides when it comes
     failures: int = 0
     sent_at: float = field(default=0.0)
+    resend_after: float = field(default=RESEND_FIRST)
 
 
 class Dispatcher:
@@ -66,13 +75,16 @@ class Dispatcher:
         on_lease_lost: Callable[[], None],
         on_broker: Callable[[bool], None] = lambda up: None,
         sweep_every: float = 10.0,
+        resend_first: float = RESEND_FIRST,
     ) -> None:
         """`publish(run_id, queue)` sends a message or raises. `may_send(record, run, ahead,
         now)`: the job as it is now if the run should still start, else None (it has
         recorded why not). `end_unsent(run, record, reason, message)` records a queued run
         missed, `cancel_unsent(run)` one whose cancel was asked for before a worker took it.
         `on_broker(up)`: a send succeeded after a failure, or failed after a success.
-        `sweep_every`: how often sent runs no worker has taken are looked at."""
+        `sweep_every`: how often sent runs no worker has taken are looked at; `resend_first`:
+        how long after it was sent a manual run or retry still untaken is sent again."""
+        self._resend_first = resend_first
         self._store = store
         self._node_id = node_id
         self._publish = publish
@@ -222,6 +234,7 @@ class Dispatcher:
                 break
             self._broker_is(up=True)
             pending.sent_at = time.monotonic()
+            pending.resend_after = self._resend_first
             with self._cond:
                 self._sent[pending.run.id] = pending
         if failed:
@@ -281,6 +294,31 @@ class Dispatcher:
                 self._end_unsent(pending.run, pending.record, MissReason.OVERLOADED, why)
                 with self._cond:
                     self._sent.pop(run_id, None)
+            elif pending.run.scheduled_for is None:
+                self._resend_if_untaken(pending)
+
+    def _resend_if_untaken(self, pending: _Pending) -> None:
+        """Send a manual run or retry again once it has waited `resend_after` untaken."""
+        waited = time.monotonic() - pending.sent_at
+        if waited < pending.resend_after or self._lease() is None:
+            return
+        queue = pending.record.definition.queue
+        try:
+            self._publish(pending.run.id, queue)
+        except Exception as exc:
+            log.warning(
+                "could not send run %s again (%s); trying at the next look", pending.run.id, exc
+            )
+            return
+        log.warning(
+            "run %s was sent to queue %r %.0fs ago and no worker has taken it; sent it again "
+            "(a worker starts it once whichever message it gets first)",
+            pending.run.id,
+            queue,
+            waited,
+        )
+        pending.sent_at = time.monotonic()
+        pending.resend_after = min(RESEND_LONGEST, pending.resend_after * 2)
 
 
 def _past_grace(pending: _Pending, now: datetime) -> bool:
