@@ -17,7 +17,6 @@ from gnomon.domain import AuditEntry, Role, User, utcnow
 from gnomon.errors import (
     AccountDisabled,
     InvalidCredentials,
-    LastAdmin,
     Problem,
     UserExists,
     UserNotFound,
@@ -104,9 +103,11 @@ class UserService:
         on the server can always enable an admin again from the CLI, an API client cannot),
         raises LastAdmin rather than disable the last enabled admin. Raises UserNotFound."""
         user = self.get_user(username)
-        if disabled and keep_an_admin:
-            self._keep_an_admin(user)
-        updated = self.store.update_user(replace(user, disabled=disabled), end_sessions=True)
+        updated = self.store.update_user(
+            replace(user, disabled=disabled),
+            end_sessions=True,
+            keep_an_admin=disabled and keep_an_admin,
+        )
         action = "user.disable" if disabled else "user.enable"
         self._audit(
             actor, action, updated, before={"disabled": user.disabled}, after={"disabled": disabled}
@@ -120,25 +121,10 @@ class UserService:
         user = self.get_user(username)
         if role == user.role:
             return user
-        if role != Role.ADMIN:
-            self._keep_an_admin(user)
-        updated = self.store.update_user(replace(user, role=role))
+        updated = self.store.update_user(replace(user, role=role), keep_an_admin=True)
         before, after = {"role": user.role.value}, {"role": role.value}
         self._audit(actor, "user.set_role", updated, before=before, after=after)
         return updated
-
-    def _keep_an_admin(self, user: User) -> None:
-        """Refuse to take away the last enabled admin: nobody could then manage users over
-        the API or the console (`gnomon users create` on the server would still help)."""
-        if user.role != Role.ADMIN or user.disabled:
-            return
-        others = [
-            other
-            for other in self.store.list_users()
-            if other.role == Role.ADMIN and not other.disabled and other.id != user.id
-        ]
-        if not others:
-            raise LastAdmin(user.username)
 
     def end_sessions(self, username: str, actor: Actor = SYSTEM) -> User:
         """End every session of the user at once, in every process. Raises UserNotFound."""

@@ -554,9 +554,14 @@ class Store(ABC):
         """Every user, by username."""
 
     @abstractmethod
-    def update_user(self, user: User, *, end_sessions: bool = False) -> User:
+    def update_user(
+        self, user: User, *, end_sessions: bool = False, keep_an_admin: bool = False
+    ) -> User:
         """Write role, password hash, password_changed_at and disabled; with `end_sessions`,
-        also raise the user's session generation in the same statement. Raises UserNotFound."""
+        also raise the user's session generation in the same statement. With
+        `keep_an_admin`, raises LastAdmin instead when the write would leave no enabled admin,
+        judged in the same transaction (two such writes at once cannot both pass). Raises
+        UserNotFound."""
 
     @abstractmethod
     def end_sessions(self, user_id: int) -> User:

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from gnomon.domain import ApiToken, AuditEntry, AuditFilter, Role, User
-from gnomon.errors import TokenNotFound, UserExists, UserNotFound
+from gnomon.errors import LastAdmin, TokenNotFound, UserExists, UserNotFound
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.storable import holdable
 from gnomon.store.tables import api_tokens, audit, login_failures, users
@@ -175,7 +175,9 @@ class SqlAuth(SqlBase):
             rows = conn.execute(select(users).order_by(users.c.username)).mappings()
             return [_row_to_user(row) for row in rows]
 
-    def update_user(self, user: User, *, end_sessions: bool = False) -> User:
+    def update_user(
+        self, user: User, *, end_sessions: bool = False, keep_an_admin: bool = False
+    ) -> User:
         values: dict[str, Any] = {
             "role": Role(user.role).value,
             "password_hash": user.password_hash,
@@ -186,10 +188,25 @@ class SqlAuth(SqlBase):
             values["session_generation"] = users.c.session_generation + 1
         stmt = update(users).where(users.c.id == user.id).values(values).returning(*users.c)
         with self._write() as conn:
+            if keep_an_admin and (user.disabled or Role(user.role) != Role.ADMIN):
+                self._refuse_the_last_admin(conn, user)
             row = conn.execute(stmt).mappings().first()
         if row is None:
             raise UserNotFound(user.username)
         return _row_to_user(row)
+
+    def _refuse_the_last_admin(self, conn: Any, user: User) -> None:
+        """Raise LastAdmin when `user` is the only enabled admin (as the store has it). On
+        PostgreSQL the
+        enabled admins' rows stay locked until the caller's write commits, so a second such
+        write waits and then counts what the first left; SQLite's write lock does the same."""
+        admins = select(users.c.id).where(
+            users.c.role == Role.ADMIN.value, users.c.disabled.is_(False)
+        )
+        if self._is_pg:
+            admins = admins.order_by(users.c.id).with_for_update()
+        if list(conn.execute(admins).scalars()) == [user.id]:
+            raise LastAdmin(user.username)
 
     def end_sessions(self, user_id: int) -> User:
         # One UPDATE: two concurrent calls both count, none is lost to a read-modify-write.
