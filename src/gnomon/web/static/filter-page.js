@@ -1,5 +1,6 @@
 // A page of filtered, paged rows kept in the URL (runs, audit): the form, the paging links and
-// the browser's Back and Forward all move the page without reloading it.
+// the browser's Back and Forward all move the page without reloading it: the address, the form
+// and the table follow.
 
 /** Wire `form` and the paging `links` (newest, older, clear) of a filtered page. `fillForm`
  * sets the form from URL parameters, `formQuery` reads them from it, `pageUrl` makes the URL of

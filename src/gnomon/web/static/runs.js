@@ -15,6 +15,7 @@ const form = $("#run-filters");
 const errorBox = $("#runs-error");
 let snapshot = "";
 let refreshTimer = null;
+let loads = 0; // the latest load(): an older one's answer arriving late is dropped
 
 function fillForm(params) {
   form.job_id.value = params.get("job_id") || "";
@@ -101,8 +102,10 @@ function render(params, page) {
 async function load() {
   clearTimeout(refreshTimer);
   const params = new URLSearchParams(location.search);
+  const mine = ++loads;
   try {
     const page = await api.get(`/scheduler/runs?${params}`);
+    if (mine !== loads) return; // a later filter's answer is (or will be) shown instead
     hideError(errorBox);
     markInvalid([]);
     // Re-render only on change, so a refresh never takes keyboard focus away from a link.
@@ -112,6 +115,7 @@ async function load() {
       render(params, page);
     }
   } catch (err) {
+    if (mine !== loads) return;
     snapshot = "";
     showError(errorBox, err.message);
     markInvalid(err.details || []);
@@ -123,9 +127,6 @@ async function load() {
   if (!params.has("cursor")) refreshTimer = setTimeout(load, REFRESH_MS);
 }
 
-/** Show the page of `url` without reloading: the address, the form and the table follow.
- * Pages are steps in the history (Back returns to the newer page); a change of filters
- * replaces the step it was made on. */
 async function suggestJobs() {
   try {
     const jobs = await api.get("/scheduler/jobs");
