@@ -96,6 +96,7 @@ def test_the_chart_in_chinese_and_of_hours_without_runs(admin: AuthActions) -> N
         ({"jobs": "five"}, "jobs"),
         ({"percentile": "p50"}, "percentile"),
         ({"percentile": "90"}, "percentile"),
+        ({"percentile": ""}, "percentile"),
         ({"tz": "Mars/Olympus"}, "tz"),
         ({"lang": "fr"}, "lang"),
         ({"since": "yesterday"}, "since"),

@@ -180,6 +180,8 @@ def test_audit_log_filters_and_pages_kept_in_the_url(admin_page: Page, admin_api
         ok(admin_api.request("POST", f"/api/v1/scheduler/jobs/cleanup/actions/{action}"))
     page = admin_page
     page.goto("/admin/audit?limit=1")
+    # The form listens once the page has started (its first rows are drawn after that).
+    expect(page.locator("#audit-table")).to_have_attribute("data-query", "limit=1")
     page.get_by_label("Action").select_option("job.pause")
     expect(page).to_have_url(re.compile(r"action=job\.pause"))
     page.get_by_label("Job").fill("cleanup")
