@@ -73,22 +73,10 @@ def runs_per_hour_svg(hours: Sequence[StatusCounts], zone: tzinfo, lang: str = "
     top = nice_ceiling(max(totals, default=0))
     slot = plot_w / max(1, len(hours))
     gap = 1.0 if slot >= 4 else 0.0
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" font-family={quoteattr(FONT)} '
-        f'font-size="11" fill="#1c2430">',
-        f"<title>{escape(words['title'])}</title>",
-        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
-        *legend,
-    ]
-    for fraction in (0.0, 0.5, 1.0) if top > 1 else (0.0, 1.0):
-        y = top_y + plot_h - fraction * plot_h
-        value = round(top * fraction)
-        parts.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="#d5dae1" stroke-width="1"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#5b6675">{value}</text>'
-        )
+    parts = [*svg_start(WIDTH, HEIGHT, words["title"], 11), *legend]
+    fractions = (0.0, 0.5, 1.0) if top > 1 else (0.0, 1.0)
+    labels = [(fraction, str(round(top * fraction))) for fraction in fractions]
+    parts += grid_lines(LEFT, WIDTH - RIGHT, top_y + plot_h, plot_h, labels)
     for index, hour in enumerate(hours):
         base: float = top_y + plot_h
         x = LEFT + index * slot
@@ -104,17 +92,62 @@ def runs_per_hour_svg(hours: Sequence[StatusCounts], zone: tzinfo, lang: str = "
                 f'height="{height:.2f}" fill="{colour}"/>'
             )
     parts += time_axis(hours, zone, slot, top_y + plot_h)
-    if not any(totals):
+    empty_at = None if any(totals) else (LEFT + plot_w / 2, top_y + plot_h / 2)
+    parts += svg_end(words, zone, size=(WIDTH, HEIGHT), empty_at=empty_at)
+    return "".join(parts)
+
+
+def svg_start(width: int, height: int, title: str, font_size: int) -> list[str]:
+    """The opening of a chart: its element, its title (what screen readers say) and a white
+    ground."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" font-family={quoteattr(FONT)} '
+        f'font-size="{font_size}" fill="#1c2430">',
+        f"<title>{escape(title)}</title>",
+        f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
+    ]
+
+
+def grid_lines(
+    left: float, right: float, bottom: float, plot_h: float, labels: Sequence[tuple[float, str]]
+) -> list[str]:
+    """A horizontal line across the plot at each (fraction of its height, label) given, with
+    the label left of it."""
+    parts = []
+    for fraction, label in labels:
+        y = bottom - fraction * plot_h
         parts.append(
-            f'<text x="{LEFT + plot_w / 2:.1f}" y="{top_y + plot_h / 2:.1f}" '
-            f'text-anchor="middle" fill="#5b6675" font-size="13">{escape(words["empty"])}</text>'
+            f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="#d5dae1" stroke-width="1"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#5b6675">'
+            f"{escape(label)}</text>"
+        )
+    return parts
+
+
+def svg_end(
+    words: dict[object, str],
+    zone: tzinfo,
+    *,
+    size: tuple[int, int],
+    empty_at: tuple[float, float] | None,
+) -> list[str]:
+    """The end of a chart of `size` (width, height): the `empty` words centred at `empty_at`
+    when it has nothing to show, and which timezone its times are in, bottom right."""
+    width, height = size
+    parts = []
+    if empty_at is not None:
+        parts.append(
+            f'<text x="{empty_at[0]:.1f}" y="{empty_at[1]:.1f}" text-anchor="middle" '
+            f'fill="#5b6675" font-size="13">{escape(words["empty"])}</text>'
         )
     zone_text = escape(words["times"].format(zone=zone_name(zone)))
     parts.append(
-        f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 4}" text-anchor="end" fill="#5b6675">'
+        f'<text x="{width - RIGHT}" y="{height - 4}" text-anchor="end" fill="#5b6675">'
         f"{zone_text}</text></svg>"
     )
-    return "".join(parts)
+    return parts
 
 
 def nice_ceiling(value: int) -> int:

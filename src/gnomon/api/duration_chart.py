@@ -12,7 +12,7 @@ from datetime import tzinfo
 from statistics import median
 from xml.sax.saxutils import escape, quoteattr
 
-from gnomon.api.charts import FONT, STACK, WORDS, nice_ceiling, zone_name
+from gnomon.api.charts import STACK, WORDS, grid_lines, nice_ceiling, svg_end, svg_start
 from gnomon.domain import Run
 
 WIDTH, HEIGHT = 720, 220
@@ -45,21 +45,11 @@ def durations_svg(runs: Sequence[Run], zone: tzinfo, lang: str = "en") -> str:
     gap = 2.0 if slot >= 6 else 0.0
     title = words["title"].format(n=len(timed))
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" font-family={quoteattr(FONT)} '
-        f'font-size="11" fill="#1c2430">',
-        f"<title>{escape(title)}</title>",
-        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
+        *svg_start(WIDTH, HEIGHT, title, 11),
         f'<text x="{LEFT}" y="16" font-size="12">{escape(title)}</text>',
     ]
-    for fraction in (0.0, 0.5, 1.0):
-        y = TOP + plot_h - fraction * plot_h
-        parts.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="#d5dae1" stroke-width="1"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#5b6675">'
-            f"{escape(format_ms(round(top * fraction)))}</text>"
-        )
+    labels = [(fraction, format_ms(round(top * fraction))) for fraction in (0.0, 0.5, 1.0)]
+    parts += grid_lines(LEFT, WIDTH - RIGHT, TOP + plot_h, plot_h, labels)
     for index, run in enumerate(timed):
         value = run.duration_ms or 0
         height = max(value / top * plot_h, 1.0)
@@ -81,16 +71,8 @@ def durations_svg(runs: Sequence[Run], zone: tzinfo, lang: str = "en") -> str:
             f"{label}</text>"
         )
         parts += _ends(timed, zone)
-    else:
-        parts.append(
-            f'<text x="{LEFT + plot_w / 2:.1f}" y="{TOP + plot_h / 2:.1f}" '
-            f'text-anchor="middle" fill="#5b6675" font-size="13">{escape(words["empty"])}</text>'
-        )
-    zone_text = escape(words["times"].format(zone=zone_name(zone)))
-    parts.append(
-        f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 4}" text-anchor="end" fill="#5b6675">'
-        f"{zone_text}</text></svg>"
-    )
+    empty_at = None if timed else (LEFT + plot_w / 2, TOP + plot_h / 2)
+    parts += svg_end(words, zone, size=(WIDTH, HEIGHT), empty_at=empty_at)
     return "".join(parts)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import tzinfo
 from xml.sax.saxutils import escape, quoteattr
 
-from gnomon.api.charts import FONT, RIGHT, WORDS, time_axis, zone_name
+from gnomon.api.charts import RIGHT, WORDS, grid_lines, svg_end, svg_start, time_axis
 from gnomon.api.duration_chart import format_ms
 from gnomon.domain import PERCENTILES, DurationPoint, StatusCounts
 
@@ -92,22 +92,12 @@ def percentiles_svg(
     top = duration_ceiling(max(values, default=0))
     title = words["title"].format(high=high_name)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" font-family={quoteattr(FONT)} '
-        f'font-size="12" fill="#1c2430">',
-        f"<title>{escape(title)}</title>",
-        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
+        *svg_start(WIDTH, HEIGHT, title, 12),
         f'<text x="{AXIS}" y="16" font-size="13">{escape(title)}</text>',
         *legend,
     ]
-    for fraction in (0.0, 0.5, 1.0):
-        y = top_y + plot_h - fraction * plot_h
-        parts.append(
-            f'<line x1="{AXIS}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="#d5dae1" stroke-width="1"/>'
-            f'<text x="{AXIS - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#5b6675">'
-            f"{escape(format_ms(round(top * fraction)))}</text>"
-        )
+    labels = [(fraction, format_ms(round(top * fraction))) for fraction in (0.0, 0.5, 1.0)]
+    parts += grid_lines(AXIS, WIDTH - RIGHT, top_y + plot_h, plot_h, labels)
 
     def position(point: DurationPoint, which: int) -> tuple[float, float]:
         x = AXIS + (index_of[point.start] + 0.5) * slot
@@ -131,16 +121,8 @@ def percentiles_svg(
                 )
             )
     parts += time_axis(hours, zone, slot, top_y + plot_h, left=AXIS)
-    if not values:
-        parts.append(
-            f'<text x="{AXIS + plot_w / 2:.1f}" y="{top_y + plot_h / 2:.1f}" '
-            f'text-anchor="middle" fill="#5b6675" font-size="13">{escape(words["empty"])}</text>'
-        )
-    zone_text = escape(words["times"].format(zone=zone_name(zone)))
-    parts.append(
-        f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 4}" text-anchor="end" fill="#5b6675">'
-        f"{zone_text}</text></svg>"
-    )
+    empty_at = None if values else (AXIS + plot_w / 2, top_y + plot_h / 2)
+    parts += svg_end(words, zone, size=(WIDTH, HEIGHT), empty_at=empty_at)
     return "".join(parts)
 
 
