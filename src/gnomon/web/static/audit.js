@@ -6,7 +6,7 @@ import { auditRow } from "./audit-format.js";
 import { $, el, hideError, showError } from "./dom.js";
 import { t } from "./i18n.js";
 import { instant, localValue } from "./local-time.js";
-import { wireFilterPage } from "./filter-page.js";
+import { showPaging, wireFilterPage } from "./filter-page.js";
 import { startPage } from "./shell.js";
 
 const FIELDS = ["actor", "action", "job_id", "since", "until"];
@@ -53,17 +53,14 @@ function render(params, page) {
   const empty = $("#audit-empty");
   empty.hidden = page.items.length > 0;
   empty.textContent = t(params.toString() ? "auditLog.noMatch" : "auditLog.none");
-  const newest = new URLSearchParams(params);
-  newest.delete("before_id");
-  $("#audit-newest").href = pageUrl(newest);
-  $("#audit-newest").hidden = !paged;
-  const older = $("#audit-older");
-  older.hidden = !page.next_before_id;
-  if (page.next_before_id) {
-    const next = new URLSearchParams(params);
-    next.set("before_id", String(page.next_before_id));
-    older.href = pageUrl(next);
-  }
+  showPaging({
+    params,
+    key: "before_id",
+    next: page.next_before_id,
+    newest: $("#audit-newest"),
+    older: $("#audit-older"),
+    pageUrl,
+  });
 }
 
 async function load() {

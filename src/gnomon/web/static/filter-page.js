@@ -36,3 +36,19 @@ export function wireFilterPage({ form, links, fillForm, formQuery, pageUrl, load
   });
   return go;
 }
+
+/** Point the paging links at the newest page and at the next older one: `key` is the URL
+ * parameter that names a page (before_id, cursor), `next` its value for the older page (none:
+ * this is the oldest). The newest link shows only on an older page. */
+export function showPaging({ params, key, next, newest, older, pageUrl }) {
+  const first = new URLSearchParams(params);
+  first.delete(key);
+  newest.href = pageUrl(first);
+  newest.hidden = !params.has(key);
+  older.hidden = !next;
+  if (next) {
+    const after = new URLSearchParams(params);
+    after.set(key, String(next));
+    older.href = pageUrl(after);
+  }
+}

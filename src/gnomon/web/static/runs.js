@@ -6,7 +6,7 @@ import { $, $$, el, hideError, showError } from "./dom.js";
 import { ACTIVE_RUN, formatDuration, statusBadge, timeCell } from "./format.js";
 import { t } from "./i18n.js";
 import { instant, localValue } from "./local-time.js";
-import { wireFilterPage } from "./filter-page.js";
+import { showPaging, wireFilterPage } from "./filter-page.js";
 import { startPage } from "./shell.js";
 
 const REFRESH_MS = 10000;
@@ -86,17 +86,14 @@ function render(params, page) {
   const empty = $("#runs-empty");
   empty.hidden = page.items.length > 0;
   empty.textContent = t(params.toString() ? "runs.noMatch" : "runs.none");
-  const newest = new URLSearchParams(params);
-  newest.delete("cursor");
-  $("#runs-newest").href = pageUrl(newest);
-  $("#runs-newest").hidden = !paged;
-  const older = $("#runs-older");
-  older.hidden = !page.next_cursor;
-  if (page.next_cursor) {
-    const next = new URLSearchParams(params);
-    next.set("cursor", page.next_cursor);
-    older.href = pageUrl(next);
-  }
+  showPaging({
+    params,
+    key: "cursor",
+    next: page.next_cursor,
+    newest: $("#runs-newest"),
+    older: $("#runs-older"),
+    pageUrl,
+  });
 }
 
 async function load() {
