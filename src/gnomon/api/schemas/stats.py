@@ -60,7 +60,7 @@ class Stats(BaseModel):
     )
 
 
-class StatsQuery(Strict):
+class RangeQuery(Strict):
     since: Instant | None = Field(
         default=None,
         description="From the hour holding this time (RFC 3339, with its offset, 1970-2199); "
@@ -68,12 +68,15 @@ class StatsQuery(Strict):
         "24 hours before until; at most 744 hours (31 days) before until.",
     )
     until: Instant | None = Field(default=None, description="Up to this time; default: now.")
+
+
+class StatsQuery(RangeQuery):
     job_id: Text = Field(
         default=None, max_length=64, description="Runs of this job only (also of a removed one)."
     )
 
 
-class ChartQuery(StatsQuery):
+class ChartWordsQuery(Strict):
     tz: Text = Field(
         default=None,
         max_length=64,
@@ -84,13 +87,11 @@ class ChartQuery(StatsQuery):
     )
 
 
-class PercentileChartQuery(Strict):
-    since: Instant | None = Field(
-        default=None,
-        description="From the hour holding this time (RFC 3339, with its offset, 1970-2199); "
-        "default: 24 hours before until; at most 744 hours (31 days) before until.",
-    )
-    until: Instant | None = Field(default=None, description="Up to this time; default: now.")
+class ChartQuery(StatsQuery, ChartWordsQuery):
+    """The statistics' range and job, and the chart's timezone and words."""
+
+
+class PercentileChartQuery(RangeQuery, ChartWordsQuery):
     jobs: int = Field(
         default=5,
         ge=1,
@@ -100,23 +101,7 @@ class PercentileChartQuery(Strict):
     percentile: Literal["p90", "p99"] = Field(
         default="p90", description="The percentile drawn dashed beside the median."
     )
-    tz: Text = Field(
-        default=None,
-        max_length=64,
-        description="The IANA timezone of the time axis (default UTC), e.g. Asia/Shanghai.",
-    )
-    lang: Literal["en", "zh"] | None = Field(
-        default=None, description="The chart's words; default: as for every answer."
-    )
 
 
-class DurationChartQuery(Strict):
+class DurationChartQuery(ChartWordsQuery):
     limit: int = Field(default=50, ge=1, le=500, description="How many of the last runs.")
-    tz: Text = Field(
-        default=None,
-        max_length=64,
-        description="The IANA timezone of the time axis (default UTC), e.g. Asia/Shanghai.",
-    )
-    lang: Literal["en", "zh"] | None = Field(
-        default=None, description="The chart's words; default: as for every answer."
-    )
