@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import UTC, datetime
 
-from gnomon.domain import Alerting, Event, Isolation, JobDefinition, Route
+import pytest
+
+from gnomon.domain import (
+    Alerting,
+    Event,
+    Isolation,
+    JobDefinition,
+    Route,
+    Run,
+    RunStatus,
+    TriggerSource,
+)
 from tests.engine.targets import python_job
 
 
@@ -42,3 +55,23 @@ def test_a_definition_stored_before_notifications_existed_tells_no_channel() -> 
     definition = JobDefinition.from_json(stored)
     assert definition.notify == ()
     assert definition.alerting is None
+
+
+def test_a_replaced_run_is_a_new_run_with_the_changes_and_unknown_fields_are_refused() -> None:
+    run = Run(
+        id="r1",
+        job_id="j",
+        trigger_source=TriggerSource.SCHEDULED,
+        status=RunStatus.QUEUED,
+        queued_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    started = run.replace(status=RunStatus.RUNNING, started_at=run.queued_at)
+    assert started == dataclasses.replace(run, status=RunStatus.RUNNING, started_at=run.queued_at)
+    assert run.status is RunStatus.QUEUED and run.started_at is None  # the original unchanged
+    assert started is not run and hash(started) == hash(
+        dataclasses.replace(run, status=RunStatus.RUNNING, started_at=run.queued_at)
+    )
+    with pytest.raises(TypeError, match="no field"):
+        run.replace(statu=RunStatus.RUNNING)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        started.status = RunStatus.QUEUED  # type: ignore[misc]

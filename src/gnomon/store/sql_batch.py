@@ -168,13 +168,20 @@ def run_params(run: Run) -> dict[str, Any]:
 
 
 def _run_row(run: Run, sqlite: bool) -> tuple[Any, ...]:
+    # Written for every fire: a field that is None (most of them, for a run just claimed) is
+    # not handed to a function.
     fmt = sqlite_time if sqlite else _aware
+    text = storable_text
+    last, started, finished = run.last_scheduled_for, run.started_at, run.finished_at
+    reason, error_type, message = run.reason, run.error_type, run.error_message
+    trace, output = run.traceback, run.output
     return (
         run.id, run.job_id, run.trigger_source.value, run.status.value,
-        fmt(run.scheduled_for), fmt(run.last_scheduled_for), run.fire_count, run.created_by,
-        fmt(run.queued_at), fmt(run.started_at), fmt(run.finished_at), run.duration_ms,
-        storable_text(run.reason), storable_text(run.error_type),
-        storable_text(run.error_message), storable_text(run.traceback), storable_text(run.output),
+        fmt(run.scheduled_for), last and fmt(last), run.fire_count, run.created_by,
+        fmt(run.queued_at), started and fmt(started), finished and fmt(finished),
+        run.duration_ms,
+        reason and text(reason), error_type and text(error_type), message and text(message),
+        trace and text(trace), output and text(output),
         run.exit_code, run.node, run.manual_job_id, run.cancel_requested, run.lease_token,
     )  # fmt: skip
 
