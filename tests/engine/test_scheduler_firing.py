@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from gnomon.domain import JobDefinition, JobKind, JobRecord, Run, RunStatus, utc
 from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
 from gnomon.engine.runlog import RunLogReports
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
+from gnomon.engine.starts import AHEAD as START_AHEAD
 from gnomon.engine.starts import LEAD as START_LEAD
 from gnomon.store.base import JobWrite, StartResult
 from gnomon.store.sql import SqlStore
@@ -108,7 +110,7 @@ def test_fire_claimed_ahead_of_a_job_paused_meanwhile_is_skipped_not_started(
     store = _store_with_ticking_job(tmp_path)
     # Claimed up to 3 s ahead: the next fire is in the store, waiting for its time, when the
     # job is paused (one at a time: a job's claimed fire counts as an active run).
-    options = SchedulerOptions(poll_interval=0.2, lease_ttl=5, claim_ahead=3)
+    options = SchedulerOptions(poll_interval=0.2, lease_ttl=5, claim_ahead=3, burst_fires=1)
     scheduler = Scheduler(store, options)
     scheduler.start()
     try:
@@ -191,7 +193,7 @@ def test_fire_claimed_ahead_by_a_node_that_lost_the_lease_is_run_by_the_next_lea
     tmp_path: Path,
 ) -> None:
     store = _store_with_ticking_job(tmp_path)
-    options = SchedulerOptions(poll_interval=0.2, lease_ttl=5, claim_ahead=3)
+    options = SchedulerOptions(poll_interval=0.2, lease_ttl=5, claim_ahead=3, burst_fires=1)
     first = Scheduler(store, options, node_id="first")
     first.start()
     second = Scheduler(store, options, node_id="second")
@@ -322,6 +324,64 @@ def test_fire_claimed_within_the_start_lead_is_started_by_its_claim_at_its_time(
     assert store.start_runs_calls == 0
 
 
+def test_spread_fires_are_claimed_just_before_their_time_by_the_write_that_starts_them(
+    tmp_path: Path,
+) -> None:
+    _store_with_ticking_job(tmp_path)
+    store = CountingStore(f"sqlite:///{tmp_path / 'gnomon.db'}")
+    metrics = RecordingMetrics()
+    # The defaults: fires up to a second ahead, but one job is no burst.
+    scheduler = Scheduler(store, SchedulerOptions(poll_interval=0.2, lease_ttl=2), metrics=metrics)
+    scheduler.start()
+    try:
+        wait_for(lambda: len(metrics.finished_calls) >= 3, timeout=15, what="three runs")
+    finally:
+        scheduler.stop(grace=2)
+    runs = [r for r in store.list_runs(job_id="tick").items if r.status.is_final]
+    assert len(runs) >= 3 and all(r.status is RunStatus.SUCCEEDED for r in runs)
+    for r in runs:
+        assert r.scheduled_for is not None and r.started_at is not None
+        assert r.scheduled_for - r.queued_at <= timedelta(seconds=START_AHEAD)
+        assert r.started_at >= r.scheduled_for
+    assert store.start_runs_calls == 0  # each started by its claim: one write a fire
+
+
+def test_a_burst_is_claimed_claim_ahead_early_and_started_at_its_time_by_the_start_gate(
+    tmp_path: Path,
+) -> None:
+    _store_with_ticking_job(tmp_path)
+    store = CountingStore(f"sqlite:///{tmp_path / 'gnomon.db'}")
+    tick = store.get_job("tick")
+    store.write_jobs(
+        [
+            JobWrite(JobRecord(definition=d, trigger=d.trigger, next_fire_time=tick.next_fire_time))
+            for d in (
+                replace(tick.definition, id=f"tick{n}", name=f"Tick {n}") for n in range(1, 4)
+            )
+        ]
+    )
+    metrics = RecordingMetrics()
+    # Four jobs due on the same instants; four fires in one slot make a burst here.
+    options = SchedulerOptions(poll_interval=0.2, lease_ttl=2, claim_ahead=0.8, burst_fires=4)
+    scheduler = Scheduler(store, options, metrics=metrics)
+    scheduler.start()
+    try:
+        wait_for(lambda: len(metrics.finished_calls) >= 12, timeout=15, what="three bursts")
+    finally:
+        scheduler.stop(grace=2)
+    runs = [r for r in store.list_runs().items if r.status.is_final]
+    assert len(runs) >= 12 and all(r.status is RunStatus.SUCCEEDED for r in runs)
+    early = [
+        r
+        for r in runs
+        if r.scheduled_for is not None
+        and r.scheduled_for - r.queued_at > timedelta(seconds=START_AHEAD)
+    ]
+    assert len(early) >= 8, "bursts were not claimed claim_ahead early"
+    assert all(r.started_at is not None and r.started_at >= r.scheduled_for for r in runs)
+    assert store.start_runs_calls > 0  # started by the gate, just before their time
+
+
 def test_reconciling_reads_no_run_in_full_while_every_owned_run_is_accounted_for(
     tmp_path: Path,
 ) -> None:
@@ -330,7 +390,7 @@ def test_reconciling_reads_no_run_in_full_while_every_owned_run_is_accounted_for
     metrics = RecordingMetrics()
     # A lease time of 1 s: the node reconciles about once a second, each time with a fire
     # claimed ahead (queued, owned) and, often, one running.
-    options = SchedulerOptions(poll_interval=0.2, lease_ttl=1, claim_ahead=0.5)
+    options = SchedulerOptions(poll_interval=0.2, lease_ttl=1, claim_ahead=0.5, burst_fires=1)
     scheduler = Scheduler(store, options, metrics=metrics)
     scheduler.start()
     try:

@@ -6,9 +6,12 @@ in this process or another), and writes every firing through `Store.claim_fires`
 (job_id, scheduled_for) claim guarantees one run per fire time however many schedulers run.
 Only the lease holder fires (see leadership.py).
 
-Fires are claimed ahead of their time (`claim_ahead`, 1 s by default), in batches, and handed
-to the worker pool to start at their scheduled instant, so the store write is not between a fire
-time and its run's start: 10,000 jobs due at the same instant are all claimed before it comes.
+Fires are claimed ahead of their time, in batches, and handed to the worker pool to start at
+their scheduled instant, so the store write is not between a fire time and its run's start. How
+far ahead depends on how they bunch up. A burst (`burst_fires` or more fires due within one
+fireheap.SLOT) is claimed `claim_ahead` early, 1 s by default: 10,000 jobs due at the same
+instant are all claimed before it comes. Other fires are claimed just before their time (within
+starts.AHEAD), so that one write claims and starts them.
 When its time comes, a fire claimed ahead starts only if it still belongs to its job as the
 scheduler knows it then: a job paused, removed or given a trigger that no longer fires at that
 time in the meantime records the fire `skipped` (reason `job_changed`) instead.
@@ -25,13 +28,12 @@ says it owns with what it executes, once per lease time.
 from __future__ import annotations
 
 import gc
-import heapq
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from gnomon.alerts import Notifications
 from gnomon.domain import (
@@ -47,6 +49,7 @@ from gnomon.domain import (
 from gnomon.engine.clock import steady
 from gnomon.engine.dispatch import Publish
 from gnomon.engine.executors import install_output_routing, uninstall_output_routing
+from gnomon.engine.fireheap import FireHeap
 from gnomon.engine.leadership import Leadership, new_node_id
 from gnomon.engine.live import LiveOutput
 from gnomon.engine.notify.deliverer import Deliverer
@@ -58,7 +61,7 @@ from gnomon.engine.reconciler import Reconciler
 from gnomon.engine.recorder import RunRecorder
 from gnomon.engine.runlog import RunLogReports
 from gnomon.engine.runs import ActiveRuns
-from gnomon.engine.starts import LEAD as START_LEAD
+from gnomon.engine.starts import AHEAD as START_AHEAD
 from gnomon.store.base import FireClaim, LeaseLost, RunStart, Store
 from gnomon.triggers import Trigger, load_trigger
 
@@ -71,10 +74,16 @@ class SchedulerOptions:
     lease_ttl: float = 10.0
     poll_interval: float = 1.0
     shutdown_grace: float = 30.0
-    #: How long before their time fires are claimed (0: when due). Claims are written in small
-    #: steps (every CLAIM_STEP, or half of claim_ahead when that is shorter), so each pass claims
-    #: the fires of one step, between claim_ahead - step and claim_ahead ahead of their time.
+    #: How long before their time the fires of a burst are claimed (0: when due). Claims are
+    #: written in small steps (every CLAIM_STEP, or half of claim_ahead when that is shorter),
+    #: so each pass claims the fires of one step, between claim_ahead - step and claim_ahead
+    #: ahead of their time. Fires not in a burst are claimed at most starts.AHEAD ahead.
     claim_ahead: float = 1.0
+    #: How many fires due within one fireheap.SLOT (0.1 s) make a burst, claimed claim_ahead
+    #: early. Fewer are claimed and started by one write just before their time; claiming and
+    #: starting costs about 50 us a fire, so 1,500 take about half of the time left then
+    #: (starts.AHEAD - CLAIM_STEP), and more would start late. 1 claims every fire early.
+    burst_fires: int = 1500
     #: The process is the scheduler's own (`gnomon scheduler`, `gnomon serve`): tune the cyclic
     #: garbage collector for firing (GC_THRESHOLD, and the heap frozen at every full load). An
     #: application embedding gnomon keeps its collector as it set it.
@@ -101,6 +110,8 @@ BEHIND_RETRY = 0.01
 #: this threshold a collection happens a few times a minute, and memory held by reference
 #: cycles until then stays small (reference counting frees everything else at once).
 GC_THRESHOLD = 20_000
+#: Before any fire time.
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 class Scheduler:
@@ -179,7 +190,9 @@ class Scheduler:
         self._overdue = OverdueWatch(store, self._clock, self._deliverer.wake)
         self._live = LiveOutput(store, self.node_id, self._runs.outputs)
         self._ahead = timedelta(seconds=max(0.0, self.options.claim_ahead))
-        # A pass starts when the earliest unclaimed fire is this far ahead.
+        self._near = min(self._ahead, timedelta(seconds=START_AHEAD))
+        # A pass starts when the earliest unclaimed fire (of a burst) is this far ahead.
+        self._near_lead = self._near - min(self._near / 2, CLAIM_STEP)
         self._lead = self._ahead - min(self._ahead / 2, CLAIM_STEP)
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -188,11 +201,13 @@ class Scheduler:
         # State rebuilt from the store whenever leadership is gained or the store changes.
         self._jobs: dict[str, JobRecord] = {}
         self._triggers: dict[str, Trigger] = {}
-        self._heap: list[tuple[datetime, str, int]] = []
+        self._heap = FireHeap(self.options.burst_fires)
         # Each job's next fire time as this scheduler advanced it (the heap's entries are stale
         # unless they match); the store has the same once the claim is written.
         self._due: dict[str, datetime | None] = {}
         self._more_due = False  # the last pass stopped at CLAIM_BATCH: go again at once
+        # Every fire due by then has been taken from the heap (a burst up to then is claimed).
+        self._claimed_until = NEVER
         self._deferred_for_pool = False  # the last pass left claims for a busy pool: retry soon
         self._seen_changes: int | None = None
         self._took_over_at: datetime | None = None
@@ -394,6 +409,7 @@ class Scheduler:
             # Nothing more is claimed or started: fires claimed ahead while the lease was held
             # stay queued for the next leader to adopt (see starts.py).
             self._heap.clear()
+            self._claimed_until = NEVER
             if time.monotonic() >= self._next_poll:
                 # Runs still going here (on a deposed node) can still be cancelled.
                 self._next_poll = time.monotonic() + self.options.poll_interval
@@ -424,9 +440,12 @@ class Scheduler:
             timeout = min(timeout, BEHIND_RETRY)
         if self._heap:
             now = self._clock()
-            when = self._heap[0][0]
-            if when - self._lead > now:
-                when -= self._lead
+            when = self._heap.earliest()
+            if when - self._near_lead > now:
+                when -= self._near_lead
+            burst = self._heap.next_burst(max(now, self._claimed_until))
+            if burst is not None:
+                when = min(when, max(now, burst - self._lead))
             timeout = min(timeout, max(0.0, (when - now).total_seconds()))
         retry_due = self._retry_due
         if retry_due is not None:
@@ -483,12 +502,12 @@ class Scheduler:
         self._jobs = {r.id: r for r in records}
         self._due = {r.id: r.next_fire_time for r in records}
         self._triggers = triggers
-        self._heap = [
+        self._claimed_until = NEVER
+        self._heap.replace_all(
             (r.next_fire_time, r.id, r.revision)
             for r in records
             if not r.paused and r.next_fire_time is not None and r.id in triggers
-        ]
-        heapq.heapify(self._heap)
+        )
         # Move everything alive now (the job records just loaded, the modules, the app's own
         # state) out of the cyclic garbage collector's reach. Its full collections traverse every
         # tracked object and, with 10,000 jobs, took up to 370 ms, stalling every thread: fires
@@ -519,8 +538,7 @@ class Scheduler:
                 continue  # deleted after it was read
             self._load_job(record)
         if len(self._heap) > 2 * len(self._jobs) + 1000:
-            self._heap = [entry for entry in self._heap if self._is_current(entry)]
-            heapq.heapify(self._heap)
+            self._heap.replace_all([entry for entry in self._heap if self._is_current(entry)])
         log.debug("applied %d changed job(s)", len(changed))
         return True
 
@@ -550,7 +568,7 @@ class Scheduler:
             return
         self._triggers[record.id] = trigger
         if not record.paused and record.next_fire_time is not None:
-            heapq.heappush(self._heap, (record.next_fire_time, record.id, record.revision))
+            self._heap.push((record.next_fire_time, record.id, record.revision))
 
     def _is_current(self, entry: tuple[datetime, str, int]) -> bool:
         when, job_id, revision = entry
@@ -579,22 +597,27 @@ class Scheduler:
 
     def _fire_due(self, lease: Lease) -> None:
         now = self._clock()
-        horizon = now + self._ahead
-        plans: list[tuple[JobRecord, FirePlan, bool]] = []
-        deferred: list[tuple[datetime, str, int]] = []
-        count = 0
         heap = self._heap
+        burst = heap.next_burst(max(now, self._claimed_until))
+        # Fires are claimed just before their time, unless a burst comes within claim_ahead:
+        # then every fire up to then is claimed early, in passes that keep the burst's order.
+        if burst is not None and burst <= now + self._ahead:
+            horizon = now + self._ahead
+        else:
+            horizon = now + self._near
+        plans: list[tuple[JobRecord, FirePlan, bool]] = []
+        count = 0
         self._more_due = False
         self._deferred_for_pool = False
         self._runs.settle()  # count() below then knows of every run that has ended
-        if heap and now + self._ahead / 2 < heap[0][0] <= horizon and self._pool.behind():
+        if heap and now + self._ahead / 2 < heap.earliest() <= horizon and self._pool.behind():
             self._deferred_for_pool = True
             return
-        while heap and heap[0][0] <= horizon:
+        while heap and heap.earliest() <= horizon:
             if count >= CLAIM_BATCH:
                 self._more_due = True
                 break
-            entry = heapq.heappop(heap)
+            entry = heap.pop()
             if not self._is_current(entry):
                 continue  # stale heap entry
             when, job_id, _ = entry
@@ -608,8 +631,8 @@ class Scheduler:
                 continue
             plans.append((record, plan, ahead))
             count += len(plan.records)
-        for entry in deferred:
-            heapq.heappush(heap, entry)
+        if not self._more_due:
+            self._claimed_until = horizon
         if plans:
             self._claim(lease, plans)
 
@@ -649,11 +672,11 @@ class Scheduler:
 
     def _claim(self, lease: Lease, plans: list[tuple[JobRecord, FirePlan, bool]]) -> None:
         # A fire claimed when already due, or so close to its time that the start gate would
-        # start it at once (starts.LEAD), is started in the claim's own transaction: one write
-        # instead of two, when the claims of a burst of fires run late. One claimed earlier is
-        # started by the start gate just before its time (starts.py), and so is one whose job
-        # has a run going here: max_instances judges it when it is due.
-        soon = self._clock() + timedelta(seconds=START_LEAD)
+        # take it in its next start (starts.AHEAD), is started in the claim's own transaction:
+        # one write instead of two. One claimed earlier (in a burst) is started by the start
+        # gate just before its time (starts.py), and so is one whose job has a run going here:
+        # max_instances judges it when it is due.
+        soon = self._clock() + timedelta(seconds=START_AHEAD)
         if any(not ahead or _has_fire_by(plan, soon) for _, plan, ahead in plans):
             # Starting runs: not at the same time as the start gate, so that each judges
             # max_instances knowing every run the other started here.
@@ -704,6 +727,7 @@ class Scheduler:
             # clock): stop firing until elected again, which rebuilds everything from the store.
             log.warning("lease lost while firing; %d claim(s) not written", len(claims))
             self._heap.clear()
+            self._claimed_until = NEVER
             self._more_due = False
             self._leadership.forfeit()
             return
@@ -721,7 +745,7 @@ class Scheduler:
             job_id = record.id
             self._due[job_id] = plan.next_fire_time
             if plan.next_fire_time is not None:
-                heapq.heappush(self._heap, (plan.next_fire_time, job_id, record.revision))
+                self._heap.push((plan.next_fire_time, job_id, record.revision))
             if len(plan.records) != len(plan.to_execute):
                 self._report_misses(plan, inserted)
             for run in plan.to_execute:

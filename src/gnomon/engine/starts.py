@@ -15,9 +15,9 @@ freezes or loses the lease in those last LEAD seconds leaves runs `running` that
 worker (or, if the node is gone, the orphan check) records them `interrupted`, saying so.
 Nothing runs twice.
 
-A fire whose claim itself comes within LEAD of its time (or late) is moved to running by the
-claim's own transaction instead (Scheduler._claim, Store.claim_fires with FireClaim.start): same
-fence, same judgement, one write fewer.
+A fire whose claim itself comes within AHEAD of its time (or late), as most do, is moved to
+running by the claim's own transaction instead (Scheduler._claim, Store.claim_fires with
+FireClaim.start): same fence, same judgement, one write fewer.
 
 Before a run joins a batch, `may_start` decides whether it should start at all (a fire claimed
 ahead whose job changed, or one past its grace, is recorded and left out). A run whose job has a
@@ -50,6 +50,9 @@ LEAD = 0.15
 #: A commit also takes the runs due up to this much later, so that starts are written about ten
 #: times a second however the fire times are spread (at 10,000 fires a second, ~1,000 a time).
 SPAN = 0.1
+#: The most ahead of its time a run's start is committed (by the gate, or by a claim that
+#: starts it).
+AHEAD = LEAD + SPAN
 #: How long runs wait before their start is tried again after the store failed.
 RETRY = 0.5
 #: The most runs one start transaction moves.
