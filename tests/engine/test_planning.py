@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from gnomon.domain import JobDefinition, JobKind, JobRecord, RunStatus
-from gnomon.engine.planning import plan_ahead, plan_fires
+from gnomon.engine.planning import no_longer_due, plan_ahead, plan_fires
 from gnomon.triggers import load_trigger, parse_trigger
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -156,3 +156,17 @@ def test_plan_starts_from_the_given_due_time_instead_of_the_stored_one() -> None
     )  # fmt: skip
     [run] = result.records
     assert run.scheduled_for == T0 + timedelta(seconds=10)
+
+
+def test_a_fire_no_longer_due_says_why_and_one_still_due_says_nothing() -> None:
+    record = job(T0)
+    trigger = load_trigger(record.trigger)
+    on_time, off_time = T0 + timedelta(seconds=20), T0 + timedelta(seconds=25)
+    assert no_longer_due(record, trigger, on_time) is None
+    assert no_longer_due(record, trigger, off_time) == (
+        "the job's trigger changed and no longer fires at this time"
+    )
+    assert no_longer_due(record.replace(paused=True), trigger, on_time) == (
+        "the job was paused before this fire time"
+    )
+    assert no_longer_due(record, None, on_time) == "the job's trigger changed before this fire time"

@@ -17,6 +17,19 @@ from gnomon.triggers import Trigger
 MAX_ENUMERATED = 100_000
 
 
+def no_longer_due(record: JobRecord, trigger: Trigger | None, when: datetime | None) -> str | None:
+    """Why a fire claimed for `when` no longer belongs to its job as it is now (`record`, with
+    its loaded `trigger`; None: unreadable), or None when it still does: the job was paused, or
+    its trigger changed and no longer fires at that time."""
+    if record.paused:
+        return "the job was paused before this fire time"
+    if trigger is None or when is None:
+        return "the job's trigger changed before this fire time"
+    if not trigger.fires_at(when):
+        return "the job's trigger changed and no longer fires at this time"
+    return None
+
+
 @dataclass
 class FirePlan:
     """The records one job's due fire times produce, and where its schedule goes next."""

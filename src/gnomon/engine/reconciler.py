@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from gnomon.domain import JobRecord, Lease, MissReason, Run, RunStatus, TriggerSource
 from gnomon.engine.observe import EngineMetricsProtocol
+from gnomon.engine.planning import no_longer_due
 from gnomon.engine.recorder import RunRecorder
 from gnomon.engine.runs import ActiveRuns
 from gnomon.store.base import Store
@@ -163,14 +164,9 @@ class Reconciler:
 
 
 def _no_longer_due(record: JobRecord, when: datetime) -> str | None:
-    """Why a fire claimed by an earlier leader no longer belongs to its job, or None: the job
-    was paused, or its trigger changed and no longer fires at that time."""
-    if record.paused:
-        return "the job was paused before this run started"
+    """Why a fire claimed by an earlier leader no longer belongs to its job, or None."""
     try:
         trigger = load_trigger(record.trigger)
     except Exception:
-        return "the job's trigger cannot be read"
-    if not trigger.fires_at(when):
-        return "the job's trigger changed and no longer fires at this time"
-    return None
+        trigger = None  # unreadable: no longer the trigger the fire was claimed under
+    return no_longer_due(record, trigger, when)

@@ -55,7 +55,7 @@ from gnomon.engine.live import LiveOutput
 from gnomon.engine.notify.deliverer import Deliverer
 from gnomon.engine.observe import EngineMetricsProtocol, NullMetrics
 from gnomon.engine.overdue import OverdueWatch
-from gnomon.engine.planning import FirePlan, plan_ahead, plan_fires
+from gnomon.engine.planning import FirePlan, no_longer_due, plan_ahead, plan_fires
 from gnomon.engine.pool import WorkerPool
 from gnomon.engine.reconciler import Reconciler
 from gnomon.engine.recorder import RunRecorder
@@ -585,15 +585,8 @@ class Scheduler:
             return current  # the usual case: unchanged since the claim
         if current is None:
             return "the job was removed before this fire time"
-        if current.paused:
-            return "the job was paused before this fire time"
-        trigger = self._triggers.get(current.id)
-        when = run.scheduled_for
-        if trigger is None or when is None:
-            return "the job's trigger changed before this fire time"
-        if not trigger.fires_at(when):
-            return "the job's trigger changed and no longer fires at this time"
-        return current
+        why = no_longer_due(current, self._triggers.get(current.id), run.scheduled_for)
+        return current if why is None else why
 
     def _fire_due(self, lease: Lease) -> None:
         now = self._clock()
