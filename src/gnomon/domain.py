@@ -134,6 +134,9 @@ class MissReason(StrEnum):
     LEADER_LOST = "leader_lost"
     #: Due on Celery, but the broker could not be reached within the misfire grace.
     BROKER_UNAVAILABLE = "broker_unavailable"
+    #: Queued (claimed ahead, or sent to a worker's queue and not started yet) when its job
+    #: was paused: closed by the pausing write itself (see Store.write_jobs).
+    PAUSED = "paused"
 
 
 class Event(StrEnum):

@@ -352,6 +352,59 @@ def test_cancel_and_timeout_end_runs_on_a_worker(tmp_path: Path) -> None:
     assert 1000 <= ended["duration_ms"] < 5000, ended
 
 
+def test_pausing_skips_runs_sent_and_untaken_and_a_worker_later_does_not_run_them(
+    tmp_path: Path,
+) -> None:
+    queue = unique("gnomon_q")
+    with fresh_database() as store_url, broker("redis", [queue]) as broker_url:
+        config = write_config(tmp_path, store_url, broker_url, queue)
+        slow_jobs_config(
+            config,
+            queue,
+            '[[jobs]]\nid = "held"\ntarget = "celeryjobs:hello"\nqueue = "QUEUE"\n'
+            f'kwargs = {{ fired_log = "{tmp_path / "fired.log"}" }}\n'
+            "misfire_grace_time = 300\n"  # untaken, they would wait this long for a worker
+            'trigger = { type = "interval", seconds = 1 }\n',  # fires: sent with no worker
+        )
+        prepared(config).close()
+        server = ServerProcess(config, tmp_path / "serve.log")
+        worker = None
+        try:
+            client = Client(server.url).login()
+
+            def sent() -> list[dict[str, Any]]:
+                now = datetime.now(UTC)
+                return [
+                    r
+                    for r in read_runs(store_url)
+                    if r["status"] == "queued" and r["scheduled_for"] <= now - SECOND / 2
+                ]
+
+            waiting = wait_for(lambda: len(sent()) >= 2 and sent(), timeout=20, what="sends")
+            ok(client.request("POST", f"{API}/scheduler/jobs/held/actions/pause"))
+            # Recorded by the pause itself, not when some worker gets the message.
+            after = {r["id"]: r for r in read_runs(store_url)}
+            worker = WorkerProcess(config, tmp_path / "worker.log", [queue], concurrency=2)
+            wait_for(
+                lambda: worker.output().count("not started on this worker") >= len(waiting),
+                timeout=20,
+                what="the worker to refuse the messages of the skipped runs",
+            )
+        finally:
+            server.stop()
+            if worker is not None:
+                worker.stop()
+        runs = read_runs(store_url)
+    log = f"serve:\n{server.output()[-3000:]}"
+    for r in waiting:
+        skipped = after[r["id"]]
+        assert (skipped["status"], skipped["reason"]) == ("skipped", "paused"), (skipped, log)
+        assert skipped["started_at"] is None
+    assert not [r for r in after.values() if r["status"] == "queued"], log
+    assert {r["status"] for r in runs} == {"skipped"}, log
+    assert not (tmp_path / "fired.log").exists()  # nothing ran, on the worker or elsewhere
+
+
 def test_max_instances_holds_across_two_workers(tmp_path: Path) -> None:
     queue = unique("gnomon_q")
     with fresh_database() as store_url, broker("redis", [queue]) as broker_url:

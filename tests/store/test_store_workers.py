@@ -144,9 +144,41 @@ def test_a_worker_closes_runs_that_should_not_start(store: SqlStore) -> None:
         )
     )
     assert store.start_on_worker(paused.id, "w1", now).status is RunStatus.SKIPPED
-    assert store.get_run(paused.id).reason == "job_changed"
+    assert store.get_run(paused.id).reason == "paused"
     # A paused job can still be run by hand.
     assert store.start_on_worker(manual.id, "w1", now).status is RunStatus.RUNNING
+
+
+def test_pausing_a_job_skips_its_queued_scheduled_runs_and_a_worker_then_refuses_them(
+    store: SqlStore,
+) -> None:
+    add_celery_job(store, max_instances=5)
+    beat(store, "w1")
+    now = utcnow()
+    sent = [
+        store.add_run(run(scheduled_for=now + timedelta(seconds=i), node="leader"))
+        for i in range(3)
+    ]
+    running = store.add_run(run(scheduled_for=now - timedelta(seconds=1), node="leader"))
+    assert store.start_on_worker(running.id, "w1", now).status is RunStatus.RUNNING
+    manual = store.add_run(
+        run(scheduled_for=None, queued_at=now, node="leader").replace(
+            trigger_source=TriggerSource.MANUAL
+        )
+    )
+    store.write_jobs([_pending_pause(store)])
+    for queued in sent:
+        skipped = store.get_run(queued.id)
+        assert (skipped.status, skipped.reason) == (RunStatus.SKIPPED, "paused")
+        assert skipped.started_at is None and skipped.finished_at is not None
+        assert skipped.error_message == "the job was paused before this run started"
+        # Its message reaches a worker later: refused, not run.
+        assert store.start_on_worker(queued.id, "w1", now).status is None
+    assert store.get_run(running.id).status is RunStatus.RUNNING  # ends as it would
+    assert store.get_run(manual.id).status is RunStatus.QUEUED  # a paused job runs by hand
+    # Written again while paused (a reload keeping the pause): nothing more is touched.
+    store.write_jobs([_pending_pause(store)])
+    assert store.get_run(manual.id).status is RunStatus.QUEUED
 
 
 def _pending_pause(store: SqlStore) -> Any:

@@ -227,9 +227,12 @@ class Store(ABC):
         """Insert or replace jobs, delete others and add audit entries, all in one transaction.
 
         Each written job gets a new revision (returned records carry it) and the store's change
-        counter grows by one, so schedulers notice. Raises JobChanged when a write's
-        expected_revision no longer matches, JobExists when a `new` write's job exists; nothing
-        is written then.
+        counter grows by one, so schedulers notice. A write that pauses a job also records its
+        queued scheduled runs (claimed ahead, or sent to a worker's queue and not started)
+        `skipped`, reason `paused`, by the guarded transition from `queued`, so a worker that
+        receives one later does not start it; its manual runs and retries stay queued. Raises
+        JobChanged when a write's expected_revision no longer matches, JobExists when a `new`
+        write's job exists; nothing is written then.
         """
 
     @abstractmethod

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, func, select, update
 
-from gnomon.domain import AuditEntry, JobDefinition, JobRecord, Lease, Run, RunStatus, utcnow
+from gnomon.domain import (
+    AuditEntry,
+    JobDefinition,
+    JobRecord,
+    Lease,
+    MissReason,
+    Run,
+    RunStatus,
+    RunUpdate,
+    TriggerSource,
+    utcnow,
+)
 from gnomon.errors import JobChanged, JobExists
 from gnomon.store.base import FireClaim, JobWrite
 from gnomon.store.sql_auth import insert_audit
@@ -18,12 +29,13 @@ from gnomon.store.sql_batch import (
     insert_claimed_runs,
     judge_starts,
     set_next_times,
+    update_runs,
 )
 from gnomon.store.sql_engine import CHANGES_CHANNEL, SqlBase
 from gnomon.store.sql_events import Ended, record_events
 from gnomon.store.sql_nodes import check_fence
 from gnomon.store.storable import holdable
-from gnomon.store.tables import changes, jobs
+from gnomon.store.tables import changes, jobs, runs
 
 
 def row_to_job(row: RowMapping) -> JobRecord:
@@ -132,6 +144,12 @@ class SqlJobs(SqlBase):
                 for write in writes
             ]
             _save_jobs(conn, written, inserted={i for i in ids if i not in existing})
+            pausing = [
+                w.record.id
+                for w in writes
+                if w.record.paused and w.record.id in existing and not existing[w.record.id][2]
+            ]
+            _skip_paused_runs(conn, pausing, now, self._is_pg, self._clock)
             insert_audit(conn, audit)
             if self._is_pg:
                 conn.execute(select(func.pg_notify(CHANGES_CHANNEL, str(revision))))
@@ -230,7 +248,7 @@ _BUMP_COUNTER = (
 )
 _FIND_JOB = select(jobs).where(jobs.c.id == bindparam("job_id"))
 _EXISTING_JOBS = (
-    select(jobs.c.id, jobs.c.revision, jobs.c.created_at)
+    select(jobs.c.id, jobs.c.revision, jobs.c.created_at, jobs.c.paused)
     .where(jobs.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(jobs.c.id)
 )
@@ -243,8 +261,8 @@ def _bump_change_counter(conn: Connection) -> int:
     return int(conn.execute(_BUMP_COUNTER).scalar_one())
 
 
-def _lock_jobs(conn: Connection, ids: list[str]) -> dict[str, tuple[int, datetime]]:
-    """Revision and created_at of the jobs that exist, locked in id order on PostgreSQL.
+def _lock_jobs(conn: Connection, ids: list[str]) -> dict[str, tuple[int, datetime, bool]]:
+    """Revision, created_at and paused of the jobs that exist, locked in id order on PostgreSQL.
 
     claim_fires locks job rows in id order too, so the two never deadlock.
     """
@@ -252,12 +270,51 @@ def _lock_jobs(conn: Connection, ids: list[str]) -> dict[str, tuple[int, datetim
         return {}
     stmt = _EXISTING_JOBS_LOCKED if conn.dialect.name == "postgresql" else _EXISTING_JOBS
     ordered = sorted(set(ids))
-    found: dict[str, tuple[int, datetime]] = {}
+    found: dict[str, tuple[int, datetime, bool]] = {}
     for start in range(0, len(ordered), _IDS_PER_QUERY):
         chunk = ordered[start : start + _IDS_PER_QUERY]
         for row in conn.execute(stmt, {"ids": chunk}):
-            found[row.id] = (row.revision, row.created_at)
+            found[row.id] = (row.revision, row.created_at, bool(row.paused))
     return found
+
+
+PAUSED_MESSAGE = "the job was paused before this run started"
+
+
+def _skip_paused_runs(
+    conn: Connection,
+    job_ids: list[str],
+    now: datetime,
+    is_pg: bool,
+    clock: Callable[[], datetime],
+) -> None:
+    """Close the queued scheduled runs of jobs being paused: `skipped`, reason `paused`, each
+    by the guarded transition from `queued` (a run a worker or the leader started meanwhile
+    keeps running). Manual runs still run on a paused job; retries wait for its resume."""
+    if not job_ids:
+        return
+    stmt = select(runs.c.id).where(
+        runs.c.job_id.in_(job_ids),
+        runs.c.status == RunStatus.QUEUED.value,
+        runs.c.trigger_source == TriggerSource.SCHEDULED.value,
+    )
+    queued = conn.execute(stmt).scalars().all()
+    update_runs(
+        conn,
+        [
+            RunUpdate(
+                run_id=run_id,
+                status=RunStatus.SKIPPED,
+                finished_at=now,
+                reason=MissReason.PAUSED.value,
+                error_message=PAUSED_MESSAGE,
+                expected=frozenset({RunStatus.QUEUED}),
+            )
+            for run_id in queued
+        ],
+        is_pg,
+        clock,
+    )
 
 
 def _save_jobs(conn: Connection, records: list[JobRecord], inserted: set[str]) -> None:

@@ -25,7 +25,7 @@ from gnomon.domain import (
 from gnomon.store.base import WorkerStart
 from gnomon.store.sql_batch import SKIP_MESSAGE, release_retries, running_elsewhere, update_runs
 from gnomon.store.sql_engine import SqlBase
-from gnomon.store.sql_jobs import row_to_job
+from gnomon.store.sql_jobs import PAUSED_MESSAGE, row_to_job
 from gnomon.store.sql_nodes import check_fence
 from gnomon.store.sql_runs import LIGHT_COLUMNS, row_to_run
 from gnomon.store.storable import holdable
@@ -118,11 +118,9 @@ class SqlWorkers(SqlBase):
         if run.cancel_requested:
             return close(RunStatus.CANCELLED, None, "cancelled before it started")
         if record.paused and run.trigger_source is TriggerSource.SCHEDULED:
-            return close(
-                RunStatus.SKIPPED,
-                MissReason.JOB_CHANGED,
-                "the job was paused before this run started",
-            )
+            # Pausing closes queued runs itself (write_jobs); this catches a fire claimed as
+            # the pause was committed.
+            return close(RunStatus.SKIPPED, MissReason.PAUSED, PAUSED_MESSAGE)
         latest = run.last_scheduled_for or run.scheduled_for
         grace = record.definition.misfire_grace_time
         if latest is not None and (store_now - latest).total_seconds() > grace:
