@@ -113,6 +113,10 @@ class WorkerProcess:
             self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # not left running behind a failed test
+            self.proc.wait(10)
+            raise
         finally:
             self._log.close()
 

@@ -269,6 +269,14 @@ def step_clock(step: timedelta = timedelta(milliseconds=250)) -> Callable[[], da
     return lambda: T0 + next(ticks) * step
 
 
+def logs_slowly(run: RunContext) -> None:
+    """Logs a line, then another 2.5 s later (through the run's logger: what pytest's capture
+    of sys.stdout cannot take from the run)."""
+    run.logger.info("first")
+    time.sleep(2.5)
+    run.logger.info("second")
+
+
 def prints_slowly(run: RunContext) -> None:
     """Prints a line, then logs another 2.5 s later: output that comes while the run runs."""
     print("first", flush=True)

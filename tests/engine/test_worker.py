@@ -123,3 +123,31 @@ def test_a_run_past_its_grace_is_recorded_missed_not_run(
     late = store.add_run(late.replace(status=RunStatus.QUEUED))
     assert worker.execute(late.id) is RunStatus.MISSED
     assert store.get_run(late.id).reason == "overloaded"
+
+
+@pytest.mark.parametrize("kind", ["python", "command"])
+def test_a_runs_output_reaches_its_record_while_it_runs_on_the_worker(
+    store: SqlStore, worker: RunWorker, kind: str
+) -> None:
+    if kind == "python":
+        register(store, python_job("tests.engine.targets:logs_slowly"))
+        run_id = sent(store, "j1")
+    else:
+        register(store, command_job("sh", "-c", "echo first; sleep 2.5; echo second"))
+        run_id = sent(store, "c1")
+    ended: list[RunStatus | None] = []
+    thread = threading.Thread(target=lambda: ended.append(worker.execute(run_id)))
+    thread.start()
+    try:
+        live = wait_for(
+            lambda: (run := store.get_run(run_id)).output and run,
+            timeout=5,
+            what="output before the run ends",
+        )
+    finally:
+        thread.join(timeout=10)
+    assert live.status is RunStatus.RUNNING and live.node == "w1"
+    assert "first" in (live.output or "") and "second" not in (live.output or "")
+    assert ended == [RunStatus.SUCCEEDED]
+    final = store.get_run(run_id).output or ""
+    assert "first" in final and "second" in final

@@ -9,7 +9,8 @@ commands, the run context, output capture, timeout and cancel, isolation, retrie
 A worker is a node like a scheduler: it registers in the store and beats every quarter of the
 lease time, with its role, queues and concurrency. If it falls silent, the leader's orphan
 check records its running runs `interrupted` (engine/reconciler.py). Between beats it looks
-for cancel requests of the runs it executes.
+for cancel requests of the runs it executes, and writes the output of long runs to their
+records as it grows (engine/live.py, as a scheduler does).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from datetime import datetime
 from gnomon.domain import JobDefinition, Node, Run, RunStatus, RunUpdate, utcnow
 from gnomon.engine.executors import run_job
 from gnomon.engine.executors.base import raised_update
+from gnomon.engine.live import LiveOutput
 from gnomon.engine.output import OutputBuffer
 from gnomon.engine.retries import with_retry
 from gnomon.engine.runlog import log_run_end
@@ -67,6 +69,9 @@ class RunWorker:
         self._started_at = clock()
         self._lock = threading.Lock()
         self._cancels: dict[str, threading.Event] = {}  # the runs executing here
+        # Their output so far, and when each began (time.monotonic()), for LiveOutput.
+        self._outputs: dict[str, tuple[OutputBuffer, float]] = {}
+        self._live = LiveOutput(store, node_id, self.outputs)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -78,11 +83,13 @@ class RunWorker:
         self._beat()
         self._thread = threading.Thread(target=self._loop, name="gnomon-worker-node", daemon=True)
         self._thread.start()
+        self._live.start()
 
     def stop(self) -> None:
         """Stop beating and leave the node registry (runs still executing are Celery's to wait
         for before this is called)."""
         self._stopping.set()
+        self._live.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)
         try:
@@ -93,6 +100,12 @@ class RunWorker:
     def running(self) -> list[str]:
         with self._lock:
             return list(self._cancels)
+
+    def outputs(self, running_for: float) -> list[tuple[str, OutputBuffer]]:
+        """The output buffers of the runs executing here for at least `running_for` seconds."""
+        since = time.monotonic() - running_for
+        with self._lock:
+            return [(i, buffer) for i, (buffer, began) in self._outputs.items() if began <= since]
 
     def _beat(self) -> None:
         now = self.store.current_time()  # heartbeats are judged on the store's clock
@@ -143,16 +156,20 @@ class RunWorker:
             return start.status
         run, record = start.run, start.job
         assert run is not None and record is not None  # a run started has both
-        cancel = threading.Event()
+        cancel, output = threading.Event(), OutputBuffer()
         with self._lock:
             self._cancels[run.id] = cancel
+            self._outputs[run.id] = (output, time.monotonic())
         try:
-            return self._run(run, record.definition, cancel)
+            return self._run(run, record.definition, cancel, output)
         finally:
             with self._lock:
                 self._cancels.pop(run.id, None)
+                self._outputs.pop(run.id, None)
 
-    def _run(self, run: Run, definition: JobDefinition, cancel: threading.Event) -> RunStatus:
+    def _run(
+        self, run: Run, definition: JobDefinition, cancel: threading.Event, output: OutputBuffer
+    ) -> RunStatus:
         thread = threading.current_thread()
         name, thread.name = thread.name, run.manual_job_id or f"gnomon-run-{run.id[:8]}"
         alerting = definition.alerting
@@ -164,7 +181,7 @@ class RunWorker:
                 cancel,
                 clock=self._clock,
                 store=self.store,
-                output=OutputBuffer(),
+                output=output,
             )
             update = outcome.to_update(run.id, node=self.node_id, alerting=alerting)
         except BaseException as exc:  # whatever reaches here came from the job
