@@ -79,6 +79,7 @@ trigger = { type = "date", run_date = "2099-01-01T00:00:00Z" }
 class ConsoleServer:
     url: str
     process: subprocess.Popen[str]
+    workdir: Path | None = None  # holds its config and its SQLite store (data/gnomon.db)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -110,7 +111,7 @@ def start_console_server(workdir: Path, *extra: str, config: str = CONFIG) -> Co
     if not line.startswith("PORT "):
         process.kill()
         raise RuntimeError(f"serve_console.py did not start: {line!r}")
-    server = ConsoleServer(f"http://127.0.0.1:{int(line.split()[1])}", process)
+    server = ConsoleServer(f"http://127.0.0.1:{int(line.split()[1])}", process, workdir)
     deadline = time.monotonic() + 20
     while True:
         try:

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from gnomon.domain import Node
+from gnomon.store.sql import SqlStore
 from tests.e2e.servers import Client, ok
 from tests.web.server import PASSWORDS, ConsoleServer
 from tests.web.test_runs_page import run_and_wait
@@ -126,6 +128,51 @@ def test_viewer_sees_the_overview_without_any_write_control(
     expect(page.locator(f"#ov-problems tr[data-run-id='{history['failed']}']")).to_be_visible()
     assert chart_of(page)["svg"].count('class="bar"') > 0
     expect(page.locator("button:visible")).to_have_count(1)  # Log out
+
+
+@pytest.fixture
+def worker_node(console: ConsoleServer) -> Iterator[str]:
+    """A `gnomon worker` registered in the console's store (as its heartbeat writes it)."""
+    assert console.workdir is not None
+    store = SqlStore(f"sqlite:///{console.workdir / 'data' / 'gnomon.db'}")
+    node_id = "buildhost-4242-worker"
+    now = store.current_time()
+    store.heartbeat(
+        Node(
+            node_id,
+            "buildhost",
+            4242,
+            now,
+            now,
+            roles=("worker",),
+            queues=("reports", "mail"),
+            concurrency=4,
+        )
+    )
+    try:
+        yield node_id
+    finally:
+        store.remove_node(node_id)
+        store.close()
+
+
+def test_a_worker_node_is_marked_with_its_queues_and_concurrency_in_both_languages(
+    admin_page: Page, admin_api: Client, worker_node: str
+) -> None:
+    page = admin_page
+    page.goto("/")
+    worker = page.locator(f"#ov-scheduler li[data-node-id='{worker_node}']")
+    expect(worker.locator("[data-role=worker]")).to_have_text("worker")
+    expect(worker.locator("[data-worker]")).to_have_text("queues reports, mail, 4 at once")
+    expect(worker).to_contain_text("on buildhost")
+    leader = ok(admin_api.request("GET", "/api/v1/scheduler/status"))["leader"]
+    scheduler = page.locator(f"#ov-scheduler li[data-node-id='{leader}']")
+    expect(scheduler).to_contain_text("leader")
+    expect(scheduler.locator("[data-role=worker]")).to_have_count(0)
+    page.get_by_label("Language").select_option("zh")
+    expect(worker.locator("[data-role=worker]")).to_have_text("执行节点")
+    expect(worker.locator("[data-worker]")).to_have_text("队列 reports, mail，并发 4")
+    page.get_by_label("语言").select_option("en")
 
 
 def test_overview_in_chinese_draws_the_chart_in_chinese(

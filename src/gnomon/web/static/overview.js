@@ -39,11 +39,23 @@ function detail(key, ...value) {
   return [el("dt", {}, t(key)), el("dd", {}, ...value)];
 }
 
+// A node: its id, a badge for the leader and one for a `gnomon worker` (with the queues it takes
+// runs from and how many it runs at once), and where and when it was last heard from.
+function renderNode(node) {
+  const worker = (node.roles || []).includes("worker");
+  return el("li", { "data-node-id": node.id },
+    el("code", {}, node.id),
+    node.is_leader ? el("span", { class: "badge state-scheduled" }, t("overview.leaderMark")) : null,
+    worker ? el("span", { class: "badge status-running", "data-role": "worker" }, t("overview.workerMark")) : null,
+    worker ? el("span", { class: "sub", "data-worker": "" }, t("overview.workerTakes", {
+      queues: (node.queues || []).join(", ") || t("value.none"), concurrency: node.concurrency ?? "?",
+    })) : null,
+    el("span", { class: "sub" }, t("overview.lastSeen", { host: node.host, when: relativeTime(node.last_seen) })));
+}
+
 function renderScheduler(status) {
   if (!status) return;
-  const nodes = el("ul", { class: "plain" }, ...status.nodes.map((node) => el("li", {},
-    el("code", {}, node.id), node.is_leader ? el("span", { class: "badge state-scheduled" }, t("overview.leaderMark")) : null,
-    el("span", { class: "sub" }, t("overview.lastSeen", { host: node.host, when: relativeTime(node.last_seen) })))));
+  const nodes = el("ul", { class: "plain" }, ...status.nodes.map(renderNode));
   $("#ov-scheduler").replaceChildren(
     ...detail("overview.state", el("span", {
       class: `badge ${status.running ? "state-scheduled" : "status-failed"}`, id: "ov-scheduler-state",
