@@ -125,7 +125,11 @@ def test_compose_runs_postgresql_and_two_gnomon_nodes_of_the_image(
     compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
-    assert set(services) == {"postgres", *NODES}
+    # Redis and a worker only with the `celery` profile (test below).
+    assert {name for name, service in services.items() if "profiles" not in service} == {
+        "postgres",
+        *NODES,
+    }
     assert services["postgres"]["image"].startswith("postgres:")
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
 
@@ -167,6 +171,52 @@ def test_compose_gives_both_nodes_one_store_and_one_key_that_gnomon_accepts(
     example = (DEPLOY / "env.example").read_text()
     named = set(re.findall(r"\$\{(\w+)", (DEPLOY / "compose.yaml").read_text()))
     assert named == set(DOT_ENV) and all(f"\n{name}=" in f"\n{example}" for name in named)
+
+
+def test_the_image_has_the_celery_extra_for_gnomon_worker() -> None:
+    build, final = stages()
+    wheel = next(c.value[0] for c in build if c.cmd == "RUN" and "pip wheel" in c.value[0])
+    install = next(c.value[0] for c in final if c.cmd == "RUN" and "pip install" in c.value[0])
+    extras = re.search(r"'\.\[([a-z,]+)\]'", wheel)
+    assert extras is not None and extras.group(1).split(",") == ["postgres", "celery"]
+    assert "'gnomon[postgres,celery]'" in install
+
+
+def test_compose_profile_celery_adds_redis_and_a_worker_of_the_image_on_the_nodes_broker(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    redis, worker = services["redis"], services["worker"]
+    assert redis["profiles"] == worker["profiles"] == ["celery"]
+    assert redis["image"].startswith("redis:") and "redis-data" in compose["volumes"]
+    assert "--appendonly" in redis["command"]
+    assert "ping" in redis["healthcheck"]["test"]
+
+    assert worker["build"] == services["gnomon-1"]["build"]
+    assert worker["command"][0] == "worker" and "--queues" in worker["command"]
+    assert "ports" not in worker  # it serves no HTTP, so the image's /readyz check is off
+    assert worker["healthcheck"] == {"disable": True}
+    assert worker["depends_on"] == {
+        "gnomon-1": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+    }
+    assert int(worker["stop_grace_period"].removesuffix("s")) >= 60
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in worker["volumes"]}
+    assert mounts["/etc/gnomon/gnomon.toml"] == "./gnomon.toml"
+
+    def loaded(name: str) -> Any:
+        environment = services[name]["environment"]
+        env = {key: interpolate(str(value), DOT_ENV) for key, value in environment.items()}
+        env["GNOMON_DATA_DIR"] = DATA  # from the image
+        return load_config(DEPLOY / "gnomon.toml", env)
+
+    # The worker takes runs from the broker the nodes send them to, on the nodes' store.
+    node, taker = loaded("gnomon-1"), loaded("worker")
+    assert taker.settings.celery.broker_url == "redis://redis:6379/0"
+    assert node.settings.celery == taker.settings.celery
+    assert node.store_url == taker.store_url
+    # Without the profile nothing runs on Celery: every job stays local unless it says so.
+    assert node.settings.scheduler.executor == "local"
 
 
 # --- nginx and the server's configuration ----------------------------------------------------
