@@ -26,6 +26,7 @@ from gnomon.alerts_config import (
 )
 from gnomon.config_env import referenced_variables, unknown_variables
 from gnomon.domain import (
+    CELERY_DEFAULT_QUEUE,
     DEFAULT_QUEUE,
     Executor,
     Isolation,
@@ -46,6 +47,8 @@ TARGET_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 QUEUE_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$")
 #: The broker URL schemes gnomon's Celery executor supports (RabbitMQ and Redis).
 BROKER_SCHEMES = ("amqp://", "amqps://", "pyamqp://", "redis://", "rediss://")
+#: A Celery task's registered name, as celery_task jobs give it ("proj.tasks.report").
+TASK_PATTERN = re.compile(r"^[A-Za-z_][\w.:-]{0,254}$")
 DEFAULT_CONFIG_NAME = "gnomon.toml"
 #: The key signing sessions, generated in the data directory when none is configured.
 GENERATED_KEY_FILE = "secret_key"
@@ -152,6 +155,23 @@ class CelerySettings(_Section):
     """The broker that runs of jobs executed on Celery are sent through (`gnomon worker`)."""
 
     broker_url: str | None = None
+    # Where the Celery app's workers store task results: celery_task jobs' runs follow their
+    # task's outcome there. None: such runs record that their outcome is not tracked.
+    result_backend: str | None = None
+
+    @field_validator("result_backend")
+    @classmethod
+    def _check_result_backend(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.startswith("rpc"):
+            raise ValueError(
+                "the rpc:// backend sends results only to the process that sent the task: "
+                "give the Celery app's stored backend (e.g. redis://host:6379/1)"
+            )
+        if "://" not in value:
+            raise ValueError("must be a Celery result backend URL, e.g. redis://host:6379/1")
+        return value
 
     @field_validator("broker_url")
     @classmethod
@@ -219,12 +239,25 @@ class LoggingSettings(_Section):
         return value.lower() if isinstance(value, str) else value
 
 
+class CeleryTaskOptions(_Section):
+    """A celery_task job's `celery = { … }`: how its task message is sent."""
+
+    serializer: Literal["json", "msgpack", "yaml", "pickle"] | None = None
+    exchange: str | None = Field(default=None, min_length=1, max_length=255)
+    routing_key: str | None = Field(default=None, min_length=1, max_length=255)
+
+
 class JobDeclaration(_Section):
     """One `[[jobs]]` table as written in the file."""
 
     id: str
     name: str | None = None
     description: str = ""
+    # What it runs: a Python target, a command, or (kind = "celery_task") a Celery task by
+    # name. Optional for the first two: given target or command says which.
+    kind: Literal["python", "command", "celery_task"] | None = None
+    task: str | None = None
+    celery: CeleryTaskOptions | None = None
     target: str | None = None
     command: list[str] | str | None = None
     shell: bool = False
@@ -281,6 +314,16 @@ class JobDeclaration(_Section):
             raise ValueError(
                 f"{value!r} is not a valid job id: use 1-64 of a-z 0-9 _ . - "
                 "(starting with a letter, digit or _)"
+            )
+        return value
+
+    @field_validator("task")
+    @classmethod
+    def _check_task(cls, value: str | None) -> str | None:
+        if value is not None and not TASK_PATTERN.match(value):
+            raise ValueError(
+                f"{value!r} is not a Celery task name: give the name the task is registered "
+                "under, e.g. 'proj.tasks.report'"
             )
         return value
 
@@ -568,7 +611,18 @@ def _to_definition(
     if declaration.notify is not None and settings_known:
         known = {channel.id for channel in channels}
         problems += route_problems(f"{where}.notify", declaration.notify, known)
-    if (declaration.target is None) == (declaration.command is None):
+    kind = _kind(declaration)
+    if kind is JobKind.CELERY_TASK:
+        problems += _celery_task_problems(declaration, settings, where, settings_known)
+    elif declaration.task is not None or declaration.celery is not None:
+        field_name = "task" if declaration.task is not None else "celery"
+        problems.append(
+            Problem(f"{where}.{field_name}", 'applies to kind = "celery_task" jobs only')
+        )
+    elif declaration.kind is not None and kind.value != declaration.kind:
+        needs = "target" if declaration.kind == JobKind.PYTHON.value else "command"
+        problems.append(Problem(f"{where}.kind", f'kind = "{declaration.kind}" needs {needs}'))
+    elif (declaration.target is None) == (declaration.command is None):
         problems.append(Problem(f"{where}.target", "give exactly one of 'target' or 'command'"))
     elif declaration.command is not None and declaration.isolation is not None:
         problems.append(
@@ -582,7 +636,8 @@ def _to_definition(
         problems.append(
             Problem(f"{where}.args", "applies to Python targets only: put a command's in command")
         )
-    if settings_known:  # (else they may be defaults standing in for invalid ones)
+    if settings_known and kind is not JobKind.CELERY_TASK:
+        # (Else they may be defaults standing in for invalid ones.)
         problems += _executor_problems(declaration, settings, where)
     overdue_after = declaration.alert_if_no_success_within
     retention_days = settings.scheduler.run_retention_days
@@ -630,7 +685,7 @@ def _to_definition(
         id=declaration.id,
         name=declaration.name or declaration.id,
         description=declaration.description,
-        kind=JobKind.PYTHON if declaration.target else JobKind.COMMAND,
+        kind=kind,
         target=declaration.target,
         command=command,
         shell=declaration.shell,
@@ -661,9 +716,71 @@ def _to_definition(
             if declaration.alert_if_no_success_within is None
             else float(declaration.alert_if_no_success_within)
         ),
-        executor=Executor(_pick(declaration.executor, scheduler.executor)),
-        queue=declaration.queue or DEFAULT_QUEUE,
+        # A celery_task job's task is sent by the leader itself: its run is local.
+        executor=(
+            Executor.LOCAL
+            if kind is JobKind.CELERY_TASK
+            else Executor(_pick(declaration.executor, scheduler.executor))
+        ),
+        queue=declaration.queue
+        or (CELERY_DEFAULT_QUEUE if kind is JobKind.CELERY_TASK else DEFAULT_QUEUE),
+        task=declaration.task,
+        task_options=(
+            {} if declaration.celery is None else declaration.celery.model_dump(exclude_none=True)
+        ),
     )
+
+
+def _kind(declaration: JobDeclaration) -> JobKind:
+    if declaration.kind == JobKind.CELERY_TASK.value:
+        return JobKind.CELERY_TASK
+    return JobKind.PYTHON if declaration.target else JobKind.COMMAND
+
+
+#: What a celery_task job's task is not: the settings of a target or command gnomon runs.
+_NOT_FOR_CELERY_TASKS = ("target", "command", "isolation", "shell", "env", "inherit_env", "cwd")
+
+NEEDS_APP_BROKER = (
+    'kind "celery_task" sends the task to the Celery app\'s broker: set [celery] broker_url '
+    "(amqp://… or redis://…)"
+)
+
+
+def _celery_task_problems(
+    declaration: JobDeclaration, settings: Settings, where: str, settings_known: bool
+) -> list[Problem]:
+    """A celery_task job without its task, with settings of what gnomon itself runs, or with
+    no broker to send the task to."""
+    problems: list[Problem] = []
+    if declaration.task is None:
+        problems.append(
+            Problem(
+                f"{where}.task",
+                'missing: a celery_task job names its task, e.g. task = "proj.tasks.report"',
+            )
+        )
+    given = declaration.model_fields_set
+    for name in _NOT_FOR_CELERY_TASKS:
+        value = getattr(declaration, name)
+        if name in given and value not in (None, False, {}):
+            problems.append(
+                Problem(
+                    f"{where}.{name}",
+                    'does not apply to kind = "celery_task" (the task runs on the Celery '
+                    "app's workers): remove it",
+                )
+            )
+    if declaration.executor is not None:
+        problems.append(
+            Problem(
+                f"{where}.executor",
+                'does not apply to kind = "celery_task": the leader sends the task itself; '
+                "give its queue with queue",
+            )
+        )
+    if settings_known and settings.celery.broker_url is None:
+        problems.append(Problem(f"{where}.kind", NEEDS_APP_BROKER))
+    return problems
 
 
 def _executor_problems(
@@ -690,7 +807,7 @@ def executor_problems(settings: Settings) -> list[Problem]:
 
 
 def _isolation(declaration: JobDeclaration, scheduler: SchedulerSettings) -> Isolation:
-    if declaration.command is not None:
+    if declaration.command is not None or declaration.kind == JobKind.CELERY_TASK.value:
         return Isolation.THREAD  # the field's default: the [scheduler] setting is not for commands
     return Isolation(_pick(declaration.isolation, scheduler.isolation))
 

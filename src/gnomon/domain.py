@@ -30,6 +30,8 @@ class TriggerType(StrEnum):
 class JobKind(StrEnum):
     PYTHON = "python"
     COMMAND = "command"
+    #: A task of an existing Celery app, sent by name to its broker (the celery beat role).
+    CELERY_TASK = "celery_task"
 
 
 class Isolation(StrEnum):
@@ -50,6 +52,11 @@ class Executor(StrEnum):
 
 #: The broker queue a job executed on Celery is sent to unless it names one.
 DEFAULT_QUEUE = "gnomon"
+#: The queue a `celery_task` job's task is sent to unless it names one: Celery's own default.
+CELERY_DEFAULT_QUEUE = "celery"
+#: The `reason` of a `celery_task` run gnomon sent but whose outcome it cannot follow (no result
+#: backend configured): recorded `succeeded` as far as gnomon's part, the send, goes.
+OUTCOME_NOT_TRACKED = "outcome_not_tracked"
 
 
 class RunStatus(StrEnum):
@@ -294,6 +301,10 @@ class JobDefinition:
     #: Where its runs execute, and (on Celery) the broker queue they are sent to.
     executor: Executor = Executor.LOCAL
     queue: str = DEFAULT_QUEUE
+    #: A celery_task job's task name ("proj.tasks.report"), sent by name to the broker.
+    task: str | None = None
+    #: A celery_task job's message options: serializer, exchange, routing_key (those given).
+    task_options: dict[str, str] = field(default_factory=dict)
 
     @property
     def alerting(self) -> Alerting | None:
@@ -307,6 +318,8 @@ class JobDefinition:
         """The target or the command line, as shown to people."""
         if self.kind is JobKind.PYTHON:
             return self.target or ""
+        if self.kind is JobKind.CELERY_TASK:
+            return self.task or ""
         return " ".join(self.command or ())
 
     def to_json(self) -> dict[str, Any]:
@@ -323,7 +336,8 @@ class JobDefinition:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobDefinition:
         """The definition ``to_json`` wrote; keys added since (``isolation``, ``notify``,
-        ``retry``, ``args``, ``executor``, ``queue``) take their default."""
+        ``retry``, ``args``, ``executor``, ``queue``, ``task``, ``task_options``) take their
+        default."""
         data = dict(data)
         data["args"] = tuple(data.get("args") or ())
         data["notify"] = tuple(Route.from_json(route) for route in data.get("notify") or ())

@@ -7,7 +7,8 @@ import os
 import click
 
 from gnomon.cli.options import config_option, config_path, echo_json, handle_errors, json_option
-from gnomon.config import load_config
+from gnomon.config import LoadedConfig, load_config
+from gnomon.domain import JobKind
 from gnomon.errors import ValidationFailed
 from gnomon.services.preflight import runnable_problems
 from gnomon.triggers import load_trigger
@@ -51,6 +52,7 @@ def check_config(file_only: bool, as_json: bool) -> None:
                 "store_url": loaded.store_url,
                 "jobs": [j.id for j in jobs],
                 "notifications": list(channels),
+                "celery_task_outcomes": _task_outcomes(loaded),
                 "checked": "file" if file_only else "file, targets and programs",
             }
         )
@@ -63,3 +65,29 @@ def check_config(file_only: bool, as_json: bool) -> None:
         click.echo(f"  {job.id:<28} {load_trigger(job.trigger).summary()}")
     for channel in channels.values():  # never their URLs: those may be secrets
         click.echo(f"notifications: {channel.id} ({channel.kind.value})")
+    tracking = _task_outcomes(loaded)
+    if tracking == "result_backend":
+        where = _without_password(loaded.settings.celery.result_backend or "")
+        click.echo(f"celery_task outcomes: tracked through the result backend {where}")
+    elif tracking == "not_tracked":
+        click.echo(
+            "celery_task outcomes: not tracked (no [celery] result_backend): their runs "
+            "record that the task was sent, not how it ended"
+        )
+
+
+def _task_outcomes(loaded: LoadedConfig) -> str | None:
+    """How celery_task jobs' runs learn their task's outcome: "result_backend",
+    "not_tracked", or None when no job is a celery_task."""
+    if not any(job.kind is JobKind.CELERY_TASK for job in loaded.jobs):
+        return None
+    return "result_backend" if loaded.settings.celery.result_backend else "not_tracked"
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = userinfo.partition(":")[0]
+    return f"{scheme}{sep}{user + ':***@' if user else '***@'}{host}"

@@ -66,7 +66,7 @@ def show_job(job_id: str, as_json: bool) -> None:
         return
     # The API's `func` is shown under the configuration file's name for it: `target` for a
     # Python callable, `command` for a command line.
-    what = "target" if doc["kind"] == "python" else "command"
+    what = {"python": "target", "celery_task": "task"}.get(doc["kind"], "command")
     for label, key in (
         ("id", "id"),
         ("name", "name"),

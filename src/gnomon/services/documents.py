@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from gnomon.domain import Executor, JobDefinition, RetryPolicy, Run
+from gnomon.domain import Executor, JobDefinition, JobKind, RetryPolicy, Run
 from gnomon.services.views import JobView
 
 #: What a viewer sees instead of each value of a job's kwargs, unless the job declares
@@ -143,7 +143,11 @@ class _JobParts:
             retry=_retry_document(definition.retry),
             overdue_after=definition.overdue_after,
             executor=definition.executor.value,
-            queue=definition.queue if definition.executor is Executor.CELERY else None,
+            queue=(
+                definition.queue
+                if definition.executor is Executor.CELERY or definition.kind is JobKind.CELERY_TASK
+                else None
+            ),
             args=list(definition.args),
             viewer_args=viewer_args(definition),
             kwargs=definition.kwargs,

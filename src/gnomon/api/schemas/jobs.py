@@ -58,7 +58,10 @@ class Job(BaseModel):  # type: ignore[no-redef]
     description: str
     is_builtin: bool
     editable_fields: list[str]
-    kind: Literal["python", "command"]
+    kind: Literal["python", "command", "celery_task"] = Field(
+        description="What it runs: a Python target, a command, or a Celery task sent by name "
+        "(`func` is then the task's name)."
+    )
     func: str
     state: Literal["scheduled", "paused", "finished"]
     running: int
@@ -85,7 +88,9 @@ class Job(BaseModel):  # type: ignore[no-redef]
     executor: Literal["local", "celery"] = Field(
         description='Where its runs execute: "local" (the scheduler) or "celery" (workers).'
     )
-    queue: str | None = Field(description="The broker queue of a job executed on Celery.")
+    queue: str | None = Field(
+        description="The broker queue of a job executed on Celery, or of a celery_task job's task."
+    )
     args: list[Any] = Field(
         description="A Python target's positional arguments: as declared for admins; for "
         'viewers each is "***" unless the job declares public_kwargs = true.',
