@@ -10,6 +10,7 @@ scheduled time (fires claimed shortly ahead, see scheduler.py) or for a free wor
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import random
@@ -23,6 +24,7 @@ from gnomon.domain import (
     Alerting,
     Executor,
     JobDefinition,
+    JobKind,
     JobRecord,
     Lease,
     MissReason,
@@ -30,6 +32,14 @@ from gnomon.domain import (
     RunStatus,
     RunUpdate,
     TriggerType,
+)
+from gnomon.engine.celery_tasks import (
+    CeleryTasks,
+    TaskSender,
+    TaskTracker,
+    not_tracked_update,
+    send_failed_update,
+    task_update,
 )
 from gnomon.engine.dispatch import Dispatcher, Publish
 from gnomon.engine.executors import run_job
@@ -93,12 +103,15 @@ class ActiveRuns:
         live_within: float = 10.0,
         still_due: Callable[[JobRecord, Run], JobRecord | str] = _always_due,
         publish: Publish | None = None,
+        celery_tasks: CeleryTasks | None = None,
     ) -> None:
         """`still_due(record, run)`, asked when a run claimed ahead comes due: the job as it
         is now, to run, or why its fire time no longer belongs to the job (recorded
         `skipped`). `lease()`: the lease this node holds now (None: it may start nothing).
         `publish(run_id, queue)`: sends a run of a job executed on Celery to the broker (None:
-        no broker; such runs execute here, as a warning says)."""
+        no broker; such runs execute here, as a warning says). `celery_tasks`: where the
+        tasks of celery_task jobs are sent, and their outcomes read (None: such runs fail,
+        saying there is no broker)."""
         self._store = store
         self._pool = pool
         self._recorder = recorder
@@ -149,6 +162,18 @@ class ActiveRuns:
                 sweep_every=live_within * 2,
             )
         self._warned_no_broker = False
+        self._sender: TaskSender | None = None
+        self._tracker: TaskTracker | None = None
+        if celery_tasks is not None:
+            sender = self._sender = TaskSender(celery_tasks.broker_url, celery_tasks.env)
+            if celery_tasks.result_backend is not None:
+                self._tracker = TaskTracker(
+                    celery_tasks.result_backend,
+                    celery_tasks.broker_url,
+                    finish=self._finish_task,
+                    revoke=sender.revoke,
+                    clock=clock,
+                )
 
     def _run_of(self, run_id: str) -> Run | None:
         active = self._active.get(run_id)  # a dict read is atomic
@@ -164,24 +189,49 @@ class ActiveRuns:
         self._gate.start()
         if self._dispatcher is not None:
             self._dispatcher.start()
+        if self._tracker is not None:
+            self._tracker.start()
 
     def stop_gate(self) -> None:
         self._gate.stop()
         if self._dispatcher is not None:
             self._dispatcher.stop()
+        if self._sender is not None:
+            self._sender.close()
+
+    def following(self) -> int:
+        """How many celery_task runs wait for their task's outcome."""
+        return 0 if self._tracker is None else self._tracker.count()
+
+    def stop_following(self, reason: str) -> None:
+        """Stop following tasks' outcomes; record the runs still waiting for one interrupted
+        (their tasks were sent and may still finish: only the record stops here)."""
+        if self._tracker is None:
+            return
+        now = self._clock()
+        for run in self._tracker.stop():
+            active = self._active.get(run.id)
+            self.interrupt(run, reason, now, None if active is None else active.record.definition)
+            self._ended.append(run.id)
 
     def broker_unreachable(self) -> bool:
         """Whether this node sends runs to a broker and the last send failed."""
         return self._dispatcher is not None and self._dispatcher.broker_unreachable()
 
     def gate_alive(self) -> bool:
-        return self._gate.alive() and (self._dispatcher is None or self._dispatcher.alive())
+        return (
+            self._gate.alive()
+            and (self._dispatcher is None or self._dispatcher.alive())
+            and (self._tracker is None or self._tracker.alive())
+        )
 
     def restart_gate(self) -> None:
         if not self._gate.alive():
             self._gate.start()
         if self._dispatcher is not None and not self._dispatcher.alive():
             self._dispatcher.start()
+        if self._tracker is not None and not self._tracker.alive():
+            self._tracker.start()
 
     def settle(self) -> None:
         """Forget the runs that ended since the last call (the scheduler loop calls it on each
@@ -357,7 +407,15 @@ class ActiveRuns:
                         active.cancel.set()
 
     def cancel_all(self) -> None:
-        self.cancel(self.ids())
+        """Cancel every run here, but celery_task runs waiting for their task: stopping the
+        scheduler must not revoke tasks on the Celery app's workers."""
+        with self._lock:
+            waiting = {
+                run_id
+                for run_id, active in self._active.items()
+                if active.started and active.record.definition.kind is JobKind.CELERY_TASK
+            }
+        self.cancel(run_id for run_id in self.ids() if run_id not in waiting)
 
     def interrupt_all(self, reason: str) -> None:
         """Record every run still active as interrupted (they could not be stopped in time)."""
@@ -464,6 +522,7 @@ class ActiveRuns:
         pool_name = thread.name
         thread.name = run.manual_job_id or f"gnomon-run-{run.id[:8]}"
         lingering: threading.Event | None = None
+        following = False
         try:
             record = active.record  # the job as it is now, for a fire claimed ahead
             alerting = record.definition.alerting
@@ -496,6 +555,9 @@ class ActiveRuns:
                 0.0 if scheduled is None else (started - scheduled).total_seconds(),
                 run=run,
             )
+            if record.definition.kind is JobKind.CELERY_TASK:
+                following = self._send_task(record, run, cancel, started)
+                return
             output = OutputBuffer()
             active.began = time.monotonic()
             active.output = output
@@ -525,10 +587,58 @@ class ActiveRuns:
             self._report_end(run, with_retry(update, record.definition, run), executed=True)
         finally:
             thread.name = pool_name
-            if lingering is None:
+            if following:
+                pass  # its slot is held until the tracker ends it (_finish_task)
+            elif lingering is None:
                 self._ended.append(run.id)
             else:
                 self._hold_slot(run, lingering)
+
+    def _send_task(
+        self, record: JobRecord, run: Run, cancel: threading.Event, started: datetime
+    ) -> bool:
+        """Send a celery_task run's task, once: this runs only after the run's guarded start,
+        so a node lost before this line leaves the run for the orphan check (interrupted),
+        never for a second send. True when the tracker now follows its outcome."""
+        definition = record.definition
+        if self._sender is None:
+            update = task_update(
+                run,
+                RunStatus.FAILED,
+                started,
+                self._clock(),
+                output="",
+                error_type="BrokerNotConfigured",
+                error_message='kind "celery_task" needs [celery] broker_url: this scheduler has '
+                "no broker to send the task to",
+            )
+        else:
+            try:
+                self._sender.send(definition, run)
+            except Exception as exc:
+                update = send_failed_update(run, exc, started, self._clock())
+            else:
+                note = f"celery: sent {definition.task} to queue {definition.queue!r}"
+                note += f" as task {run.id}"
+                if self._tracker is not None:
+                    self._tracker.follow(run, definition, cancel, started, note)
+                    return True
+                update = not_tracked_update(run, started, self._clock(), note)
+        self._end_task(run, definition, update)
+        return False
+
+    def _finish_task(self, run: Run, definition: JobDefinition, update: RunUpdate) -> None:
+        """From the tracker: a followed task ended (or was cancelled or timed out)."""
+        try:
+            self._end_task(run, definition, update)
+        finally:
+            self._ended.append(run.id)
+
+    def _end_task(self, run: Run, definition: JobDefinition, update: RunUpdate) -> None:
+        update = dataclasses.replace(
+            update, node=self._node_id, owner=self._node_id, alerting=definition.alerting
+        )
+        self._report_end(run, with_retry(update, definition, run), executed=True)
 
     def _report_end(self, run: Run, update: RunUpdate, *, executed: bool) -> None:
         """Record how `run` ended, report it, and log it unless it succeeded. `executed`: its

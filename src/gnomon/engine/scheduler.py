@@ -46,6 +46,7 @@ from gnomon.domain import (
     RunUpdate,
     utcnow,
 )
+from gnomon.engine.celery_tasks import CeleryTasks
 from gnomon.engine.clock import steady
 from gnomon.engine.dispatch import Publish
 from gnomon.engine.executors import install_output_routing, uninstall_output_routing
@@ -128,10 +129,12 @@ class Scheduler:
         notifications: Notifications | None = None,
         env: Mapping[str, str] | None = None,
         publish: Publish | None = None,
+        celery_tasks: CeleryTasks | None = None,
     ) -> None:
         """`notifications`: the channels this node delivers to while it leads; `env`: where
         their secret references are resolved (default: none resolve). `publish(run_id,
-        queue)`: sends a run of a job executed on Celery to the broker (see dispatch.py)."""
+        queue)`: sends a run of a job executed on Celery to the broker (see dispatch.py).
+        `celery_tasks`: the broker (and result backend) of celery_task jobs' tasks."""
         self.store = store
         self.metrics: EngineMetricsProtocol = RunLogReports(metrics or NullMetrics())
         self.options = options or SchedulerOptions()
@@ -176,6 +179,7 @@ class Scheduler:
             live_within=self._live_within(),
             still_due=self._still_due,
             publish=publish,
+            celery_tasks=celery_tasks,
         )
         self._keeper = Reconciler(
             store,
@@ -261,7 +265,14 @@ class Scheduler:
         self._leadership.resign()
         # Running runs get the grace; cancel requests still reach them meanwhile. (Fires
         # claimed ahead do not start any more: the next leader adopts them.)
-        if not self._wait_idle_cancelling(grace):
+        idle = self._wait_idle_cancelling(grace)
+        # Tasks sent to a Celery app are not revoked because this scheduler stops: their runs
+        # end interrupted, saying the task may still finish.
+        self._runs.stop_following(
+            "the scheduler stopped while following the Celery task's outcome (the task was "
+            "sent and may still finish)"
+        )
+        if not idle:
             log.warning("%d run(s) still running after %.0fs; cancelling", self._pool.depth, grace)
             self._runs.cancel_all()
             if not self._pool.wait_idle(max(5.0, self.options.claim_ahead)):
@@ -281,8 +292,12 @@ class Scheduler:
         while True:
             left = deadline - time.monotonic()
             if self._pool.wait_idle(max(0.0, min(left, self.options.poll_interval))):
-                return True
-            if left <= 0:
+                if not self._runs.following():
+                    return True
+                if left <= 0:
+                    return False
+                time.sleep(min(left, 0.1))  # celery_task runs waiting for their outcome
+            elif left <= 0:
                 return False
             try:
                 self._apply_cancellations()

@@ -13,6 +13,7 @@ from pathlib import Path
 from gnomon.config import GENERATED_KEY_FILE, LoadedConfig, load_config
 from gnomon.domain import JobDefinition, utcnow
 from gnomon.engine.celery_app import CeleryPublisher
+from gnomon.engine.celery_tasks import CeleryTasks
 from gnomon.engine.executors.process import preload_in_forkserver
 from gnomon.engine.listener import MANUAL_RUN, RUNS, ChangeListener, ChangePublisher, libpq_url
 from gnomon.engine.observe import EngineMetricsProtocol
@@ -168,8 +169,11 @@ class Runtime:
         # reads the file afresh.)
         self.jobs.sync_declared(CONFIG, self.config.jobs)
         settings = self.config.settings.scheduler
-        broker_url = self.config.settings.celery.broker_url
+        celery = self.config.settings.celery
+        broker_url = celery.broker_url
+        tasks = None
         if broker_url is not None:
+            tasks = CeleryTasks(broker_url, celery.result_backend, self._env)
             # Connects on the first run sent: a broker down at start-up delays nothing else.
             self._publisher_of_runs = CeleryPublisher(broker_url)
         self.scheduler = Scheduler(
@@ -186,6 +190,7 @@ class Runtime:
             notifications=self.config.notifications,
             env=self._env,
             publish=None if self._publisher_of_runs is None else self._publisher_of_runs.publish,
+            celery_tasks=tasks,
         )
         self.scheduler.start()
         if self._changes_dsn is not None:

@@ -1,0 +1,229 @@
+"""celery_task jobs against a real Celery app: the leader sends each run's task by name, once,
+after the run's guarded start, and the run follows the task's outcome through the result
+backend (Redis), or says that it is not tracked."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery.contrib.testing.worker import start_worker
+
+from gnomon.domain import (
+    OUTCOME_NOT_TRACKED,
+    JobDefinition,
+    JobKind,
+    JobRecord,
+    Run,
+    RunStatus,
+    TriggerSource,
+    utcnow,
+)
+from gnomon.engine.celery_tasks import CeleryTasks
+from gnomon.engine.scheduler import Scheduler, SchedulerOptions
+from gnomon.ids import new_run_id
+from gnomon.store.base import JobWrite
+from gnomon.store.sql import SqlStore
+from gnomon.triggers import parse_trigger
+from tests.celery_app.sample import create_app
+from tests.e2e.brokers import broker, unique
+from tests.e2e.procs import wait_for
+
+OPTIONS = SchedulerOptions(poll_interval=0.2, lease_ttl=2, claim_ahead=0.3, shutdown_grace=1)
+
+
+def task_store(tmp_path: Path, queue: str, *, paused: bool = True, **tasks: Any) -> SqlStore:
+    """A store with one celery_task job per keyword: job id → (task, args, kwargs[, timeout]),
+    firing every second unless paused (runs are then asked for by hand)."""
+    store = SqlStore(f"sqlite:///{tmp_path / 'gnomon.db'}")
+    store.upgrade()
+    now = utcnow()
+    trigger = parse_trigger(
+        {"trigger_type": "interval", "seconds": 1}, default_timezone="UTC", now=now
+    )
+    for job_id, (task, args, kwargs, *rest) in tasks.items():
+        definition = JobDefinition(
+            id=job_id,
+            name=job_id,
+            trigger=trigger.to_spec(),
+            kind=JobKind.CELERY_TASK,
+            task=task,
+            args=tuple(args),
+            kwargs=kwargs,
+            queue=queue,
+            timeout=rest[0] if rest else None,
+        )
+        first = None if paused else trigger.next_fire_time(now + timedelta(seconds=0.5))
+        record = JobRecord(
+            definition=definition, trigger=definition.trigger, paused=paused, next_fire_time=first
+        )
+        store.write_jobs([JobWrite(record)])
+    return store
+
+
+def ask(store: SqlStore, scheduler: Scheduler, job_id: str) -> str:
+    run = store.add_run(
+        Run(
+            id=new_run_id(),
+            job_id=job_id,
+            trigger_source=TriggerSource.MANUAL,
+            status=RunStatus.QUEUED,
+            queued_at=utcnow(),
+        )
+    )
+    scheduler.notify("manual_run")
+    return run.id
+
+
+def ended(store: SqlStore, run_id: str, timeout: float = 15) -> Run:
+    return wait_for(
+        lambda: (run := store.get_run(run_id)).status.is_final and run,
+        timeout=timeout,
+        what=f"run {run_id} to end",
+    )
+
+
+@contextmanager
+def app_worker(url: str, queue: str) -> Iterator[None]:
+    """The sample app's worker, in threads of this process, taking tasks from `queue`."""
+    app = create_app(url, "redis://127.0.0.1:6379/11", queue)
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False):
+        yield
+
+
+@contextmanager
+def running(store: SqlStore, tasks: CeleryTasks) -> Iterator[Scheduler]:
+    scheduler = Scheduler(store, OPTIONS, celery_tasks=tasks)
+    scheduler.start()
+    try:
+        yield scheduler
+    finally:
+        scheduler.stop(grace=1)
+
+
+BACKEND = "redis://127.0.0.1:6379/11"
+
+
+def test_succeeded_and_failed_tasks_are_recorded_with_their_result_and_traceback(
+    tmp_path: Path,
+) -> None:
+    queue = unique("tasks")
+    store = task_store(
+        tmp_path,
+        queue,
+        report=("sample.report", ["monday"], {"pages": 2}),
+        broken=("sample.fail", ["the printer is on fire"], {}),
+    )
+    with (
+        broker("redis", [queue]) as url,
+        app_worker(url, queue),
+        running(store, CeleryTasks(url, BACKEND, env={})) as scheduler,
+    ):
+        good, bad = ask(store, scheduler, "report"), ask(store, scheduler, "broken")
+        succeeded, failed = ended(store, good), ended(store, bad)
+    assert succeeded.status is RunStatus.SUCCEEDED
+    assert succeeded.node == scheduler.node_id
+    assert f"celery: sent sample.report to queue {queue!r} as task {good}" in succeeded.output
+    assert 'result: {"day": "monday", "pages": 2}' in (succeeded.output or "")
+    assert succeeded.started_at is not None and succeeded.duration_ms is not None
+    assert failed.status is RunStatus.FAILED
+    assert (failed.error_type, failed.error_message) == ("ValueError", "the printer is on fire")
+    assert "raise ValueError(message)" in (failed.traceback or "")
+    store.close()
+
+
+def test_a_task_retried_by_celery_shows_its_retries(tmp_path: Path) -> None:
+    queue = unique("tasks")
+    store = task_store(tmp_path, queue, flaky=("sample.flaky", [2], {}))
+    with (
+        broker("redis", [queue]) as url,
+        app_worker(url, queue),
+        running(store, CeleryTasks(url, BACKEND, env={})) as scheduler,
+    ):
+        run = ended(store, ask(store, scheduler, "flaky"))
+    assert run.status is RunStatus.SUCCEEDED
+    output = run.output or ""
+    assert "celery: retry 1 (RuntimeError: not yet)" in output
+    assert "celery: retried 2 time(s) before this outcome" in output
+    assert 'result: "ok after 2 retries"' in output
+    store.close()
+
+
+def queued_task_ids(url: str, queue: str) -> list[str]:
+    """The task ids of the messages waiting in a Redis queue."""
+    client = redis.Redis.from_url(url)
+    try:
+        return [json.loads(raw)["headers"]["id"] for raw in client.lrange(queue, 0, -1)]
+    finally:
+        client.close()
+
+
+def test_without_a_result_backend_each_fire_is_sent_once_and_says_its_outcome_is_not_tracked(
+    tmp_path: Path,
+) -> None:
+    queue = unique("tasks")
+    store = task_store(tmp_path, queue, paused=False, add=("sample.add", [1, 2], {}))
+    with broker("redis", [queue]) as url:
+        with running(store, CeleryTasks(url, None, env={})):  # read after the stop
+            wait_for(
+                lambda: len(store.list_runs("add", statuses=[RunStatus.SUCCEEDED]).items) >= 2,
+                timeout=15,
+                what="two fires sent",
+            )
+        runs = store.list_runs("add", limit=100).items
+        sent = queued_task_ids(url, queue)
+    assert runs and {run.status for run in runs} == {RunStatus.SUCCEEDED}
+    # No worker ran them: each fire's task waits in the queue once, under its run's id.
+    assert sorted(sent) == sorted(run.id for run in runs)
+    for run in runs:
+        assert run.reason == OUTCOME_NOT_TRACKED
+        assert (run.error_message or "").startswith("outcome not tracked: sent to the broker")
+        assert run.scheduled_for is not None
+    store.close()
+
+
+def test_a_task_with_no_outcome_within_its_timeout_is_revoked_and_timed_out(
+    tmp_path: Path,
+) -> None:
+    queue = unique("tasks")  # no worker listens on it
+    store = task_store(tmp_path, queue, waits=("sample.add", [1, 2], {}, 1.0))
+    with (
+        broker("redis", [queue]) as url,
+        running(store, CeleryTasks(url, BACKEND, env={})) as scheduler,
+    ):
+        run = ended(store, ask(store, scheduler, "waits"))
+    assert run.status is RunStatus.TIMED_OUT
+    assert "did not end within its timeout of 1s; revoke sent" in (run.error_message or "")
+    assert run.duration_ms is not None and run.duration_ms >= 1000
+    store.close()
+
+
+def test_a_cancel_revokes_the_task_and_a_stop_leaves_the_followed_run_interrupted(
+    tmp_path: Path,
+) -> None:
+    queue = unique("tasks")  # no worker listens on it
+    store = task_store(tmp_path, queue, waits=("sample.add", [1, 2], {}))
+    with (
+        broker("redis", [queue]) as url,
+        running(store, CeleryTasks(url, BACKEND, env={})) as scheduler,
+    ):
+        cancelled = ask(store, scheduler, "waits")
+        wait_for(lambda: store.get_run(cancelled).status is RunStatus.RUNNING, 10, "start")
+        store.request_cancel(cancelled, utcnow())
+        scheduler.notify("runs")
+        ended(store, cancelled)
+        left = ask(store, scheduler, "waits")
+        wait_for(lambda: store.get_run(left).status is RunStatus.RUNNING, 10, "start")
+    run = store.get_run(cancelled)
+    assert run.status is RunStatus.CANCELLED
+    assert (run.error_message or "").startswith("cancelled: revoke sent to the Celery workers")
+    # The scheduler stopped: the task is not revoked, and the run does not claim an outcome.
+    stopped = store.get_run(left)
+    assert stopped.status is RunStatus.INTERRUPTED
+    assert "the task was sent and may still finish" in (stopped.reason or "")
+    store.close()
