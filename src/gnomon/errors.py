@@ -69,6 +69,13 @@ class ConfigInvalid(ValidationFailed):
 # --- things that are not there -----------------------------------------------------------------
 
 
+class BeatImportFailed(GnomonError, ValueError):
+    """`gnomon import celery-beat`: the app could not be loaded, or has no beat_schedule."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
 class NotFound(GnomonError, LookupError):
     """A named thing does not exist."""
 

@@ -28,6 +28,7 @@ COMMANDS = {
     "notify": "gnomon.cli.notify:notify_group",
     "users": "gnomon.cli.users:users_group",
     "tokens": "gnomon.cli.tokens:tokens_group",
+    "import": "gnomon.cli.imports:import_group",
 }
 
 
