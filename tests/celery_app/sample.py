@@ -66,7 +66,6 @@ app.conf.beat_schedule = {
 }
 
 
-
 def _solar(event: str, lat: float, lon: float) -> solar:
     """A solar schedule, made without the ephem library its constructor needs: only its kind
     matters to the converter."""

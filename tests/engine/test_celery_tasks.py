@@ -89,11 +89,11 @@ def ended(store: SqlStore, run_id: str, timeout: float = 15) -> Run:
 
 
 @contextmanager
-def app_worker(url: str, queue: str) -> Iterator[None]:
+def app_worker(url: str, queue: str) -> Iterator[Any]:
     """The sample app's worker, in threads of this process, taking tasks from `queue`."""
     app = create_app(url, "redis://127.0.0.1:6379/11", queue)
     with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False):
-        yield
+        yield app
 
 
 @contextmanager
@@ -151,6 +151,33 @@ def test_a_task_retried_by_celery_shows_its_retries(tmp_path: Path) -> None:
     assert "celery: retry 1 (RuntimeError: not yet)" in output
     assert "celery: retried 2 time(s) before this outcome" in output
     assert 'result: "ok after 2 retries"' in output
+    store.close()
+
+
+def test_a_task_revoked_in_celery_ends_its_run_cancelled(tmp_path: Path) -> None:
+    queue = unique("tasks")
+    store = task_store(tmp_path, queue, add=("sample.add", [1, 2], {}))
+    with (
+        broker("redis", [queue]) as url,
+        app_worker(url, queue) as app,
+        running(store, CeleryTasks(url, BACKEND, env={})) as scheduler,
+    ):
+        run_id = new_run_id()
+        # Revoked (from outside gnomon) before it is sent: the worker discards it on arrival.
+        app.control.revoke(run_id)
+        store.add_run(
+            Run(
+                id=run_id,
+                job_id="add",
+                trigger_source=TriggerSource.MANUAL,
+                status=RunStatus.QUEUED,
+                queued_at=utcnow(),
+            )
+        )
+        scheduler.notify("manual_run")
+        run = ended(store, run_id)
+    assert run.status is RunStatus.CANCELLED
+    assert (run.error_type, run.error_message) == ("Revoked", "the task was revoked in Celery")
     store.close()
 
 
