@@ -5,6 +5,7 @@ backend (Redis), or says that it is not tracked."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -92,8 +93,16 @@ def ended(store: SqlStore, run_id: str, timeout: float = 15) -> Run:
 def app_worker(url: str, queue: str) -> Iterator[Any]:
     """The sample app's worker, in threads of this process, taking tasks from `queue`."""
     app = create_app(url, "redis://127.0.0.1:6379/11", queue)
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False):
-        yield app
+    # Celery's test worker sets up logging for a worker process: it sets the root logger's
+    # level (ERROR), which would silence the warnings later tests in this process look for.
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False):
+            yield app
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
 
 
 @contextmanager
