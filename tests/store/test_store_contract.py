@@ -40,7 +40,7 @@ from gnomon.errors import (
     ValidationFailed,
 )
 from gnomon.store import create_store
-from gnomon.store.base import FireClaim, JobWrite, LeaseLost
+from gnomon.store.base import FireClaim, JobWrite, LeaseLost, RunStart
 from gnomon.store.sql import SqlStore
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -974,3 +974,26 @@ def test_check_ready_on_an_unreachable_server_raises() -> None:
 def test_create_store_rejects_unsupported_urls(url: str) -> None:
     with pytest.raises(StoreError, match=r"sqlite:///|not a valid"):
         create_store(url)
+
+
+def test_a_claim_that_would_start_its_run_is_dropped_when_its_job_changed_meanwhile(
+    store: SqlStore,
+) -> None:
+    record = add_job(store, next_fire_time=T0)
+    lease = _lease(store)
+    (paused,) = store.write_jobs([JobWrite(record.replace(paused=True), record.revision)])
+    stale = run(scheduled_for=T0, node="node-a", lease_token=lease.token)
+    start = RunStart(stale.id, "backup", max_instances=1, running_here=0)
+    claimed = store.claim_fires(
+        [FireClaim(run=stale, expected_revision=record.revision, next_fire_time=T0, start=start)],
+        fence=lease,
+    )
+    assert claimed == [] and count_runs(store) == 0  # the paused job's code never starts
+    # Claimed from the job as it is now, it starts.
+    fresh = run(scheduled_for=T0, node="node-a", lease_token=lease.token)
+    start = RunStart(fresh.id, "backup", max_instances=1, running_here=0)
+    [started] = store.claim_fires(
+        [FireClaim(run=fresh, expected_revision=paused.revision, next_fire_time=None, start=start)],
+        fence=lease,
+    )
+    assert started.status is RunStatus.RUNNING

@@ -248,7 +248,8 @@ class Store(ABC):
         """Insert the claims' runs and advance their jobs' next fire times, in one transaction.
 
         Returns the runs actually inserted, as they are after it (a claim with `start` comes back
-        running or skipped): a run whose (job_id, scheduled_for) exists already is dropped. With
+        running or skipped): a run whose (job_id, scheduled_for) exists already is dropped, and so
+        is a claim with `start` whose job no longer has its `expected_revision`. With
         `fence`, raises LeaseLost (writing nothing) unless that lease is still held by its holder
         with the same token and has not expired.
         """

@@ -80,13 +80,13 @@ _SQLITE_UPDATE_RUNS = (
 )
 _SQLITE_SET_NEXT_TIMES = (
     "UPDATE jobs SET next_fire_time = v.column2 FROM (VALUES {values}) AS v"
-    " WHERE jobs.id = v.column1 AND jobs.revision = v.column3"
+    " WHERE jobs.id = v.column1 AND jobs.revision = v.column3 RETURNING jobs.id"
 )
 _PG_SET_NEXT_TIMES = (
     "UPDATE jobs SET next_fire_time = v.t FROM ("
     " SELECT j.id, u.rev, u.t FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[])"
     " AS u(id, rev, t) JOIN jobs j ON j.id = u.id ORDER BY j.id FOR UPDATE OF j"
-    ") AS v WHERE jobs.id = v.id AND jobs.revision = v.rev"
+    ") AS v WHERE jobs.id = v.id AND jobs.revision = v.rev RETURNING jobs.id"
 )
 _SQLITE_CHUNK = 500  # ids per `IN (…)`: well under SQLite's bound-parameter limit
 _SQLITE_MAX_ROWS = 512  # rows per multi-row statement: 512 × 22 parameters < SQLite's 32,766
@@ -216,22 +216,25 @@ def insert_claimed_runs(conn: Connection, claimed: Sequence[Run], is_pg: bool) -
 
 def set_next_times(
     conn: Connection, times: dict[str, tuple[int, datetime | None]], is_pg: bool
-) -> None:
-    """Write next fire times only where the job still has the expected revision."""
+) -> set[str]:
+    """Write next fire times only where the job still has the expected revision (rows locked
+    in id order on PostgreSQL); the ids of the jobs that had it."""
     if not times:
-        return
+        return set()
     ordered = sorted(times.items())
     if is_pg:
         ids = [job_id for job_id, _ in ordered]
         revisions = [revision for _, (revision, _) in ordered]
         whens = [_aware(when) for _, (_, when) in ordered]
-        conn.exec_driver_sql(_PG_SET_NEXT_TIMES, (ids, revisions, whens))
-        return
+        return set(conn.exec_driver_sql(_PG_SET_NEXT_TIMES, (ids, revisions, whens)).scalars())
+    current: list[Any] = []
     _sqlite_many(
         conn,
         _SQLITE_SET_NEXT_TIMES,
         [(job_id, sqlite_time(when), revision) for job_id, (revision, when) in ordered],
+        returning=current,
     )
+    return set(current)
 
 
 @functools.cache

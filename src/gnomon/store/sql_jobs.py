@@ -167,6 +167,22 @@ class SqlJobs(SqlBase):
         with self._write() as conn:
             if fence is not None:
                 check_fence(conn, fence, self._is_pg, None if self._is_pg else self._clock())
+            # Job rows first (locked in id order on PostgreSQL, as write_jobs locks them), then
+            # runs: claimers and job writers take their locks in the same order.
+            next_times = {c.run.job_id: c for c in claims}  # the last claim of a job wins
+            current = set_next_times(
+                conn,
+                {
+                    job_id: (c.expected_revision, c.next_fire_time)
+                    for job_id, c in next_times.items()
+                },
+                self._is_pg,
+            )
+            # A claim that would start its run is dropped when its job changed since the
+            # scheduler read it (paused, say): nothing would judge it again before it runs. The
+            # scheduler reloads the job and plans again from the store. (One claimed to start
+            # later is judged when its time comes: see Scheduler._still_due.)
+            claims = [c for c in claims if c.start is None or c.run.job_id in current]
             # Claims to start now are inserted running (or skipped over max_instances): the
             # claim and the move queued → running are one transaction, fenced as one.
             starting = {c.run.id: c.start for c in claims if c.start is not None}
@@ -195,15 +211,6 @@ class SqlJobs(SqlBase):
                     if run.id in alerting and run.id in inserted and run.status.is_final
                 ]
                 record_events(conn, ended, self._clock)
-            next_times = {c.run.job_id: c for c in claims}  # the last claim of a job wins
-            set_next_times(
-                conn,
-                {
-                    job_id: (c.expected_revision, c.next_fire_time)
-                    for job_id, c in next_times.items()
-                },
-                self._is_pg,
-            )
         claimed: list[Run] = []
         for run in runs_to_write:
             if run.id in inserted:
