@@ -400,3 +400,45 @@ def test_reconciling_reads_no_run_in_full_while_every_owned_run_is_accounted_for
         scheduler.stop(grace=2)
     assert store.find_run_calls == 0
     assert {status for _, status in metrics.finished_calls} == {"succeeded"}
+
+
+class CountingScheduler(Scheduler):
+    """The real scheduler, counting its loop's passes."""
+
+    passes = 0
+
+    def _iteration(self) -> float:
+        type(self).passes += 1
+        return super()._iteration()
+
+
+@pytest.mark.parametrize("claim_ahead", [0.05, 1.0])
+def test_the_loop_waits_between_bursts_instead_of_spinning(
+    tmp_path: Path, claim_ahead: float
+) -> None:
+    store = _store_with_ticking_job(tmp_path)
+    tick = store.get_job("tick")
+    store.write_jobs(
+        [
+            JobWrite(JobRecord(definition=d, trigger=d.trigger, next_fire_time=tick.next_fire_time))
+            for d in (replace(tick.definition, id="tock", name="Tock"),)
+        ]
+    )
+    metrics = RecordingMetrics()
+    # Two jobs on the same instants make a burst; after each burst is claimed, the loop has
+    # nothing to do until the next one (a lease renewal, a poll: a few passes a second).
+    options = SchedulerOptions(
+        poll_interval=0.5, lease_ttl=5, claim_ahead=claim_ahead, burst_fires=2
+    )
+    CountingScheduler.passes = 0
+    scheduler = CountingScheduler(store, options, metrics=metrics)
+    scheduler.start()
+    try:
+        wait_for(lambda: len(metrics.finished_calls) >= 2, timeout=15, what="a first burst")
+        before = CountingScheduler.passes
+        wait_for(lambda: len(metrics.finished_calls) >= 8, timeout=15, what="three more bursts")
+        passes = CountingScheduler.passes - before
+    finally:
+        scheduler.stop(grace=2)
+    # Three seconds of firing: a spinning loop makes thousands of passes.
+    assert passes < 200, f"{passes} passes of the loop for three bursts"

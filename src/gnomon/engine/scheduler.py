@@ -459,8 +459,11 @@ class Scheduler:
             if when - self._near_lead > now:
                 when -= self._near_lead
             burst = self._heap.next_burst(max(now, self._claimed_until))
-            if burst is not None:
-                when = min(when, max(now, burst - self._lead))
+            if burst is not None and burst - self._lead > now:
+                # A burst's claims are due before the heap's next fire would wake the loop.
+                # (One whose claims are due already is being claimed, or waits for the pool:
+                # BEHIND_RETRY above.)
+                when = min(when, burst - self._lead)
             timeout = min(timeout, max(0.0, (when - now).total_seconds()))
         retry_due = self._retry_due
         if retry_due is not None:
