@@ -709,7 +709,7 @@ def _to_definition(
             retries=_pick(declaration.retries, scheduler.retries),
             backoff=float(_pick(declaration.retry_backoff, scheduler.retry_backoff)),
             backoff_max=float(_pick(declaration.retry_backoff_max, scheduler.retry_backoff_max)),
-            on=frozenset(RunStatus(s) for s in _pick(declaration.retry_on, scheduler.retry_on)),
+            on=_retry_on(declaration, scheduler.retry_on, kind),
         ),
         overdue_after=(
             None
@@ -729,6 +729,15 @@ def _to_definition(
             {} if declaration.celery is None else declaration.celery.model_dump(exclude_none=True)
         ),
     )
+
+
+def _retry_on(
+    declaration: JobDeclaration, default: list[RetryOutcome], kind: JobKind
+) -> frozenset[RunStatus]:
+    """The outcomes the job is retried on. A celery_task job only on `failed` (Celery said the
+    task failed): one timed out or interrupted may still run, and a retry would send it again."""
+    on = frozenset(RunStatus(s) for s in _pick(declaration.retry_on, default))
+    return on & {RunStatus.FAILED} if kind is JobKind.CELERY_TASK else on
 
 
 def _kind(declaration: JobDeclaration) -> JobKind:
@@ -780,6 +789,16 @@ def _celery_task_problems(
         )
     if settings_known and settings.celery.broker_url is None:
         problems.append(Problem(f"{where}.kind", NEEDS_APP_BROKER))
+    others = sorted(set(declaration.retry_on or ()) - {RunStatus.FAILED.value})
+    if others:
+        problems.append(
+            Problem(
+                f"{where}.retry_on",
+                f"a celery_task job is retried on failed only, not on {', '.join(others)}: a "
+                "task that timed out or was interrupted may still run, and a retry would send "
+                "it again",
+            )
+        )
     return problems
 
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from gnomon.cli import cli
 from gnomon.config import load_config
-from gnomon.domain import CELERY_DEFAULT_QUEUE, Executor, JobDefinition, JobKind
+from gnomon.domain import CELERY_DEFAULT_QUEUE, Executor, JobDefinition, JobKind, RunStatus
 from gnomon.errors import ConfigInvalid
 from tests.conftest import WriteConfig
 
@@ -145,3 +145,16 @@ def test_config_check_says_how_celery_task_outcomes_are_tracked(
     result = runner.invoke(cli, ["config", "check", "--file-only", "--config", str(tracked)])
     assert "tracked through the result backend redis://***@127.0.0.1:6379/12" in result.output
     assert "hush" not in result.output
+
+
+def test_a_celery_task_job_is_retried_only_when_its_task_failed(
+    write_config: WriteConfig,
+) -> None:
+    body = TASKS.replace('queue = "reports"', 'queue = "reports"\nretries = 2', 1)
+    jobs = {job.id: job for job in load_config(write_config(body), env={}).jobs}
+    # The default retry_on (failed, timed_out) narrowed: a timed-out task may still run.
+    assert jobs["report"].retry.on == frozenset({RunStatus.FAILED})
+    found = problems(
+        write_config, body.replace("retries = 2", 'retries = 2\nretry_on = ["timed_out"]')
+    )
+    assert "timed_out" in found["jobs[0].retry_on"] and "send it again" in found["jobs[0].retry_on"]
