@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
 
@@ -22,6 +24,7 @@ from gnomon.domain import (
     JobRecord,
     Run,
     RunStatus,
+    RunUpdate,
     TriggerSource,
     utcnow,
 )
@@ -263,3 +266,78 @@ def test_a_cancel_revokes_the_task_and_a_stop_leaves_the_followed_run_interrupte
     assert stopped.status is RunStatus.INTERRUPTED
     assert "the task was sent and may still finish" in (stopped.reason or "")
     store.close()
+
+
+def test_the_tracker_reads_every_followed_task_in_turn_and_bounds_a_wait_without_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gnomon.engine import celery_tasks
+
+    monkeypatch.setattr(celery_tasks, "MAX_PER_PASS", 2)
+    ended: dict[str, RunUpdate] = {}
+    tracker = celery_tasks.TaskTracker(
+        BACKEND,
+        "redis://127.0.0.1:6379/12",
+        finish=lambda run, definition, update: ended.__setitem__(run.id, update),
+        revoke=lambda task_id: None,
+        clock=utcnow,
+    )
+    definition = JobDefinition(
+        id="report", name="Report", trigger={}, kind=JobKind.CELERY_TASK, task="sample.report"
+    )
+    runs = [
+        Run(
+            id=new_run_id(),
+            job_id="report",
+            trigger_source=TriggerSource.MANUAL,
+            status=RunStatus.RUNNING,
+            queued_at=utcnow(),
+        )
+        for _ in range(3)
+    ]
+    for run in runs:
+        tracker.follow(run, definition, threading.Event(), utcnow(), "sent")
+    # Only the last followed task has ended: with two states read a pass, the second pass
+    # reads it (the first reads the first two, which are still pending).
+    client = redis.Redis.from_url(BACKEND)
+    key = f"celery-task-meta-{runs[2].id}"
+    client.set(key, json.dumps({"status": "SUCCESS", "result": 7, "task_id": runs[2].id}))
+    try:
+        tracker.poll()
+        assert ended == {}
+        tracker.poll()
+        assert list(ended) == [runs[2].id] and ended[runs[2].id].status is RunStatus.SUCCEEDED
+        # No timeout on the job: the wait is still bounded (FOLLOW_LIMIT).
+        monkeypatch.setattr(celery_tasks, "FOLLOW_LIMIT", 0.0)
+        late = runs[0].replace(id=new_run_id())
+        tracker.follow(late, definition, threading.Event(), utcnow(), "sent")
+        tracker.poll()
+        assert ended[late.id].status is RunStatus.TIMED_OUT
+        assert "celery_task job without a timeout" in (ended[late.id].error_message or "")
+    finally:
+        client.delete(key)
+
+
+def test_a_send_that_timed_out_is_not_taken_for_a_send_that_failed() -> None:
+    from gnomon.engine.celery_tasks import send_failed_update
+
+    run = Run(
+        id=new_run_id(),
+        job_id="report",
+        trigger_source=TriggerSource.MANUAL,
+        status=RunStatus.RUNNING,
+        queued_at=utcnow(),
+    )
+    now = utcnow()
+    refused = send_failed_update(run, ConnectionRefusedError("refused"), now, now)
+    assert refused.status is RunStatus.FAILED  # not sent: a retry may send it
+    try:
+        try:
+            raise TimeoutError("no publisher confirm within 4s")
+        except TimeoutError as exc:
+            raise RuntimeError("publish failed") from exc  # as a client library wraps it
+    except RuntimeError as wrapped:
+        unsure = send_failed_update(run, wrapped, now, now)
+    # Perhaps sent: interrupted, which a celery_task job never retries.
+    assert unsure.status is RunStatus.INTERRUPTED
+    assert "may have been sent" in (unsure.error_message or "")

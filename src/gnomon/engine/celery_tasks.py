@@ -39,8 +39,12 @@ log = logging.getLogger(__name__)
 
 #: How often the tracker reads the states of the tasks it follows.
 POLL_INTERVAL = 0.5
-#: The most task states read in one pass (the rest wait for the next).
+#: The most task states read in one pass (the next pass reads the next ones, in turn).
 MAX_PER_PASS = 1000
+#: How long a run waits for its task's outcome when its job sets no `timeout`: a task whose
+#: outcome never comes (its result ignored, no worker on its queue, a backend it does not
+#: write to) must not hold its job's max_instances slot for ever.
+FOLLOW_LIMIT = 24 * 3600.0
 #: A task's result, as shown in its run's output, is cut to this many characters.
 RESULT_SUMMARY = 1000
 #: How long connecting to the broker may take before a send fails.
@@ -123,7 +127,7 @@ class _Followed:
     definition: JobDefinition
     cancel: threading.Event
     started_at: datetime
-    deadline: float | None  # time.monotonic() past which it is timed out
+    deadline: float  # time.monotonic() past which it is timed out
     notes: list[str] = field(default_factory=list)
     last_state: str = "PENDING"
     #: What told the last RETRY seen apart: its retry count (if stored) and exception.
@@ -151,6 +155,7 @@ class TaskTracker:
         self._poll_interval = poll_interval
         self._lock = threading.Lock()
         self._followed: dict[str, _Followed] = {}
+        self._turn = 0  # where the next pass starts reading states, among those followed
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -181,9 +186,8 @@ class TaskTracker:
         note: str,
     ) -> None:
         """Follow the task of `run`, sent at `started_at`, until it ends (or its timeout)."""
-        deadline = None
-        if definition.timeout is not None:
-            deadline = time.monotonic() + definition.timeout
+        limit = FOLLOW_LIMIT if definition.timeout is None else definition.timeout
+        deadline = time.monotonic() + limit
         with self._lock:
             self._followed[run.id] = _Followed(
                 run, definition, cancel, started_at, deadline, [note]
@@ -203,18 +207,22 @@ class TaskTracker:
     def poll(self) -> None:
         """One pass: end the runs whose tasks ended, were cancelled or timed out."""
         with self._lock:
-            batch = list(self._followed.values())[:MAX_PER_PASS]
-        if not batch:
-            return
-        for followed in [f for f in batch if f.cancel.is_set()]:
-            self._stop_task(followed, RunStatus.CANCELLED)
-            batch.remove(followed)
+            followed_now = list(self._followed.values())
         now = time.monotonic()
-        for followed in [f for f in batch if f.deadline is not None and now >= f.deadline]:
-            self._stop_task(followed, RunStatus.TIMED_OUT)
-            batch.remove(followed)
-        if not batch:
+        waiting: list[_Followed] = []
+        for followed in followed_now:  # every run, however many: cancel and timeout are due
+            if followed.cancel.is_set():
+                self._stop_task(followed, RunStatus.CANCELLED)
+            elif now >= followed.deadline:
+                self._stop_task(followed, RunStatus.TIMED_OUT)
+            else:
+                waiting.append(followed)
+        if not waiting:
             return
+        # States are read MAX_PER_PASS at a time, each pass going on where the last stopped.
+        start = self._turn % len(waiting)
+        batch = (waiting[start:] + waiting[:start])[:MAX_PER_PASS]
+        self._turn = start + len(batch)
         metas = read_states(self._backend, [f.run.id for f in batch])
         for followed, meta in zip(batch, metas, strict=True):
             update = self._observe(followed, meta)
@@ -279,7 +287,13 @@ class TaskTracker:
         else:
             timeout = followed.definition.timeout
             error_type = "Timeout"
-            message = f"the task did not end within its timeout of {timeout:g}s; {revoked}"
+            if timeout is None:
+                message = (
+                    f"no outcome of the task within {FOLLOW_LIMIT / 3600:g} h, the longest a "
+                    f"celery_task job without a timeout is followed; {revoked}"
+                )
+            else:
+                message = f"the task did not end within its timeout of {timeout:g}s; {revoked}"
         self._end(
             followed,
             self._update(
@@ -365,17 +379,37 @@ def not_tracked_update(
 def send_failed_update(
     run: Run, exc: BaseException, started_at: datetime, finished_at: datetime
 ) -> RunUpdate:
-    """A run whose task could not be sent: failed, with why."""
+    """A run whose task could not be sent: failed, with why; or, when the send timed out (the
+    broker may have taken the task all the same), interrupted, which is never retried: a retry
+    could send the task a second time."""
+    if _send_may_have_happened(exc):
+        status = RunStatus.INTERRUPTED
+        message = f"the send to the broker timed out; the task may have been sent: {exc}"
+    else:
+        status, message = RunStatus.FAILED, f"could not send the task to the broker: {exc}"
     return task_update(
         run,
-        RunStatus.FAILED,
+        status,
         started_at,
         finished_at,
         output="",
         error_type=error_type_name(exc),
-        error_message=f"could not send the task to the broker: {exc}",
+        error_message=message,
         traceback="".join(tb.format_exception(exc)),
     )
+
+
+def _send_may_have_happened(exc: BaseException) -> bool:
+    """Whether a send that raised `exc` may still have reached the broker: it timed out (a
+    reply or a publisher confirm that did not come in time), rather than failing to connect."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, TimeoutError) or "timeout" in type(current).__name__.lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def read_states(backend: Any, task_ids: list[str]) -> list[Mapping[str, Any]]:
