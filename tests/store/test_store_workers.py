@@ -213,3 +213,78 @@ def test_the_grace_is_judged_on_the_stores_clock_not_the_workers(store: SqlStore
     # ... and one whose clock is an hour behind does not start a run past its grace.
     behind = store.start_on_worker(late.id, "w2", now - timedelta(hours=1))
     assert behind.status is RunStatus.MISSED
+
+
+def test_a_batch_of_starts_judges_max_instances_across_its_own_runs(store: SqlStore) -> None:
+    add_celery_job(store, max_instances=2)
+    add_celery_job(store, "other", max_instances=1)
+    beat(store, "w1", "w2")
+    now = utcnow()
+    elsewhere = store.add_run(run(scheduled_for=now - timedelta(seconds=9), node="leader"))
+    assert store.start_on_worker(elsewhere.id, "w2", now).status is RunStatus.RUNNING
+    sent = [
+        store.add_run(run(scheduled_for=now - timedelta(seconds=i), node="leader"))
+        for i in range(3)
+    ]
+    retry = store.add_run(
+        run(scheduled_for=None, queued_at=now, node="leader").replace(
+            trigger_source=TriggerSource.RETRY
+        )
+    )
+    other = store.add_run(run(job_id="other", scheduled_for=now, node="leader"))
+    ids = [s.id for s in sent] + [retry.id, other.id]
+    results = store.start_on_workers(ids, "w1", now)
+    # One slot of two is taken on w2: the batch's first run takes the other, in order.
+    assert [r.status for r in results] == [
+        RunStatus.RUNNING,
+        RunStatus.SKIPPED,
+        RunStatus.SKIPPED,
+        None,
+        RunStatus.RUNNING,
+    ]
+    assert store.get_run(sent[0].id).node == "w1"
+    assert [store.get_run(s.id).reason for s in sent[1:]] == ["max_instances"] * 2
+    released = store.get_run(retry.id)
+    assert released.status is RunStatus.QUEUED and released.node is None
+    assert results[3].why == "a retry over max_instances: it waits"
+
+
+def test_a_run_delivered_twice_in_one_batch_starts_once(store: SqlStore) -> None:
+    add_celery_job(store, max_instances=5)
+    beat(store, "w1")
+    now = utcnow()
+    first = store.add_run(run(scheduled_for=now, node="leader"))
+    second = store.add_run(run(scheduled_for=now - timedelta(seconds=1), node="leader"))
+    results = store.start_on_workers([first.id, second.id, first.id], "w1", now)
+    assert [r.status for r in results] == [RunStatus.RUNNING, RunStatus.RUNNING, None]
+    assert results[2].why == "it was delivered twice"
+    for started in (first, second):
+        stored = store.get_run(started.id)
+        assert stored.status is RunStatus.RUNNING and stored.node == "w1"
+    # And again in a later batch: refused, still running once.
+    assert [r.status for r in store.start_on_workers([first.id], "w1", now)] == [None]
+
+
+def test_a_batch_closes_and_refuses_runs_as_single_starts_do(store: SqlStore) -> None:
+    add_celery_job(store, max_instances=5, misfire_grace_time=30)
+    beat(store, "w1")
+    now = utcnow()
+    late = store.add_run(run(scheduled_for=now - timedelta(seconds=31), node="leader"))
+    cancelled = store.add_run(run(scheduled_for=now, node="leader", cancel_requested=True))
+    untaken = store.add_run(run(scheduled_for=None, queued_at=now))
+    on_time = store.add_run(run(scheduled_for=now - timedelta(seconds=2), node="leader"))
+    ids = [late.id, "not-a-run", cancelled.id, "x" * 500, untaken.id, on_time.id]
+    results = store.start_on_workers(ids, "w1", now)
+    assert [r.status for r in results] == [
+        RunStatus.MISSED,
+        None,
+        RunStatus.CANCELLED,
+        None,
+        None,
+        RunStatus.RUNNING,
+    ]
+    assert [r.why for r in results[1:5:2]] == ["no such run", "no such run"]
+    assert results[4].why == "it is queued and untaken"
+    assert store.get_run(late.id).reason == "overloaded"
+    assert store.get_run(untaken.id).status is RunStatus.QUEUED
+    assert store.start_on_workers([], "w1", now) == []

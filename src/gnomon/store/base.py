@@ -317,6 +317,15 @@ class Store(ABC):
         starts a run twice."""
 
     @abstractmethod
+    def start_on_workers(
+        self, run_ids: Sequence[str], worker: str, now: datetime, live_within: float = 10.0
+    ) -> list[WorkerStart]:
+        """start_on_worker for many runs in one transaction: each judged and moved as that
+        says, in the order given, each seeing the max_instances slots the ones before it took.
+        Returns one WorkerStart per id, in order; an id given twice is started at most once
+        (the later ones are refused, "it was delivered twice")."""
+
+    @abstractmethod
     def adopt_runs(self, node: str, fence: Lease) -> list[Run]:
         """Take over, fenced by `fence`, every queued run another node owns (claimed or picked
         up under an earlier lease): they become `node`'s, under the fence's token. Returns
