@@ -193,8 +193,8 @@ def _queued_runs(conn: Connection, run_ids: list[str]) -> tuple[dict[str, Worker
     for start in range(0, len(run_ids), _SQLITE_CHUNK):
         chunk = run_ids[start : start + _SQLITE_CHUNK]
         for row in conn.execute(select(*LIGHT_COLUMNS).where(runs.c.id.in_(chunk))).mappings():
-            run = row_to_run(row)
-            found[run.id] = run
+            read = row_to_run(row)
+            found[read.id] = read
     refused: dict[str, WorkerStart] = {}
     candidates: list[Run] = []
     for run_id in run_ids:
