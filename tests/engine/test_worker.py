@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,7 @@ from gnomon.domain import (
     JobDefinition,
     JobRecord,
     RetryPolicy,
+    Run,
     RunStatus,
     TriggerSource,
     utcnow,
@@ -58,6 +61,16 @@ def sent(store: SqlStore, job_id: str) -> str:
     return store.add_run(run.replace(status=RunStatus.QUEUED)).id
 
 
+def recorded(store: SqlStore, run_id: str) -> Run:
+    """The run once its end is written (the worker's recorder writes ends in batches, within
+    RECORD_INTERVAL of the run's end)."""
+    return wait_for(
+        lambda: (run := store.get_run(run_id)).status.is_final and run,
+        timeout=5,
+        what=f"run {run_id}'s end to be recorded",
+    )
+
+
 def test_a_worker_registers_as_a_node_with_its_queues(store: SqlStore, worker: RunWorker) -> None:
     (node,) = store.list_nodes()
     assert (node.id, node.roles, node.queues, node.concurrency) == (
@@ -75,7 +88,7 @@ def test_a_python_run_executes_once_with_its_context_and_output(
     run_id = sent(store, "j1")
     assert worker.execute(run_id) is RunStatus.SUCCEEDED
     assert worker.execute(run_id) is None  # delivered again: refused, not run again
-    run = store.get_run(run_id)
+    run = recorded(store, run_id)
     assert run.status is RunStatus.SUCCEEDED and run.node == "w1"
     assert run.output is not None and "copied 3 files" in run.output
     assert run.started_at is not None and run.finished_at is not None
@@ -85,7 +98,7 @@ def test_a_command_run_records_its_output_and_exit_code(store: SqlStore, worker:
     register(store, command_job("sh", "-c", "echo out; echo err >&2; exit 3"))
     run_id = sent(store, "c1")
     assert worker.execute(run_id) is RunStatus.FAILED
-    run = store.get_run(run_id)
+    run = recorded(store, run_id)
     assert run.exit_code == 3 and run.output is not None
     assert "out" in run.output and "err" in run.output
 
@@ -96,6 +109,7 @@ def test_a_timeout_ends_the_run_and_a_failure_queues_its_retry(
     register(store, command_job("sleep", "30", timeout=0.5, retry=RetryPolicy(retries=1)))
     run_id = sent(store, "c1")
     assert worker.execute(run_id) is RunStatus.TIMED_OUT
+    recorded(store, run_id)
     retry = store.find_retry(run_id)
     assert retry is not None and retry.trigger_source is TriggerSource.RETRY
     assert retry.status is RunStatus.QUEUED and retry.node is None  # for a leader to send
@@ -149,5 +163,64 @@ def test_a_runs_output_reaches_its_record_while_it_runs_on_the_worker(
     assert live.status is RunStatus.RUNNING and live.node == "w1"
     assert "first" in (live.output or "") and "second" not in (live.output or "")
     assert ended == [RunStatus.SUCCEEDED]
-    final = store.get_run(run_id).output or ""
+    final = recorded(store, run_id).output or ""
     assert "first" in final and "second" in final
+
+
+class CountingStore(SqlStore):
+    """A SQLite store that notes the size of each batch of worker starts it commits."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.start_batches: list[int] = []
+
+    def start_on_workers(self, run_ids: Sequence[str], *args: Any, **kwargs: Any) -> Any:
+        self.start_batches.append(len(run_ids))
+        return super().start_on_workers(run_ids, *args, **kwargs)
+
+
+def test_many_runs_delivered_at_once_start_once_each_in_batches_and_end_recorded(
+    tmp_path: Path,
+) -> None:
+    store = CountingStore(f"sqlite:///{tmp_path / 'gnomon.db'}")
+    store.upgrade()
+    install_output_routing()
+    worker = RunWorker(store, node_id="w1", queues=["reports"], concurrency=8, lease_ttl=2)
+    worker.start()
+    try:
+        register(store, python_job("tests.engine.targets:ok", max_instances=100))
+        run_ids = [sent(store, "j1") for _ in range(50)]
+        # Every message delivered twice, as a broker may: 100 deliveries on 8 threads.
+        deliveries = run_ids + run_ids[::-1]
+        outcomes: list[RunStatus | None] = []
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            outcomes = list(pool.map(worker.execute, deliveries))
+        assert outcomes.count(RunStatus.SUCCEEDED) == 50  # each started (and ran) once
+        assert outcomes.count(None) == 50  # each second delivery refused
+        for run_id in run_ids:
+            run = recorded(store, run_id)
+            assert run.status is RunStatus.SUCCEEDED and run.node == "w1"
+        # Starts waiting together were committed together.
+        assert sum(store.start_batches) == 100 and max(store.start_batches) > 1
+    finally:
+        worker.stop()
+        uninstall_output_routing()
+        store.close()
+
+
+def test_a_worker_stopping_writes_the_ends_it_still_holds(store: SqlStore) -> None:
+    install_output_routing()
+    # Ends written only by stop() here: the recorder's own flushes are an hour apart.
+    worker = RunWorker(store, node_id="w1", queues=["reports"], concurrency=2, record_interval=3600)
+    worker.start()
+    try:
+        register(store, python_job("tests.engine.targets:ok"))
+        run_id = sent(store, "j1")
+        assert worker.execute(run_id) is RunStatus.SUCCEEDED
+        assert store.get_run(run_id).status is RunStatus.RUNNING  # handed over, not written
+    finally:
+        worker.stop()
+        uninstall_output_routing()
+    ended = store.get_run(run_id)
+    assert ended.status is RunStatus.SUCCEEDED and ended.node == "w1"
+    assert store.list_nodes() == []

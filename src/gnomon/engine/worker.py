@@ -2,9 +2,13 @@
 most once, execute it as the scheduler would, and record how it ended.
 
 The start is the store's guarded transition (Store.start_on_worker), so a message delivered
-twice, or a run some other worker or the leader has closed, is refused before anything runs.
-The run then executes with the engine's own executors (engine/executors): Python targets and
-commands, the run context, output capture, timeout and cancel, isolation, retries.
+twice, or a run some other worker or the leader has closed, is refused before anything runs;
+the starts of runs delivered together are committed in one transaction (worker_starts.py), and
+a run's code runs only once its own start is committed. The run then executes with the engine's
+own executors (engine/executors): Python targets and commands, the run context, output capture,
+timeout and cancel, isolation, retries. How it ended goes to a RunRecorder (recorder.py), which
+writes the ends of many runs together, each a guarded transition from running on this worker,
+and writes what it still holds when the worker stops.
 
 A worker is a node like a scheduler: it registers in the store and beats every quarter of the
 lease time, with its role, queues and concurrency. If it falls silent, the leader's orphan
@@ -28,8 +32,10 @@ from gnomon.engine.executors import run_job
 from gnomon.engine.executors.base import raised_update
 from gnomon.engine.live import LiveOutput
 from gnomon.engine.output import OutputBuffer
+from gnomon.engine.recorder import RunRecorder
 from gnomon.engine.retries import with_retry
 from gnomon.engine.runlog import log_run_end
+from gnomon.engine.worker_starts import StartCommitter
 from gnomon.errors import StoreError
 from gnomon.store.base import Store, WorkerStart
 
@@ -37,9 +43,10 @@ log = logging.getLogger(__name__)
 
 #: How often a worker looks for cancel requests of the runs it executes.
 CANCEL_POLL = 1.0
-#: The pause before writing a run's end again after the store failed, doubling up to the longest.
-RETRY_FIRST = 0.2
-RETRY_LONGEST = 5.0
+#: How often the ends handed to the recorder are written (at most this long after a run ends).
+RECORD_INTERVAL = 0.05
+#: How long a worker stopping keeps trying to write the ends it holds while the store fails.
+STOP_RECORD_WAIT = 5.0
 
 
 def worker_node_id() -> str:
@@ -59,6 +66,7 @@ class RunWorker:
         concurrency: int,
         lease_ttl: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
+        record_interval: float = RECORD_INTERVAL,
     ) -> None:
         self.store = store
         self.node_id = node_id
@@ -72,6 +80,8 @@ class RunWorker:
         # Their output so far, and when each began (time.monotonic()), for LiveOutput.
         self._outputs: dict[str, tuple[OutputBuffer, float]] = {}
         self._live = LiveOutput(store, node_id, self.outputs)
+        self._starts = StartCommitter(store, node_id, live_within=lease_ttl / 2, clock=clock)
+        self._recorder = RunRecorder(store, interval=record_interval)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -81,21 +91,42 @@ class RunWorker:
         """Register this node (raising StoreError if the store cannot be reached), then keep
         beating from a thread of its own."""
         self._beat()
+        self._starts.start()
+        self._recorder.start()
         self._thread = threading.Thread(target=self._loop, name="gnomon-worker-node", daemon=True)
         self._thread.start()
         self._live.start()
 
     def stop(self) -> None:
-        """Stop beating and leave the node registry (runs still executing are Celery's to wait
-        for before this is called)."""
+        """Write the ends of the runs that ended, stop beating and leave the node registry (runs
+        still executing are Celery's to wait for before this is called)."""
         self._stopping.set()
+        self._starts.stop()
         self._live.stop()
+        self._recorder.stop()  # writes what it holds
+        deadline = time.monotonic() + STOP_RECORD_WAIT
+        while (unwritten := self._recorder.pending_ids()) and time.monotonic() < deadline:
+            time.sleep(RECORD_INTERVAL * 4)  # the store failed that write: try again shortly
+            self._recorder.flush()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if unwritten:
+            # Left running on a node gone: the leader's orphan check records them interrupted.
+            log.error(
+                "worker %s stops without recording the end of %d run(s), the store being "
+                "unreachable: %s",
+                self.node_id,
+                len(unwritten),
+                ", ".join(sorted(unwritten)),
+            )
         try:
             self.store.remove_node(self.node_id)
         except StoreError:
             log.warning("could not remove node %s from the store", self.node_id)
+
+    def flush(self) -> None:
+        """Write the ends handed over until now (they are written within RECORD_INTERVAL)."""
+        self._recorder.flush()
 
     def running(self) -> list[str]:
         with self._lock:
@@ -148,9 +179,7 @@ class RunWorker:
     def execute(self, run_id: str) -> RunStatus | None:
         """Start run `run_id` here if it is still this worker's to start, execute it and record
         how it ended. Returns its final status, or None when it was not started here."""
-        start = self.store.start_on_worker(
-            run_id, self.node_id, self._clock(), live_within=self._lease_ttl / 2
-        )
+        start = self._starts.request(run_id)  # committed with the others waiting now
         if start.status is not RunStatus.RUNNING:
             self._not_started(run_id, start)
             return start.status
@@ -201,27 +230,10 @@ class RunWorker:
         return update.status
 
     def _record(self, update: RunUpdate) -> None:
-        """Write the run's end, waiting out a store that cannot be reached: the message is
-        acknowledged only after this."""
-        wait = RETRY_FIRST
-        while True:
-            try:
-                refused = self.store.update_runs([update])
-            except StoreError:
-                if self._stopping.is_set():
-                    raise
-                log.exception("could not record run %s; retrying", update.run_id)
-                time.sleep(wait)
-                wait = min(RETRY_LONGEST, wait * 2)
-                continue
-            if refused:
-                log.warning(
-                    "run %s ended %s here, but the store no longer had it running on this "
-                    "worker (recorded interrupted meanwhile?)",
-                    update.run_id,
-                    update.status.value,
-                )
-            return
+        """Hand the run's end to the recorder, which writes it with others (a guarded transition
+        from running, owned by this worker; one the store refuses, the run recorded interrupted
+        meanwhile, is logged) and waits out a store that cannot be reached."""
+        self._recorder.record(update)
 
     def _not_started(self, run_id: str, start: WorkerStart) -> None:
         if start.status is None:
