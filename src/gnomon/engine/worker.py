@@ -124,10 +124,6 @@ class RunWorker:
         except StoreError:
             log.warning("could not remove node %s from the store", self.node_id)
 
-    def flush(self) -> None:
-        """Write the ends handed over until now (they are written within RECORD_INTERVAL)."""
-        self._recorder.flush()
-
     def running(self) -> list[str]:
         with self._lock:
             return list(self._cancels)
