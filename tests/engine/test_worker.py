@@ -224,3 +224,21 @@ def test_a_worker_stopping_writes_the_ends_it_still_holds(store: SqlStore) -> No
     ended = store.get_run(run_id)
     assert ended.status is RunStatus.SUCCEEDED and ended.node == "w1"
     assert store.list_nodes() == []
+
+
+def test_a_run_ended_here_frees_its_max_instances_slot_before_the_next_start(
+    store: SqlStore,
+) -> None:
+    install_output_routing()
+    # The recorder's own flushes an hour apart: only the start of the next run writes the end.
+    worker = RunWorker(store, node_id="w1", queues=["reports"], concurrency=2, record_interval=3600)
+    worker.start()
+    try:
+        register(store, python_job("tests.engine.targets:ok", max_instances=1))
+        first, second = sent(store, "j1"), sent(store, "j1")
+        assert worker.execute(first) is RunStatus.SUCCEEDED
+        assert worker.execute(second) is RunStatus.SUCCEEDED  # not skipped for max_instances
+        assert store.get_run(first).status is RunStatus.SUCCEEDED
+    finally:
+        worker.stop()
+        uninstall_output_routing()

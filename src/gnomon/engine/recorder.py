@@ -118,6 +118,9 @@ class RunRecorder:
         # Merged by the flushing thread (under _lock): the updates to write, one per run.
         self._pending: dict[str, RunUpdate] = {}
         self._lock = threading.Lock()
+        # One flush at a time: a flush that returns has written what was handed over before it
+        # began, even when the recorder's own flush was writing part of it then.
+        self._flushing = threading.Lock()
         self._writing: set[str] = set()  # runs of the batch being written now
         self._refused_now: set[str] = set()  # runs whose update the store refused this flush
         self._wake = threading.Event()
@@ -153,7 +156,12 @@ class RunRecorder:
             return set(self._pending) | self._writing
 
     def flush(self) -> None:
-        """Write everything handed over until now (also called by stop)."""
+        """Write everything handed over until now (also called by stop); what the store
+        failed to take is kept for the next flush."""
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
         with self._lock:
             self._merge_inbox()
             batch = list(self._pending.values())

@@ -80,8 +80,16 @@ class RunWorker:
         # Their output so far, and when each began (time.monotonic()), for LiveOutput.
         self._outputs: dict[str, tuple[OutputBuffer, float]] = {}
         self._live = LiveOutput(store, node_id, self.outputs)
-        self._starts = StartCommitter(store, node_id, live_within=lease_ttl / 2, clock=clock)
         self._recorder = RunRecorder(store, interval=record_interval)
+        # The ends handed over are written before each batch of starts is judged: a run that
+        # ended here must not count against its job's max_instances.
+        self._starts = StartCommitter(
+            store,
+            node_id,
+            live_within=lease_ttl / 2,
+            clock=clock,
+            before=self._recorder.flush,
+        )
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 

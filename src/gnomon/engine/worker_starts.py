@@ -50,7 +50,12 @@ class StartCommitter:
         live_within: float,
         clock: Callable[[], datetime] = utcnow,
         max_batch: int = MAX_BATCH,
+        before: Callable[[], None] = lambda: None,
     ) -> None:
+        """`before()`: called before each batch is committed (the worker writes the ends of
+        its runs handed over so far, so that a run ended here no longer holds a
+        max_instances slot when the next one is judged)."""
+        self._before = before
         self._store = store
         self._worker = worker
         self._live_within = live_within
@@ -104,6 +109,7 @@ class StartCommitter:
 
     def _commit(self, batch: list[_Request]) -> None:
         try:
+            self._before()
             verdicts = self._store.start_on_workers(
                 [request.run_id for request in batch],
                 self._worker,
