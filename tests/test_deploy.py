@@ -183,7 +183,7 @@ def test_the_image_has_the_celery_extra_for_gnomon_worker() -> None:
 
 
 def test_compose_profile_celery_adds_redis_and_a_worker_of_the_image_on_the_nodes_broker(
-    compose: dict[str, Any],
+    compose: dict[str, Any], tmp_path: Path
 ) -> None:
     services = compose["services"]
     redis, worker = services["redis"], services["worker"]
@@ -204,19 +204,31 @@ def test_compose_profile_celery_adds_redis_and_a_worker_of_the_image_on_the_node
     mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in worker["volumes"]}
     assert mounts["/etc/gnomon/gnomon.toml"] == "./gnomon.toml"
 
-    def loaded(name: str) -> Any:
+    text = (DEPLOY / "gnomon.toml").read_text(encoding="utf-8")
+    # The shipped file names no broker (the environment sets none either, so a user's own
+    # [celery] broker_url is never overridden); the profile's one is there to uncomment.
+    assert '\n# [celery]\n# broker_url = "redis://redis:6379/0"\n' in text
+    with_broker = tmp_path / "gnomon.toml"
+    with_broker.write_text(
+        text.replace("# [celery]\n# broker_url", "[celery]\nbroker_url"), encoding="utf-8"
+    )
+
+    def loaded(name: str, path: Path) -> Any:
         environment = services[name]["environment"]
         env = {key: interpolate(str(value), DOT_ENV) for key, value in environment.items()}
+        assert not any(key.startswith("GNOMON_CELERY_") for key in env)
         env["GNOMON_DATA_DIR"] = DATA  # from the image
-        return load_config(DEPLOY / "gnomon.toml", env)
+        return load_config(path, env)
 
     # The worker takes runs from the broker the nodes send them to, on the nodes' store.
-    node, taker = loaded("gnomon-1"), loaded("worker")
+    node, taker = loaded("gnomon-1", with_broker), loaded("worker", with_broker)
     assert taker.settings.celery.broker_url == "redis://redis:6379/0"
     assert node.settings.celery == taker.settings.celery
     assert node.store_url == taker.store_url
     # Without the profile nothing runs on Celery: every job stays local unless it says so.
-    assert node.settings.scheduler.executor == "local"
+    shipped = loaded("gnomon-1", DEPLOY / "gnomon.toml")
+    assert shipped.settings.celery.broker_url is None
+    assert shipped.settings.scheduler.executor == "local"
 
 
 # --- nginx and the server's configuration ----------------------------------------------------
