@@ -45,6 +45,16 @@ def test_config_check_accepts_a_valid_file(config: Path) -> None:
     assert "nightly" in out and "cron[0 30 2 * * mon-fri 2099] UTC" in out
 
 
+def test_config_check_never_shows_the_store_password(write_config: WriteConfig) -> None:
+    path = write_config(
+        CONFIG + '\n[store]\nurl = "postgresql://gnomon:s3cret@db.internal/gnomon"\n'
+    )
+    for args in (["--file-only"], ["--file-only", "--json"]):
+        code, out = invoke("config", "check", "--config", str(path), *args)
+        assert code == 0, out
+        assert "s3cret" not in out and "gnomon:***@db.internal/gnomon" in out
+
+
 def test_config_check_names_every_bad_key(write_config: WriteConfig) -> None:
     path = write_config(
         """

@@ -6,7 +6,14 @@ import os
 
 import click
 
-from gnomon.cli.options import config_option, config_path, echo_json, handle_errors, json_option
+from gnomon.cli.options import (
+    config_option,
+    config_path,
+    echo_json,
+    handle_errors,
+    json_option,
+    without_password,
+)
 from gnomon.config import LoadedConfig, load_config
 from gnomon.domain import JobKind
 from gnomon.errors import ValidationFailed
@@ -49,7 +56,7 @@ def check_config(file_only: bool, as_json: bool) -> None:
             {
                 "valid": True,
                 "path": str(loaded.path) if loaded.path else None,
-                "store_url": loaded.store_url,
+                "store_url": without_password(loaded.store_url),
                 "jobs": [j.id for j in jobs],
                 "notifications": list(channels),
                 "celery_task_outcomes": _task_outcomes(loaded),
@@ -60,14 +67,14 @@ def check_config(file_only: bool, as_json: bool) -> None:
     click.echo(f"{loaded.path or 'built-in defaults'}: valid")
     if not file_only:
         click.echo("every job's target imports and program is found")
-    click.echo(f"store: {loaded.store_url}")
+    click.echo(f"store: {without_password(loaded.store_url)}")
     for job in jobs:
         click.echo(f"  {job.id:<28} {load_trigger(job.trigger).summary()}")
     for channel in channels.values():  # never their URLs: those may be secrets
         click.echo(f"notifications: {channel.id} ({channel.kind.value})")
     tracking = _task_outcomes(loaded)
     if tracking == "result_backend":
-        where = _without_password(loaded.settings.celery.result_backend or "")
+        where = without_password(loaded.settings.celery.result_backend or "")
         click.echo(f"celery_task outcomes: tracked through the result backend {where}")
     elif tracking == "not_tracked":
         click.echo(
@@ -82,12 +89,3 @@ def _task_outcomes(loaded: LoadedConfig) -> str | None:
     if not any(job.kind is JobKind.CELERY_TASK for job in loaded.jobs):
         return None
     return "result_backend" if loaded.settings.celery.result_backend else "not_tracked"
-
-
-def _without_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = userinfo.partition(":")[0]
-    return f"{scheme}{sep}{user + ':***@' if user else '***@'}{host}"

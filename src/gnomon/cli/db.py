@@ -15,6 +15,7 @@ from gnomon.cli.options import (
     echo_table,
     handle_errors,
     json_option,
+    without_password,
 )
 from gnomon.services.runtime import Runtime
 
@@ -129,4 +130,6 @@ def backup(target: Path) -> None:
         revision = runtime.store.backup(target)
     finally:
         runtime.close()
-    click.echo(f"backed up {runtime.config.store_url} (schema {revision}) to {target}")
+    click.echo(
+        f"backed up {without_password(runtime.config.store_url)} (schema {revision}) to {target}"
+    )

@@ -189,3 +189,13 @@ def echo_table(headers: list[str], rows: list[list[str]]) -> None:
     click.echo(line.rstrip())
     for row in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def without_password(url: str) -> str:
+    """`url` as it may be shown: its password, if any, replaced by ***."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = userinfo.partition(":")[0]
+    return f"{scheme}{sep}{user + ':***@' if user else '***@'}{host}"
