@@ -360,10 +360,12 @@ def test_cancel_and_timeout_end_runs_on_a_worker_which_shows_their_output_as_it_
             worker.stop()
     log = worker.output()[-3000:]
     assert live["status"] == "running" and "begun" in live["output"], live
-    assert took < 2.0, (took, log)  # a worker looks for cancel requests every second
+    # A worker looks for cancel requests every second: the run ends within about that, with
+    # room for a loaded machine.
+    assert took < 3.0, (took, log)
     assert ended["node"] == worker.node_id, log
-    # Ended within 2 s of its timeout, its output kept.
-    assert 1000 <= ended["duration_ms"] < 3000, ended
+    # Ended soon after its timeout, its output kept.
+    assert 1000 <= ended["duration_ms"] < 4000, ended
     assert "waiting" in ended["output"], ended
 
 

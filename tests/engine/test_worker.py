@@ -147,7 +147,7 @@ def test_a_runs_output_reaches_its_record_while_it_runs_on_the_worker(
         register(store, python_job("tests.engine.targets:logs_slowly"))
         run_id = sent(store, "j1")
     else:
-        register(store, command_job("sh", "-c", "echo first; sleep 2.5; echo second"))
+        register(store, command_job("sh", "-c", "echo first; sleep 5; echo second"))
         run_id = sent(store, "c1")
     ended: list[RunStatus | None] = []
     thread = threading.Thread(target=lambda: ended.append(worker.execute(run_id)))
