@@ -619,10 +619,12 @@ def _to_definition(
         problems.append(
             Problem(f"{where}.{field_name}", 'applies to kind = "celery_task" jobs only')
         )
+    elif declaration.target is not None and declaration.command is not None:
+        problems.append(Problem(f"{where}.target", "give exactly one of 'target' or 'command'"))
     elif declaration.kind is not None and kind.value != declaration.kind:
         needs = "target" if declaration.kind == JobKind.PYTHON.value else "command"
         problems.append(Problem(f"{where}.kind", f'kind = "{declaration.kind}" needs {needs}'))
-    elif (declaration.target is None) == (declaration.command is None):
+    elif declaration.target is None and declaration.command is None:
         problems.append(Problem(f"{where}.target", "give exactly one of 'target' or 'command'"))
     elif declaration.command is not None and declaration.isolation is not None:
         problems.append(

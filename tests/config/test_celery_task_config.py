@@ -158,3 +158,19 @@ def test_a_celery_task_job_is_retried_only_when_its_task_failed(
         write_config, body.replace("retries = 2", 'retries = 2\nretry_on = ["timed_out"]')
     )
     assert "timed_out" in found["jobs[0].retry_on"] and "send it again" in found["jobs[0].retry_on"]
+
+
+def test_a_job_with_both_a_target_and_a_command_is_told_to_give_one(
+    write_config: WriteConfig,
+) -> None:
+    body = """
+[[jobs]]
+id = "both"
+kind = "command"
+target = "pkg.mod:f"
+command = ["true"]
+trigger = { type = "interval", seconds = 5 }
+"""
+    assert problems(write_config, body) == {
+        "jobs[0].target": "give exactly one of 'target' or 'command'"
+    }

@@ -168,5 +168,5 @@ def _no_longer_due(record: JobRecord, when: datetime) -> str | None:
     try:
         trigger = load_trigger(record.trigger)
     except Exception:
-        trigger = None  # unreadable: no longer the trigger the fire was claimed under
+        return "the job's trigger cannot be read"
     return no_longer_due(record, trigger, when)

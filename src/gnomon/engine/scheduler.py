@@ -266,14 +266,15 @@ class Scheduler:
         # Running runs get the grace; cancel requests still reach them meanwhile. (Fires
         # claimed ahead do not start any more: the next leader adopts them.)
         idle = self._wait_idle_cancelling(grace)
+        running = self._pool.depth  # (celery_task runs waiting for an outcome are not here)
         # Tasks sent to a Celery app are not revoked because this scheduler stops: their runs
         # end interrupted, saying the task may still finish.
         self._runs.stop_following(
             "the scheduler stopped while following the Celery task's outcome (the task was "
             "sent and may still finish)"
         )
-        if not idle:
-            log.warning("%d run(s) still running after %.0fs; cancelling", self._pool.depth, grace)
+        if not idle and running:
+            log.warning("%d run(s) still running after %.0fs; cancelling", running, grace)
             self._runs.cancel_all()
             if not self._pool.wait_idle(max(5.0, self.options.claim_ahead)):
                 self._runs.interrupt_all("the scheduler stopped before the run finished")
