@@ -31,18 +31,21 @@ CONNECT_TIMEOUT = 2.0
 STORE_RETRY = 1.0
 
 
-def celery_app(broker_url: str) -> Any:
-    """A Celery app on `broker_url` with gnomon's delivery settings (no task registered).
-    Raises ConfigInvalid when Celery is not installed."""
+def new_app(
+    name: str, broker_url: str, *, needed_by: str, result_backend: str | None = None
+) -> Any:
+    """A bare Celery app on `broker_url` that sends reliably: a publish that returns was taken
+    by the broker (publisher confirms on RabbitMQ), and connecting gives up after
+    CONNECT_TIMEOUT. Raises ConfigInvalid, saying that `needed_by` needs Celery, when Celery is
+    not installed."""
     try:
         from celery import Celery  # type: ignore[import-untyped]
     except ImportError as exc:
         if (exc.name or "").split(".")[0] not in ("celery", "kombu", "redis"):
             raise
-        message = "the Celery executor needs Celery: pip install 'gnomon[celery]'"
+        message = f"{needed_by} needs Celery: pip install 'gnomon[celery]'"
         raise ConfigInvalid([Problem("celery.broker_url", message)]) from exc
-
-    app = Celery("gnomon", broker=broker_url, set_as_current=False)
+    app = Celery(name, broker=broker_url, backend=result_backend, set_as_current=False)
     transport: dict[str, Any] = {}
     if broker_url.startswith(("amqp", "pyamqp")):
         # The broker confirms every message it has taken: a publish that returns was received.
@@ -51,6 +54,19 @@ def celery_app(broker_url: str) -> Any:
         transport["socket_connect_timeout"] = CONNECT_TIMEOUT
         transport["socket_timeout"] = CONNECT_TIMEOUT * 5
     app.conf.update(
+        broker_connection_timeout=CONNECT_TIMEOUT,
+        broker_transport_options=transport,
+        task_create_missing_queues=True,
+        enable_utc=True,
+    )
+    return app
+
+
+def celery_app(broker_url: str) -> Any:
+    """A Celery app on `broker_url` with gnomon's delivery settings (no task registered).
+    Raises ConfigInvalid when Celery is not installed."""
+    app = new_app("gnomon", broker_url, needed_by="the Celery executor")
+    app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -58,17 +74,13 @@ def celery_app(broker_url: str) -> Any:
         accept_content=["json"],
         task_ignore_result=True,
         task_default_queue=DEFAULT_QUEUE,
-        task_create_missing_queues=True,
-        broker_connection_timeout=CONNECT_TIMEOUT,
         broker_connection_retry_on_startup=True,
-        broker_transport_options=transport,
         # gnomon's logging and output capture stay as gnomon set them up.
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         # Nothing but runs travels through the broker: no events, no remote control.
         worker_send_task_events=False,
         worker_enable_remote_control=False,
-        enable_utc=True,
     )
     return app
 

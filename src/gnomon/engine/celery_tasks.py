@@ -31,9 +31,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gnomon.domain import OUTCOME_NOT_TRACKED, JobDefinition, Run, RunStatus, RunUpdate
+from gnomon.engine.celery_app import new_app
 from gnomon.engine.executors.base import error_type_name
 from gnomon.engine.executors.environment import job_args, job_kwargs
-from gnomon.errors import ConfigInvalid, Problem
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,6 @@ MAX_PER_PASS = 1000
 FOLLOW_LIMIT = 24 * 3600.0
 #: A task's result, as shown in its run's output, is cut to this many characters.
 RESULT_SUMMARY = 1000
-#: How long connecting to the broker may take before a send fails.
-CONNECT_TIMEOUT = 2.0
 
 #: Called with a run, its job and its final update (the tracker's only way to end a run).
 Finish = Callable[[Run, JobDefinition, RunUpdate], None]
@@ -69,27 +67,9 @@ def task_app(broker_url: str, result_backend: str | None = None) -> Any:
     """A Celery app on the user's broker (and result backend) with Celery's own defaults, so
     that tasks go where the user's app would send them (queue "celery" unless told). Raises
     ConfigInvalid when Celery is not installed."""
-    try:
-        from celery import Celery  # type: ignore[import-untyped]
-    except ImportError as exc:
-        if (exc.name or "").split(".")[0] not in ("celery", "kombu", "redis"):
-            raise
-        message = "kind \"celery_task\" needs Celery: pip install 'gnomon[celery]'"
-        raise ConfigInvalid([Problem("celery.broker_url", message)]) from exc
-    app = Celery("gnomon-tasks", broker=broker_url, backend=result_backend, set_as_current=False)
-    transport: dict[str, Any] = {}
-    if broker_url.startswith(("amqp", "pyamqp")):
-        transport["confirm_publish"] = True  # a send that returns was taken by the broker
-    else:
-        transport["socket_connect_timeout"] = CONNECT_TIMEOUT
-        transport["socket_timeout"] = CONNECT_TIMEOUT * 5
-    app.conf.update(
-        broker_connection_timeout=CONNECT_TIMEOUT,
-        broker_transport_options=transport,
-        task_create_missing_queues=True,
-        enable_utc=True,
+    return new_app(
+        "gnomon-tasks", broker_url, needed_by='kind "celery_task"', result_backend=result_backend
     )
-    return app
 
 
 class TaskSender:
@@ -231,7 +211,7 @@ class TaskTracker:
 
     def _observe(self, followed: _Followed, meta: Mapping[str, Any]) -> RunUpdate | None:
         """Note what the task's state says; the run's final update once it has ended."""
-        from celery import states
+        from celery import states  # type: ignore[import-untyped]
 
         state = str(meta.get("status") or states.PENDING)
         retries = meta.get("retries")
