@@ -203,3 +203,52 @@ def test_a_manual_run_no_worker_takes_is_sent_again_less_and_less_often_until_on
         dispatcher.stop()
     assert {run_id for run_id, _, _ in broker.sent} == {manual.id}
     store.close()
+
+
+def test_a_run_being_sent_is_still_this_nodes_business_for_the_reconciler(
+    tmp_path: Path,
+) -> None:
+    # Between leaving the queue of runs to send and being recorded as sent, a run was in
+    # neither: the reconciler, looking then, took it for lost and started it again.
+    from gnomon.engine.dispatch import Dispatcher
+
+    store = celery_store(tmp_path)
+    record = store.get_job("tick")
+    lease = store.acquire_lease("scheduler", "n1", 60)
+    assert lease is not None
+    manual = store.add_run(
+        Run(
+            id=new_run_id(),
+            job_id="tick",
+            trigger_source=TriggerSource.MANUAL,
+            status=RunStatus.QUEUED,
+            queued_at=utcnow(),
+            node="n1",
+        )
+    )
+    seen_while_publishing: list[set[str]] = []
+    dispatcher: Dispatcher
+
+    def publish(run_id: str, queue: str) -> None:
+        seen_while_publishing.append(dispatcher.ids())
+
+    dispatcher = Dispatcher(
+        store,
+        "n1",
+        publish=publish,
+        lease=lambda: lease,
+        clock=utcnow,
+        may_send=lambda record, run, ahead, now: record,
+        end_unsent=lambda *args: None,
+        cancel_unsent=lambda run: None,
+        on_lease_lost=lambda: None,
+    )
+    dispatcher.start()
+    try:
+        dispatcher.expect([(record, manual, False, time.monotonic())])
+        wait_for(lambda: seen_while_publishing, timeout=10, what="the send")
+        assert manual.id in seen_while_publishing[0]
+        wait_for(lambda: manual.id in dispatcher.ids(), timeout=5, what="the run noted sent")
+    finally:
+        dispatcher.stop()
+    store.close()

@@ -100,6 +100,9 @@ class Dispatcher:
         self._due: list[tuple[float, int, str]] = []  # (time.monotonic(), order, run id)
         self._pending: dict[str, _Pending] = {}
         self._sent: dict[str, _Pending] = {}  # published, not yet seen taken by a worker
+        # Taken from _pending by the pass now judging and publishing them: still this node's
+        # business (the reconciler must not take them for lost and start them again).
+        self._sending: set[str] = set()
         self._order = itertools.count()
         self._next_sweep = time.monotonic() + sweep_every
         # The last publish failed: runs that wait past their grace meanwhile waited for the
@@ -127,6 +130,7 @@ class Dispatcher:
         with self._cond:
             self._pending.clear()
             self._due.clear()
+            self._sending.clear()
 
     def expect(self, runs: list[tuple[JobRecord, Run, bool, float]]) -> None:
         """Runs to send: (job, run, claimed ahead, time.monotonic() instant to send at)."""
@@ -143,7 +147,7 @@ class Dispatcher:
     def ids(self) -> set[str]:
         """The runs waiting to be sent or sent and not yet seen taken: this node's business."""
         with self._cond:
-            return set(self._pending) | set(self._sent)
+            return set(self._pending) | set(self._sent) | self._sending
 
     def _loop(self) -> None:
         while True:
@@ -157,6 +161,9 @@ class Dispatcher:
                 except Exception:  # never let one bad pass stop every later send
                     log.exception("sending %d run(s) failed; trying again", len(batch))
                     self._again(batch, broker=False)
+                finally:
+                    with self._cond:
+                        self._sending.difference_update(p.run.id for p in batch)
             if time.monotonic() >= self._next_sweep:
                 try:
                     self._sweep()
@@ -185,6 +192,7 @@ class Dispatcher:
             pending = self._pending.pop(run_id, None)
             if pending is not None:
                 batch.append(pending)
+                self._sending.add(run_id)
         return batch
 
     def _send(self, batch: list[_Pending]) -> None:
