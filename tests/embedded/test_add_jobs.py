@@ -3,8 +3,6 @@ one-by-one path's existence check inside the write."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import gnomon
@@ -92,19 +90,37 @@ def test_replacing_in_bulk(scheduler: gnomon.Scheduler) -> None:
     assert replaced[0].before["trigger"]["minutes"] == 1
 
 
-def test_ten_thousand_jobs_in_one_call_within_two_seconds(scheduler: gnomon.Scheduler) -> None:
+def test_ten_thousand_jobs_in_one_call_are_one_write_of_the_store(
+    scheduler: gnomon.Scheduler,
+) -> None:
+    # What makes a bulk add fast: one transaction for all of them, with no read per job. (How
+    # fast is measured by bench/embedded_add.py, not asserted here: a timed test on a shared
+    # machine fails by chance.)
     jobs = [
         {"func": targets.ok, "trigger": "interval", "hours": 1, "id": f"job-{i:05}"}
         for i in range(10_000)
     ]
     scheduler.add_jobs(jobs[:1])  # the store migrated and the modules imported first
-    started = time.process_time()
+    store = scheduler.runtime.store
+    writes: list[int] = []
+    reads = 0
+    write_jobs, find_job = store.write_jobs, store.find_job
+
+    def counting_writes(batch, *args, **kwargs):  # type: ignore[no-untyped-def]
+        writes.append(len(batch))
+        return write_jobs(batch, *args, **kwargs)
+
+    def counting_reads(job_id: str) -> object:
+        nonlocal reads
+        reads += 1
+        return find_job(job_id)
+
+    store.write_jobs = counting_writes  # type: ignore[method-assign]
+    store.find_job = counting_reads  # type: ignore[method-assign]
     views = scheduler.add_jobs(jobs[1:])
-    spent = time.process_time() - started
     assert len(views) == 9_999
+    assert writes == [9_999] and reads == 0
     assert len(scheduler.get_jobs()) == 10_000
-    # CPU time, not wall time: the test machine runs other tests beside this one.
-    assert spent < 2.0, f"adding 9,999 jobs took {spent:.2f} s of CPU"
 
 
 def test_one_by_one_an_existing_id_is_refused_in_the_write(scheduler: gnomon.Scheduler) -> None:
