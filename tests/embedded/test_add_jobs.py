@@ -115,8 +115,8 @@ def test_ten_thousand_jobs_in_one_call_are_one_write_of_the_store(
         reads += 1
         return find_job(job_id)
 
-    store.write_jobs = counting_writes  # type: ignore[method-assign]
-    store.find_job = counting_reads  # type: ignore[method-assign]
+    store.write_jobs = counting_writes  # type: ignore[method-assign,assignment]
+    store.find_job = counting_reads  # type: ignore[method-assign,assignment]
     views = scheduler.add_jobs(jobs[1:])
     assert len(views) == 9_999
     assert writes == [9_999] and reads == 0

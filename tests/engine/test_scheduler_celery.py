@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gnomon.domain import Executor, Run, RunStatus, TriggerSource, utcnow
+from gnomon.engine.dispatch import Dispatcher, Publish
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
 from gnomon.ids import new_run_id
 from gnomon.store.base import JobWrite
@@ -151,41 +152,53 @@ def test_a_sent_run_asked_to_stop_before_any_worker_took_it_is_cancelled(
     store.close()
 
 
-def test_a_manual_run_no_worker_takes_is_sent_again_less_and_less_often_until_one_does(
-    tmp_path: Path,
-) -> None:
-    # A manual run has no grace: if its message was lost (a broker that lost its data), it
-    # would wait queued for good. It is sent again, and a worker's guarded start runs it once.
-    from gnomon.domain import Node
-    from gnomon.engine.dispatch import Dispatcher
-
-    store = celery_store(tmp_path)
-    record = store.get_job("tick")
-    lease = store.acquire_lease("scheduler", "n1", 60)
-    assert lease is not None
-    manual = Run(
-        id=new_run_id(),
-        job_id="tick",
-        trigger_source=TriggerSource.MANUAL,
-        status=RunStatus.QUEUED,
-        queued_at=utcnow(),
-        node="n1",
+def _manual_run_of_n1(store: SqlStore) -> Run:
+    """A manual run of "tick", picked up by node n1 (which takes the scheduler lease)."""
+    assert store.acquire_lease("scheduler", "n1", 60) is not None
+    return store.add_run(
+        Run(
+            id=new_run_id(),
+            job_id="tick",
+            trigger_source=TriggerSource.MANUAL,
+            status=RunStatus.QUEUED,
+            queued_at=utcnow(),
+            node="n1",
+        )
     )
-    store.add_run(manual)
-    broker = Broker()
-    dispatcher = Dispatcher(
+
+
+def _dispatcher_of_n1(
+    store: SqlStore, publish: Publish, *, sweep_every: float = 10.0, resend_first: float = 60.0
+) -> Dispatcher:
+    """Node n1's dispatcher, under the lease it holds, sending every run it is given."""
+    lease = store.find_lease("scheduler")
+    return Dispatcher(
         store,
         "n1",
-        publish=broker.publish,
+        publish=publish,
         lease=lambda: lease,
         clock=utcnow,
         may_send=lambda record, run, ahead, now: record,
         end_unsent=lambda *args: None,
         cancel_unsent=lambda run: None,
         on_lease_lost=lambda: None,
-        sweep_every=0.1,
-        resend_first=0.6,
+        sweep_every=sweep_every,
+        resend_first=resend_first,
     )
+
+
+def test_a_manual_run_no_worker_takes_is_sent_again_less_and_less_often_until_one_does(
+    tmp_path: Path,
+) -> None:
+    # A manual run has no grace: if its message was lost (a broker that lost its data), it
+    # would wait queued for good. It is sent again, and a worker's guarded start runs it once.
+    from gnomon.domain import Node
+
+    store = celery_store(tmp_path)
+    record = store.get_job("tick")
+    manual = _manual_run_of_n1(store)
+    broker = Broker()
+    dispatcher = _dispatcher_of_n1(store, broker.publish, sweep_every=0.1, resend_first=0.6)
     dispatcher.start()
     try:
         dispatcher.expect([(record, manual, False, time.monotonic())])
@@ -210,39 +223,15 @@ def test_a_run_being_sent_is_still_this_nodes_business_for_the_reconciler(
 ) -> None:
     # Between leaving the queue of runs to send and being recorded as sent, a run was in
     # neither: the reconciler, looking then, took it for lost and started it again.
-    from gnomon.engine.dispatch import Dispatcher
-
     store = celery_store(tmp_path)
     record = store.get_job("tick")
-    lease = store.acquire_lease("scheduler", "n1", 60)
-    assert lease is not None
-    manual = store.add_run(
-        Run(
-            id=new_run_id(),
-            job_id="tick",
-            trigger_source=TriggerSource.MANUAL,
-            status=RunStatus.QUEUED,
-            queued_at=utcnow(),
-            node="n1",
-        )
-    )
+    manual = _manual_run_of_n1(store)
     seen_while_publishing: list[set[str]] = []
-    dispatcher: Dispatcher
 
     def publish(run_id: str, queue: str) -> None:
         seen_while_publishing.append(dispatcher.ids())
 
-    dispatcher = Dispatcher(
-        store,
-        "n1",
-        publish=publish,
-        lease=lambda: lease,
-        clock=utcnow,
-        may_send=lambda record, run, ahead, now: record,
-        end_unsent=lambda *args: None,
-        cancel_unsent=lambda run: None,
-        on_lease_lost=lambda: None,
-    )
+    dispatcher = _dispatcher_of_n1(store, publish)
     dispatcher.start()
     try:
         dispatcher.expect([(record, manual, False, time.monotonic())])
