@@ -114,6 +114,10 @@ class Dispatcher:
 
     def start(self) -> None:
         self._stopping = False
+        # Started again after its thread died mid-pass: the runs that pass held are no longer
+        # being sent, so the reconciler may take them back.
+        with self._cond:
+            self._sending.clear()
         self._thread = threading.Thread(target=self._loop, name="gnomon-dispatch", daemon=True)
         self._thread.start()
 
