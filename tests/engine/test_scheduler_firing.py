@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -104,14 +105,26 @@ def test_scheduler_without_metrics_uses_the_null_implementation(tmp_path: Path) 
     assert isinstance(reports, RunLogReports) and reports.inner is hooks
 
 
+class RefusalsCounted(NullMetrics):
+    def __init__(self) -> None:
+        self.refusals: list[tuple[str, int]] = []
+
+    def refused(self, status: str, count: int) -> None:
+        self.refusals.append((status, count))
+
+
 def test_fire_claimed_ahead_of_a_job_paused_meanwhile_is_skipped_not_started(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = _store_with_ticking_job(tmp_path)
     # Claimed up to 3 s ahead: the next fire is in the store, waiting for its time, when the
-    # job is paused (one at a time: a job's claimed fire counts as an active run).
-    options = SchedulerOptions(poll_interval=0.2, lease_ttl=5, claim_ahead=3, burst_fires=1)
-    scheduler = Scheduler(store, options)
+    # job is paused (one at a time: a job's claimed fire counts as an active run). Paused as by
+    # another process, which the scheduler does not hear of before the fire's time (it does not
+    # poll in this test): its start is then tried and finds the run closed.
+    options = SchedulerOptions(poll_interval=60, lease_ttl=5, claim_ahead=3, burst_fires=1)
+    metrics = RefusalsCounted()
+    scheduler = Scheduler(store, options, metrics=metrics)
+    caplog.set_level(logging.INFO, logger="gnomon")
     scheduler.start()
     try:
 
@@ -129,7 +142,6 @@ def test_fire_claimed_ahead_of_a_job_paused_meanwhile_is_skipped_not_started(
         [paused] = store.write_jobs(
             [JobWrite(record.replace(paused=True), expected_revision=record.revision)]
         )
-        scheduler.notify()
         paused_at = paused.updated_at
         assert paused_at is not None
         wait_for(
@@ -137,6 +149,8 @@ def test_fire_claimed_ahead_of_a_job_paused_meanwhile_is_skipped_not_started(
             timeout=10,
             what="the waiting fires to come due",
         )
+        last = max(store.get_run(i).scheduled_for or paused_at for i in waiting)
+        wait_for(lambda: utcnow() > last + timedelta(seconds=0.5), timeout=10, what="their time")
     finally:
         scheduler.stop(grace=2)
     for run_id in waiting:
@@ -151,6 +165,9 @@ def test_fire_claimed_ahead_of_a_job_paused_meanwhile_is_skipped_not_started(
         if r.started_at is not None and r.scheduled_for is not None and r.scheduled_for > paused_at
     ]
     assert started_after == []
+    # The pause closed them: not a start refused, nor a warning about ownership.
+    assert metrics.refusals == []
+    assert not [r for r in caplog.records if "no longer this node's" in r.getMessage()]
 
 
 def test_running_scheduler_raises_the_gc_threshold_and_restores_it(tmp_path: Path) -> None:

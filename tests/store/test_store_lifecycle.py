@@ -33,6 +33,8 @@ def test_a_node_starts_its_queued_runs_while_it_holds_the_lease(store: SqlStore)
         [RunStart(r.id, r.job_id, 5) for r in (mine, theirs, ended)], "n1", fence, T0
     )
     assert result.started == {mine.id} and result.skipped == set()
+    # Not this node's (another owns it) is told apart from already over (nothing to start).
+    assert result.ended == {ended.id}
     assert store.get_run(mine.id).status is RunStatus.RUNNING
     assert store.get_run(mine.id).started_at == T0
     assert store.get_run(theirs.id).status is RunStatus.QUEUED

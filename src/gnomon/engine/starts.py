@@ -246,7 +246,10 @@ class StartGate:
                 self._metrics.skipped(
                     start.job_id, 1, run_id=start.run_id, run=self._run_of(start.run_id)
                 )
-        refused = len(wanted) - len(result.started) - len(result.skipped)
+        if result.ended:
+            # A pause (or a cancel) closed them in the store while they waited for their time.
+            log.debug("%d run(s) had ended before their start", len(result.ended))
+        refused = len(wanted) - len(result.started) - len(result.skipped) - len(result.ended)
         if refused:
             log.warning("%d run(s) were no longer this node's to start", refused)
             self._metrics.refused("running", refused)

@@ -116,12 +116,14 @@ class OutputChunk(NamedTuple):
 
 
 class StartResult(NamedTuple):
-    """What Store.start_runs did: the runs now running, and those recorded `skipped` because
-    max_instances runs of their job were running. Runs in neither were not this node's to
-    start (no longer queued, or adopted by another node)."""
+    """What Store.start_runs did: the runs now running, those recorded `skipped` because
+    max_instances runs of their job were running, and those that had already ended (a pause
+    skipped them, a cancel ended them: nothing left to start). Runs in none of the three were
+    not this node's to start (adopted by another node, or unknown)."""
 
     started: set[str]
     skipped: set[str]
+    ended: frozenset[str] = frozenset()
 
 
 class WorkerStart(NamedTuple):

@@ -468,6 +468,17 @@ def move_queued(
     return moved
 
 
+def ended_among(conn: Connection, run_ids: Sequence[str]) -> frozenset[str]:
+    """The runs among `run_ids` in a final status."""
+    final = [status.value for status in RunStatus if status.is_final]
+    found: set[str] = set()
+    for start in range(0, len(run_ids), _SQLITE_MAX_ROWS):
+        chunk = list(run_ids[start : start + _SQLITE_MAX_ROWS])
+        stmt = select(runs.c.id).where(runs.c.id.in_(chunk), runs.c.status.in_(final))
+        found.update(conn.execute(stmt).scalars())
+    return frozenset(found)
+
+
 def judge_starts(
     conn: Connection,
     starts: Sequence[RunStart],

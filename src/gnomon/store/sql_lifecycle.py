@@ -30,7 +30,7 @@ from gnomon.domain import AuditEntry, Lease, Run, RunStatus, TriggerSource
 from gnomon.errors import JobAlreadyRunning
 from gnomon.store.base import RunStart, StartResult
 from gnomon.store.sql_auth import insert_audit
-from gnomon.store.sql_batch import run_params, start_queued
+from gnomon.store.sql_batch import ended_among, run_params, start_queued
 from gnomon.store.sql_engine import SqlBase
 from gnomon.store.sql_nodes import check_fence
 from gnomon.store.sql_runs import LIGHT_COLUMNS, row_to_run
@@ -92,7 +92,9 @@ class SqlLifecycle(SqlBase):
             # Heartbeats are on the store's clock: judge them on it.
             alive = (self._clock(), live_within)
             started, skipped = start_queued(conn, starts, node, now, self._is_pg, alive)
-        return StartResult(started, skipped)
+            left = [s.run_id for s in starts if s.run_id not in started and s.run_id not in skipped]
+            ended = ended_among(conn, left) if left else frozenset()
+        return StartResult(started, skipped, ended)
 
     def adopt_runs(self, node: str, fence: Lease) -> list[Run]:
         stmt = (
