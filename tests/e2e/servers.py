@@ -28,7 +28,8 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """`python -m gnomon serve|api --config PATH --bind 127.0.0.1:PORT`, logging to a file."""
+    """`python -m gnomon serve|api --config PATH --bind 127.0.0.1:PORT`, logging to a file.
+    `env`: variables set for the process on top of the test's own environment."""
 
     def __init__(
         self,
@@ -37,22 +38,23 @@ class ServerProcess:
         command: str = "serve",
         workers: int = 1,
         admin_password: str | None = ADMIN_PASSWORD,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log
-        env = dict(os.environ)
-        env.pop("GNOMON_ADMIN_PASSWORD", None)
+        environ = dict(os.environ) | (env or {})
+        environ.pop("GNOMON_ADMIN_PASSWORD", None)
         if admin_password is not None:
-            env["GNOMON_ADMIN_PASSWORD"] = admin_password
-        env.pop("GNOMON_CONFIG", None)
+            environ["GNOMON_ADMIN_PASSWORD"] = admin_password
+        environ.pop("GNOMON_CONFIG", None)
         self._log = log.open("ab")
         args = [command, "--config", str(config), "--bind", f"127.0.0.1:{self.port}"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gnomon", *args, "--workers", str(workers)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env=env,
+            env=environ,
         )
         try:
             wait_for(self._ready, timeout=30, what=f"gnomon {command} to answer /readyz")
