@@ -157,6 +157,14 @@ def test_session_lifetimes_follow_the_server_settings(runtime: Runtime) -> None:
     start = utcnow()
     policy.clock = lambda: start + timedelta(seconds=601)
     assert_error(auth.get(ME), 401, "AUTHENTICATION_REQUIRED")
+    # The maximum lifetime: a request every 500 s keeps a new session from idling, until 3600 s.
+    policy.clock = lambda: start
+    assert auth.login("viewer").status_code == 200
+    for seconds in range(500, 3600, 500):
+        policy.clock = lambda seconds=seconds: start + timedelta(seconds=seconds)
+        assert_ok(auth.get(ME))
+    policy.clock = lambda: start + timedelta(seconds=3601)
+    assert_error(auth.get(ME), 401, "AUTHENTICATION_REQUIRED")
 
 
 def test_a_session_signed_before_generations_existed_is_over(

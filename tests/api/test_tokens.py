@@ -102,6 +102,18 @@ def test_disabled_users_token_is_refused(admin: AuthActions, runtime: Runtime) -
     assert_error(fresh.get(JOBS, headers=bearer(token)), 403, "ACCOUNT_DISABLED")
 
 
+def test_a_password_change_and_ended_sessions_leave_tokens_working(
+    admin: AuthActions, runtime: Runtime
+) -> None:
+    # Chosen and documented (README, Security): tokens serve automation, not the person; a
+    # password change ends the person's sessions, and tokens are revoked on their own.
+    token = create(admin, user="viewer")["token"]
+    runtime.users.set_password("viewer", "a-new-password")
+    runtime.users.end_sessions("viewer")
+    fresh = admin.client.application.test_client()
+    assert_ok(fresh.get(JOBS, headers=bearer(token)))
+
+
 def test_token_endpoints_are_admin_only(auth: AuthActions) -> None:
     assert auth.login("viewer").status_code == 200
     assert_error(auth.get(TOKENS), 403, "PERMISSION_DENIED")
