@@ -142,6 +142,7 @@ def test_cli_changes_are_audited_as_the_cli(config: Path) -> None:
         (("users", "disable", "ops", "--enable"), None),
         (("users", "end-sessions", "ops"), None),
         (("tokens", "create", "--user", "ops"), None),
+        (("tokens", "revoke", "1"), None),
     ]:
         code, out = invoke(config, *args, stdin=stdin)
         assert code == 0, (args, out)
@@ -158,6 +159,7 @@ def test_cli_changes_are_audited_as_the_cli(config: Path) -> None:
         ("user.enable", "cli"),
         ("user.end_sessions", "cli"),
         ("token.create", "cli"),
+        ("token.revoke", "cli"),
     ]
 
 

@@ -221,6 +221,9 @@ def test_4_a_secret_reference_is_resolved_for_the_run_only(served: Served) -> No
     assert DB_SECRET.upper() in run["output"] and DB_SECRET not in run["output"], run
     admin = Client(served.url).login()
     assert DB_SECRET not in admin.request("GET", f"{JOBS}/export").text
+    # A job's env is shown to no one, its references neither.
+    for reader in (admin, viewer(served)):
+        assert "REPORT_DB_PASSWORD" not in reader.request("GET", f"{JOBS}/envdump").text
     # Never written to the store (its WAL included), resolved or otherwise.
     for path in served.data_dir.glob("gnomon.db*"):
         assert DB_SECRET.encode() not in path.read_bytes(), path
