@@ -569,6 +569,7 @@ class ActiveRuns:
                     clock=self._clock,
                     store=self._store,
                     output=output,
+                    started=started,
                 )
             except BaseException as exc:
                 # A worker thread never receives the operator's Ctrl-C (only the main thread

@@ -215,6 +215,7 @@ class RunWorker:
                 clock=self._clock,
                 store=self.store,
                 output=output,
+                started=started,
             )
             update = outcome.to_update(run.id, node=self.node_id, alerting=alerting)
         except BaseException as exc:  # whatever reaches here came from the job

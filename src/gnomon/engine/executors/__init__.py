@@ -38,6 +38,7 @@ def run_job(
     output_cap: int = DEFAULT_OUTPUT_CAP,
     store: Store | None = None,
     output: OutputBuffer | None = None,
+    started: datetime | None = None,
 ) -> Outcome:
     """Execute ``run`` of ``definition`` in the calling thread and return how it ended.
 
@@ -48,12 +49,13 @@ def run_job(
     raises ValueError for an ``output_cap`` under ``MIN_OUTPUT_CAP``, a programming error.
     ``store`` is handed to Python targets run in a thread as ``run.store`` (gnomon's own shipped
     jobs use it); a child process has none. ``output``: the buffer the run's output goes to as
-    it comes (for a live view of it); by default one of ``output_cap`` bytes.
+    it comes (for a live view of it); by default one of ``output_cap`` bytes. ``started``: the
+    run's start, when the caller has just read ``clock`` for it (default: read here).
     """
     if output_cap < MIN_OUTPUT_CAP:
         raise ValueError(f"output_cap must be at least {MIN_OUTPUT_CAP} bytes, got {output_cap}")
     if cancel.is_set():
-        watch = Stopwatch(clock)
+        watch = Stopwatch(clock, started)
         return watch.outcome(
             RunStatus.CANCELLED,
             OutputBuffer(output_cap),
@@ -63,11 +65,23 @@ def run_job(
     try:
         if definition.kind is JobKind.COMMAND:
             return run_command(
-                definition, run, cancel, clock=clock, output_cap=output_cap, output=output
+                definition,
+                run,
+                cancel,
+                clock=clock,
+                output_cap=output_cap,
+                output=output,
+                started=started,
             )
         if definition.isolation == Isolation.PROCESS:
             return run_in_process(
-                definition, run, cancel, clock=clock, output_cap=output_cap, output=output
+                definition,
+                run,
+                cancel,
+                clock=clock,
+                output_cap=output_cap,
+                output=output,
+                started=started,
             )
         return run_python(
             definition,
@@ -77,9 +91,10 @@ def run_job(
             output_cap=output_cap,
             store=store,
             output=output,
+            started=started,
         )
     except Exception as exc:  # a bug in an executor must not take the engine's worker down
-        watch = Stopwatch(clock)
+        watch = Stopwatch(clock, started)
         return watch.outcome(
             RunStatus.FAILED,
             OutputBuffer(output_cap),

@@ -114,10 +114,11 @@ def run_command(
     kill_grace: float = 5.0,
     poll_interval: float = 0.05,
     output: OutputBuffer | None = None,
+    started: datetime | None = None,
 ) -> Outcome:
     """Execute the job's command; stdout and stderr are captured together, in order (into
     `output`, if given, as they come)."""
-    watch = Stopwatch(clock)
+    watch = Stopwatch(clock, started)
     output = output or OutputBuffer(output_cap)
     try:
         argv = build_argv(definition)

@@ -233,6 +233,7 @@ def run_in_process(
     output_cap: int,
     log_level: int = logging.INFO,
     output: OutputBuffer | None = None,
+    started: datetime | None = None,
 ) -> Outcome:
     """Call the job's target in a child process (with ``run=RunContext`` when it takes one).
 
@@ -240,7 +241,7 @@ def run_in_process(
     asked to stop, then its process group is terminated; a child that dies (a crash, os._exit,
     a signal) is a failed run, with its exit code.
     """
-    watch = Stopwatch(clock)
+    watch = Stopwatch(clock, started)
     output = output or OutputBuffer(output_cap)
     try:
         environ = job_environment(definition, os.environ)

@@ -139,10 +139,11 @@ def run_python(
     output_cap: int,
     store: Store | None = None,
     output: OutputBuffer | None = None,
+    started: datetime | None = None,
 ) -> Outcome:
     """Call the job's target with its args and kwargs (and ``run=RunContext`` when it takes
     one); what it prints and logs goes to `output`, if given, as it comes."""
-    watch = Stopwatch(clock)
+    watch = Stopwatch(clock, started)
     output = output or OutputBuffer(output_cap)
     target = definition.target or ""
     try:
