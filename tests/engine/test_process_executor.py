@@ -323,7 +323,9 @@ def test_kwargs_that_cannot_reach_a_child_fail_the_run_clearly() -> None:
 def test_a_child_kept_alive_by_a_thread_after_the_target_returned_is_stopped() -> None:
     started = time.monotonic()
     outcome = run_isolated(f"{T}:leaves_a_thread")
-    assert time.monotonic() - started < 3
+    # Not the 30 s its thread would keep the process alive (starting a child takes seconds on
+    # a loaded machine: the bound leaves room for that).
+    assert time.monotonic() - started < 15
     assert outcome.status is RunStatus.SUCCEEDED
     assert outcome.output.startswith("return value: 'done'\n")
     assert "the target returned but its process did not end" in outcome.output
