@@ -290,9 +290,15 @@ def check_with_nginx(nginx: str, openssl: str, tmp_path: Path) -> None:
     site = site.replace("/etc/ssl/certs/gnomon.example.com.pem", str(cert))
     site = site.replace("/etc/ssl/private/gnomon.example.com.key", str(key))
     (tmp_path / "site.conf").write_text(site)
+    # Every path nginx writes to under tmp_path: `nginx -t` creates the temporary directories
+    # compiled into it (/var/lib/nginx/… on Debian), which exist only where a package made them.
+    temp = "".join(
+        f"    {kind}_temp_path {tmp_path}/{kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     (tmp_path / "main.conf").write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{\n    access_log off;\n    include {tmp_path}/site.conf;\n}}\n"
+        f"http {{\n    access_log off;\n{temp}    include {tmp_path}/site.conf;\n}}\n"
     )
     done = subprocess.run(
         [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "main.conf")],
