@@ -1,12 +1,15 @@
 """The deployment files in deploy/, checked as far as a machine without a container engine can:
 the Dockerfile by Docker's own parser and hadolint, the compose file read as YAML with the
-environment it gives gnomon loaded by gnomon's config code, the nginx example by nginx's
-directive tables (crossplane) and, where nginx is installed, `nginx -t` with a throwaway
-certificate, and the systemd unit by `systemd-analyze verify` and its offline security score.
+environment it gives gnomon loaded by gnomon's config code and, where Compose is installed
+(`docker compose` or `docker-compose`), validated and interpolated by it, the nginx example
+by nginx's directive tables (crossplane) and, where nginx is installed, `nginx -t` with a
+throwaway certificate, and the systemd unit by `systemd-analyze verify` and its offline
+security score.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -149,7 +152,7 @@ def test_compose_runs_postgresql_and_two_gnomon_nodes_of_the_image(
 
 
 def test_compose_gives_both_nodes_one_store_and_one_key_that_gnomon_accepts(
-    compose: dict[str, Any],
+    compose: dict[str, Any], tmp_path: Path
 ) -> None:
     """The environment compose sets, with the mounted configuration, loaded as the container's
     gnomon loads it."""
@@ -171,6 +174,44 @@ def test_compose_gives_both_nodes_one_store_and_one_key_that_gnomon_accepts(
     example = (DEPLOY / "env.example").read_text()
     named = set(re.findall(r"\$\{(\w+)", (DEPLOY / "compose.yaml").read_text()))
     assert named == set(DOT_ENV) and all(f"\n{name}=" in f"\n{example}" for name in named)
+
+    command = compose_tool()
+    if command:  # Compose itself, where it is installed
+        check_with_compose(command, compose, tmp_path)
+
+
+def compose_tool() -> list[str] | None:
+    """`docker compose` (the plugin), else `docker-compose`, else None."""
+    docker = tool("docker")
+    if docker:
+        version = subprocess.run(
+            [docker, "compose", "version"], capture_output=True, timeout=60, check=False
+        )
+        if version.returncode == 0:
+            return [docker, "compose"]
+    legacy = tool("docker-compose")
+    return [legacy] if legacy else None
+
+
+def check_with_compose(command: list[str], compose: dict[str, Any], tmp_path: Path) -> None:
+    """Compose validates the file against its schema (every profile) and interpolates it
+    with the values of a .env as a deployer fills it in: the environment it gives each
+    service is the one the tests above load."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in DOT_ENV.items()))
+    done = subprocess.run(
+        [*command, "--env-file", str(env_file), "--file", str(DEPLOY / "compose.yaml"),
+         "--profile", "celery", "config"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={k: v for k, v in os.environ.items() if k not in DOT_ENV},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    resolved = yaml.safe_load(done.stdout)["services"]
+    assert set(resolved) == set(compose["services"])
+    for name in (*NODES, "worker"):
+        environment = compose["services"][name]["environment"]
+        expected = {key: interpolate(str(value), DOT_ENV) for key, value in environment.items()}
+        assert {k: str(v) for k, v in resolved[name]["environment"].items()} == expected
 
 
 def test_the_image_has_the_celery_extra_for_gnomon_worker() -> None:
