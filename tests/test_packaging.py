@@ -10,6 +10,7 @@ cache (a warm cache makes the whole module take about half a minute).
 from __future__ import annotations
 
 import email
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ import threading
 import urllib.request
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,22 +193,18 @@ def test_the_installed_gnomon_runs_from_the_virtualenv_without_psycopg(
     assert "pip install 'gnomon[celery]'" in done.stderr
 
 
-@pytest.fixture
-def served(venv: Path, tmp_path: Path) -> Iterator[str]:
-    """`gnomon serve` of the installed wheel on SQLite, on a free port; yields its URL."""
-    site = tmp_path / "site"
-    site.mkdir()
-    config = site / "gnomon.toml"
-    config.write_text(textwrap.dedent(CONFIG), encoding="utf-8")
+@contextmanager
+def serving(venv: Path, config: Path, cwd: Path, log_path: Path) -> Iterator[str]:
+    """`gnomon serve --config CONFIG` of the installed wheel, run in `cwd` on a free port, until
+    the block ends; yields its URL once /readyz answers 200."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [venv / "bin" / "gnomon", "serve", "--config", config, "--bind", f"127.0.0.1:{port}"],
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=site,
+            cwd=cwd,
             env=clean_env(GNOMON_ADMIN_PASSWORD=ADMIN_PASSWORD),
         )
 
@@ -229,6 +227,39 @@ def served(venv: Path, tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def served(venv: Path, tmp_path: Path) -> Iterator[str]:
+    """`gnomon serve` of the installed wheel on SQLite, on a free port; yields its URL."""
+    site = tmp_path / "site"
+    site.mkdir()
+    config = site / "gnomon.toml"
+    config.write_text(textwrap.dedent(CONFIG), encoding="utf-8")
+    with serving(venv, config, site, tmp_path / "serve.log") as url:
+        yield url
+
+
+def test_the_plain_install_runs_the_readme_demo_from_the_sdist(
+    dists: Dists, venv: Path, tmp_path: Path
+) -> None:
+    """The README's demo (scripts/demo.sh: `gnomon serve --config examples/gnomon.toml` in the
+    project's directory) as the sdist ships it, served by the wheel installed without extras:
+    its Python job, imported from the sdist's examples/, runs and succeeds."""
+    with tarfile.open(dists.sdist) as sdist:
+        sdist.extractall(tmp_path, filter="data")
+    [top] = tmp_path.glob("gnomon-*")
+    config = Path("examples") / "gnomon.toml"
+    with serving(venv, config, top, tmp_path / "demo.log"):
+        listing = [venv / "bin" / "gnomon", "runs", "list", "--config", config, "--job", "hello"]
+        listing += ["--status", "succeeded", "--json"]
+
+        def succeeded() -> list[object]:
+            out = run(listing, timeout=60, cwd=top, env=clean_env())
+            items: list[object] = json.loads(out)["items"]
+            return items
+
+        wait_for(succeeded, timeout=60, what="a succeeded run of the demo's hello job", every=2)
 
 
 def test_the_installed_wheel_serves_a_console_that_logs_in_and_lists_the_jobs(
