@@ -61,10 +61,12 @@ def test_the_container_builds_in_two_stages_and_runs_gnomon_serve_as_a_user() ->
     assert any(c.cmd == "COPY" and "--from=build" in c.flags for c in final)
 
     last = {c.cmd: c for c in final}  # the last of each instruction is the one in force
-    user = last["USER"].value[0].split(":")[0]
-    assert user not in ("root", "0")
+    user, _, group = last["USER"].value[0].partition(":")
+    assert user not in ("root", "0") and group not in ("root", "0")
     useradd = next(c.value[0] for c in final if c.cmd == "RUN" and "useradd" in c.value[0])
     assert f"--uid {user}" in useradd
+    # USER's group is the user's own: files gnomon writes belong to a group that has a name.
+    assert f"groupadd --system --gid {group} gnomon" in useradd and "--gid gnomon" in useradd
     assert last["ENTRYPOINT"].json and last["ENTRYPOINT"].value == ("gnomon",)
     assert last["CMD"].json and last["CMD"].value == ("serve",)
     assert last["VOLUME"].value == (DATA,)
