@@ -1,6 +1,7 @@
 """The deployment files in deploy/, checked as far as a machine without a container engine can:
 the Dockerfile by Docker's own parser and hadolint, the compose file read as YAML with the
-environment it gives gnomon loaded by gnomon's config code and, where Compose is installed
+environment it gives gnomon loaded by gnomon's config code, checked against the Compose
+specification by a parser of it (compose_spec) and, where Compose is installed
 (`docker compose` or `docker-compose`), validated and interpolated by it, the nginx example
 by nginx's directive tables (crossplane) and, where nginx is installed, `nginx -t` with a
 throwaway certificate, and the systemd unit by `systemd-analyze verify` and its offline
@@ -9,6 +10,7 @@ security score.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,6 +23,7 @@ import crossplane
 import dockerfile
 import pytest
 import yaml
+from compose_spec import PyCompose
 
 from gnomon.config import load_config
 
@@ -124,6 +127,14 @@ def interpolate(value: str, env: dict[str, str]) -> str:
 def compose() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     return loaded
+
+
+def test_compose_follows_the_compose_specification(compose: dict[str, Any]) -> None:
+    """Every key and value as the Compose specification allows (compose_spec's parser refuses
+    unknown keys, conditions, restart policies, port syntax …). It reads no YAML merge keys,
+    so it is given the file as YAML loads it, with `<<: *gnomon` merged."""
+    spec = PyCompose.from_json(json.dumps(compose))
+    assert sorted(spec.service_names()) == sorted(compose["services"])
 
 
 def test_compose_runs_postgresql_and_two_gnomon_nodes_of_the_image(
