@@ -1,6 +1,6 @@
 """gnomon as people install it: the sdist and the wheel built from this tree, the wheel installed
 into a fresh virtualenv (nothing of this tree on its path), and `gnomon serve` from there
-serving a console that chromium logs in to.
+serving a console that chromium logs in to, and running the README's demo as the sdist ships it.
 
 The wheel is built the way `python -m build` builds it for a release: from the sdist, so a file
 missing from either one is caught. pip installs the wheel's dependencies from its index and its
