@@ -1,11 +1,11 @@
 """The deployment files in deploy/, checked as far as a machine without a container engine can:
-the Dockerfile by Docker's own parser and hadolint, the compose file read as YAML with the
-environment it gives gnomon loaded by gnomon's config code, checked against the Compose
-specification by a parser of it (compose_spec) and, where Compose is installed
-(`docker compose` or `docker-compose`), validated and interpolated by it, the nginx example
-by nginx's directive tables (crossplane) and, where nginx is installed, `nginx -t` with a
-throwaway certificate, and the systemd unit by `systemd-analyze verify` and its offline
-security score.
+the Dockerfile by Docker's own parser and hadolint, and its health check's command run against
+a real `gnomon serve`; the compose file read as YAML with the environment it gives gnomon
+loaded by gnomon's config code, checked against the Compose specification by a parser of it
+(compose_spec) and, where Compose is installed (`docker compose` or `docker-compose`),
+validated and interpolated by it; the nginx example by nginx's directive tables (crossplane)
+and, where nginx is installed, `nginx -t` with a throwaway certificate; and the systemd unit by
+`systemd-analyze verify` and its offline security score.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import yaml
 from compose_spec import PyCompose
 
 from gnomon.config import load_config
+from tests.e2e.servers import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -82,6 +83,45 @@ def test_the_container_builds_in_two_stages_and_runs_gnomon_serve_as_a_user() ->
     # The check is Python (no curl in the image); it must at least compile.
     assert healthcheck.value[1:3] == ("python", "-c")
     compile(healthcheck.value[3], "HEALTHCHECK", "exec")
+
+
+HEALTH_CONFIG = """
+data_dir = "data"
+
+[scheduler]
+timezone = "UTC"
+
+[[jobs]]
+id = "gnomon.prune_runs"
+enabled = false
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("processes")
+def test_the_health_check_passes_while_gnomon_serves_and_fails_once_it_stopped(
+    tmp_path: Path,
+) -> None:
+    """The HEALTHCHECK's command as the image runs it (with the image's GNOMON_SERVER_BIND
+    naming the port), against a real `gnomon serve`."""
+    _build, final = stages()
+    check = [*{c.cmd: c for c in final}["HEALTHCHECK"].value[1:]]
+    config = tmp_path / "gnomon.toml"
+    config.write_text(HEALTH_CONFIG, encoding="utf-8")
+    server = ServerProcess(config, tmp_path / "serve.log")
+
+    def health() -> int:
+        env = {**os.environ, "GNOMON_SERVER_BIND": f"0.0.0.0:{server.port}"}
+        done = subprocess.run(
+            [sys.executable, *check[1:]], env=env, capture_output=True, timeout=30, check=False
+        )
+        return done.returncode
+
+    try:
+        assert check[0] == "python" and health() == 0
+    finally:
+        server.stop()
+    assert health() != 0
 
 
 def test_the_container_build_copies_only_files_the_repository_has_and_sends() -> None:
