@@ -141,6 +141,7 @@ def test_the_wheel_and_the_sdist_hold_every_file_of_the_package_and_the_license(
         in_sdist = {name.removeprefix(f"{top}/src/") for name in sdist.getnames()}
         assert f"{top}/LICENSE" in sdist.getnames()
     assert sorted(wanted - in_sdist) == []
+    assert not [name for name in in_sdist if name.startswith(f"{top}/tests/")]  # all or none
 
     assert metadata["License-Expression"] == "MIT"
     assert metadata["Requires-Python"] == ">=3.11"
