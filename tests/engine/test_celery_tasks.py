@@ -271,13 +271,12 @@ def test_a_cancel_revokes_the_task_and_a_stop_leaves_the_followed_run_interrupte
 def test_the_tracker_reads_every_followed_task_in_turn_and_bounds_a_wait_without_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from gnomon.engine import celery_tasks
+    from gnomon.engine import celery_results, celery_tracking
 
-    monkeypatch.setattr(celery_tasks, "MAX_PER_PASS", 2)
+    monkeypatch.setattr(celery_results, "MAX_PER_PASS", 2)
     ended: dict[str, RunUpdate] = {}
-    tracker = celery_tasks.TaskTracker(
-        BACKEND,
-        "redis://127.0.0.1:6379/12",
+    tracker = celery_tracking.TaskTracker(
+        celery_results.ResultBackendSource(BACKEND, "redis://127.0.0.1:6379/12"),
         finish=lambda run, definition, update: ended.__setitem__(run.id, update),
         revoke=lambda task_id: None,
         clock=utcnow,
@@ -308,7 +307,7 @@ def test_the_tracker_reads_every_followed_task_in_turn_and_bounds_a_wait_without
         tracker.poll()
         assert list(ended) == [runs[2].id] and ended[runs[2].id].status is RunStatus.SUCCEEDED
         # No timeout on the job: the wait is still bounded (FOLLOW_LIMIT).
-        monkeypatch.setattr(celery_tasks, "FOLLOW_LIMIT", 0.0)
+        monkeypatch.setattr(celery_tracking, "FOLLOW_LIMIT", 0.0)
         late = runs[0].replace(id=new_run_id())
         tracker.follow(late, definition, threading.Event(), utcnow(), "sent")
         tracker.poll()

@@ -39,6 +39,7 @@ from gnomon.engine.celery_tasks import (
     TaskTracker,
     not_tracked_update,
     send_failed_update,
+    task_tracking,
     task_update,
 )
 from gnomon.engine.dispatch import Dispatcher, Publish
@@ -165,15 +166,9 @@ class ActiveRuns:
         self._sender: TaskSender | None = None
         self._tracker: TaskTracker | None = None
         if celery_tasks is not None:
-            sender = self._sender = TaskSender(celery_tasks.broker_url, celery_tasks.env)
-            if celery_tasks.result_backend is not None:
-                self._tracker = TaskTracker(
-                    celery_tasks.result_backend,
-                    celery_tasks.broker_url,
-                    finish=self._finish_task,
-                    revoke=sender.revoke,
-                    clock=clock,
-                )
+            self._sender, self._tracker = task_tracking(
+                celery_tasks, finish=self._finish_task, clock=clock
+            )
 
     def _run_of(self, run_id: str) -> Run | None:
         active = self._active.get(run_id)  # a dict read is atomic
