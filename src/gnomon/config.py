@@ -34,6 +34,7 @@ from gnomon.domain import (
     JobKind,
     RetryPolicy,
     RunStatus,
+    TaskTracking,
 )
 from gnomon.errors import ConfigInvalid, Problem, TriggerInvalid
 from gnomon.jsondata import json_problems
@@ -158,6 +159,10 @@ class CelerySettings(_Section):
     # Where the Celery app's workers store task results: celery_task jobs' runs follow their
     # task's outcome there. None: such runs record that their outcome is not tracked.
     result_backend: str | None = None
+    # How celery_task jobs' runs follow their task's outcome: "auto" (the result backend when
+    # set, else not followed), "result_backend", "events" (the app's workers started with -E)
+    # or "none".
+    track: TaskTracking = TaskTracking.AUTO
 
     @field_validator("result_backend")
     @classmethod
@@ -821,10 +826,21 @@ NEEDS_BROKER = 'executor "celery" needs a broker: set [celery] broker_url (amqp:
 
 
 def executor_problems(settings: Settings) -> list[Problem]:
-    """[scheduler] executor = "celery" without a broker to send runs through."""
+    """[scheduler] executor = "celery" without a broker to send runs through; [celery] track
+    naming a result backend that is not set."""
+    problems = []
     if settings.scheduler.executor == Executor.CELERY.value and settings.celery.broker_url is None:
-        return [Problem("scheduler.executor", NEEDS_BROKER)]
-    return []
+        problems.append(Problem("scheduler.executor", NEEDS_BROKER))
+    celery = settings.celery
+    if celery.track is TaskTracking.RESULT_BACKEND and celery.result_backend is None:
+        problems.append(
+            Problem(
+                "celery.track",
+                'track = "result_backend" needs [celery] result_backend: set it to the Celery '
+                'app\'s result backend URL, or use track = "events" (workers started with -E)',
+            )
+        )
+    return problems
 
 
 def _isolation(declaration: JobDeclaration, scheduler: SchedulerSettings) -> Isolation:

@@ -59,6 +59,24 @@ CELERY_DEFAULT_QUEUE = "celery"
 OUTCOME_NOT_TRACKED = "outcome_not_tracked"
 
 
+class TaskTracking(StrEnum):
+    """How `celery_task` runs follow their task's outcome ([celery] track): through the
+    Celery app's result backend, through its workers' events (workers started with `-E`), or
+    not at all. AUTO: the result backend when one is configured, else not at all (gnomon cannot
+    know whether the app's workers send events)."""
+
+    AUTO = "auto"
+    RESULT_BACKEND = "result_backend"
+    EVENTS = "events"
+    NONE = "none"
+
+    def resolve(self, result_backend: str | None) -> TaskTracking:
+        """What this setting means given the configured result backend: never AUTO."""
+        if self is TaskTracking.AUTO:
+            return TaskTracking.RESULT_BACKEND if result_backend else TaskTracking.NONE
+        return self
+
+
 class RunStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"

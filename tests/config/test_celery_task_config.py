@@ -147,6 +147,49 @@ def test_config_check_says_how_celery_task_outcomes_are_tracked(
     assert "hush" not in result.output
 
 
+def test_track_chooses_how_outcomes_are_followed_and_config_check_says_which(
+    write_config: WriteConfig,
+) -> None:
+    runner = CliRunner()
+
+    def check(track: str, *, backend: bool = False) -> tuple[str, str]:
+        extra = f'track = "{track}"\n'
+        if backend:
+            extra += 'result_backend = "redis://127.0.0.1:6379/12"\n'
+        path = str(write_config(TASKS.replace("[celery]\n", f"[celery]\n{extra}")))
+        args = ["config", "check", "--file-only", "--config", path]
+        shown = runner.invoke(cli, args).output
+        return json.loads(runner.invoke(cli, [*args, "--json"]).output)[
+            "celery_task_outcomes"
+        ], shown
+
+    tracking, shown = check("events")
+    assert tracking == "events"
+    assert "tracked through the Celery workers' events" in shown and "-E" in shown
+    # Chosen over a result backend that is configured too; and "none" even with one.
+    assert check("events", backend=True)[0] == "events"
+    tracking, shown = check("none", backend=True)
+    assert tracking == "not_tracked" and '[celery] track = "none"' in shown
+    assert check("auto", backend=True)[0] == "result_backend"
+    assert check("auto")[0] == "not_tracked"
+    loaded = load_config(write_config(TASKS), env={"GNOMON_CELERY_TRACK": "events"})
+    assert loaded.settings.celery.track == "events"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('track = "sometimes"', "'auto', 'result_backend', 'events' or 'none'"),
+        ('track = "result_backend"', "needs [celery] result_backend"),
+    ],
+)
+def test_a_bad_track_setting_names_its_key(
+    write_config: WriteConfig, setting: str, message: str
+) -> None:
+    found = problems(write_config, TASKS.replace("[celery]\n", f"[celery]\n{setting}\n"))
+    assert list(found) == ["celery.track"] and message in found["celery.track"]
+
+
 def test_a_celery_task_job_is_retried_only_when_its_task_failed(
     write_config: WriteConfig,
 ) -> None:

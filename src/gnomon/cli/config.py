@@ -15,7 +15,7 @@ from gnomon.cli.options import (
     without_password,
 )
 from gnomon.config import LoadedConfig, load_config
-from gnomon.domain import JobKind
+from gnomon.domain import JobKind, TaskTracking
 from gnomon.errors import ValidationFailed
 from gnomon.services.preflight import runnable_problems
 from gnomon.triggers import load_trigger
@@ -76,16 +76,26 @@ def check_config(file_only: bool, as_json: bool) -> None:
     if tracking == "result_backend":
         where = without_password(loaded.settings.celery.result_backend or "")
         click.echo(f"celery_task outcomes: tracked through the result backend {where}")
-    elif tracking == "not_tracked":
+    elif tracking == "events":
         click.echo(
-            "celery_task outcomes: not tracked (no [celery] result_backend): their runs "
-            "record that the task was sent, not how it ended"
+            "celery_task outcomes: tracked through the Celery workers' events ([celery] track "
+            '= "events"): start the workers with -E; a task whose worker sends no events ends '
+            "timed out"
+        )
+    elif tracking == "not_tracked":
+        chosen = loaded.settings.celery.track is TaskTracking.NONE
+        why = '[celery] track = "none"' if chosen else "no [celery] result_backend"
+        click.echo(
+            f"celery_task outcomes: not tracked ({why}): their runs record that the task was "
+            "sent, not how it ended"
         )
 
 
 def _task_outcomes(loaded: LoadedConfig) -> str | None:
-    """How celery_task jobs' runs learn their task's outcome: "result_backend",
+    """How celery_task jobs' runs learn their task's outcome: "result_backend", "events",
     "not_tracked", or None when no job is a celery_task."""
     if not any(job.kind is JobKind.CELERY_TASK for job in loaded.jobs):
         return None
-    return "result_backend" if loaded.settings.celery.result_backend else "not_tracked"
+    celery = loaded.settings.celery
+    tracking = celery.track.resolve(celery.result_backend)
+    return "not_tracked" if tracking is TaskTracking.NONE else tracking.value

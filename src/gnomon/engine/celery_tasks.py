@@ -1,5 +1,5 @@
 """Jobs that drive an existing Celery app (`kind = "celery_task"`): the task sent by name, once per
-run, and its outcome followed through the app's result backend.
+run, and its outcome followed as [celery] track says.
 
 The leader sends a run's task from the worker thread that executes the run, so only after the
 run was moved to running by the store's guarded start (starts.py): a node that dies between the
@@ -8,7 +8,7 @@ start and the send leaves the run `running` on a node gone, which the orphan che
 name each other.
 
 Its outcome is then followed (celery_tracking.py) through the app's result backend
-(celery_results.py). Not followed, the run ends as
+(celery_results.py) or its workers' events (celery_events.py). Not followed, the run ends as
 soon as the task is sent, `succeeded` with reason OUTCOME_NOT_TRACKED, saying so: gnomon never
 claims an outcome it does not know.
 """
@@ -27,8 +27,10 @@ from gnomon.domain import (
     Run,
     RunStatus,
     RunUpdate,
+    TaskTracking,
 )
 from gnomon.engine.celery_app import new_app
+from gnomon.engine.celery_events import EventSource
 from gnomon.engine.celery_results import ResultBackendSource
 from gnomon.engine.celery_tracking import Finish, OutcomeSource, TaskTracker, task_update
 from gnomon.engine.executors.base import error_type_name
@@ -48,13 +50,19 @@ __all__ = [
 
 @dataclass(frozen=True)
 class CeleryTasks:
-    """Where celery_task jobs' tasks go: the Celery app's broker, and its result backend
-    (None: outcomes are not tracked). `env`: where secret references in their args and kwargs
-    are resolved."""
+    """Where celery_task jobs' tasks go: the Celery app's broker, its result backend (None:
+    none is configured) and how their outcomes are followed ([celery] track). `env`: where
+    secret references in their args and kwargs are resolved."""
 
     broker_url: str
     result_backend: str | None
     env: Mapping[str, str]
+    track: TaskTracking = TaskTracking.AUTO
+
+    @property
+    def tracking(self) -> TaskTracking:
+        """How outcomes are followed: RESULT_BACKEND, EVENTS or NONE."""
+        return self.track.resolve(self.result_backend)
 
 
 def task_app(broker_url: str, result_backend: str | None = None) -> Any:
@@ -104,12 +112,17 @@ class TaskSender:
 def task_tracking(
     tasks: CeleryTasks, *, finish: Finish, clock: Callable[[], datetime]
 ) -> tuple[TaskSender, TaskTracker | None]:
-    """The sender of celery_task runs' tasks, and the tracker following their outcomes (None:
-    not followed)."""
+    """The sender of celery_task runs' tasks, and the tracker following their outcomes as
+    `tasks.track` says (None: not followed)."""
     sender = TaskSender(tasks.broker_url, tasks.env)
-    if tasks.result_backend is None:
+    how = tasks.tracking
+    source: OutcomeSource
+    if how is TaskTracking.RESULT_BACKEND and tasks.result_backend is not None:
+        source = ResultBackendSource(tasks.result_backend, tasks.broker_url)
+    elif how is TaskTracking.EVENTS:
+        source = EventSource(tasks.broker_url)
+    else:
         return sender, None
-    source: OutcomeSource = ResultBackendSource(tasks.result_backend, tasks.broker_url)
     tracker = TaskTracker(source, finish=finish, revoke=sender.revoke, clock=clock)
     sender.before_send = tracker.expect
     return sender, tracker
@@ -118,8 +131,8 @@ def task_tracking(
 def not_tracked_update(
     run: Run, started_at: datetime, finished_at: datetime, note: str
 ) -> RunUpdate:
-    """A run whose task was sent while no result backend is configured: its outcome is not
-    known, and the record says so rather than claiming one."""
+    """A run whose task was sent while outcomes are not followed ([celery] track): its outcome
+    is not known, and the record says so rather than claiming one."""
     return task_update(
         run,
         RunStatus.SUCCEEDED,
@@ -128,8 +141,8 @@ def not_tracked_update(
         output=note + "\n",
         reason=OUTCOME_NOT_TRACKED,
         error_message=(
-            "outcome not tracked: sent to the broker; set [celery] result_backend to follow "
-            "the task's outcome"
+            "outcome not tracked: sent to the broker; set [celery] result_backend, or track "
+            '= "events" with the workers started with -E, to follow the task\'s outcome'
         ),
     )
 

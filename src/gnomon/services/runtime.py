@@ -173,7 +173,7 @@ class Runtime:
         broker_url = celery.broker_url
         tasks = None
         if broker_url is not None:
-            tasks = CeleryTasks(broker_url, celery.result_backend, self._env)
+            tasks = CeleryTasks(broker_url, celery.result_backend, self._env, celery.track)
             # Connects on the first run sent: a broker down at start-up delays nothing else.
             self._publisher_of_runs = CeleryPublisher(broker_url)
         self.scheduler = Scheduler(
