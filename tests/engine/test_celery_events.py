@@ -4,6 +4,7 @@ with -E (or without, for what happens then), on the machine's RabbitMQ and Redis
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -182,4 +183,60 @@ def test_a_task_whose_worker_sends_no_events_ends_timed_out_saying_so(
         run.error_message or ""
     )
     assert "celery: started on" not in (run.output or "")
+    store.close()
+
+
+def test_the_receiver_leaves_when_idle_and_listens_again_before_the_next_send(
+    tmp_path: Path,
+    rabbitmq: str,
+    rabbitmq_worker: tuple[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gnomon.engine import celery_events
+
+    monkeypatch.setattr(celery_events, "IDLE_AFTER", 0.5)
+    caplog.set_level(logging.INFO, logger="gnomon.engine.celery_events")
+    store = task_store(tmp_path, rabbitmq_worker[0], add=("sample.add", [1, 2], {}))
+    with running(store, events(rabbitmq)) as scheduler:
+        assert ended(store, ask(store, scheduler, "add")).status is RunStatus.SUCCEEDED
+        wait_for(
+            lambda: "no longer listening to the Celery workers' events" in caplog.text,
+            timeout=10,
+            what="the idle receiver to leave",
+        )
+        again = ended(store, ask(store, scheduler, "add"))
+    assert again.status is RunStatus.SUCCEEDED, again
+    assert "celery: started on" in (again.output or "")
+    store.close()
+
+
+def test_the_receiver_reconnects_after_its_connection_is_closed(
+    tmp_path: Path,
+    rabbitmq: str,
+    rabbitmq_worker: tuple[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="gnomon.engine.celery_events")
+    store = task_store(tmp_path, rabbitmq_worker[0], add=("sample.add", [1, 2], {}))
+    with running(store, events(rabbitmq)) as scheduler:
+        assert ended(store, ask(store, scheduler, "add")).status is RunStatus.SUCCEEDED
+        vhost = rabbitmq.rsplit("/", 1)[1]
+        subprocess.run(
+            ["rabbitmqctl", "-q", "close_all_connections", "--vhost", vhost, "test"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        wait_for(
+            lambda: "listening to the Celery workers' events again" in caplog.text,
+            timeout=20,
+            what="the receiver back",
+        )
+        again = ended(store, ask(store, scheduler, "add"), timeout=30)
+        if "could not send the task" in (again.error_message or ""):
+            # The sender's own connection was closed too: its first send fails (and says so).
+            again = ended(store, ask(store, scheduler, "add"), timeout=30)
+    assert again.status is RunStatus.SUCCEEDED, again
+    assert "could not listen to the Celery workers' events" in caplog.text
     store.close()

@@ -198,7 +198,13 @@ class EventSource:
             if idle:
                 self._listening.clear()
                 self._want.clear()
-            return idle
+        if idle:
+            log.info(
+                "no celery_task run followed for %.0fs: no longer listening to the Celery "
+                "workers' events (until the next task sent)",
+                IDLE_AFTER,
+            )
+        return idle
 
 
 @functools.cache

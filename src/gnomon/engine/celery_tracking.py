@@ -113,10 +113,15 @@ class TaskTracker:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start following (again: only the threads that are not running)."""
         self._stopping.clear()
-        self.source.start()
-        self._thread = threading.Thread(target=self._loop, name="gnomon-celery-tasks", daemon=True)
-        self._thread.start()
+        if not self.source.alive():
+            self.source.start()
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._loop, name="gnomon-celery-tasks", daemon=True
+            )
+            self._thread.start()
 
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and self.source.alive()
