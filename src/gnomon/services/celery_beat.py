@@ -43,7 +43,8 @@ class BeatConversion:
         lines = [
             f"# The beat_schedule of {self.source}, converted by `gnomon import celery-beat`.",
             "# gnomon sends these tasks to the broker of [celery] broker_url; set",
-            "# [celery] result_backend too for runs to follow each task's outcome.",
+            '# [celery] result_backend too (or track = "events", your workers started with',
+            "# -E) for runs to follow each task's outcome.",
         ]
         for name, why in self.refused:
             lines.append(f"# NOT CONVERTED {name!r}: {why}")
