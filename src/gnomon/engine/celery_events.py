@@ -215,7 +215,10 @@ def _receiver_class() -> type:
         connect_max_retries = 1  # the source's own loop retries, with backoff
 
         def __init__(self, source: EventSource, connection: Any) -> None:
-            super().__init__(connection, handlers={"*": source.heard}, app=source.app)
+            # Task events only (worker heartbeats are not sent to this queue).
+            super().__init__(
+                connection, handlers={"*": source.heard}, routing_key="task.#", app=source.app
+            )
             self.source = source
 
         def event_from_message(self, body: Any, localize: bool = True, **kwargs: Any) -> Any:
