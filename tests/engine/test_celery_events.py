@@ -25,6 +25,8 @@ from tests.e2e.procs import wait_for
 from tests.engine.test_celery_tasks import ask, ended, running, task_store
 
 ROOT = Path(__file__).resolve().parents[2]
+# One test process runs them all: the virtual host and the worker they share are made once.
+pytestmark = pytest.mark.xdist_group("celery_events")
 
 
 @contextmanager
