@@ -242,3 +242,65 @@ def test_the_receiver_reconnects_after_its_connection_is_closed(
     assert again.status is RunStatus.SUCCEEDED, again
     assert "could not listen to the Celery workers' events" in caplog.text
     store.close()
+
+
+def test_events_heard_before_the_run_is_followed_are_kept_for_it_and_others_dropped() -> None:
+    """A fast worker's events can arrive between the send and the run being followed: they
+    are kept for it (the tracker's source, fed as its receiver feeds it, without a broker)."""
+    import threading
+    import time
+
+    from gnomon.domain import JobDefinition, JobKind, RunUpdate
+    from gnomon.engine.celery_events import EventSource
+    from gnomon.engine.celery_tracking import TaskTracker
+
+    source = EventSource("amqp://guest:guest@127.0.0.1:5672//")  # never connected here
+    ended: dict[str, RunUpdate] = {}
+    tracker = TaskTracker(
+        source,
+        finish=lambda run, definition, update: ended.__setitem__(run.id, update),
+        revoke=lambda task_id: None,
+        clock=utcnow,
+    )
+    definition = JobDefinition(
+        id="add", name="add", trigger={}, kind=JobKind.CELERY_TASK, task="sample.add"
+    )
+    run, other = (
+        Run(
+            id=new_run_id(),
+            job_id="add",
+            trigger_source=TriggerSource.MANUAL,
+            status=RunStatus.RUNNING,
+            queued_at=utcnow(),
+        )
+        for _ in range(2)
+    )
+    started = utcnow()
+    source.listening()  # as the receiver says once its queue is bound
+    tracker.expect(run.id)  # just before the send
+    for kind, fields in [
+        ("task-received", {}),
+        ("task-started", {}),
+        ("task-retried", {"exception": "Retry(Retry(...), KeyError('k'), 1)"}),
+        ("task-failed", {"exception": "Boom('x', 2)", "traceback": "...\nproj.errors.Boom: x"}),
+    ]:
+        for task_id in (run.id, other.id):  # the other task: not this node's, dropped
+            source.heard(
+                {"type": kind, "uuid": task_id, "hostname": "w1@host", "timestamp": time.time()}
+                | fields
+            )
+    tracker.poll()  # the tracker's pass comes first: the run is not followed yet
+    assert ended == {}
+    tracker.follow(run, definition, threading.Event(), started, "sent")
+    tracker.follow(other, definition, threading.Event(), started, "sent")
+    tracker.poll()
+    assert list(ended) == [run.id]
+    update = ended[run.id]
+    assert update.status is RunStatus.FAILED
+    assert (update.error_type, update.error_message) == ("proj.errors.Boom", "x, 2")
+    assert update.output == (
+        "sent\ncelery: received by w1@host\ncelery: started on w1@host\n"
+        "celery: retry 1 (KeyError: k)\ncelery: retried 1 time(s) before this outcome\n"
+        "celery: failed on w1@host\n"
+    )
+    assert update.finished_at is not None and update.finished_at >= started
