@@ -11,11 +11,24 @@ fresh process per measurement (bench/run_all.py does).
 
 `--target` is what each job runs: `noop` (a function doing nothing), `realistic` (takes the
 `run` context, reads `run.scheduled_for`, logs one line with `run.logger` and prints one line,
-as real jobs do; APScheduler's job does the same with a logger and print of its own) or
-`command` (the program `true`; gnomon only). For `realistic`, lateness is taken inside the job's
-body (when the user's code starts), not from the store's started_at, which is also reported
-(`store_p50_ms`, `store_p99_ms`). `cpu_us_per_fire` is the process's CPU time during the
-measurement window per fire started in it.
+as real jobs do; APScheduler's job does the same with a logger and print of its own),
+`isolated` (the same body in a job with `isolation = "process"`: each run in a child process,
+which appends its body's start to a file) or `command` (the program `true`). For `realistic`
+and `isolated`, lateness is taken inside the job's body (when the user's code starts), not from
+the store's started_at, which is also reported (`store_p50_ms`, `store_p99_ms`, `store_fires`:
+runs the store saw start in the window). A command has no body to measure in: its lateness is
+the store's started_at, taken just before the program is started. `command` and `isolated` are
+gnomon's only: APScheduler 3 has no command jobs, and its process pool runs a pickled function
+(no per-run process of its own to stop, no run record), so no equivalent is measured.
+
+`--declare` is how gnomon's jobs are made: `toml` (in the configuration the scheduler loads, as
+`gnomon scheduler` runs it) or `embedded` (a `gnomon.Scheduler` in this process, started with
+no jobs, then given them in one `add_jobs` call, as an application embedding gnomon does;
+`add_s` is that call's time). Python targets only.
+
+`cpu_us_per_fire` is this process's CPU time during the measurement window per fire started in
+it; `tree_cpu_us_per_fire` adds the processes it started (command runs, and the forkserver with
+the process-isolated runs it forks).
 """
 
 from __future__ import annotations
@@ -36,6 +49,11 @@ from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+import cputime  # noqa: E402
+import targets  # noqa: E402
+
 PG_URL = os.environ.get(
     "GNOMON_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gnomon_bench"
 )
@@ -77,12 +95,22 @@ _BODIES = {
     "noop": 'target = "targets:noop"',
     "realistic": 'target = "targets:realistic"',
     "command": 'command = ["true"]',
+    "isolated": 'target = "targets:realistic_isolated"\nisolation = "process"',
 }
+#: Targets whose lateness is taken in the job's body.
+FELT_TARGETS = ("realistic", "isolated")
 
 
 def gnomon_config(
-    path: Path, jobs: int, mode: str, base: datetime, store_url: str, target: str = "noop"
+    path: Path,
+    jobs: int,
+    mode: str,
+    base: datetime,
+    store_url: str,
+    target: str = "noop",
+    declare: str = "toml",
 ) -> None:
+    """The scheduler's configuration; its jobs too when they are declared in TOML."""
     lines = [
         f'data_dir = "{path.parent}"',
         "[store]",
@@ -95,15 +123,43 @@ def gnomon_config(
         'id = "gnomon.prune_runs"',
         "enabled = false",
     ]
-    for index, phase in enumerate(phases(jobs, mode)):
+    felt_env = f'env = {{ {targets.FELT_FILE} = "{felt_file(path.parent)}" }}'
+    for index, phase in enumerate(phases(jobs, mode) if declare == "toml" else []):
         start = (base + timedelta(seconds=phase)).isoformat()
         lines += [
             "[[jobs]]",
             f'id = "j{index:05d}"',
             _BODIES[target],
+            *([felt_env] if target == "isolated" else []),
             f'trigger = {{ type = "interval", seconds = 1, start_date = "{start}" }}',
         ]
     path.write_text("\n".join(lines) + "\n")
+
+
+def felt_file(workdir: Path) -> Path:
+    """Where process-isolated runs write their bodies' start times."""
+    return workdir / "felt.txt"
+
+
+def embedded_jobs(jobs: int, mode: str, base: datetime, target: str, workdir: Path) -> list[Any]:
+    """The jobs `gnomon_config` declares, as `gnomon.Scheduler.add_jobs` items."""
+    options: dict[str, Any] = {}
+    if target == "isolated":
+        options = {"isolation": "process", "env": {targets.FELT_FILE: str(felt_file(workdir))}}
+    func = {"noop": "targets:noop", "realistic": "targets:realistic"}.get(
+        target, "targets:realistic_isolated"
+    )
+    return [
+        {
+            "func": func,
+            "trigger": "interval",
+            "seconds": 1,
+            "start_date": base + timedelta(seconds=phase),
+            "id": f"j{index:05d}",
+            **options,
+        }
+        for index, phase in enumerate(phases(jobs, mode))
+    ]
 
 
 def reset_postgres(url: str) -> None:
@@ -118,8 +174,6 @@ def reset_postgres(url: str) -> None:
 
 
 def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
-    from gnomon.services.runtime import Runtime
-
     workdir = Path(tempfile.mkdtemp(prefix="gnomon-bench-"))
     if args.engine == "gnomon-postgres":
         store_url = args.pg_url
@@ -128,62 +182,81 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
         store_url = f"sqlite:///{workdir / 'gnomon.db'}"
     config = workdir / "gnomon.toml"
     base = datetime(2020, 1, 1, tzinfo=UTC)
-    gnomon_config(config, args.jobs, args.mode, base, store_url, args.target)
+    gnomon_config(config, args.jobs, args.mode, base, store_url, args.target, args.declare)
     started = time.perf_counter()
     wall_start = datetime.now(UTC)
-    runtime = Runtime.from_config_file(config, env={})
-    runtime.prepare_store()
-    runtime.start_scheduler(own_process=True)  # as `gnomon scheduler` runs it
+    extra: dict[str, Any] = {}
+    if args.declare == "embedded":
+        import gnomon
+
+        embedded = gnomon.Scheduler(config, env={})
+        embedded.start()
+        items = embedded_jobs(args.jobs, args.mode, base, args.target, workdir)
+        adding = time.perf_counter()
+        embedded.add_jobs(items)
+        extra["add_s"] = round(time.perf_counter() - adding, 2)
+        stop = embedded.shutdown
+    else:
+        from gnomon.services.runtime import Runtime
+
+        runtime = Runtime.from_config_file(config, env={})
+        runtime.prepare_store()
+        runtime.start_scheduler(own_process=True)  # as `gnomon scheduler` runs it
+        stop = runtime.close
     setup_s = time.perf_counter() - started
     window_start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1 + args.warmup)
     window_end = window_start + timedelta(seconds=args.seconds)
     cpu = cpu_in_window(window_start.timestamp(), window_end.timestamp())
     time.sleep(max(0.0, (window_end - datetime.now(UTC)).total_seconds()) + 1.5)
-    runtime.close(grace=5)
+    stop(grace=5)
     lateness, counts = gnomon_lateness(store_url, window_start, window_end)
     first = first_start(store_url)
     first_fire_s = None if first is None else round((first - wall_start).total_seconds(), 2)
-    extra: dict[str, Any] = {}
-    if args.target == "realistic":
-        import targets
-
+    if args.target in FELT_TARGETS:
         store_ms = [x * 1000 for x in lateness]
-        extra = {
-            "store_p50_ms": round(percentile(store_ms, 0.50), 2),
-            "store_p99_ms": round(percentile(store_ms, 0.99), 2),
-        }
-        lateness = targets.felt_lateness(window_start.timestamp(), window_end.timestamp())
+        extra.update(
+            store_fires=len(store_ms),
+            store_p50_ms=round(percentile(store_ms, 0.50), 2),
+            store_p99_ms=round(percentile(store_ms, 0.99), 2),
+        )
+        window = (window_start.timestamp(), window_end.timestamp())
+        path = felt_file(workdir) if args.target == "isolated" else None
+        lateness = targets.felt_lateness(*window, path)
     return summarise(
         lateness,
         args.jobs,
         args.seconds,
         **counts,
         **extra,
-        cpu_us_per_fire=per_fire_us(cpu, len(lateness)),
+        **cpu_per_fire(cpu, len(lateness)),
         setup_s=round(setup_s, 2),
         first_fire_s=first_fire_s,
     )
 
 
-def cpu_in_window(start: float, end: float) -> list[float]:
-    """The process's CPU seconds at `start` and at `end` (wall-clock instants), read by a thread
-    of its own; the list fills as the window passes."""
-    readings: list[float] = []
+def cpu_in_window(start: float, end: float) -> list[tuple[float, float]]:
+    """CPU seconds at `start` and at `end` (wall-clock instants) of this process and of its
+    process tree, read by a thread of its own; the list fills as the window passes."""
+    readings: list[tuple[float, float]] = []
 
     def read() -> None:
         for instant in (start, end):
             time.sleep(max(0.0, instant - time.time()))
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-            readings.append(usage.ru_utime + usage.ru_stime)
+            readings.append((cputime.own_cpu(), cputime.tree_cpu()))
 
     threading.Thread(target=read, daemon=True).start()
     return readings
 
 
-def per_fire_us(cpu: list[float], fires: int) -> float | None:
+def cpu_per_fire(cpu: list[tuple[float, float]], fires: int) -> dict[str, float | None]:
+    """µs of CPU per fire in the window: this process's, and with the processes it started."""
     if len(cpu) < 2 or not fires:
-        return None
-    return round((cpu[1] - cpu[0]) / fires * 1e6, 1)
+        return {"cpu_us_per_fire": None, "tree_cpu_us_per_fire": None}
+    (own_0, tree_0), (own_1, tree_1) = cpu
+    return {
+        "cpu_us_per_fire": round((own_1 - own_0) / fires * 1e6, 1),
+        "tree_cpu_us_per_fire": round((tree_1 - tree_0) / fires * 1e6, 1),
+    }
 
 
 def first_start(store_url: str) -> datetime | None:
@@ -287,7 +360,7 @@ def run_apscheduler(args: argparse.Namespace) -> dict[str, Any]:
         args.jobs,
         args.seconds,
         missed=None,
-        cpu_us_per_fire=per_fire_us(cpu, len(lateness)),
+        **cpu_per_fire(cpu, len(lateness)),
         setup_s=round(setup_s, 2),
     )
 
@@ -378,6 +451,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--mode", choices=["spread", "aligned"], default="spread")
     parser.add_argument("--target", choices=sorted(_BODIES), default="noop")
+    parser.add_argument("--declare", choices=["toml", "embedded"], default="toml")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--pg-url", default=PG_URL)
@@ -385,20 +459,29 @@ def main() -> None:
         "--probe-add", action="store_true", help="aps-sqlite: only time adding --jobs jobs"
     )
     args = parser.parse_args()
-    sys.path.insert(0, str(BENCH_DIR))
     if args.probe_add:
         if args.engine != "aps-sqlite":
             parser.error("--probe-add times APScheduler's SQLAlchemy store: --engine aps-sqlite")
         print(json.dumps(probe_aps_sqlite_add(args.jobs)), flush=True)
         os._exit(0)
-    if args.target == "command" and not args.engine.startswith("gnomon"):
-        parser.error("--target command: gnomon engines only")
+    gnomon_engine = args.engine.startswith("gnomon")
+    if args.target in ("command", "isolated") and not gnomon_engine:
+        parser.error(f"--target {args.target}: gnomon engines only")
+    if args.declare == "embedded" and not gnomon_engine:
+        parser.error("--declare embedded: gnomon engines only")
+    if args.declare == "embedded" and args.target == "command":
+        parser.error("--declare embedded adds Python jobs: not with --target command")
     stdout = sys.stdout
     if args.target == "realistic" and not args.engine.startswith("gnomon"):
         quiet_job_output()
     result = run_gnomon(args) if args.engine.startswith("gnomon") else run_apscheduler(args)
     result.update(
-        engine=args.engine, jobs=args.jobs, mode=args.mode, seconds=args.seconds, target=args.target
+        engine=args.engine,
+        jobs=args.jobs,
+        mode=args.mode,
+        seconds=args.seconds,
+        target=args.target,
+        declare=args.declare if gnomon_engine else None,
     )
     print(json.dumps(result), file=stdout, flush=True)
     # The figures are out: do not wait for a scheduler still draining its backlog (APScheduler's

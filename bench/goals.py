@@ -63,6 +63,97 @@ def postgres_capacity(results: Results) -> Verdict:
     return firing_text(row), met
 
 
+def target_row(
+    results: Results, engine: str, jobs: int, mode: str, target: str, declare: str | None = "toml"
+) -> dict[str, Any] | None:
+    """A row of the targets part (declare None: APScheduler's)."""
+    rows = (results.get("targets") or {}).get("rows", [])
+    key = (engine, jobs, mode, target, declare)
+    return next(
+        (
+            r
+            for r in rows
+            if (r["engine"], r["jobs"], r["mode"], r["target"], r.get("declare")) == key
+        ),
+        None,
+    )
+
+
+def every_fire(row: dict[str, Any]) -> bool:
+    """Every fire time in the window started: none missed, skipped, coalesced or left queued."""
+    stopped = sum(row.get(key) or 0 for key in ("missed", "coalesced", "unstarted"))
+    return row["fires_per_s"] is not None and row["fires_per_s"] >= row["jobs"] and not stopped
+
+
+def at_most(value: float | None, limit: float) -> bool:
+    return value is not None and value == value and value <= limit
+
+
+def body_text(row: dict[str, Any]) -> str:
+    text = f"p99 {ms(row['p99_ms'])}, {row['fires_per_s']:,.0f} of {row['jobs']:,} fires/s"
+    stopped = sum(row.get(key) or 0 for key in ("missed", "coalesced", "unstarted"))
+    text += f", {stopped:g} not started" if row.get("missed") is not None else ""
+    cpu = row.get("cpu_us_per_fire")
+    return text if cpu is None else f"{text}, {cpu:g} µs CPU/fire"
+
+
+def aligned_vs_apscheduler(results: Results) -> Verdict:
+    ours = target_row(results, "gnomon-sqlite", 1000, "aligned", "realistic")
+    theirs = target_row(results, "aps-memory", 1000, "aligned", "realistic", None)
+    if ours is None or theirs is None:
+        return "not measured", None
+    text = f"SQLite: p99 {ms(ours['p99_ms'])}; APScheduler memory store: p99 {ms(theirs['p99_ms'])}"
+    for engine, declare, label in (
+        ("gnomon-sqlite", "embedded", "SQLite, embedded"),
+        ("gnomon-postgres", "toml", "PostgreSQL"),
+    ):
+        other = target_row(results, engine, 1000, "aligned", "realistic", declare)
+        if other is not None:
+            text += f"; {label} (not judged): p99 {ms(other['p99_ms'])}"
+    return text, at_most(ours["p99_ms"], theirs["p99_ms"])
+
+
+def every_fire_within(
+    jobs: int, target: str, limit: float, *, declare: str = "toml", cpu_us: float | None = None
+) -> Callable[[Results], Verdict]:
+    """gnomon on SQLite, phases spread, judged; PostgreSQL shown beside it when measured."""
+
+    def check(results: Results) -> Verdict:
+        row = target_row(results, "gnomon-sqlite", jobs, "spread", target, declare)
+        if row is None:
+            return "not measured", None
+        text = f"SQLite: {body_text(row)}"
+        other = target_row(results, "gnomon-postgres", jobs, "spread", target, declare)
+        if other is not None:
+            text += f"; PostgreSQL (not judged): {body_text(other)}"
+        met = every_fire(row) and at_most(row["p99_ms"], limit)
+        if cpu_us is not None:
+            met = met and at_most(row.get("cpu_us_per_fire"), cpu_us)
+        return text, met
+
+    return check
+
+
+def postgres_each_run(results: Results) -> Verdict:
+    row = target_row(results, "gnomon-postgres", 10000, "spread", "realistic")
+    if row is None:
+        return "not measured", None
+    samples = row.get("samples") or [row]
+    text = "p99 per run: " + ", ".join(ms(s["p99_ms"]) for s in samples)
+    text += f"; median {body_text(row)}"
+    met = len(samples) >= 3 and all(
+        every_fire({**s, "jobs": row["jobs"]}) and at_most(s["p99_ms"], 20) for s in samples
+    )
+    return text, met
+
+
+def embedded_add(results: Results) -> Verdict:
+    row = target_row(results, "gnomon-sqlite", 10000, "spread", "realistic", "embedded")
+    if row is None or row.get("add_s") is None:
+        return "not measured", None
+    return f"{row['add_s']:g} s (one add_jobs call, SQLite)", at_most(row["add_s"], 2)
+
+
 def api_cells(results: Results, jobs: int, endpoint: str) -> list[dict[str, Any]]:
     rows = (results.get("api_latency") or {}).get("rows", [])
     return [r for r in rows if r["jobs"] == jobs and r["endpoint"] == endpoint]
@@ -145,6 +236,34 @@ GOALS = [
         run_started("across_nodes_postgres", 250),
     ),
     Goal("start-up, 10,000 jobs: ≤ 2 s to first fire, peak RSS ≤ 200 MB", startup),
+    Goal(
+        "10,000 jobs, spread, `realistic(run)`, SQLite: every fire, p99 ≤ 20 ms, "
+        "≤ 150 µs CPU per fire",
+        every_fire_within(10000, "realistic", 20, cpu_us=150),
+    ),
+    Goal(
+        "10,000 jobs, spread, `realistic(run)`, SQLite, embedded API: every fire, p99 ≤ 20 ms, "
+        "≤ 150 µs CPU per fire",
+        every_fire_within(10000, "realistic", 20, declare="embedded", cpu_us=150),
+    ),
+    Goal(
+        "10,000 jobs, spread, `realistic(run)`, PostgreSQL: every fire, p99 ≤ 20 ms in each of "
+        "3 runs",
+        postgres_each_run,
+    ),
+    Goal(
+        "1,000 jobs, aligned, `realistic(run)`: p99 ≤ APScheduler memory store's",
+        aligned_vs_apscheduler,
+    ),
+    Goal(
+        "1,000 command jobs (`true`), spread: every fire, p99 ≤ 50 ms",
+        every_fire_within(1000, "command", 50),
+    ),
+    Goal(
+        "100 process-isolated Python jobs, spread: every fire, p99 ≤ 50 ms",
+        every_fire_within(100, "isolated", 50),
+    ),
+    Goal("embedded API: adding 10,000 jobs ≤ 2 s", embedded_add),
 ]
 
 

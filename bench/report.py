@@ -126,6 +126,79 @@ def firing(part: dict[str, Any], aps: str) -> list[str]:
     return [*lines, ""]
 
 
+TARGETS = {
+    "noop": "`noop()`",
+    "realistic": "`realistic(run)`",
+    "isolated": "`realistic(run)`, process-isolated",
+    "command": "command `true`",
+}
+
+
+def target_label(row: dict[str, Any]) -> str:
+    label = TARGETS.get(row.get("target", "noop"), str(row.get("target")))
+    return label + (", embedded API" if row.get("declare") == "embedded" else "")
+
+
+def targets(part: dict[str, Any], aps: str) -> list[str]:
+    settings = part.get("settings", {})
+    window = f"{settings.get('seconds', '?'):g} s windows after {settings.get('warmup', '?'):g} s"
+    lines = [
+        "## What the job runs: targets",
+        "",
+        "N interval jobs every second running each target; "
+        f"{window} of warm-up, one fresh process per run, medians over the runs. Lateness is "
+        "taken in the job's body (when the user's code starts) for `realistic(run)` (reads "
+        "`run.scheduled_for`, logs one line with `run.logger`, prints one line) and its "
+        "process-isolated form (the child's body writes its start time to a file); for `noop()` "
+        "and the command `true`, which have no body to measure in, it is the store's started_at "
+        "(taken just before the call or the program's start). store p99: the store's started_at "
+        "for the same runs. Jobs are declared in the TOML the scheduler loads, or added through "
+        "the embedded API (`gnomon.Scheduler.add_jobs`, after `start()`). CPU µs/fire: the "
+        "scheduler process's CPU time in the window per fire; with children: also the command "
+        "processes and the forkserver's process-isolated children. APScheduler's job has the "
+        "same body (its own logger and print); APScheduler 3 has no command jobs and no process "
+        "per run, so those cells are gnomon's only. p99 ×: over APScheduler's memory store's p99 "
+        "with the same jobs, phases and body, in the same run.",
+        "",
+    ]
+    rows = []
+    for r in part["rows"]:
+        rows.append(
+            [
+                f"{r['jobs']:,}",
+                r["mode"],
+                target_label(r),
+                ENGINES.get(r["engine"], r["engine"]).format(aps=aps),
+                f"{num(r['fires_per_s'])} of {r['jobs']:,}",
+                num(r["p50_ms"]),
+                num(r["p99_ms"]),
+                num(r.get("max_ms")),
+                "–" if r.get("missed") is None else not_started(r),
+                num(r.get("store_p99_ms")),
+                num(r.get("cpu_us_per_fire")),
+                num(r.get("tree_cpu_us_per_fire")),
+                num(r.get("p99_vs_aps_memory")),
+                str(r.get("repeats", "?")),
+            ]
+        )
+    header = ["jobs", "phases", "target", "engine", "fires/s of expected", "p50 ms", "p99 ms"]
+    header += ["max ms", "missed", "store p99 ms", "CPU µs/fire", "with children", "p99 ×"]
+    lines += table([*header, "runs"], rows)
+    added = [r for r in part["rows"] if r.get("add_s") is not None]
+    if added:
+        lines += [
+            "",
+            "Adding the jobs through the embedded API (one `add_jobs` call, scheduler running): "
+            + "; ".join(
+                f"{r['jobs']:,} jobs ({r['mode']}) on {ENGINES[r['engine']].format(aps=aps)} "
+                f"in {r['add_s']:g} s"
+                for r in added
+            )
+            + ".",
+        ]
+    return [*lines, ""]
+
+
 def not_started(row: dict[str, Any]) -> str:
     """Missed or skipped fires, then those coalesced or still queued at the end, if any."""
     others = [f"{count(row.get(k))} {k}" for k in ("coalesced", "unstarted") if row.get(k)]
@@ -231,6 +304,8 @@ def render(results: dict[str, Any]) -> str:
     lines = heading(results)
     if results.get("firing"):
         lines += firing(results["firing"], aps)
+    if results.get("targets"):
+        lines += targets(results["targets"], aps)
     if results.get("api_latency"):
         lines += api(results["api_latency"])
     if results.get("felt_latency"):

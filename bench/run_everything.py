@@ -4,6 +4,7 @@
 #   python bench/run_everything.py --quick               # 1,000 jobs, 8 s windows: 10-14 min
 #   python bench/run_everything.py --tiny                # seconds: checks that everything runs
 #   python bench/run_everything.py --parts firing --firing-jobs 10000
+#   python bench/run_everything.py --quick --parts targets   # what each kind of job costs
 #
 # Each part is its own script in a fresh process, writing its own JSON next to the combined
 # bench/results/all.json; bench/results/all.md renders it (bench/report.py, which can render it
@@ -27,7 +28,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from report import render  # noqa: E402
 
-PARTS = ["firing", "api_latency", "felt_latency", "startup"]
+PARTS = ["firing", "targets", "api_latency", "felt_latency", "startup"]
 ALL_ENGINES = ["aps-memory", "aps-sqlite", "gnomon-sqlite", "gnomon-postgres"]
 
 # The firing matrix of each plan (bench/run_all.py's options).
@@ -72,6 +73,44 @@ OTHERS: dict[str, dict[str, list[str]]] = {
             "--pg-database", "gnomon_bench_felt_smoke",
         ],
         "startup": ["startup.py", "--jobs", "10", "--repeats", "1", "--settle", "0.5"],
+    },
+}  # fmt: skip
+
+
+def target_cells(jobs: int, isolated_jobs: int, big: int | None) -> list[str]:
+    """The targets part's cells (bench/run_all.py --cells): on each of gnomon's stores, `jobs`
+    jobs with each target (realistic declared in TOML and added through the embedded API),
+    phases spread and aligned, and `isolated_jobs` process-isolated ones spread; APScheduler 3's
+    stores with the realistic body. `big`: also that many realistic jobs spread (SQLite: TOML and
+    embedded; PostgreSQL; APScheduler's memory store). APScheduler has no command jobs nor
+    per-run processes: those cells are gnomon's only."""
+    cells = []
+    for engine in ("gnomon-sqlite", "gnomon-postgres"):
+        for mode in ("spread", "aligned"):
+            for body in ("noop", "realistic", "realistic:embedded", "command"):
+                cells.append(f"{engine}:{jobs}:{mode}:{body}")
+        cells.append(f"{engine}:{isolated_jobs}:spread:isolated")
+    for engine in ("aps-memory", "aps-sqlite"):
+        cells += [f"{engine}:{jobs}:{mode}:realistic" for mode in ("spread", "aligned")]
+    if big:
+        cells += [f"gnomon-sqlite:{big}:spread:realistic{way}" for way in ("", ":embedded")]
+        cells += [
+            f"{engine}:{big}:spread:realistic" for engine in ("gnomon-postgres", "aps-memory")
+        ]
+    return cells
+
+
+# The targets part of each plan.
+TARGETS: dict[str, dict[str, Any]] = {
+    "full": {"cells": target_cells(1000, 100, 10000), "seconds": 20, "warmup": 3, "repeats": 3},
+    "quick": {"cells": target_cells(1000, 100, None), "seconds": 8, "warmup": 2, "repeats": 3},
+    "tiny": {
+        "cells": [
+            "gnomon-sqlite:10:spread:noop", "gnomon-sqlite:10:spread:realistic",
+            "gnomon-sqlite:10:spread:realistic:embedded", "gnomon-sqlite:10:spread:command",
+            "gnomon-sqlite:4:spread:isolated", "aps-memory:10:spread:realistic",
+        ],
+        "seconds": 1, "warmup": 2, "repeats": 1,
     },
 }  # fmt: skip
 
@@ -127,6 +166,23 @@ def estimate_firing(firing: dict[str, Any], caps: list[list[Any]], add_ms: float
             one += 1.0 if engine.startswith("gnomon") else 0.0
             repeats = min(firing["repeats"], capped.get((engine, jobs), firing["repeats"]))
             total += one * repeats * len(firing["modes"])
+    return total
+
+
+def targets_argv(targets: dict[str, Any]) -> list[str]:
+    argv = ["run_all.py", "--cells", *targets["cells"]]
+    for key in ("seconds", "warmup", "repeats"):
+        argv += [f"--{key}", str(targets[key])]
+    return argv
+
+
+def estimate_targets(targets: dict[str, Any], add_ms: float | None) -> float:
+    per_job = {**SETUP_S_PER_JOB, "aps-sqlite": (add_ms or 1.0) / 1000}
+    total = 0.0
+    for cell in targets["cells"]:
+        engine, jobs = cell.split(":")[0], int(cell.split(":")[1])
+        one = 1.0 + targets["warmup"] + 0.5 + targets["seconds"] + 1.5 + jobs * per_job[engine]
+        total += (one + (1.0 if engine.startswith("gnomon") else 0.0)) * targets["repeats"]
     return total
 
 
@@ -186,14 +242,17 @@ def main() -> None:
     started = time.monotonic()
     plan = "tiny" if args.tiny else "quick" if args.quick else "full"
     firing = {**FIRING[plan], **({"jobs": args.firing_jobs} if args.firing_jobs else {})}
+    targets = TARGETS[plan]
     add_ms = None
-    if "firing" in args.parts and "aps-sqlite" in firing["engines"]:
+    if ("firing" in args.parts and "aps-sqlite" in firing["engines"]) or "targets" in args.parts:
         add_ms = probe_add_ms(PROBE_JOBS)
     caps = firing_caps(firing, add_ms)
-    argvs = {"firing": firing_argv(firing, caps), **OTHERS[plan]}
+    argvs = {"firing": firing_argv(firing, caps), "targets": targets_argv(targets), **OTHERS[plan]}
     estimates = {
         name: estimate_firing(firing, caps, add_ms)
         if name == "firing"
+        else estimate_targets(targets, add_ms)
+        if name == "targets"
         else estimate_other(name, argvs[name])
         for name in args.parts
     }
@@ -232,8 +291,9 @@ def main() -> None:
     for name in args.parts:
         part_out = args.out.with_name(f"{args.out.stem}-{name}.json")
         results[name] = run_part(name, argvs[name], part_out, estimates[name])
-    if "firing" in results:
-        results["firing"]["aps_sqlite_add_ms_per_job"] = add_ms
+    for name in ("firing", "targets"):
+        if name in results:
+            results[name]["aps_sqlite_add_ms_per_job"] = add_ms
     results["wall_s"] = round(time.monotonic() - started, 1)
     args.out.write_text(json.dumps(results, indent=2))
     markdown = render(results)

@@ -52,6 +52,42 @@ def test_run_all_produces_a_result_file(tmp_path: Path) -> None:
         assert row["p99_ms"] is not None
 
 
+def test_run_all_measures_each_target_and_way_of_declaring(tmp_path: Path) -> None:
+    out = tmp_path / "targets.json"
+    cells = [
+        "gnomon-sqlite:6:spread:realistic:embedded", "gnomon-sqlite:6:spread:command",
+        "gnomon-sqlite:3:spread:isolated", "aps-memory:6:spread:realistic",
+    ]  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable, str(BENCH / "run_all.py"), "--cells", *cells,
+            "--seconds", "1", "--warmup", "2", "--repeats", "1", "--out", str(out),
+        ],
+        check=True,
+        timeout=300,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["engine"], r["target"], r["declare"]) for r in rows] == [
+        ("gnomon-sqlite", "realistic", "embedded"),
+        ("gnomon-sqlite", "command", "toml"),
+        ("gnomon-sqlite", "isolated", "toml"),
+        ("aps-memory", "realistic", None),
+    ]
+    for row in rows:
+        assert row["fires"] > 0 and row["p99_ms"] is not None
+        assert row["cpu_us_per_fire"] > 0 and row["tree_cpu_us_per_fire"] > 0
+    embedded, command, isolated, aps = rows
+    # Lateness taken in the body of every run the store saw start: none lost on the way, even
+    # from child processes.
+    assert embedded["fires"] == embedded["store_fires"]
+    assert isolated["fires"] == isolated["store_fires"]
+    assert embedded["add_s"] is not None and command["add_s"] is None
+    # The children's CPU (the forkserver's runs) is counted with them, not without.
+    assert isolated["tree_cpu_us_per_fire"] > isolated["cpu_us_per_fire"]
+    assert embedded["p99_vs_aps_memory"] is not None and aps["p99_vs_aps_memory"] == 1.0
+
+
 def run_script(script: str, out: Path, *args: str, timeout: float = 180) -> dict[str, Any]:
     """Run one bench script with `--out out` and return the JSON it wrote."""
     done = subprocess.run(
@@ -181,6 +217,15 @@ def firing_row(engine: str, jobs: int, mode: str, p99: float, fires: float) -> d
     }  # fmt: skip
 
 
+def target_row(
+    engine: str, jobs: int, mode: str, target: str, declare: str | None, p99: float
+) -> dict[str, Any]:
+    row = firing_row(engine, jobs, mode, p99, jobs)
+    return {**row, "target": target, "declare": declare, "cpu_us_per_fire": 120.0,
+            "tree_cpu_us_per_fire": 130.0, "store_p99_ms": p99 / 2, "coalesced": 0,
+            "unstarted": 0}  # fmt: skip
+
+
 def api_row(target: str, endpoint: str, concurrency: int, p50: float, rps: float) -> dict[str, Any]:
     return {
         "target": target, "jobs": 1000, "endpoint": endpoint, "concurrency": concurrency,
@@ -222,8 +267,24 @@ def test_report_renders_the_tables_and_judges_each_target(tmp_path: Path) -> Non
     ]
     for row, other in zip(api[:2], api[2:4], strict=True):
         row["rps_vs_flask_apscheduler"] = round(row["rps"] / other["rps"], 3)
+    postgres = target_row("gnomon-postgres", 10000, "spread", "realistic", "toml", 15.0)
+    postgres["samples"] = [
+        {"p99_ms": p99, "fires_per_s": 10000, "missed": 0, "coalesced": 0, "unstarted": 0}
+        for p99 in (10.0, 15.0, 30.0)
+    ]
+    embedded = target_row("gnomon-sqlite", 10000, "spread", "realistic", "embedded", 12.0)
+    embedded["add_s"] = 2.5
+    isolated = target_row("gnomon-sqlite", 100, "spread", "isolated", "toml", 30.0)
+    isolated["fires_per_s"], isolated["missed"] = 99.5, 4
+    targets = [
+        target_row("gnomon-sqlite", 1000, "aligned", "realistic", "toml", 40.0),
+        target_row("aps-memory", 1000, "aligned", "realistic", None, 49.0),
+        target_row("gnomon-sqlite", 1000, "spread", "command", "toml", 3.0),
+        isolated, embedded, postgres,
+    ]  # fmt: skip
     results = {
         "at": "2026-11-29T12:00:00Z", "plan": "full", "wall_s": 2700.0,
+        "targets": {"settings": {"seconds": 20, "warmup": 3, "repeats": 3}, "rows": targets},
         "machine": {"cpus": 2, "python": "3.11.7", "system": "Linux"},
         "versions": {"gnomon": "0.1.0", "APScheduler": "3.11.3", "Flask-APScheduler": "1.13.1"},
         "firing": {
@@ -264,7 +325,20 @@ def test_report_renders_the_tables_and_judges_each_target(tmp_path: Path) -> Non
         "run requested → started, single node: p50 ≤ 20 ms": "met",
         "run requested → started, across nodes: p50 ≤ 250 ms": "met",
         "start-up, 10,000 jobs: ≤ 2 s to first fire, peak RSS ≤ 200 MB": "**missed**",
+        "10,000 jobs, spread, `realistic(run)`, SQLite: every fire, p99 ≤ 20 ms, "
+        "≤ 150 µs CPU per fire": "–",
+        "10,000 jobs, spread, `realistic(run)`, SQLite, embedded API: every fire, p99 ≤ 20 ms, "
+        "≤ 150 µs CPU per fire": "met",
+        "10,000 jobs, spread, `realistic(run)`, PostgreSQL: every fire, p99 ≤ 20 ms in each of "
+        "3 runs": "**missed**",
+        "1,000 jobs, aligned, `realistic(run)`: p99 ≤ APScheduler memory store's": "met",
+        "1,000 command jobs (`true`), spread: every fire, p99 ≤ 50 ms": "met",
+        "100 process-isolated Python jobs, spread: every fire, p99 ≤ 50 ms": "**missed**",
+        "embedded API: adding 10,000 jobs ≤ 2 s": "**missed**",
     }
+    assert "| 1,000 | aligned | `realistic(run)` | gnomon, SQLite | 1,000 of 1,000 |" in markdown
+    assert "| 100 | spread | `realistic(run)`, process-isolated | gnomon, SQLite |" in markdown
+    assert "10,000 jobs (spread) on gnomon, SQLite in 2.5 s" in markdown
 
 
 def test_embedded_add_compares_both_ways_in_each_mode() -> None:
