@@ -24,7 +24,9 @@ gnomon's only: APScheduler 3 has no command jobs, and its process pool runs a pi
 `--declare` is how gnomon's jobs are made: `toml` (in the configuration the scheduler loads, as
 `gnomon scheduler` runs it) or `embedded` (a `gnomon.Scheduler` in this process, started with
 no jobs, then given them in one `add_jobs` call, as an application embedding gnomon does;
-`add_s` is that call's time). Python targets only.
+`add_s` is that call's time). Python targets only. The embedded scheduler runs as
+`gnomon.Scheduler.start()` runs it in an application: unlike `gnomon scheduler`, it leaves the
+process's garbage collector and multiprocessing's forkserver preload alone.
 
 `cpu_us_per_fire` is this process's CPU time during the measurement window per fire started in
 it; `tree_cpu_us_per_fire` adds the processes it started (command runs, and the forkserver with
