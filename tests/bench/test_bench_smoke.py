@@ -88,6 +88,26 @@ def test_run_all_measures_each_target_and_way_of_declaring(tmp_path: Path) -> No
     assert embedded["p99_vs_aps_memory"] is not None and aps["p99_vs_aps_memory"] == 1.0
 
 
+def test_run_everything_plans_the_issue_targets_cells() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "run_everything.py"), "--parts", "targets", "--plan-only"],
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    [command] = done.stdout.splitlines()
+    cells = command.split("--cells ")[1].split(" --")[0].split()
+    assert {
+        "gnomon-sqlite:1000:aligned:realistic", "aps-memory:1000:aligned:realistic",
+        "gnomon-sqlite:1000:spread:command", "gnomon-sqlite:100:spread:isolated",
+        "gnomon-sqlite:10000:spread:realistic", "gnomon-sqlite:10000:spread:realistic:embedded",
+        "gnomon-postgres:10000:spread:realistic", "gnomon-postgres:1000:aligned:noop",
+        "aps-sqlite:1000:spread:realistic",
+    } <= set(cells)  # fmt: skip
+    assert "--repeats 3" in command
+
+
 def run_script(script: str, out: Path, *args: str, timeout: float = 180) -> dict[str, Any]:
     """Run one bench script with `--out out` and return the JSON it wrote."""
     done = subprocess.run(
