@@ -360,12 +360,12 @@ def test_cancel_and_timeout_end_runs_on_a_worker_which_shows_their_output_as_it_
             worker.stop()
     log = worker.output()[-3000:]
     assert live["status"] == "running" and "begun" in live["output"], live
-    # A worker looks for cancel requests every second: the run ends within about that, with
-    # room for a loaded machine.
-    assert took < 3.0, (took, log)
+    # The worker hears of the cancel request from the store at once (typically 0.1-0.2 s from
+    # the request to the record saying cancelled), with room for a loaded machine.
+    assert took < 1.5, (took, log)
     assert ended["node"] == worker.node_id, log
-    # Ended soon after its timeout, its output kept.
-    assert 1000 <= ended["duration_ms"] < 4000, ended
+    # Ended soon after its timeout (typically within 0.1 s), its output kept.
+    assert 1000 <= ended["duration_ms"] < 2500, ended
     assert "waiting" in ended["output"], ended
 
 

@@ -24,9 +24,11 @@ from gnomon.domain import (
     utcnow,
 )
 from gnomon.engine.executors import install_output_routing, uninstall_output_routing
+from gnomon.engine.listener import RUNS, ChangePublisher, libpq_url
 from gnomon.engine.worker import RunWorker
 from gnomon.store.base import JobWrite
 from gnomon.store.sql import SqlStore
+from tests.e2e.pg import fresh_database
 from tests.e2e.procs import wait_for
 from tests.engine.targets import command_job, new_run, python_job
 
@@ -127,6 +129,46 @@ def test_a_cancel_requested_reaches_the_run_on_the_worker(
     store.request_cancel(run_id, utcnow())
     thread.join(timeout=5)
     assert ended == [RunStatus.CANCELLED]
+
+
+@pytest.mark.postgres
+def test_a_worker_on_postgresql_hears_of_a_cancel_request_at_once() -> None:
+    # It would look for cancel requests only once a minute here: the notice the API sends
+    # after a cancel request (listener.RUNS) is what makes it look now.
+    with fresh_database("gnomon_worker") as url:
+        store = SqlStore(url)
+        store.upgrade()
+        dsn = libpq_url(url)
+        assert dsn is not None
+        install_output_routing()
+        worker = RunWorker(
+            store,
+            node_id="w1",
+            queues=["reports"],
+            concurrency=2,
+            lease_ttl=240,
+            changes_dsn=dsn,
+            cancel_poll=60,
+        )
+        publisher = ChangePublisher(dsn)
+        try:
+            worker.start()
+            register(store, command_job("sleep", "30"))
+            run_id = sent(store, "c1")
+            ended: list[RunStatus | None] = []
+            thread = threading.Thread(target=lambda: ended.append(worker.execute(run_id)))
+            thread.start()
+            wait_for(lambda: run_id in worker.running(), timeout=5, what="the run to start")
+            store.request_cancel(run_id, utcnow())
+            assert publisher.publish(RUNS)
+            thread.join(timeout=10)
+            assert ended == [RunStatus.CANCELLED]
+            assert recorded(store, run_id).status is RunStatus.CANCELLED
+        finally:
+            publisher.close()
+            worker.stop()
+            uninstall_output_routing()
+            store.close()
 
 
 def test_a_run_past_its_grace_is_recorded_missed_not_run(

@@ -12,9 +12,12 @@ and writes what it still holds when the worker stops.
 
 A worker is a node like a scheduler: it registers in the store and beats every quarter of the
 lease time, with its role, queues and concurrency. If it falls silent, the leader's orphan
-check records its running runs `interrupted` (engine/reconciler.py). Between beats it looks
-for cancel requests of the runs it executes, and writes the output of long runs to their
-records as it grows (engine/live.py, as a scheduler does).
+check records its running runs `interrupted` (engine/reconciler.py). It looks for cancel
+requests of the runs it executes every second, and at once when told of one: on PostgreSQL it
+listens for the store's change notices (engine/listener.py), which the API sends after every
+cancel request, so a cancelled run stops within a round trip rather than within the next look.
+It writes the output of long runs to their records as it grows (engine/live.py, as a scheduler
+does).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from datetime import datetime
 from gnomon.domain import JobDefinition, Node, Run, RunStatus, RunUpdate, utcnow
 from gnomon.engine.executors import run_job
 from gnomon.engine.executors.base import raised_update
+from gnomon.engine.listener import LEASE, MANUAL_RUN, ChangeListener
 from gnomon.engine.live import LiveOutput
 from gnomon.engine.output import OutputBuffer
 from gnomon.engine.recorder import RunRecorder
@@ -41,7 +45,7 @@ from gnomon.store.base import Store, WorkerStart
 
 log = logging.getLogger(__name__)
 
-#: How often a worker looks for cancel requests of the runs it executes.
+#: How often a worker looks for cancel requests of the runs it executes without being told.
 CANCEL_POLL = 1.0
 #: How often the ends handed to the recorder are written (at most this long after a run ends).
 RECORD_INTERVAL = 0.05
@@ -67,7 +71,11 @@ class RunWorker:
         lease_ttl: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
         record_interval: float = RECORD_INTERVAL,
+        changes_dsn: str | None = None,
+        cancel_poll: float = CANCEL_POLL,
     ) -> None:
+        """`changes_dsn`: the PostgreSQL store's libpq URL (listener.libpq_url), to hear of
+        cancel requests as they are made; None (SQLite) looks every `cancel_poll` only."""
         self.store = store
         self.node_id = node_id
         self._queues = tuple(queues)
@@ -90,6 +98,9 @@ class RunWorker:
             clock=clock,
             before=self._recorder.flush,
         )
+        self._cancel_poll = cancel_poll
+        self._listener = None if changes_dsn is None else ChangeListener(changes_dsn, self._told)
+        self._look = threading.Event()  # set to look for cancel requests now
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -104,11 +115,16 @@ class RunWorker:
         self._thread = threading.Thread(target=self._loop, name="gnomon-worker-node", daemon=True)
         self._thread.start()
         self._live.start()
+        if self._listener is not None:
+            self._listener.start()
 
     def stop(self) -> None:
         """Write the ends of the runs that ended, stop beating and leave the node registry (runs
         still executing are Celery's to wait for before this is called)."""
         self._stopping.set()
+        self._look.set()
+        if self._listener is not None:
+            self._listener.stop()
         self._starts.stop()
         self._live.stop()
         self._recorder.stop()  # writes what it holds
@@ -157,9 +173,19 @@ class RunWorker:
             )
         )
 
+    def _told(self, what: str) -> None:
+        """A change notice from the store: a cancel request (or anything but a manual run or a
+        released lease, and every reconnection, after which notices may have been lost)."""
+        if what not in (MANUAL_RUN, LEASE):
+            self._look.set()
+
     def _loop(self) -> None:
         next_beat = time.monotonic() + self._lease_ttl / 4
-        while not self._stopping.wait(min(CANCEL_POLL, self._lease_ttl / 4)):
+        while True:
+            self._look.wait(min(self._cancel_poll, self._lease_ttl / 4))
+            self._look.clear()
+            if self._stopping.is_set():
+                return
             try:
                 if time.monotonic() >= next_beat:
                     self._beat()

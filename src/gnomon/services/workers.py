@@ -9,6 +9,7 @@ from gnomon.config import check_queue
 from gnomon.engine.celery_app import celery_app, register_task
 from gnomon.engine.executors import install_output_routing, uninstall_output_routing
 from gnomon.engine.executors.process import preload_in_forkserver
+from gnomon.engine.listener import libpq_url
 from gnomon.engine.worker import RunWorker, worker_node_id
 from gnomon.errors import ConfigInvalid, Problem, ValidationFailed
 from gnomon.services.runtime import Runtime
@@ -53,6 +54,7 @@ def run_worker(
         queues=queues,
         concurrency=concurrency,
         lease_ttl=runtime.config.settings.scheduler.lease_ttl,
+        changes_dsn=libpq_url(runtime.config.store_url),  # cancel requests heard at once
     )
     register_task(app, worker.execute)
     install_output_routing()
