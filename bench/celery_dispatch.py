@@ -95,8 +95,8 @@ def wait_for(check: Any, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def count(sql: str) -> int:
-    rows = query(sql)
+def count(sql: str, *params: Any) -> int:
+    rows = query(sql, *params)
     return int(rows[0][0]) if rows else 0
 
 
@@ -133,6 +133,17 @@ def measure(executor: str, args: argparse.Namespace, directory: Path) -> dict[st
         first = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=WARM_UP + 1)
         last = first + timedelta(seconds=args.seconds)
         time.sleep(max(0.0, (last - datetime.now(UTC)).total_seconds()) + 2.0)
+        # A scheduler behind on a loaded machine has not claimed every fire of the window yet:
+        # stopped now, those would count as lost.
+        window = (
+            "SELECT count(*) FROM runs WHERE scheduled_for >= %s AND scheduled_for < %s",
+            first,
+            last,
+        )
+        try:
+            wait_for(lambda: count(*window) >= args.jobs * args.seconds, 60, "the claims")
+        except RuntimeError as exc:
+            print(f"{executor}: {exc}", file=sys.stderr)
     finally:
         stop(scheduler)
         for worker in workers:
