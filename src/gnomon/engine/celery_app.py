@@ -13,6 +13,7 @@ store's guarantee, not the broker's (see Store.start_on_worker).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -29,6 +30,13 @@ TASK_NAME = "gnomon.execute_run"
 CONNECT_TIMEOUT = 2.0
 #: How long a worker waits before handing back a run it could not start for want of the store.
 STORE_RETRY = 1.0
+#: A worker's pauses between attempts to reach a broker that went away: the first, growing by
+#: the step up to the longest, for as long as it is away (Celery's own grow from 2 s to 30 s,
+#: so a worker could come back half a minute after its broker, past the grace of the runs the
+#: leader sent meanwhile).
+RECONNECT_FIRST = 0.5
+RECONNECT_STEP = 0.5
+RECONNECT_LONGEST = 2.0
 
 
 def new_app(
@@ -83,6 +91,25 @@ def celery_app(broker_url: str) -> Any:
         worker_enable_remote_control=False,
     )
     return app
+
+
+def worker_consumer() -> Any:
+    """Celery's worker consumer, trying to reach its broker again every RECONNECT_LONGEST at
+    most while it is away (for `app.Worker(consumer_cls=...)`, with the app's
+    `broker_connection_max_retries` None: for as long as it is away)."""
+    from celery.worker.consumer import Consumer  # type: ignore[import-untyped]
+
+    class GnomonConsumer(Consumer):  # type: ignore[misc]
+        def ensure_connected(self, conn: Any) -> Any:
+            conn.ensure_connection = functools.partial(
+                conn.ensure_connection,
+                interval_start=RECONNECT_FIRST,
+                interval_step=RECONNECT_STEP,
+                interval_max=RECONNECT_LONGEST,
+            )
+            return super().ensure_connected(conn)
+
+    return GnomonConsumer
 
 
 def register_task(app: Any, execute: Callable[[str], object]) -> None:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from gnomon.config import check_queue
-from gnomon.engine.celery_app import celery_app, register_task
+from gnomon.engine.celery_app import celery_app, register_task, worker_consumer
 from gnomon.engine.executors import install_output_routing, uninstall_output_routing
 from gnomon.engine.executors.process import preload_in_forkserver
 from gnomon.engine.listener import libpq_url
@@ -44,6 +44,8 @@ def run_worker(
             [Problem("celery.broker_url", "gnomon worker needs the broker to take runs from")]
         )
     app = celery_app(broker_url)  # first: says so if Celery is not installed
+    # A worker waits for a broker that went away however long it is away, trying every 2 s.
+    app.conf.broker_connection_max_retries = None
     runtime.store.check_ready()
     runtime.extend_python_path()
     preload_in_forkserver()
@@ -73,6 +75,7 @@ def run_worker(
             without_heartbeat=True,
             without_mingle=True,
             without_gossip=True,
+            consumer_cls=worker_consumer(),
         )
         consumer.start()
     finally:
