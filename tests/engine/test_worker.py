@@ -15,6 +15,7 @@ import pytest
 
 from gnomon.domain import (
     Executor,
+    Isolation,
     JobDefinition,
     JobRecord,
     RetryPolicy,
@@ -169,6 +170,29 @@ def test_a_worker_on_postgresql_hears_of_a_cancel_request_at_once() -> None:
             worker.stop()
             uninstall_output_routing()
             store.close()
+
+
+def test_process_isolation_on_a_worker_a_dying_or_hanging_target_ends_only_its_run(
+    store: SqlStore, worker: RunWorker
+) -> None:
+    register(
+        store,
+        python_job("tests.engine.targets:dies", kwargs={"code": 3}, isolation=Isolation.PROCESS),
+    )
+    dying = sent(store, "j1")
+    assert worker.execute(dying) is RunStatus.FAILED
+    assert recorded(store, dying).exit_code == 3
+    register(
+        store,
+        python_job("tests.engine.targets:hangs", isolation=Isolation.PROCESS, timeout=0.5),
+    )
+    hanging = sent(store, "j1")
+    assert worker.execute(hanging) is RunStatus.TIMED_OUT
+    # Its process ended by the timeout (a thread could not be); the worker goes on.
+    output = recorded(store, hanging).output
+    assert output is not None and "sent SIGTERM to its process group" in output
+    register(store, python_job("tests.engine.targets:ok"))
+    assert worker.execute(sent(store, "j1")) is RunStatus.SUCCEEDED
 
 
 def test_a_run_past_its_grace_is_recorded_missed_not_run(
