@@ -227,7 +227,6 @@ def test_a_killed_workers_run_ends_interrupted_and_its_messages_run_on_the_other
             )
             stopped = datetime.now(UTC) + timedelta(seconds=2)
             sleep_until(stopped)
-            server.stop()
             wait_for(
                 lambda: settled(store_url, killed - timedelta(minutes=5), stopped),
                 timeout=30,
