@@ -179,11 +179,10 @@ def test_a_killed_workers_run_ends_interrupted_and_its_messages_run_on_the_other
 ) -> None:
     queues = [unique("gnomon_qa"), unique("gnomon_qb")]
     fired = tmp_path / "fired.log"
-    never = '{ type = "interval", hours = 1, start_date = "2099-01-01T00:00:00Z" }'
     every_second = '{ type = "interval", seconds = 1 }'
     jobs = (
         f'[[jobs]]\nid = "slow"\ncommand = ["sleep", "20"]\nqueue = "{queues[0]}"\n'
-        f"trigger = {never}\n\n"
+        'trigger = { type = "interval", hours = 1, start_date = "2099-01-01T00:00:00Z" }\n\n'
         + tick_job("tick_a", queues[0], fired, every_second)
         + tick_job("tick_b", queues[1], fired, every_second)
     )
