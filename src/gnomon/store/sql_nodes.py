@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     RowMapping,
     Text,
+    bindparam,
     case,
     cast,
     delete,
@@ -30,6 +31,8 @@ _RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
 # The shortest stall of a fenced transaction PostgreSQL tolerates, even for a lease about to end:
 # short enough not to hold up failover much, long enough for a busy client's pauses.
 _MIN_IDLE_TIMEOUT_MS = 1000
+# Asked at every API request (is a scheduler live?): a statement built once, not per call.
+_LEASE_BY_NAME = select(leases).where(leases.c.name == bindparam("name"))
 
 
 def check_fence(conn: Connection, fence: Lease, lock: bool, now: datetime | None) -> None:
@@ -186,5 +189,5 @@ class SqlNodes(SqlBase):
 
     def find_lease(self, name: str) -> Lease | None:
         with self._read() as conn:
-            row = conn.execute(select(leases).where(leases.c.name == name)).mappings().first()
+            row = conn.execute(_LEASE_BY_NAME, {"name": name}).mappings().first()
         return None if row is None else _row_to_lease(row)

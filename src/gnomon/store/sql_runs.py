@@ -54,6 +54,7 @@ from gnomon.store.storable import holdable, storable_text
 from gnomon.store.tables import deliveries, jobs, runs
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
+_ACTIVE_VALUES = [literal(value) for value in _ACTIVE]
 _FINAL = [s.value for s in RunStatus if s.is_final]
 _HEAVY = ("output", "traceback")
 #: Every column but the large text ones: what lists and pages carry.
@@ -282,14 +283,14 @@ class SqlRuns(SqlBase):
             return {row["job_id"]: row_to_run(row) for row in rows}
 
     def runs_ahead(self, now: datetime, job_id: str | None = None) -> dict[str, RunsAhead]:
-        stmt = select(runs.c.job_id, runs.c.id, runs.c.status, runs.c.scheduled_for).where(
-            runs.c.status.in_(_ACTIVE), runs.c.scheduled_for > now
-        )
+        stmt = _RUNS_AHEAD
+        params: dict[str, Any] = {"now": now}
         if job_id is not None:
-            stmt = stmt.where(runs.c.job_id == job_id)
+            stmt = _RUNS_AHEAD_OF_JOB
+            params = {"now": now, "job_id": job_id}
         found: dict[str, list[tuple[str, str, datetime]]] = {}
         with self._read() as conn:
-            for job_id, run_id, status, when in conn.execute(stmt):
+            for job_id, run_id, status, when in conn.execute(stmt, params):
                 found.setdefault(job_id, []).append((run_id, status, when))
         return {
             job_id: RunsAhead(
@@ -306,13 +307,14 @@ class SqlRuns(SqlBase):
         """The job's newest `limit` runs (as list_runs orders them) and how many of its runs
         are running, read in one transaction."""
         recent_runs, running_runs = _RECENT_RUNS, _RUNNING_RUNS
+        params: dict[str, Any] = {"job_id": job_id}
         if as_of is not None:
-            recent_runs = recent_runs.where(_due_by(runs, as_of))
-            running_runs = running_runs.where(_due_by(runs, as_of))
+            recent_runs, running_runs = _RECENT_RUNS_DUE, _RUNNING_RUNS_DUE
+            params["as_of"] = as_of
         with self._read() as conn:
-            rows = conn.execute(recent_runs, {"job_id": job_id, "limit": limit}).mappings()
+            rows = conn.execute(recent_runs, {**params, "limit": limit}).mappings()
             recent = [row_to_run(row) for row in rows]
-            running = conn.execute(running_runs, {"job_id": job_id}).scalar_one()
+            running = conn.execute(running_runs, params).scalar_one()
         return recent, int(running)
 
     def job_activity(self) -> Sequence[JobActivity]:
@@ -607,13 +609,28 @@ def _newest_first(
     return select(merged).order_by(merged.c.queued_at.desc(), merged.c.id.desc()).limit(limit)
 
 
-def _due_by(table: Any, now: datetime) -> ColumnElement[bool]:
+def _due_by(table: Any, now: Any) -> ColumnElement[bool]:
     """Runs that are not fires claimed ahead of `now` (queued or running, scheduled later)."""
     return or_(
-        table.c.status.not_in(_ACTIVE),
+        table.c.status.not_in(_ACTIVE_VALUES),
         table.c.scheduled_for.is_(None),
         table.c.scheduled_for <= now,
     )
+
+
+# The point reads of one job (GET /jobs/{id}): built once, so that a request neither builds nor
+# compiles them again; `_ACTIVE_VALUES` are plain parameters, not an "expanding" list that
+# SQLAlchemy rewrites at every execution.
+_RECENT_RUNS_DUE = _RECENT_RUNS.where(
+    _due_by(runs, bindparam("as_of", type_=runs.c.scheduled_for.type))
+)
+_RUNNING_RUNS_DUE = _RUNNING_RUNS.where(
+    _due_by(runs, bindparam("as_of", type_=runs.c.scheduled_for.type))
+)
+_RUNS_AHEAD = select(runs.c.job_id, runs.c.id, runs.c.status, runs.c.scheduled_for).where(
+    runs.c.status.in_(_ACTIVE_VALUES), runs.c.scheduled_for > bindparam("now")
+)
+_RUNS_AHEAD_OF_JOB = _RUNS_AHEAD.where(runs.c.job_id == bindparam("job_id"))
 
 
 def _latest_statement(wanted: Any, as_of: datetime | None = None) -> Select[Any]:
