@@ -167,8 +167,11 @@ def require(permission: str | None) -> Callable[[Callable[P, R]], Callable[P, R]
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(view)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-            check_access(permission)
-            return view(*args, **kwargs)
+            # The request's reads (token, user, lease, job, runs) share one read transaction,
+            # begun here, so the credentials are read afresh for every request.
+            with state().runtime.store.reading():
+                check_access(permission)
+                return view(*args, **kwargs)
 
         return guarded
 

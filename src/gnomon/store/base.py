@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -189,6 +190,13 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections."""
+
+    def reading(self) -> AbstractContextManager[None]:
+        """A scope in which this thread's reads share one read transaction (one connection,
+        one BEGIN and COMMIT) until it writes: a write ends it first, and later reads begin a
+        new one that sees the write. For a request's several point reads; by default each read
+        keeps its own transaction."""
+        return nullcontext()
 
     # --- jobs --------------------------------------------------------------------------------
 

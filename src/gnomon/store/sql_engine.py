@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,16 @@ class WriteTurns:
         self._pass_on()
 
 
+class _ReadScope:
+    """One thread's shared read transaction (see SqlBase.reading): open while `conn` is set."""
+
+    __slots__ = ("conn", "stack")
+
+    def __init__(self) -> None:
+        self.conn: Connection | None = None
+        self.stack: ExitStack | None = None
+
+
 class SqlBase:
     """The engine and the two kinds of transaction every SqlStore method runs in."""
 
@@ -211,6 +222,8 @@ class SqlBase:
         # An in-memory database is one connection that every thread shares (see
         # _build_sqlite_engine): its transactions must not overlap, reads included.
         self._serial = threading.RLock() if sqlite_in_memory(self._url) else None
+        # Per thread, the read scope it is in (see reading), if any.
+        self._scopes = threading.local()
 
     @property
     def _is_pg(self) -> bool:
@@ -222,16 +235,84 @@ class SqlBase:
         return func.now() if self._is_pg else self._clock()
 
     @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads this thread makes inside share one read transaction, until it writes.
+
+        A write ends the shared transaction (before the write starts), and the next read begins
+        a new one, which sees the write. Nested scopes are part of the outermost one.
+        """
+        if getattr(self._scopes, "scope", None) is not None:
+            yield
+            return
+        scope = _ReadScope()
+        self._scopes.scope = scope
+        try:
+            yield
+        finally:
+            self._scopes.scope = None
+            self._end_scope(scope)
+
+    @contextmanager
     def _read(self) -> Iterator[Connection]:
-        """A read-only transaction (a consistent snapshot; never blocks writers in WAL mode)."""
+        """A read-only transaction (a consistent snapshot; never blocks writers in WAL mode),
+        or the one this thread's read scope shares."""
+        scope: _ReadScope | None = getattr(self._scopes, "scope", None)
+        if scope is not None:
+            with self._scoped(scope) as conn:
+                yield conn
+            return
         serial = nullcontext() if self._serial is None else self._serial
         with serial, self._translate_errors(), self._engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
+    def _scoped(self, scope: _ReadScope) -> Iterator[Connection]:
+        conn = scope.conn
+        if conn is None:
+            stack = ExitStack()
+            try:
+                if self._serial is not None:
+                    stack.enter_context(self._serial)
+                with self._translate_errors():
+                    conn = stack.enter_context(self._engine.connect())
+                    stack.enter_context(conn.begin())
+            except BaseException:
+                stack.close()
+                raise
+            scope.stack, scope.conn = stack, conn
+        try:
+            with self._translate_errors():
+                yield conn
+        except BaseException:
+            # A failed statement may have spoilt the transaction (PostgreSQL aborts it): the
+            # next read starts a fresh one.
+            self._end_scope(scope, failed=True)
+            raise
+
+    def _end_scope(self, scope: _ReadScope, failed: bool = False) -> None:
+        """Finish the scope's transaction, if one is open (rolled back when `failed`)."""
+        stack = scope.stack
+        if stack is None:
+            return
+        scope.stack = scope.conn = None
+        if failed:
+            # Rolled back; the error that ended it is the one worth raising, not a failed
+            # rollback of a broken connection.
+            with suppress(Exception):
+                stack.__exit__(*sys.exc_info())
+            return
+        with self._translate_errors():
+            stack.close()
+
+    @contextmanager
     def _write(self, urgent: bool = True) -> Iterator[Connection]:
         """A write transaction; on SQLite it holds the write lock from the start (IMMEDIATE).
         `urgent=False`: on SQLite, other writers of this process waiting go first."""
+        scope: _ReadScope | None = getattr(self._scopes, "scope", None)
+        if scope is not None:
+            # Reads after the write must see it; and on an in-memory store the scope holds the
+            # one connection, which the write needs (taken after its turn, in that order).
+            self._end_scope(scope)
         turn = nullcontext() if self._turns is None else self._turns.turn(urgent)
         serial = nullcontext() if self._serial is None else self._serial
         with turn, serial, self._translate_errors(), self._engine.connect() as conn:
