@@ -690,6 +690,9 @@ def test_tokens_are_added_found_revoked_and_touched(store: SqlStore) -> None:
     assert store.find_token_by_hash("hash-1") == t1
     assert t1.expires_at == expires
     assert store.find_token_by_hash("nope") is None
+    assert store.find_token_and_user("hash-1") == (t1, bob)
+    assert store.find_token_and_user("hash-2") == (t2, alice)
+    assert store.find_token_and_user("nope") is None
     assert store.list_tokens() == [t1, t2]
     assert store.list_tokens(bob.id) == [t1]
     store.touch_token(t1.id, T0 + timedelta(hours=1))

@@ -92,3 +92,6 @@ def test_job_runs_matches_list_runs_and_active_runs(store: SqlStore) -> None:
     assert recent == store.list_runs(job_id="a", limit=10).items
     assert running == sum(1 for r in store.active_runs("a") if r.status == RunStatus.RUNNING)
     assert store.job_runs("missing", 10) == ([], 0)
+    # The running count does not depend on how many runs are asked for.
+    assert store.job_runs("a", 1) == (recent[:1], running)
+    assert store.job_runs("a", 0) == ([], running)

@@ -98,15 +98,18 @@ class TokenService:
         """
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
-        token = self.store.find_token_by_hash(hash_token(secret))
+        found = self.store.find_token_and_user(hash_token(secret))
         now = self._clock()
-        if token is None or token.revoked_at is not None:
+        if found is None:
+            return None
+        token, user = found
+        if token.revoked_at is not None:
             return None
         if token.expires_at is not None and token.expires_at <= now:
             return None
         if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
             self.store.touch_token(token.id, now)
-        return self.users.find_user_by_id(token.user_id)
+        return user
 
     def _describe(self, token: ApiToken, username: str | None) -> dict[str, object]:
         return {

@@ -602,6 +602,12 @@ class Store(ABC):
     @abstractmethod
     def find_token_by_hash(self, token_hash: str) -> ApiToken | None: ...
 
+    def find_token_and_user(self, token_hash: str) -> tuple[ApiToken, User | None] | None:
+        """The token with this hash and its user (None if the user is gone), read together;
+        None when no token has this hash."""
+        token = self.find_token_by_hash(token_hash)
+        return None if token is None else (token, self.find_user_by_id(token.user_id))
+
     @abstractmethod
     def list_tokens(self, user_id: int | None = None) -> list[ApiToken]: ...
 

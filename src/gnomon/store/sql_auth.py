@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,17 @@ _USER_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
 # two-key form never meets the one-key locks taken elsewhere (migrations).
 _LOGIN_LOCK_SPACE = 0x676E6D6C  # "gnml"
 _TOKEN_BY_HASH = select(api_tokens).where(api_tokens.c.token_hash == bindparam("token_hash"))
+# Every bearer request asks for its token and the token's user: one statement, both rows.
+_TOKEN_AND_USER = (
+    select(
+        *(c.label(f"t_{c.name}") for c in api_tokens.c),
+        *(c.label(f"u_{c.name}") for c in users.c),
+    )
+    .select_from(api_tokens.outerjoin(users, users.c.id == api_tokens.c.user_id))
+    .where(api_tokens.c.token_hash == bindparam("token_hash"))
+)
+_TOKEN_KEYS = [(f"t_{c.name}", c.name) for c in api_tokens.c]
+_USER_KEYS = [(f"u_{c.name}", c.name) for c in users.c]
 
 
 def _failures_since(key: str, since: datetime) -> Select[Any]:
@@ -96,7 +107,7 @@ def _row_to_audit(row: RowMapping) -> AuditEntry:
     )
 
 
-def _row_to_user(row: RowMapping) -> User:
+def _row_to_user(row: RowMapping | Mapping[str, Any]) -> User:
     return User(
         id=row["id"],
         username=row["username"],
@@ -109,7 +120,7 @@ def _row_to_user(row: RowMapping) -> User:
     )
 
 
-def _row_to_token(row: RowMapping) -> ApiToken:
+def _row_to_token(row: RowMapping | Mapping[str, Any]) -> ApiToken:
     return ApiToken(
         id=row["id"],
         user_id=row["user_id"],
@@ -259,6 +270,16 @@ class SqlAuth(SqlBase):
         with self._read() as conn:
             row = conn.execute(_TOKEN_BY_HASH, {"token_hash": token_hash}).mappings().first()
         return None if row is None else _row_to_token(row)
+
+    def find_token_and_user(self, token_hash: str) -> tuple[ApiToken, User | None] | None:
+        with self._read() as conn:
+            row = conn.execute(_TOKEN_AND_USER, {"token_hash": token_hash}).mappings().first()
+        if row is None:
+            return None
+        token = _row_to_token({name: row[label] for label, name in _TOKEN_KEYS})
+        if row["u_id"] is None:
+            return token, None
+        return token, _row_to_user({name: row[label] for label, name in _USER_KEYS})
 
     def list_tokens(self, user_id: int | None = None) -> list[ApiToken]:
         stmt = select(api_tokens).order_by(api_tokens.c.id)

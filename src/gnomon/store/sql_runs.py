@@ -306,16 +306,17 @@ class SqlRuns(SqlBase):
     ) -> tuple[list[Run], int]:
         """The job's newest `limit` runs (as list_runs orders them) and how many of its runs
         are running, read in one transaction."""
-        recent_runs, running_runs = _RECENT_RUNS, _RUNNING_RUNS
-        params: dict[str, Any] = {"job_id": job_id}
+        # At least one row, which carries the count (limit 0 keeps none of them).
+        params: dict[str, Any] = {"job_id": job_id, "limit": max(limit, 1)}
+        recent_runs = _RECENT_RUNS_COUNTED
         if as_of is not None:
-            recent_runs, running_runs = _RECENT_RUNS_DUE, _RUNNING_RUNS_DUE
+            recent_runs = _RECENT_RUNS_DUE_COUNTED
             params["as_of"] = as_of
         with self._read() as conn:
-            rows = conn.execute(recent_runs, {**params, "limit": limit}).mappings()
-            recent = [row_to_run(row) for row in rows]
-            running = conn.execute(running_runs, params).scalar_one()
-        return recent, int(running)
+            rows = conn.execute(recent_runs, params).mappings().all()
+        # A running run (that is due) is itself among the runs: none of them, none running.
+        running = int(rows[0]["running_count"]) if rows else 0
+        return [row_to_run(row) for row in rows[: max(limit, 0)]], running
 
     def job_activity(self) -> Sequence[JobActivity]:
         """Every job's revision, pause, next fire time, running count and last run, by id, read
@@ -570,17 +571,6 @@ class SqlRuns(SqlBase):
 
 
 # Built once: job_runs serves every GET of one job.
-_RECENT_RUNS = (
-    select(*LIGHT_COLUMNS)
-    .where(runs.c.job_id == bindparam("job_id"))
-    .order_by(runs.c.queued_at.desc(), runs.c.id.desc())
-    .limit(bindparam("limit"))
-)
-_RUNNING_RUNS = select(func.count()).where(
-    runs.c.job_id == bindparam("job_id"), runs.c.status == RunStatus.RUNNING.value
-)
-
-
 def _newest_first(
     conditions: list[ColumnElement[bool]], statuses: list[str], limit: int
 ) -> Select[Any]:
@@ -621,12 +611,33 @@ def _due_by(table: Any, now: Any) -> ColumnElement[bool]:
 # The point reads of one job (GET /jobs/{id}): built once, so that a request neither builds nor
 # compiles them again; `_ACTIVE_VALUES` are plain parameters, not an "expanding" list that
 # SQLAlchemy rewrites at every execution.
-_RECENT_RUNS_DUE = _RECENT_RUNS.where(
-    _due_by(runs, bindparam("as_of", type_=runs.c.scheduled_for.type))
-)
-_RUNNING_RUNS_DUE = _RUNNING_RUNS.where(
-    _due_by(runs, bindparam("as_of", type_=runs.c.scheduled_for.type))
-)
+
+
+def _recent_runs_counted(as_of: Any | None) -> Select[Any]:
+    """A job's newest runs, each row also carrying how many of its runs are running: one
+    statement where there were two (with `as_of`, both leave out fires claimed ahead)."""
+    counted = runs.alias("counted")
+    due = [] if as_of is None else [_due_by(runs, as_of)]
+    running = (
+        select(func.count())
+        .select_from(counted)
+        .where(
+            counted.c.job_id == bindparam("job_id"),
+            counted.c.status == RunStatus.RUNNING.value,
+            *([] if as_of is None else [_due_by(counted, as_of)]),
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(*LIGHT_COLUMNS, running.label("running_count"))
+        .where(runs.c.job_id == bindparam("job_id"), *due)
+        .order_by(runs.c.queued_at.desc(), runs.c.id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
+_RECENT_RUNS_COUNTED = _recent_runs_counted(None)
+_RECENT_RUNS_DUE_COUNTED = _recent_runs_counted(bindparam("as_of", type_=runs.c.scheduled_for.type))
 _RUNS_AHEAD = select(runs.c.job_id, runs.c.id, runs.c.status, runs.c.scheduled_for).where(
     runs.c.status.in_(_ACTIVE_VALUES), runs.c.scheduled_for > bindparam("now")
 )
