@@ -120,6 +120,27 @@ def test_manual_runs_are_admitted_against_max_instances_in_one_transaction(
     assert first.id in {r.id for r in store.active_runs("backup")}
 
 
+def test_a_run_started_a_moment_after_the_requests_clock_still_counts(store: SqlStore) -> None:
+    # The scheduler starts a run with its own reading of the clock, which may come a moment
+    # after the one the next run-now request took: that run is running all the same.
+    add_job(store)
+    now = utcnow()
+    later = now + timedelta(milliseconds=5)
+    manual = run(scheduled_for=None, queued_at=now - timedelta(seconds=1), node="n1")
+    store.add_run(manual.replace(status=RunStatus.RUNNING, started_at=later))
+    with pytest.raises(JobAlreadyRunning) as refused:
+        store.add_manual_run(run(scheduled_for=None, queued_at=now), 1, now)
+    assert refused.value.run_id == manual.id
+    scheduled = run(scheduled_for=now - timedelta(seconds=1), node="n1")
+    store.add_run(scheduled.replace(status=RunStatus.RUNNING, started_at=later))
+    with pytest.raises(JobAlreadyRunning):
+        store.add_manual_run(run(scheduled_for=None, queued_at=now), 2, now)
+    # A fire claimed ahead and moved to running just ahead of its time still does not count.
+    ahead = run(scheduled_for=now + timedelta(seconds=1), node="n1")
+    store.add_run(ahead.replace(status=RunStatus.RUNNING, started_at=ahead.scheduled_for))
+    store.add_manual_run(run(scheduled_for=None, queued_at=now), 3, now)
+
+
 def test_of_many_simultaneous_run_now_requests_only_max_instances_pass(store: SqlStore) -> None:
     add_job(store)
     now = utcnow()

@@ -58,9 +58,19 @@ def _counts_against_max_instances(now: datetime, store_now: Any) -> ColumnElemen
     """Runs that occupy one of their job's max_instances: running, or queued to start now.
     A fire claimed ahead of its time does not count until that time has come, nor one already
     moved to running just ahead of it (its started_at is its fire time), nor a retry waiting
-    out its backoff, which is judged on the store's clock (`store_now`) it was written by."""
+    out its backoff, which is judged on the store's clock (`store_now`) it was written by.
+
+    A run that is not such a fire counts once running, whatever its started_at: the scheduler
+    may have read its clock a moment after the caller read `now`."""
     return or_(
-        and_(runs.c.status == _RUNNING, runs.c.started_at <= now),
+        and_(
+            runs.c.status == _RUNNING,
+            or_(
+                runs.c.started_at <= now,
+                runs.c.scheduled_for.is_(None),
+                runs.c.scheduled_for <= now,
+            ),
+        ),
         and_(
             runs.c.status == _QUEUED,
             or_(runs.c.scheduled_for.is_(None), runs.c.scheduled_for <= now),
