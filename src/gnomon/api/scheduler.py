@@ -37,10 +37,11 @@ def _reveal() -> bool:
     return user is not None and ADMIN in user.permissions
 
 
-def _job_answer(job_id: str, message: str) -> Response:
-    """The job object after a change (read afresh: running count, next fire times)."""
+def _job_answer(changed: JobView, message: str) -> Response:
+    """The job object after a change: the job as the change left it, with its runs read
+    afresh (running count, recent runs)."""
     st = state()
-    view = st.runtime.jobs.get_job(job_id)
+    view = st.runtime.jobs.detail(changed.record)
     return success(st.documents.document(view, language(), detail=True, reveal=_reveal()), message)
 
 
@@ -83,8 +84,7 @@ def update_job(job_id: str) -> Response:
     """Change a builtin job's trigger. Raises JobNotFound, JobNotEditable, ValidationFailed."""
     jobs = _jobs()
     body = object_body()
-    jobs.update_trigger(job_id, body, actor())
-    return _job_answer(job_id, "job_updated")
+    return _job_answer(jobs.update_trigger(job_id, body, actor()), "job_updated")
 
 
 @bp.post("/jobs/<job_id>/actions/pause")
@@ -94,8 +94,7 @@ def pause_job(job_id: str) -> Response:
     """Pause (idempotent). Raises JobNotFound."""
     jobs = _jobs()
     no_body()
-    jobs.pause(job_id, actor())
-    return _job_answer(job_id, "job_paused")
+    return _job_answer(jobs.pause(job_id, actor()), "job_paused")
 
 
 @bp.post("/jobs/<job_id>/actions/resume")
@@ -105,8 +104,7 @@ def resume_job(job_id: str) -> Response:
     """Resume (idempotent). Raises JobNotFound, JobHasNoNextRun."""
     jobs = _jobs()
     no_body()
-    jobs.resume(job_id, actor())
-    return _job_answer(job_id, "job_resumed")
+    return _job_answer(jobs.resume(job_id, actor()), "job_resumed")
 
 
 @bp.post("/jobs/<job_id>/actions/run")

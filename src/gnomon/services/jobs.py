@@ -196,8 +196,13 @@ class JobService:
 
     def get_job(self, job_id: str) -> JobView:
         """One job with its next fire times and recent runs; raises JobNotFound."""
+        return self.detail(self.store.get_job(job_id))
+
+    def detail(self, record: JobRecord) -> JobView:
+        """What get_job gives for the job stored as `record` (just read, or just written by
+        one of this service's changes, which return it): its runs are read now."""
         now = self._clock()
-        record = self.store.get_job(job_id)
+        job_id = record.id
         recent, running = self.store.job_runs(job_id, RECENT_RUNS, as_of=now)
         ahead = self.store.runs_ahead(now, job_id).get(job_id)
         if ahead is not None:
