@@ -13,6 +13,7 @@ from gnomon.errors import JobAlreadyRunning
 from gnomon.store.base import LeaseLost, RunStart
 from gnomon.store.sql import SqlStore
 from tests.store.test_store_contract import T0, add_job, run
+from tests.store.test_store_deliveries import statements
 
 
 def lease(store: SqlStore, holder: str) -> Lease:
@@ -139,6 +140,18 @@ def test_a_run_started_a_moment_after_the_requests_clock_still_counts(store: Sql
     ahead = run(scheduled_for=now + timedelta(seconds=1), node="n1")
     store.add_run(ahead.replace(status=RunStatus.RUNNING, started_at=ahead.scheduled_for))
     store.add_manual_run(run(scheduled_for=None, queued_at=now), 3, now)
+
+
+def test_claiming_manual_runs_when_none_waits_writes_nothing(store: SqlStore) -> None:
+    # The scheduler asks at every poll; with nothing waiting it must not take the write lock
+    # that the API's writers wait for.
+    add_job(store)
+    store.add_run(run(scheduled_for=None, node="n2"))  # queued, but another node's
+    with statements(store) as seen:
+        assert store.claim_queued_manual_runs("n1") == []
+    assert not [s for s in seen if s.startswith("BEGIN IMMEDIATE") or "UPDATE runs" in s], seen
+    waiting = store.add_manual_run(run(scheduled_for=None), 5, utcnow())
+    assert [r.id for r in store.claim_queued_manual_runs("n1")] == [waiting.id]
 
 
 def test_of_many_simultaneous_run_now_requests_only_max_instances_pass(store: SqlStore) -> None:

@@ -399,6 +399,12 @@ class SqlRuns(SqlBase):
             .order_by(queued.c.queued_at, queued.c.id)
             .limit(limit)
         )
+        # Asked at every poll of the scheduler, mostly with nothing waiting: a read says so
+        # without taking the write lock (SQLite's only one) from the API's writers. A run queued
+        # after this read is claimed at the next poll, as one queued after the write would be.
+        with self._read() as conn:
+            if conn.execute(waiting.limit(1)).first() is None:
+                return []
         if self._is_pg:
             # Another node's claim in flight locks its rows; skip them rather than queue behind.
             waiting = waiting.with_for_update(skip_locked=True)
