@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -59,6 +60,48 @@ _FINAL = [s.value for s in RunStatus if s.is_final]
 _HEAVY = ("output", "traceback")
 #: Every column but the large text ones: what lists and pages carry.
 LIGHT_COLUMNS = [c for c in runs.c if c.name not in _HEAVY]
+
+
+@functools.cache
+def _claim_statements(is_pg: bool) -> tuple[Select[Any], Any]:
+    """The scheduler's claim of queued manual runs (and retries whose time has come), built
+    once per backend: a probe for any waiting, and the claim. Parameters: limit, b_node,
+    b_lease_token, and on SQLite `now` (PostgreSQL judges on its own `now()`)."""
+    # An alias, or the subquery would correlate with the UPDATE's own table row by row and
+    # its LIMIT would limit nothing.
+    queued = runs.alias("queued")
+    now: Any = func.now() if is_pg else bindparam("now", type_=runs.c.not_before.type)
+    waiting: Select[Any] = (
+        select(queued.c.id)
+        .where(
+            queued.c.status == RunStatus.QUEUED.value,
+            queued.c.node.is_(None),
+            or_(
+                queued.c.trigger_source == TriggerSource.MANUAL.value,
+                _retry_may_start(queued, now),
+            ),
+        )
+        .order_by(queued.c.queued_at, queued.c.id)
+        .limit(bindparam("limit"))
+    )
+    probe = waiting
+    if is_pg:
+        # Another node's claim in flight locks its rows; skip them rather than queue behind.
+        waiting = waiting.with_for_update(skip_locked=True)
+    # A CTE, not a plain IN (subquery): PostgreSQL may rescan a semi-joined subquery, and
+    # each rescan applies LIMIT afresh, updating more rows than asked. A CTE runs once.
+    picked = waiting.cte("picked")
+    claim = (
+        update(runs)
+        .where(
+            runs.c.id.in_(select(picked.c.id)),
+            runs.c.node.is_(None),
+            runs.c.status == RunStatus.QUEUED.value,
+        )
+        .values(node=bindparam("b_node"), lease_token=bindparam("b_lease_token"))
+        .returning(*LIGHT_COLUMNS)
+    )
+    return probe, claim
 
 
 def _retry_may_start(queued: Any, now: Any) -> ColumnElement[bool]:
@@ -383,48 +426,21 @@ class SqlRuns(SqlBase):
     def claim_queued_manual_runs(
         self, node: str, limit: int = 100, fence: Lease | None = None
     ) -> list[Run]:
-        # An alias, or the subquery would correlate with the UPDATE's own table row by row and
-        # its LIMIT would limit nothing.
-        queued = runs.alias("queued")
-        waiting: Select[Any] = (
-            select(queued.c.id)
-            .where(
-                queued.c.status == RunStatus.QUEUED.value,
-                queued.c.node.is_(None),
-                or_(
-                    queued.c.trigger_source == TriggerSource.MANUAL.value,
-                    _retry_may_start(queued, self._store_now()),
-                ),
-            )
-            .order_by(queued.c.queued_at, queued.c.id)
-            .limit(limit)
-        )
+        probe, claim = _claim_statements(self._is_pg)
+        params: dict[str, Any] = {"limit": limit}
+        if not self._is_pg:
+            params["now"] = self._clock()
         # Asked at every poll of the scheduler, mostly with nothing waiting: a read says so
         # without taking the write lock (SQLite's only one) from the API's writers. A run queued
         # after this read is claimed at the next poll, as one queued after the write would be.
         with self._read() as conn:
-            if conn.execute(waiting.limit(1)).first() is None:
+            if conn.execute(probe, params).first() is None:
                 return []
-        if self._is_pg:
-            # Another node's claim in flight locks its rows; skip them rather than queue behind.
-            waiting = waiting.with_for_update(skip_locked=True)
-        # A CTE, not a plain IN (subquery): PostgreSQL may rescan a semi-joined subquery, and
-        # each rescan applies LIMIT afresh, updating more rows than asked. A CTE runs once.
-        picked = waiting.cte("picked")
-        stmt = (
-            update(runs)
-            .where(
-                runs.c.id.in_(select(picked.c.id)),
-                runs.c.node.is_(None),
-                runs.c.status == RunStatus.QUEUED.value,
-            )
-            .values(node=node, lease_token=None if fence is None else fence.token)
-            .returning(*LIGHT_COLUMNS)
-        )
+        params.update(b_node=node, b_lease_token=None if fence is None else fence.token)
         with self._write() as conn:
             if fence is not None:
                 check_fence(conn, fence, self._is_pg, None if self._is_pg else self._clock())
-            claimed = [row_to_run(row) for row in conn.execute(stmt).mappings()]
+            claimed = [row_to_run(row) for row in conn.execute(claim, params).mappings()]
         return sorted(claimed, key=lambda run: (run.queued_at, run.id))
 
     def write_live_output(self, node: str, outputs: Sequence[OutputChunk]) -> None:
