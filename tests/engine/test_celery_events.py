@@ -304,3 +304,10 @@ def test_events_heard_before_the_run_is_followed_are_kept_for_it_and_others_drop
         "celery: failed on w1@host\n"
     )
     assert update.finished_at is not None and update.finished_at >= started
+
+    # Stopping (leadership lost) forgets every task it waited for: the runs still followed
+    # are handed back, and a tracker started again later begins idle, its receiver free to
+    # disconnect.
+    left = tracker.stop()
+    assert [r.id for r in left] == [other.id]
+    assert (source._wanted, source._held, list(source._heard)) == ({}, {}, [])

@@ -95,6 +95,10 @@ class EventSource:
         self._want.set()  # wakes the thread
         if self._thread is not None:
             self._thread.join(timeout=10)
+        with self._lock:  # nothing is followed any more: a later start begins idle
+            self._wanted.clear()
+            self._held.clear()
+            self._heard.clear()
 
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -160,6 +164,8 @@ class EventSource:
                         pass
                 delay = RECONNECT_FIRST
             except Exception as exc:
+                if self._listening.is_set():
+                    delay = RECONNECT_FIRST  # it was listening: a broker lost now, not one away
                 with self._lock:
                     self._failing = True
                 log.warning(
