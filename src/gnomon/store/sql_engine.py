@@ -239,18 +239,24 @@ class SqlBase:
         """Reads this thread makes inside share one read transaction, until it writes.
 
         A write ends the shared transaction (before the write starts), and the next read begins
-        a new one, which sees the write. Nested scopes are part of the outermost one.
+        a new one, which sees the write; so does a read that raised (a job not found, say). Nested
+        scopes are part of the outermost one. An in-memory store shares nothing: its one
+        connection, held for a whole request, would keep the scheduler's writes waiting.
         """
-        if getattr(self._scopes, "scope", None) is not None:
+        if self._serial is not None or getattr(self._scopes, "scope", None) is not None:
             yield
             return
         scope = _ReadScope()
         self._scopes.scope = scope
         try:
             yield
-        finally:
+        except BaseException:
+            # The caller's error is the one worth raising, not a failed end of the reads.
             self._scopes.scope = None
-            self._end_scope(scope)
+            self._end_scope(scope, failed=True)
+            raise
+        self._scopes.scope = None
+        self._end_scope(scope)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
