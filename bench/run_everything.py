@@ -1,7 +1,7 @@
 """Run every benchmark (firing, API, felt latency, start-up); write one JSON file and its tables."""
 
-#   python bench/run_everything.py                       # the issue's figures: ~40, at most 48 min
-#   python bench/run_everything.py --quick               # 1,000 jobs, 8 s windows: 10-14 min
+#   python bench/run_everything.py                       # every figure: ~75 min (targets ~36)
+#   python bench/run_everything.py --quick               # 1,000 jobs, 8 s windows: ~28 min
 #   python bench/run_everything.py --tiny                # seconds: checks that everything runs
 #   python bench/run_everything.py --parts firing --firing-jobs 10000
 #   python bench/run_everything.py --quick --parts targets   # what each kind of job costs
