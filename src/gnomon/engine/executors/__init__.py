@@ -63,18 +63,9 @@ def run_job(
             error_message="cancelled before it started",
         )
     try:
-        if definition.kind is JobKind.COMMAND:
-            return run_command(
-                definition,
-                run,
-                cancel,
-                clock=clock,
-                output_cap=output_cap,
-                output=output,
-                started=started,
-            )
-        if definition.isolation == Isolation.PROCESS:
-            return run_in_process(
+        if definition.kind is JobKind.COMMAND or definition.isolation == Isolation.PROCESS:
+            in_a_process = run_command if definition.kind is JobKind.COMMAND else run_in_process
+            return in_a_process(
                 definition,
                 run,
                 cancel,
