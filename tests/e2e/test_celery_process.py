@@ -62,6 +62,12 @@ def write_config(directory: Path, store_url: str, broker_url: str, queue: str) -
         'trigger = { type = "interval", seconds = 1 }\n\n'  # fires: the test counts every fire
         for job in COMMAND_JOBS
     )
+    return config_with(directory, store_url, broker_url, "", jobs)
+
+
+def config_with(directory: Path, store_url: str, broker_url: str, settings: str, jobs: str) -> Path:
+    """gnomon.toml in `directory`: the store, executor = "celery" with the broker, the shipped
+    prune job off, `settings` added to [scheduler], then `jobs`."""
     config = directory / "gnomon.toml"
     config.write_text(
         textwrap.dedent(f"""
@@ -75,15 +81,18 @@ def write_config(directory: Path, store_url: str, broker_url: str, queue: str) -
             executor = "celery"
             python_path = ["."]
             shutdown_grace = 5
+        """)
+        + settings
+        + textwrap.dedent(f"""
+
+            [celery]
+            broker_url = "{broker_url}"
 
             [[jobs]]
             id = "gnomon.prune_runs"
             enabled = false
 
-            [celery]
-            broker_url = "{broker_url}"
         """)
-        + "\n"
         + jobs,
         encoding="utf-8",
     )

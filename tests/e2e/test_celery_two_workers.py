@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import signal
-import textwrap
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from tests.e2e.brokers import WorkerProcess, broker, private_redis, unique
 from tests.e2e.pg import fresh_database
 from tests.e2e.procs import wait_for
 from tests.e2e.servers import API, Client, ServerProcess, ok
+from tests.e2e.test_celery_process import config_with as celery_config
 from tests.e2e.test_celery_process import prepared, read_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("processes")]
@@ -46,35 +46,7 @@ def tick(fired_log, run):
 
 def config_with(directory: Path, store_url: str, broker_url: str, settings: str, jobs: str) -> Path:
     (directory / "ticks.py").write_text(TICKS, encoding="utf-8")
-    config = directory / "gnomon.toml"
-    config.write_text(
-        textwrap.dedent(f"""
-            data_dir = "data"
-
-            [store]
-            url = "{store_url}"
-
-            [scheduler]
-            timezone = "UTC"
-            executor = "celery"
-            python_path = ["."]
-            shutdown_grace = 5
-        """)
-        + settings
-        + textwrap.dedent(f"""
-
-            [celery]
-            broker_url = "{broker_url}"
-
-            [[jobs]]
-            id = "gnomon.prune_runs"
-            enabled = false
-
-        """)
-        + jobs,
-        encoding="utf-8",
-    )
-    return config
+    return celery_config(directory, store_url, broker_url, settings, jobs)
 
 
 def tick_job(job: str, queue: str, fired: Path, trigger: str, extra: str = "") -> str:

@@ -152,16 +152,7 @@ def test_a_task_revoked_in_celery_ends_its_run_cancelled_through_events(
         run_id = new_run_id()
         # Revoked (from outside gnomon) before it is sent: the worker discards it on arrival.
         app.control.revoke(run_id)
-        store.add_run(
-            Run(
-                id=run_id,
-                job_id="add",
-                trigger_source=TriggerSource.MANUAL,
-                status=RunStatus.QUEUED,
-                queued_at=utcnow(),
-            )
-        )
-        scheduler.notify("manual_run")
+        ask(store, scheduler, "add", run_id)
         run = ended(store, run_id)
     assert run.status is RunStatus.CANCELLED, run
     assert (run.error_type, run.error_message) == ("Revoked", "the task was revoked in Celery")

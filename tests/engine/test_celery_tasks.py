@@ -70,10 +70,11 @@ def task_store(tmp_path: Path, queue: str, *, paused: bool = True, **tasks: Any)
     return store
 
 
-def ask(store: SqlStore, scheduler: Scheduler, job_id: str) -> str:
+def ask(store: SqlStore, scheduler: Scheduler, job_id: str, run_id: str | None = None) -> str:
+    """Queue a manual run of the job (with `run_id`, if given) and tell the scheduler."""
     run = store.add_run(
         Run(
-            id=new_run_id(),
+            id=run_id or new_run_id(),
             job_id=job_id,
             trigger_source=TriggerSource.MANUAL,
             status=RunStatus.QUEUED,
@@ -177,16 +178,7 @@ def test_a_task_revoked_in_celery_ends_its_run_cancelled(tmp_path: Path) -> None
         run_id = new_run_id()
         # Revoked (from outside gnomon) before it is sent: the worker discards it on arrival.
         app.control.revoke(run_id)
-        store.add_run(
-            Run(
-                id=run_id,
-                job_id="add",
-                trigger_source=TriggerSource.MANUAL,
-                status=RunStatus.QUEUED,
-                queued_at=utcnow(),
-            )
-        )
-        scheduler.notify("manual_run")
+        ask(store, scheduler, "add", run_id)
         run = ended(store, run_id)
     assert run.status is RunStatus.CANCELLED
     assert (run.error_type, run.error_message) == ("Revoked", "the task was revoked in Celery")
