@@ -454,7 +454,7 @@ def test_max_instances_holds_across_two_workers(tmp_path: Path) -> None:
             queue,
             '[[jobs]]\nid = "busy"\ncommand = ["sleep", "2"]\nqueue = "QUEUE"\n'
             "max_instances = 1\n"
-            'trigger = { type = "interval", seconds = 1 }\n',
+            'trigger = { type = "interval", seconds = 1 }\n',  # fires: turns taken are checked
         )
         prepared(config).close()
         workers = [
