@@ -393,3 +393,53 @@ def descendants(pid: int) -> list[int]:
         found.extend(children)
         frontier.extend(children)
     return found
+
+
+# A main script started as a path, like the `gnomon` console script: it takes a name from a module
+# (a function of a module that notes each process importing it) and runs three process-isolated
+# runs.
+SCRIPT_MAIN = """
+import sys
+import threading
+
+from noted_import import noted
+from gnomon.domain import Isolation
+from gnomon.engine.executors import run_job
+from gnomon.engine.executors.process import preload_in_forkserver
+from tests.engine.targets import new_run, python_job
+
+if __name__ == "__main__":
+    preload_in_forkserver()
+    for _ in range(3):
+        outcome = run_job(python_job("tests.engine.targets:ok", isolation=Isolation.PROCESS),
+                          new_run(), threading.Event())
+        assert outcome.status.value == "succeeded", outcome
+"""
+
+NOTED_IMPORT = """
+import os
+
+def noted() -> None:
+    pass
+
+with open(os.environ["IMPORT_NOTES"], "a") as notes:
+    notes.write(f"{os.getpid()}\\n")
+"""
+
+
+def test_children_of_a_main_script_do_not_import_what_it_imports_again(tmp_path: Path) -> None:
+    # Each child runs the main script again before its target; what that script imports must
+    # come loaded from the forkserver (for the console script: all of gnomon.cli, ~100 ms a run).
+    (tmp_path / "noted_import.py").write_text(textwrap.dedent(NOTED_IMPORT))
+    script = tmp_path / "main_script.py"
+    script.write_text(textwrap.dedent(SCRIPT_MAIN))
+    notes = tmp_path / "notes"
+    root = Path(__file__).resolve().parents[2]
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)]),
+        "IMPORT_NOTES": str(notes),
+    }
+    subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path, check=True, timeout=60)
+    importers = notes.read_text().split()
+    # The script's own process, and the forkserver: no child.
+    assert len(importers) == 2 and len(set(importers)) == 2, importers

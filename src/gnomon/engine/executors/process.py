@@ -18,12 +18,14 @@ import signal
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from datetime import datetime
 from multiprocessing.context import ForkServerContext, SpawnContext
 from typing import Any
 
 from gnomon.domain import JobDefinition, Run, RunStatus
+from gnomon.engine.context import job_logger
 from gnomon.engine.executors.base import (
     Outcome,
     Stopwatch,
@@ -64,11 +66,38 @@ def _multiprocessing_context() -> ForkServerContext | SpawnContext:
 
 def preload_in_forkserver() -> None:
     """Have the forkserver import this module once, so a child starts with it loaded (a no-op run
-    then costs about 16 ms instead of 60, bench/isolation.py). Global to the process: called only
-    by gnomon's own processes, before the first process-isolated run; keeps multiprocessing's
-    default preload of ``__main__``."""
+    then costs about 16 ms instead of 60, bench/isolation.py), and the modules the main script
+    took names from (main_script_imports). Global to the process: called only by gnomon's own
+    processes, before the first process-isolated run; keeps multiprocessing's default preload of
+    ``__main__``."""
     if START_METHOD == "forkserver":
-        _multiprocessing_context().set_forkserver_preload(["__main__", child_main.__module__])
+        modules = ["__main__", child_main.__module__, *main_script_imports()]
+        _multiprocessing_context().set_forkserver_preload(modules)
+
+
+def main_script_imports() -> list[str]:
+    """The modules the main script imported, or took functions and classes from, when it was
+    started as a path (a console script such as ``gnomon``, or ``python app.py``); none when it
+    was started as a module (``python -m gnomon``), which children do not run again.
+
+    Every child runs such a script again, as ``__mp_main__``, before its target (so that what the
+    script defines can be unpickled), and Python 3.11's forkserver never runs it itself to spare
+    them that. With these modules loaded in the forkserver the second run is a few lookups; without
+    them, for ``gnomon``'s console script, each child imported all of the CLI again: about 100 ms
+    of CPU a run."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        return []
+    names: set[str] = set()
+    for value in vars(main).values():
+        if isinstance(value, types.ModuleType):
+            names.add(value.__name__)
+            continue
+        module = getattr(value, "__module__", None)
+        if isinstance(module, str) and module in sys.modules:
+            names.add(module)
+    names.discard("__main__")
+    return sorted(names)
 
 
 class _Child:
@@ -267,7 +296,7 @@ def run_in_process(
         environ=environ,
         log_level=log_level,
     )
-    child = _Child(request, output, logging.getLogger(f"gnomon.jobs.{run.job_id}"))
+    child = _Child(request, output, job_logger(run.job_id))
     try:
         stop = child.wait(cancel, definition.timeout)
         done = child.stop() if stop is not None else ""
