@@ -219,6 +219,16 @@ def test_the_run_logger_is_captured_and_propagates_to_the_job_logger() -> None:
     assert set(logging.Logger.manager.loggerDict) == known  # no logger registered per run
 
 
+def test_the_run_logger_honours_logging_disable_as_any_logger_does() -> None:
+    logging.disable(logging.INFO)
+    try:
+        outcome = run_job(python_job(f"{T}:logs"), new_run(), threading.Event())
+    finally:
+        logging.disable(logging.NOTSET)
+    (line,) = outcome.output.splitlines()
+    assert line.endswith("Z WARNING disk almost full")
+
+
 def test_without_any_handler_a_runs_warning_reaches_its_output_only(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

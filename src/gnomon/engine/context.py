@@ -53,6 +53,15 @@ class _RunLogger(logging.Logger):
         self._run_id = run_id
         self._output = output
 
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - overrides logging
+        # logging's own caches each answer per logger, filling it under logging's global lock:
+        # a logger new with every run took that lock on its first call, in every worker thread
+        # at once when a burst of runs started. Its level is its own (never inherited), so the
+        # answer needs no cache.
+        if self.level == logging.NOTSET:
+            return super().isEnabledFor(level)
+        return not self.disabled and level >= self.level and self.manager.disable < level
+
     def callHandlers(self, record: logging.LogRecord) -> None:  # noqa: N802 - overrides logging
         record.gnomon_run_id = self._run_id  # lets handlers elsewhere tell concurrent runs apart
         try:
@@ -81,11 +90,24 @@ def _handled_above(logger: logging.Logger) -> bool:
     return False
 
 
+#: Each job's registered logger, found without logging.getLogger's global lock (the set of
+#: jobs is bounded, and logging keeps these loggers for good anyway).
+_job_loggers: dict[str, logging.Logger] = {}
+
+
+def job_logger(job_id: str) -> logging.Logger:
+    """The ``gnomon.jobs.<job_id>`` logger, which every run logger of the job propagates to."""
+    found = _job_loggers.get(job_id)
+    if found is None:
+        found = _job_loggers[job_id] = logging.getLogger(f"gnomon.jobs.{job_id}")
+    return found
+
+
 def build_run_logger(
     job_id: str, run_id: str, buffer: OutputBuffer | TextIO, level: int
 ) -> logging.Logger:
     """A logger capturing records at ``level`` and above into ``buffer``, propagating upwards."""
-    return _RunLogger(logging.getLogger(f"gnomon.jobs.{job_id}"), run_id, buffer, level)
+    return _RunLogger(job_logger(job_id), run_id, buffer, level)
 
 
 @dataclass(frozen=True)
