@@ -332,3 +332,37 @@ def test_a_send_that_timed_out_is_not_taken_for_a_send_that_failed() -> None:
     # Perhaps sent: interrupted, which a celery_task job never retries.
     assert unsure.status is RunStatus.INTERRUPTED
     assert "may have been sent" in (unsure.error_message or "")
+
+
+def test_the_first_send_after_redis_restarted_reaches_it_once(tmp_path: Path) -> None:
+    # The sender's pooled connection dates from before the restart: it must not be written into
+    # (a send lost, or failed for nothing), nor the task sent twice.
+    from gnomon.engine.celery_tasks import TaskSender
+    from tests.e2e.brokers import private_redis
+
+    queue = unique("gnomon_tasks")
+    definition = JobDefinition(
+        id="report", name="report", trigger={}, kind=JobKind.CELERY_TASK, task="sample.add",
+        args=[1, 2], queue=queue,
+    )  # fmt: skip
+    with private_redis(tmp_path / "redis") as server:
+        sender = TaskSender(server.url, {})
+        client = redis.Redis.from_url(server.url)
+        try:
+            run = Run(
+                id=new_run_id(),
+                job_id="report",
+                trigger_source=TriggerSource.MANUAL,
+                status=RunStatus.RUNNING,
+                queued_at=utcnow(),
+            )
+            sender.send(definition, run)
+            server.stop()
+            server.start()
+            after = run.replace(id=new_run_id())
+            sender.send(definition, after)
+            sent = [json.loads(message)["headers"]["id"] for message in client.lrange(queue, 0, -1)]
+        finally:
+            client.close()
+            sender.close()
+    assert sorted(sent) == sorted([run.id, after.id])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import select
 import time
 from collections.abc import Callable
 from typing import Any
@@ -129,6 +130,35 @@ def register_task(app: Any, execute: Callable[[str], object]) -> None:
     app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)(
         execute_run
     )
+
+
+def reconnect_if_closed(producer: Any) -> None:
+    """Before a send that must not be repeated: when the broker has closed the connection
+    `producer` (a pooled kombu Producer) holds (it restarted, or an operator closed it), connect
+    again first, so that the send is not written into a dead connection and lost.
+
+    Only then can a failed send be told from one the broker may have taken: writing into a
+    connection the broker already closed fails only afterwards, while waiting for the broker's
+    confirm, exactly as a send the broker took just before it went away would. On RabbitMQ
+    (py-amqp), an idle producer's connection is sent nothing but heartbeats: anything to read on
+    it is the broker's close, or its end. Redis's client checks the connections it hands out
+    itself."""
+    connection = producer.connection
+    raw = getattr(connection, "_connection", None)
+    sock = None if raw is None else getattr(raw, "sock", None)
+    if raw is None or sock is None:
+        return  # not connected yet, or not py-amqp: nothing to check
+    try:
+        if not select.select([sock], [], [], 0)[0]:
+            return
+        raw.drain_events(timeout=0)  # a heartbeat is read and forgotten; a close raises
+        return
+    except TimeoutError:
+        return
+    except Exception as exc:  # the broker closed it: whatever py-amqp says of that
+        log.info("the broker had closed the connection to send on (%s); connecting again", exc)
+    connection.collect()  # forget the dead connection, without writing to it
+    producer.revive(connection.default_channel)  # a new connection and channel
 
 
 class CeleryPublisher:

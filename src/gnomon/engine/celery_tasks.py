@@ -29,7 +29,7 @@ from gnomon.domain import (
     RunUpdate,
     TaskTracking,
 )
-from gnomon.engine.celery_app import new_app
+from gnomon.engine.celery_app import new_app, reconnect_if_closed
 from gnomon.engine.celery_events import EventSource
 from gnomon.engine.celery_results import ResultBackendSource
 from gnomon.engine.celery_tracking import Finish, OutcomeSource, TaskTracker, task_update
@@ -91,15 +91,18 @@ class TaskSender:
         kwargs = job_kwargs(definition, self._env)
         if self.before_send is not None:
             self.before_send(run.id)
-        self._app.send_task(
-            definition.task,
-            args=args,
-            kwargs=kwargs,
-            task_id=run.id,
-            queue=definition.queue,
-            retry=False,
-            **definition.task_options,
-        )
+        with self._app.producer_or_acquire() as producer:
+            reconnect_if_closed(producer)
+            self._app.send_task(
+                definition.task,
+                args=args,
+                kwargs=kwargs,
+                task_id=run.id,
+                queue=definition.queue,
+                retry=False,
+                producer=producer,
+                **definition.task_options,
+            )
 
     def revoke(self, task_id: str) -> None:
         """Ask the app's workers not to run the task (one already running finishes)."""
