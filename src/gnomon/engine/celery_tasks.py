@@ -1,11 +1,11 @@
 """Jobs that drive an existing Celery app (`kind = "celery_task"`): the task sent by name, once per
 run, and its outcome followed as [celery] track says.
 
-The leader sends a run's task from the worker thread that executes the run, so only after the
-run was moved to running by the store's guarded start (starts.py): a node that dies between the
-start and the send leaves the run `running` on a node gone, which the orphan check records
-`interrupted`; a run is never sent twice. The task id is the run id, so the run and the task
-name each other.
+The leader sends a run's task from the worker thread that executes the run (task_runs.py), so
+only after the run was moved to running by the store's guarded start (starts.py): a node that
+dies between the start and the send leaves the run `running` on a node gone, which the orphan
+check records `interrupted`; a run is never sent twice. The task id is the run id, so the run
+and the task name each other.
 
 Its outcome is then followed (celery_tracking.py) through the app's result backend
 (celery_results.py) or its workers' events (celery_events.py). Not followed, the run ends as

@@ -1,7 +1,9 @@
 """The runs this process executes: handed to the pool (now or at their time), tracked, recorded.
 
 How each run ends is known here: it is recorded, reported to the metrics hooks and, unless it
-succeeded, logged (engine/runlog.py), in `_report_end`, `interrupt` and `end_unstarted`.
+succeeded, logged (engine/runlog.py), in `_report_end`, `interrupt` and `end_unstarted`. The
+tasks of celery_task runs are sent and followed by TaskRuns (task_runs.py), which ends those runs
+through `_report_end` too.
 
 A run counts as active (against `max_instances`, and for cancellation) from the moment it is
 claimed until its worker is done with it, including while it waits in the pool for its
@@ -10,7 +12,6 @@ scheduled time (fires claimed shortly ahead, see scheduler.py) or for a free wor
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import random
@@ -33,15 +34,7 @@ from gnomon.domain import (
     RunUpdate,
     TriggerType,
 )
-from gnomon.engine.celery_tasks import (
-    CeleryTasks,
-    TaskSender,
-    TaskTracker,
-    not_tracked_update,
-    send_failed_update,
-    task_tracking,
-    task_update,
-)
+from gnomon.engine.celery_tasks import CeleryTasks
 from gnomon.engine.dispatch import Dispatcher, Publish
 from gnomon.engine.executors import run_job
 from gnomon.engine.executors.base import raised_update
@@ -52,6 +45,7 @@ from gnomon.engine.recorder import RunRecorder
 from gnomon.engine.retries import with_retry
 from gnomon.engine.runlog import log_run_end, run_duration
 from gnomon.engine.starts import StartGate
+from gnomon.engine.task_runs import TaskRuns
 from gnomon.store.base import RunStart, Store
 
 log = logging.getLogger(__name__)
@@ -163,12 +157,13 @@ class ActiveRuns:
                 sweep_every=live_within * 2,
             )
         self._warned_no_broker = False
-        self._sender: TaskSender | None = None
-        self._tracker: TaskTracker | None = None
-        if celery_tasks is not None:
-            self._sender, self._tracker = task_tracking(
-                celery_tasks, finish=self._finish_task, clock=clock
-            )
+        self._tasks = TaskRuns(
+            celery_tasks,
+            node_id=node_id,
+            clock=clock,
+            report_end=functools.partial(self._report_end, executed=True),
+            release=self._ended.append,
+        )
 
     def _run_of(self, run_id: str) -> Run | None:
         active = self._active.get(run_id)  # a dict read is atomic
@@ -184,27 +179,23 @@ class ActiveRuns:
         self._gate.start()
         if self._dispatcher is not None:
             self._dispatcher.start()
-        if self._tracker is not None:
-            self._tracker.start()
+        self._tasks.start()
 
     def stop_gate(self) -> None:
         self._gate.stop()
         if self._dispatcher is not None:
             self._dispatcher.stop()
-        if self._sender is not None:
-            self._sender.close()
+        self._tasks.close()
 
     def following(self) -> int:
         """How many celery_task runs wait for their task's outcome."""
-        return 0 if self._tracker is None else self._tracker.count()
+        return self._tasks.following()
 
     def stop_following(self, reason: str) -> None:
         """Stop following tasks' outcomes; record the runs still waiting for one interrupted
         (their tasks were sent and may still finish: only the record stops here)."""
-        if self._tracker is None:
-            return
         now = self._clock()
-        for run in self._tracker.stop():
+        for run in self._tasks.stop_following():
             active = self._active.get(run.id)
             self.interrupt(run, reason, now, None if active is None else active.record.definition)
             self._ended.append(run.id)
@@ -217,7 +208,7 @@ class ActiveRuns:
         return (
             self._gate.alive()
             and (self._dispatcher is None or self._dispatcher.alive())
-            and (self._tracker is None or self._tracker.alive())
+            and self._tasks.alive()
         )
 
     def restart_gate(self) -> None:
@@ -225,8 +216,8 @@ class ActiveRuns:
             self._gate.start()
         if self._dispatcher is not None and not self._dispatcher.alive():
             self._dispatcher.start()
-        if self._tracker is not None and not self._tracker.alive():
-            self._tracker.start()
+        if not self._tasks.alive():
+            self._tasks.start()
 
     def settle(self) -> None:
         """Forget the runs that ended since the last call (the scheduler loop calls it on each
@@ -551,7 +542,8 @@ class ActiveRuns:
                 run=run,
             )
             if record.definition.kind is JobKind.CELERY_TASK:
-                following = self._send_task(record, run, cancel, started)
+                # Here only, after the run's guarded start: its task is sent once (TaskRuns.send).
+                following = self._tasks.send(record.definition, run, cancel, started)
                 return
             output = OutputBuffer()
             active.began = time.monotonic()
@@ -584,57 +576,11 @@ class ActiveRuns:
         finally:
             thread.name = pool_name
             if following:
-                pass  # its slot is held until the tracker ends it (_finish_task)
+                pass  # its slot is held until the tracker ends it (TaskRuns releases it)
             elif lingering is None:
                 self._ended.append(run.id)
             else:
                 self._hold_slot(run, lingering)
-
-    def _send_task(
-        self, record: JobRecord, run: Run, cancel: threading.Event, started: datetime
-    ) -> bool:
-        """Send a celery_task run's task, once: this runs only after the run's guarded start,
-        so a node lost before this line leaves the run for the orphan check (interrupted),
-        never for a second send. True when the tracker now follows its outcome."""
-        definition = record.definition
-        if self._sender is None:
-            update = task_update(
-                run,
-                RunStatus.FAILED,
-                started,
-                self._clock(),
-                output="",
-                error_type="BrokerNotConfigured",
-                error_message='kind "celery_task" needs [celery] broker_url: this scheduler has '
-                "no broker to send the task to",
-            )
-        else:
-            try:
-                self._sender.send(definition, run)
-            except Exception as exc:
-                update = send_failed_update(run, exc, started, self._clock())
-            else:
-                note = f"celery: sent {definition.task} to queue {definition.queue!r}"
-                note += f" as task {run.id}"
-                if self._tracker is not None:
-                    self._tracker.follow(run, definition, cancel, started, note)
-                    return True
-                update = not_tracked_update(run, started, self._clock(), note)
-        self._end_task(run, definition, update)
-        return False
-
-    def _finish_task(self, run: Run, definition: JobDefinition, update: RunUpdate) -> None:
-        """From the tracker: a followed task ended (or was cancelled or timed out)."""
-        try:
-            self._end_task(run, definition, update)
-        finally:
-            self._ended.append(run.id)
-
-    def _end_task(self, run: Run, definition: JobDefinition, update: RunUpdate) -> None:
-        update = dataclasses.replace(
-            update, node=self._node_id, owner=self._node_id, alerting=definition.alerting
-        )
-        self._report_end(run, with_retry(update, definition, run), executed=True)
 
     def _report_end(self, run: Run, update: RunUpdate, *, executed: bool) -> None:
         """Record how `run` ended, report it, and log it unless it succeeded. `executed`: its
