@@ -194,8 +194,11 @@ class ActiveRuns:
     def stop_following(self, reason: str) -> None:
         """Stop following tasks' outcomes; record the runs still waiting for one interrupted
         (their tasks were sent and may still finish: only the record stops here)."""
+        followed = self._tasks.stop_following()
+        if not followed:
+            return
         now = self._clock()
-        for run in self._tasks.stop_following():
+        for run in followed:
             active = self._active.get(run.id)
             self.interrupt(run, reason, now, None if active is None else active.record.definition)
             self._ended.append(run.id)
