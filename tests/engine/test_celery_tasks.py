@@ -309,16 +309,21 @@ def test_the_tracker_reads_every_followed_task_in_turn_and_bounds_a_wait_without
         client.delete(key)
 
 
-def test_a_send_that_timed_out_is_not_taken_for_a_send_that_failed() -> None:
-    from gnomon.engine.celery_tasks import send_failed_update
-
-    run = Run(
+def running_report() -> Run:
+    """A manual run of job "report", started: what a sender is handed."""
+    return Run(
         id=new_run_id(),
         job_id="report",
         trigger_source=TriggerSource.MANUAL,
         status=RunStatus.RUNNING,
         queued_at=utcnow(),
     )
+
+
+def test_a_send_that_timed_out_is_not_taken_for_a_send_that_failed() -> None:
+    from gnomon.engine.celery_tasks import send_failed_update
+
+    run = running_report()
     now = utcnow()
     refused = send_failed_update(run, ConnectionRefusedError("refused"), now, now)
     assert refused.status is RunStatus.FAILED  # not sent: a retry may send it
@@ -349,13 +354,7 @@ def test_the_first_send_after_redis_restarted_reaches_it_once(tmp_path: Path) ->
         sender = TaskSender(server.url, {})
         client = redis.Redis.from_url(server.url)
         try:
-            run = Run(
-                id=new_run_id(),
-                job_id="report",
-                trigger_source=TriggerSource.MANUAL,
-                status=RunStatus.RUNNING,
-                queued_at=utcnow(),
-            )
+            run = running_report()
             sender.send(definition, run)
             server.stop()
             server.start()
