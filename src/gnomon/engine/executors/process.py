@@ -66,37 +66,41 @@ def _multiprocessing_context() -> ForkServerContext | SpawnContext:
 
 def preload_in_forkserver() -> None:
     """Have the forkserver import this module once, so a child starts with it loaded (a no-op run
-    then costs about 16 ms instead of 60, bench/isolation.py), and the modules the main script
-    took names from (main_script_imports). Global to the process: called only by gnomon's own
-    processes, before the first process-isolated run; keeps multiprocessing's default preload of
-    ``__main__``."""
+    then costs about 16 ms instead of 60, bench/isolation.py), and the gnomon modules the main
+    script took names from (main_script_imports). Global to the process: called only by gnomon's
+    own processes, before the first process-isolated run. ``__main__``, multiprocessing's own
+    default, stays in the list; Python 3.11 ignores it (see main_script_imports)."""
     if START_METHOD == "forkserver":
         modules = ["__main__", child_main.__module__, *main_script_imports()]
         _multiprocessing_context().set_forkserver_preload(modules)
 
 
 def main_script_imports() -> list[str]:
-    """The modules the main script imported, or took functions and classes from, when it was
-    started as a path (a console script such as ``gnomon``, or ``python app.py``); none when it
-    was started as a module (``python -m gnomon``), which children do not run again.
+    """The gnomon modules the main script imported, or took functions and classes from, when it
+    was started as a path (the ``gnomon`` console script); none when it was started as a module
+    (``python -m gnomon``), which children do not run again.
 
     Every child runs such a script again, as ``__mp_main__``, before its target (so that what the
     script defines can be unpickled), and Python 3.11's forkserver never runs it itself to spare
-    them that. With these modules loaded in the forkserver the second run is a few lookups; without
-    them, for ``gnomon``'s console script, each child imported all of the CLI again: about 100 ms
-    of CPU a run."""
+    them that. With these modules loaded in the forkserver the second run is a few lookups;
+    without them, for the console script, each child imported all of the CLI again: about 100 ms
+    of CPU a run. Only gnomon's own modules are taken: importing them does nothing but define
+    things, whereas another module could fail in the forkserver (with anything but ImportError,
+    which ends it and every later process-isolated run) or leave threads and sockets there."""
     main = sys.modules.get("__main__")
     if main is None or getattr(main, "__spec__", None) is not None:
         return []
     names: set[str] = set()
-    for value in vars(main).values():
-        if isinstance(value, types.ModuleType):
-            names.add(value.__name__)
-            continue
-        module = getattr(value, "__module__", None)
-        if isinstance(module, str) and module in sys.modules:
+    for name, value in vars(main).items():
+        if name.startswith("__"):
+            continue  # __builtins__, __loader__ and the like: nothing the script imported
+        module: object = (
+            value.__name__
+            if isinstance(value, types.ModuleType)
+            else getattr(value, "__module__", None)
+        )
+        if isinstance(module, str) and (module == "gnomon" or module.startswith("gnomon.")):
             names.add(module)
-    names.discard("__main__")
     return sorted(names)
 
 
