@@ -4,15 +4,20 @@ backend (Redis), or says that it is not tracked."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import kombu
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
@@ -28,14 +33,20 @@ from gnomon.domain import (
     TriggerSource,
     utcnow,
 )
-from gnomon.engine.celery_tasks import CeleryTasks
+from gnomon.engine.celery_tasks import (
+    CeleryTasks,
+    SendNotMade,
+    SendUncertain,
+    TaskSender,
+    send_failed_update,
+)
 from gnomon.engine.scheduler import Scheduler, SchedulerOptions
 from gnomon.ids import new_run_id
 from gnomon.store.base import JobWrite
 from gnomon.store.sql import SqlStore
 from gnomon.triggers import parse_trigger
 from tests.celery_app.sample import create_app
-from tests.e2e.brokers import broker, unique
+from tests.e2e.brokers import broker, private_redis, unique
 from tests.e2e.procs import wait_for
 
 OPTIONS = SchedulerOptions(poll_interval=0.2, lease_ttl=2, claim_ahead=0.3, shutdown_grace=1)
@@ -185,15 +196,6 @@ def test_a_task_revoked_in_celery_ends_its_run_cancelled(tmp_path: Path) -> None
     store.close()
 
 
-def queued_task_ids(url: str, queue: str) -> list[str]:
-    """The task ids of the messages waiting in a Redis queue."""
-    client = redis.Redis.from_url(url)
-    try:
-        return [json.loads(raw)["headers"]["id"] for raw in client.lrange(queue, 0, -1)]
-    finally:
-        client.close()
-
-
 def test_without_a_result_backend_each_fire_is_sent_once_and_says_its_outcome_is_not_tracked(
     tmp_path: Path,
 ) -> None:
@@ -321,8 +323,6 @@ def running_report() -> Run:
 
 
 def test_a_send_that_timed_out_is_not_taken_for_a_send_that_failed() -> None:
-    from gnomon.engine.celery_tasks import send_failed_update
-
     run = running_report()
     now = utcnow()
     refused = send_failed_update(run, ConnectionRefusedError("refused"), now, now)
@@ -339,29 +339,85 @@ def test_a_send_that_timed_out_is_not_taken_for_a_send_that_failed() -> None:
     assert "may have been sent" in (unsure.error_message or "")
 
 
-def test_the_first_send_after_redis_restarted_reaches_it_once(tmp_path: Path) -> None:
-    # The sender's pooled connection dates from before the restart: it must not be written into
-    # (a send lost, or failed for nothing), nor the task sent twice.
-    from gnomon.engine.celery_tasks import TaskSender
-    from tests.e2e.brokers import private_redis
+def queued_task_ids(url: str, queue: str) -> list[str]:
+    """The task ids of the messages waiting in `queue` (taken off it, on RabbitMQ)."""
+    if url.startswith("redis"):
+        client = redis.Redis.from_url(url)
+        try:
+            return [json.loads(raw)["headers"]["id"] for raw in client.lrange(queue, 0, -1)]
+        finally:
+            client.close()
+    with kombu.Connection(url) as connection, connection.SimpleQueue(queue) as waiting:
+        ids = []
+        while True:
+            try:
+                message = waiting.get(timeout=1)
+            except waiting.Empty:
+                return ids
+            ids.append(message.headers["id"])
+            message.ack()
 
+
+@pytest.mark.parametrize("kind", ["rabbitmq", "redis"])
+def test_the_first_send_after_the_broker_dropped_the_connection_reaches_it_once(
+    tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The sender's pooled connection dates from before the drop: it must not be written into (a
+    # send lost, or failed for nothing), nor the task sent twice.
+    caplog.set_level(logging.INFO, logger="gnomon.engine.celery_app")
     queue = unique("gnomon_tasks")
     definition = JobDefinition(
         id="report", name="report", trigger={}, kind=JobKind.CELERY_TASK, task="sample.add",
         args=[1, 2], queue=queue,
     )  # fmt: skip
-    with private_redis(tmp_path / "redis") as server:
-        sender = TaskSender(server.url, {})
-        client = redis.Redis.from_url(server.url)
+    with contextlib.ExitStack() as stack:
+        if kind == "redis":
+            server = stack.enter_context(private_redis(tmp_path / "redis"))
+            url = server.url
+
+            def drop() -> None:  # restarted; its data kept on disk
+                server.stop()
+                server.start()
+        else:
+            url = stack.enter_context(broker("rabbitmq", [queue]))
+
+            def drop() -> None:  # every connection to the virtual host closed by the broker
+                vhost = url.rsplit("/", 1)[1]
+                command = ["rabbitmqctl", "-q", "close_all_connections", "--vhost", vhost, "test"]
+                subprocess.run(command, check=True, capture_output=True, timeout=60)
+                time.sleep(0.5)  # the broker's close reaches the sender's socket
+
+        sender = TaskSender(url, {})
         try:
-            run = running_report()
-            sender.send(definition, run)
-            server.stop()
-            server.start()
-            after = run.replace(id=new_run_id())
-            sender.send(definition, after)
-            sent = [json.loads(message)["headers"]["id"] for message in client.lrange(queue, 0, -1)]
+            first, second = running_report(), running_report()
+            sender.send(definition, first)
+            drop()
+            sender.send(definition, second)
         finally:
-            client.close()
             sender.close()
-    assert sorted(sent) == sorted([run.id, after.id])
+        sent = queued_task_ids(url, queue)
+    assert sorted(sent) == sorted([first.id, second.id])
+    if kind == "rabbitmq":  # Redis's client reconnects by itself
+        assert "the broker had closed the connection to send on" in caplog.text
+
+
+@pytest.mark.parametrize("scheme", ["amqp://guest:guest@", "redis://"])
+def test_a_send_with_no_broker_to_connect_to_fails_and_may_be_retried(scheme: str) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sender = TaskSender(f"{scheme}127.0.0.1:{port}/0", {})
+    definition = JobDefinition(
+        id="report", name="report", trigger={}, kind=JobKind.CELERY_TASK, task="sample.add"
+    )
+    run = running_report()
+    try:
+        with pytest.raises(SendNotMade) as raised:
+            sender.send(definition, run)
+    finally:
+        sender.close()
+    now = utcnow()
+    assert send_failed_update(run, raised.value, now, now).status is RunStatus.FAILED
+    # A send that failed once its message was being written may have reached the broker.
+    uncertain = SendUncertain("Server unexpectedly closed connection")
+    assert send_failed_update(run, uncertain, now, now).status is RunStatus.INTERRUPTED

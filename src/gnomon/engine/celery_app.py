@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 TASK_NAME = "gnomon.execute_run"
 #: How long connecting to the broker may take before a publish fails (and is tried again).
 CONNECT_TIMEOUT = 2.0
+#: How long reconnect_if_closed reads what the broker sent on an idle connection.
+CLOSED_CHECK_WAIT = 0.05
 #: How long a worker waits before handing back a run it could not start for want of the store.
 STORE_RETRY = 1.0
 #: A worker's pauses between attempts to reach a broker that went away: the first, growing by
@@ -137,25 +139,30 @@ def reconnect_if_closed(producer: Any) -> None:
     `producer` (a pooled kombu Producer) holds (it restarted, or an operator closed it), connect
     again first, so that the send is not written into a dead connection and lost.
 
-    Only then can a failed send be told from one the broker may have taken: writing into a
-    connection the broker already closed fails only afterwards, while waiting for the broker's
-    confirm, exactly as a send the broker took just before it went away would. On RabbitMQ
-    (py-amqp), an idle producer's connection is sent nothing but heartbeats: anything to read on
-    it is the broker's close, or its end. Redis's client checks the connections it hands out
-    itself."""
+    Writing into a connection the broker already closed fails only afterwards, while waiting for
+    the broker's confirm, exactly as a send the broker took just before it went away would; only
+    a check made before writing tells the two apart. On RabbitMQ (py-amqp) an idle producer's
+    connection is sent nothing unasked (no heartbeats, confirms waited for at each send): what
+    can be read on it is the broker's close (read here, and raising), its end, or a notice such
+    as connection.blocked (read here, and harmless). Redis's client checks the connections it
+    hands out itself."""
     connection = producer.connection
     raw = getattr(connection, "_connection", None)
     sock = None if raw is None else getattr(raw, "sock", None)
     if raw is None or sock is None:
         return  # not connected yet, or not py-amqp: nothing to check
+    waiting = select.poll()
+    waiting.register(sock, select.POLLIN)
+    if not waiting.poll(0):
+        return
     try:
-        if not select.select([sock], [], [], 0)[0]:
-            return
-        raw.drain_events(timeout=0)  # a heartbeat is read and forgotten; a close raises
+        # A short wait, not 0: py-amqp spins on a frame that has only partly arrived when its
+        # socket does not block.
+        raw.drain_events(timeout=CLOSED_CHECK_WAIT)
         return
     except TimeoutError:
         return
-    except Exception as exc:  # the broker closed it: whatever py-amqp says of that
+    except (*connection.connection_errors, *connection.channel_errors) as exc:
         log.info("the broker had closed the connection to send on (%s); connecting again", exc)
     connection.collect()  # forget the dead connection, without writing to it
     producer.revive(connection.default_channel)  # a new connection and channel

@@ -38,6 +38,8 @@ from gnomon.engine.executors.environment import job_args, job_kwargs
 
 __all__ = [
     "CeleryTasks",
+    "SendNotMade",
+    "SendUncertain",
     "TaskSender",
     "TaskTracker",
     "not_tracked_update",
@@ -65,6 +67,15 @@ class CeleryTasks:
         return self.track.resolve(self.result_backend)
 
 
+class SendNotMade(Exception):
+    """A task was not sent: there was no connection to the broker to send it on."""
+
+
+class SendUncertain(Exception):
+    """A send failed after its message may have reached the broker (the connection was lost
+    while waiting for the broker's word): the task may have been sent."""
+
+
 def task_app(broker_url: str, result_backend: str | None = None) -> Any:
     """A Celery app on the user's broker (and result backend) with Celery's own defaults, so
     that tasks go where the user's app would send them (queue "celery" unless told). Raises
@@ -81,28 +92,44 @@ class TaskSender:
         # Sending only: with a backend, Celery would subscribe to every sent task's result.
         self._app = task_app(broker_url)
         self._env = env
+        from amqp.exceptions import MessageNacked  # type: ignore[import-untyped]
+        from kombu.exceptions import EncodeError
+
+        #: A task that could not be encoded, or one the broker answered with a nack.
+        self._refusals: tuple[type[BaseException], ...] = (EncodeError, MessageNacked)
         #: Called with the task id just before each send (the tracker, to hear its events).
         self.before_send: Callable[[str], None] | None = None
 
     def send(self, definition: JobDefinition, run: Run) -> None:
-        """Send the task of `run` (task id: the run id); raises when the broker did not take
-        it, or a secret its arguments reference cannot be resolved (SecretUnavailable)."""
+        """Send the task of `run` (task id: the run id). Raises when the broker did not take it:
+        SendNotMade when nothing was written (no connection to send on), SendUncertain when the
+        send failed after the message may have reached the broker; SecretUnavailable when a
+        secret its arguments reference cannot be resolved."""
         args = job_args(definition, self._env)
         kwargs = job_kwargs(definition, self._env)
         if self.before_send is not None:
             self.before_send(run.id)
         with self._app.producer_or_acquire() as producer:
-            reconnect_if_closed(producer)
-            self._app.send_task(
-                definition.task,
-                args=args,
-                kwargs=kwargs,
-                task_id=run.id,
-                queue=definition.queue,
-                retry=False,
-                producer=producer,
-                **definition.task_options,
-            )
+            try:
+                reconnect_if_closed(producer)
+                producer.connection.ensure_connection(max_retries=0)
+            except Exception as exc:
+                raise SendNotMade(f"could not connect to the broker: {exc}") from exc
+            try:
+                self._app.send_task(
+                    definition.task,
+                    args=args,
+                    kwargs=kwargs,
+                    task_id=run.id,
+                    queue=definition.queue,
+                    retry=False,
+                    producer=producer,
+                    **definition.task_options,
+                )
+            except self._refusals:
+                raise  # refused before or when it reached the broker: not taken
+            except Exception as exc:
+                raise SendUncertain(str(exc)) from exc
 
     def revoke(self, task_id: str) -> None:
         """Ask the app's workers not to run the task (one already running finishes)."""
@@ -153,12 +180,16 @@ def not_tracked_update(
 def send_failed_update(
     run: Run, exc: BaseException, started_at: datetime, finished_at: datetime
 ) -> RunUpdate:
-    """A run whose task could not be sent: failed, with why; or, when the send timed out (the
-    broker may have taken the task all the same), interrupted, which is never retried: a retry
-    could send the task a second time."""
+    """A run whose task could not be sent: failed, with why; or, when the send failed after the
+    task may have reached the broker (it timed out, or the connection was lost waiting for the
+    broker's word), interrupted, which is never retried: a retry could send the task a second
+    time."""
     if _send_may_have_happened(exc):
         status = RunStatus.INTERRUPTED
-        message = f"the send to the broker timed out; the task may have been sent: {exc}"
+        message = (
+            "the send failed or timed out after the task may have reached the broker; "
+            f"the task may have been sent: {exc}"
+        )
     else:
         status, message = RunStatus.FAILED, f"could not send the task to the broker: {exc}"
     return task_update(
@@ -174,12 +205,17 @@ def send_failed_update(
 
 
 def _send_may_have_happened(exc: BaseException) -> bool:
-    """Whether a send that raised `exc` may still have reached the broker: it timed out (a
-    reply or a publisher confirm that did not come in time), rather than failing to connect."""
+    """Whether a send that raised `exc` may still have reached the broker: it failed once the
+    message was being written (SendUncertain), or timed out (a reply or a publisher confirm that
+    did not come in time), rather than failing to connect (SendNotMade)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, SendNotMade):
+            return False  # failed connecting, before anything was written
+        if isinstance(current, SendUncertain):
+            return True
         if isinstance(current, TimeoutError) or "timeout" in type(current).__name__.lower():
             return True
         current = current.__cause__ or current.__context__
