@@ -65,13 +65,17 @@ def fire_key(run: dict[str, Any]) -> str:
     return f"{run['job_id']} {run['scheduled_for'].astimezone(UTC).isoformat()}"
 
 
-def settled(store_url: str, since: datetime, until: datetime) -> bool:
-    """Whether every run of a fire time in [since, until) has ended."""
-    return all(
-        r["status"] not in ("queued", "running")
-        for r in read_runs(store_url)
-        if r["scheduled_for"] is not None and since <= r["scheduled_for"] < until
-    )
+def wait_settled(store_url: str, since: datetime, until: datetime, timeout: float) -> None:
+    """Wait until every run of a fire time in [since, until) has ended."""
+
+    def settled() -> bool:
+        return all(
+            r["status"] not in ("queued", "running")
+            for r in read_runs(store_url)
+            if r["scheduled_for"] is not None and since <= r["scheduled_for"] < until
+        )
+
+    wait_for(settled, timeout=timeout, what="the runs of the fire times looked at to end")
 
 
 def sleep_until(when: datetime) -> None:
@@ -117,7 +121,7 @@ def test_two_workers_on_two_queues_run_200_fires_a_second_each_exactly_once(
             sleep_until(last + timedelta(seconds=0.5))
             # The leader goes on sending (a run it had claimed but not sent when stopped would
             # wait for another leader) until the window's runs have ended.
-            wait_for(lambda: settled(store_url, first, last), timeout=120, what="the window's runs")
+            wait_settled(store_url, first, last, timeout=120)
         finally:
             server.stop()
             for worker in workers:
@@ -198,11 +202,7 @@ def test_a_killed_workers_run_ends_interrupted_and_its_messages_run_on_the_other
             )
             stopped = datetime.now(UTC) + timedelta(seconds=2)
             sleep_until(stopped)
-            wait_for(
-                lambda: settled(store_url, killed - timedelta(minutes=5), stopped),
-                timeout=30,
-                what="the ticks to end",
-            )
+            wait_settled(store_url, killed - timedelta(minutes=5), stopped, timeout=30)
         finally:
             server.stop()
             doomed.stop()
@@ -274,11 +274,7 @@ def test_fires_during_a_broker_outage_run_late_within_their_grace_and_the_rest_a
                 what="ticks on the worker once the broker is back",
             )
             stopped = datetime.now(UTC)
-            wait_for(
-                lambda: settled(store_url, down - timedelta(minutes=5), stopped),
-                timeout=30,
-                what="the ticks to end",
-            )
+            wait_settled(store_url, down - timedelta(minutes=5), stopped, timeout=30)
         finally:
             server.stop()
             worker.stop()

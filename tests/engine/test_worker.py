@@ -74,6 +74,19 @@ def recorded(store: SqlStore, run_id: str) -> Run:
     )
 
 
+def executing(
+    worker: RunWorker, run_id: str, *, running: bool = True
+) -> tuple[threading.Thread, list[RunStatus | None]]:
+    """`worker.execute(run_id)` in a thread of its own (its result lands in the list), returned
+    once the run executes unless `running` is False."""
+    ended: list[RunStatus | None] = []
+    thread = threading.Thread(target=lambda: ended.append(worker.execute(run_id)))
+    thread.start()
+    if running:
+        wait_for(lambda: run_id in worker.running(), timeout=5, what="the run to start")
+    return thread, ended
+
+
 def test_a_worker_registers_as_a_node_with_its_queues(store: SqlStore, worker: RunWorker) -> None:
     (node,) = store.list_nodes()
     assert (node.id, node.roles, node.queues, node.concurrency) == (
@@ -123,10 +136,7 @@ def test_a_cancel_requested_reaches_the_run_on_the_worker(
 ) -> None:
     register(store, python_job("tests.engine.targets:waits_for_cancel"))
     run_id = sent(store, "j1")
-    ended: list[RunStatus | None] = []
-    thread = threading.Thread(target=lambda: ended.append(worker.execute(run_id)))
-    thread.start()
-    wait_for(lambda: run_id in worker.running(), timeout=5, what="the run to start")
+    thread, ended = executing(worker, run_id)
     store.request_cancel(run_id, utcnow())
     thread.join(timeout=5)
     assert ended == [RunStatus.CANCELLED]
@@ -156,10 +166,7 @@ def test_a_worker_on_postgresql_hears_of_a_cancel_request_at_once() -> None:
             worker.start()
             register(store, command_job("sleep", "30"))
             run_id = sent(store, "c1")
-            ended: list[RunStatus | None] = []
-            thread = threading.Thread(target=lambda: ended.append(worker.execute(run_id)))
-            thread.start()
-            wait_for(lambda: run_id in worker.running(), timeout=5, what="the run to start")
+            thread, ended = executing(worker, run_id)
             store.request_cancel(run_id, utcnow())
             assert publisher.publish(RUNS)
             thread.join(timeout=10)
@@ -215,9 +222,7 @@ def test_a_runs_output_reaches_its_record_while_it_runs_on_the_worker(
     else:
         register(store, command_job("sh", "-c", "echo first; sleep 5; echo second"))
         run_id = sent(store, "c1")
-    ended: list[RunStatus | None] = []
-    thread = threading.Thread(target=lambda: ended.append(worker.execute(run_id)))
-    thread.start()
+    thread, ended = executing(worker, run_id, running=False)
     try:
         live = wait_for(
             lambda: (run := store.get_run(run_id)).output and run,
