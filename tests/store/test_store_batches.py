@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
 
 from gnomon.domain import RunStatus, RunUpdate
 from gnomon.store.sql import SqlStore
+from gnomon.store.sql_batch import sqlite_time
 from tests.store.test_store_contract import T0, add_job, claim, run
 
 
@@ -155,3 +158,19 @@ def test_text_with_nul_and_undecodable_bytes_is_stored_visibly_replaced(store: S
     assert (first.status, third.status) == (RunStatus.SUCCEEDED, RunStatus.SUCCEEDED)
     assert second.status is RunStatus.FAILED
     assert (second.output, second.traceback, second.error_type, second.reason) == (clean,) * 4
+
+
+def test_sqlite_time_writes_the_same_text_for_an_instant_whatever_its_zone_and_refuses_naive() -> (
+    None
+):
+    when = datetime(2030, 1, 2, 3, 4, 5, 60, tzinfo=UTC)
+    assert sqlite_time(when) == "2030-01-02 03:04:05.000060"
+    assert sqlite_time(when) == "2030-01-02 03:04:05.000060"  # the second time from the cache
+    in_paris = when.astimezone(timezone(timedelta(hours=1)))
+    assert sqlite_time(in_paris) == "2030-01-02 03:04:05.000060"
+    assert sqlite_time(datetime(2030, 1, 2, 4, 4, 5, tzinfo=timezone(timedelta(hours=1)))) == (
+        "2030-01-02 03:04:05.000000"
+    )
+    with pytest.raises(ValueError, match="naive"):
+        sqlite_time(datetime(2030, 1, 2, 3, 4, 5, 60))  # equal fields to a cached instant
+    assert sqlite_time(None) is None

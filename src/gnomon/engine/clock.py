@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
 from gnomon.domain import utcnow
 
@@ -34,21 +34,26 @@ class SteadyClock:
     ) -> None:
         self._wall = wall
         self._monotonic = monotonic
-        # (instant last given, as a timestamp and as a datetime; monotonic reading then; wall
-        # timestamp then): replaced whole, so a reader in another thread never sees one part
-        # updated without the others. Compared as floats: every run reads this clock a few
-        # times, and datetime arithmetic cost several times as much.
-        self._last: tuple[float, datetime, float, float] | None = None
+        # The real wall clock is read as time.time(): every run reads this clock a few times,
+        # and building a datetime to take its timestamp again cost as much as the rest.
+        self._real = wall is utcnow
+        # (instant last given, monotonic reading then, wall clock then), as timestamps: replaced
+        # whole, so a reader in another thread never sees one part updated without the others.
+        self._last: tuple[float, float, float] | None = None
 
     def now(self) -> datetime:
-        wall = self._wall()
+        if self._real:
+            wall = None
+            wall_ts = time.time()
+        else:
+            wall = self._wall()
+            wall_ts = wall.timestamp()
         mono = self._monotonic()
-        wall_ts = wall.timestamp()
         last = self._last
         if last is None:
-            self._last = (wall_ts, wall, mono, wall_ts)
-            return wall
-        given_ts, given, then, wall_then = last
+            self._last = (wall_ts, mono, wall_ts)
+            return wall or datetime.fromtimestamp(wall_ts, UTC)
+        given_ts, then, wall_then = last
         elapsed = mono - then
         step = wall_ts - (wall_then + elapsed)
         if step > STEP_REPORTED or step < -STEP_REPORTED:
@@ -62,11 +67,10 @@ class SteadyClock:
             )
         expected_ts = given_ts + elapsed
         if wall_ts >= expected_ts:
-            self._last = (wall_ts, wall, mono, wall_ts)
-            return wall
-        now = given + timedelta(seconds=elapsed)
-        self._last = (expected_ts, now, mono, wall_ts)
-        return now
+            self._last = (wall_ts, mono, wall_ts)
+            return wall or datetime.fromtimestamp(wall_ts, UTC)
+        self._last = (expected_ts, mono, wall_ts)
+        return datetime.fromtimestamp(expected_ts, UTC)
 
 
 def steady(clock: Callable[[], datetime]) -> Callable[[], datetime]:

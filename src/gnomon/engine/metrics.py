@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.gc_collector import GCCollector
@@ -42,6 +43,22 @@ DURATION_BUCKETS = (
 #: The outcomes that count as a job's failure for `gnomon_last_failure_timestamp_seconds`
 #: (a cancel is someone's decision; missed and skipped fires have counters of their own).
 FAILURES = frozenset({RunStatus.FAILED.value, RunStatus.TIMED_OUT.value})
+
+
+class _Series:
+    """A labelled metric's series, each looked up once: `labels()` takes a lock and checks its
+    arguments, a microsecond or more at every run. A series appears when first used, as with
+    `labels()`; gnomon never removes one."""
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._series: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        series = self._series.get(values)
+        if series is None:
+            series = self._series[values] = self._metric.labels(*values)
+        return series
 
 
 class EngineMetrics:
@@ -160,13 +177,19 @@ class EngineMetrics:
             registry=self.registry,
             multiprocess_mode="livemostrecent",
         )
+        # The series every run updates (see _Series).
+        self._lag_of = _Series(self._fire_lag)
+        self._runs_of = _Series(self._runs)
+        self._duration_of = _Series(self._duration)
+        self._last_success_of = _Series(self._last_success)
+        self._last_failure_of = _Series(self._last_failure)
         if multiprocess_dir() is None:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
             GCCollector(registry=self.registry)
 
     def fired(self, job_id: str, lateness_s: float, *, run: Run | None = None) -> None:
-        self._fire_lag.labels(job_id=job_id).observe(max(0.0, lateness_s))
+        self._lag_of(job_id).observe(max(0.0, lateness_s))
         self._running.inc()
 
     def finished(
@@ -178,14 +201,14 @@ class EngineMetrics:
         run: Run | None = None,
         update: RunUpdate | None = None,
     ) -> None:
-        self._runs.labels(job_id=job_id, status=status).inc()
+        self._runs_of(job_id, status).inc()
         if duration_s is not None:  # it had started executing (fired)
             self._running.dec()
-            self._duration.labels(job_id=job_id).observe(max(0.0, duration_s))
+            self._duration_of(job_id).observe(max(0.0, duration_s))
         if status == RunStatus.SUCCEEDED.value:
-            self._last_success.labels(job_id=job_id).set(time.time())
+            self._last_success_of(job_id).set(time.time())
         elif status in FAILURES:
-            self._last_failure.labels(job_id=job_id).set(time.time())
+            self._last_failure_of(job_id).set(time.time())
 
     def missed(
         self,
@@ -210,7 +233,7 @@ class EngineMetrics:
         self._skipped.labels(job_id=job_id).inc(count)
 
     def interrupted(self, job_id: str, run_id: str, reason: str, *, run: Run | None = None) -> None:
-        self._last_failure.labels(job_id=job_id).set(time.time())
+        self._last_failure_of(job_id).set(time.time())
 
     def retried(self, retry: Run) -> None:
         """Counts a retry in `gnomon_retries_total`, once per retry queued."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Float, Interval, bindparam, func, literal_column, select, update
@@ -114,7 +115,7 @@ def _sqlite_many(
         chunk = rows[start : start + size]
         row_marks = "(" + ", ".join("?" * width) + ")"
         sql = template.format(values=", ".join([row_marks] * size))
-        params = tuple(value for row in chunk for value in row)
+        params = tuple(chain.from_iterable(chunk))
         result = conn.exec_driver_sql(sql, params)
         if returning is None:
             changed += result.rowcount
@@ -124,16 +125,29 @@ def _sqlite_many(
     return changed
 
 
+#: Texts of recent instants: many runs written together share a fire time (a burst, and a
+#: fire started at its time has it as started_at too), and formatting one costs a microsecond.
+_SQLITE_TIMES: dict[datetime, str] = {}
+_SQLITE_TIMES_KEPT = 4096
+
+
 def sqlite_time(value: datetime | None) -> str | None:
     """A datetime as the store keeps it on SQLite: naive UTC text with microseconds, exactly what
     the UtcDateTime column type writes through SQLAlchemy (so text comparisons keep working)."""
     if value is None:
         return None
+    text = _SQLITE_TIMES.get(value)  # an aware key: equal instants share their UTC text
+    if text is not None:
+        return text
     if value.tzinfo is not UTC:
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r} given to the store; pass an aware UTC time")
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    text = value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+    if len(_SQLITE_TIMES) >= _SQLITE_TIMES_KEPT:
+        _SQLITE_TIMES.clear()  # (under the GIL, as the reads and writes: no lock needed)
+    _SQLITE_TIMES[value] = text
+    return text
 
 
 def run_params(run: Run) -> dict[str, Any]:
@@ -277,6 +291,7 @@ def update_runs(
             columns.append([text(v) for v in values] if name in _TEXT_COLUMNS else values)
         applied.extend(conn.exec_driver_sql(_PG_UPDATE_RUNS, tuple(columns)).scalars().all())
     else:
+        # Written for every run: a field that is None (most of them) is not handed to a function.
         rows = [
             (
                 u.run_id,
@@ -286,13 +301,13 @@ def update_runs(
                 sqlite_time(u.started_at),
                 sqlite_time(u.finished_at),
                 u.duration_ms,
-                text(u.error_type),
-                text(u.error_message),
-                text(u.traceback),
-                text(u.output),
+                u.error_type and text(u.error_type),
+                u.error_message and text(u.error_message),
+                u.traceback and text(u.traceback),
+                u.output and text(u.output),
                 u.exit_code,
                 u.node,
-                text(u.reason),
+                u.reason and text(u.reason),
             )
             for u in ordered
         ]
