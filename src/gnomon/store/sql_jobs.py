@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, func, select, update
@@ -208,7 +208,7 @@ class SqlJobs(SqlBase):
             # A stable order of inserts and row locks across processes keeps PostgreSQL from
             # deadlocking two claimers on each other's uncommitted unique keys.
             ordered = sorted(
-                runs_to_write, key=lambda run: (run.job_id, _sort_time(run.scheduled_for))
+                runs_to_write, key=lambda run: (run.job_id, run.scheduled_for or _EARLIEST)
             )
             inserted = insert_claimed_runs(conn, ordered, self._is_pg)
             alerting = {c.run.id: c.alerting for c in claims if c.alerting is not None}
@@ -250,8 +250,8 @@ def _started_or_skipped(run: Run, start: bool, now: datetime) -> Run:
     )
 
 
-def _sort_time(when: datetime | None) -> float:
-    return float("-inf") if when is None else when.timestamp()
+#: Sorts before every fire time (a run without one, if any, comes first).
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 # Built once: building a statement costs more than running it on a small write (adding jobs one
