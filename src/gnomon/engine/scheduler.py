@@ -31,7 +31,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -703,37 +703,31 @@ class Scheduler:
         here = self._runs.running_here()
         claims = []
         for record, plan, ahead in plans:
-            if record.definition.executor is Executor.CELERY:
-                execute = set()  # stays queued: a worker moves it to running (dispatch.py)
+            definition = record.definition
+            job_id = definition.id
+            busy = here.get(job_id, 0)
+            if definition.executor is Executor.CELERY or (ahead and busy):
+                # Celery: stays queued, a worker moves it to running (dispatch.py). A run of its
+                # job going here: judged at its time by the start gate.
+                execute: Container[Run] = ()
             elif not ahead:
-                execute = {run.id for run in plan.to_execute}
-            elif here.get(record.id):
-                execute = set()
+                execute = plan.to_execute
             else:
-                execute = {
-                    run.id
+                execute = [
+                    run
                     for run in plan.to_execute
                     if run.scheduled_for is not None and run.scheduled_for <= soon
-                }
-            max_instances = record.definition.max_instances
-            alerting = record.definition.alerting  # for fire times recorded missed
+                ]
+            max_instances = definition.max_instances
+            alerting = definition.alerting  # for fire times recorded missed
+            revision, next_fire_time = record.revision, plan.next_fire_time
             for run in plan.records:
-                start = None
-                if run.id in execute:
-                    start = RunStart(run.id, run.job_id, max_instances, here.get(run.job_id, 0))
-                claims.append(
-                    FireClaim(
-                        run=run,
-                        expected_revision=record.revision,
-                        next_fire_time=plan.next_fire_time,
-                        start=start,
-                        alerting=alerting,
-                    )
-                )
+                # `in` on a list of runs compares by identity first: the same Run objects.
+                start = RunStart(run.id, job_id, max_instances, busy) if run in execute else None
+                claims.append(FireClaim(run, revision, next_fire_time, start, alerting))
         try:
             written = self.store.claim_fires(claims, fence=lease, live_within=self._live_within())
             claimed = {run.id: run for run in written}
-            inserted = set(claimed)
         except LeaseLost:
             # The store says another node may lead now (or the lease ran out on the store's
             # clock): stop firing until elected again, which rebuilds everything from the store.
@@ -759,21 +753,22 @@ class Scheduler:
             if plan.next_fire_time is not None:
                 self._heap.push((plan.next_fire_time, job_id, record.revision))
             if len(plan.records) != len(plan.to_execute):
-                self._report_misses(plan, inserted)
+                self._report_misses(plan, claimed)
             for run in plan.to_execute:
-                if run.id not in inserted:
-                    continue
-                status = claimed[run.id].status
+                written_run = claimed.get(run.id)
+                if written_run is None:
+                    continue  # another node claimed that fire time
+                status = written_run.status
                 if status is RunStatus.QUEUED:
                     starts.append((record, run, run.scheduled_for))
                 elif status is RunStatus.RUNNING:
-                    started.append((record, claimed[run.id], run.scheduled_for if ahead else None))
+                    started.append((record, written_run, run.scheduled_for if ahead else None))
                 else:  # over max_instances counting the runs of other nodes
-                    self.metrics.skipped(job_id, run.fire_count, run=claimed[run.id])
+                    self.metrics.skipped(job_id, run.fire_count, run=written_run)
         self._runs.start_all(starts)
         self._runs.run_started(started)
 
-    def _report_misses(self, plan: FirePlan, inserted: set[str]) -> None:
+    def _report_misses(self, plan: FirePlan, inserted: Container[str]) -> None:
         for run in plan.records:
             if run.id not in inserted:
                 continue
