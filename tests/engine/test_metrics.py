@@ -83,3 +83,23 @@ def test_a_single_process_shows_its_process_figures() -> None:
     text = EngineMetrics().exposition()
     for name in (b"process_cpu_seconds_total", b"python_info", b"python_gc_objects_collected"):
         assert name in text
+
+
+def test_a_jobs_series_appear_once_used_and_keep_counting_across_jobs_and_statuses() -> None:
+    metrics = EngineMetrics()
+    metrics.fired("a", 0.1)
+    metrics.finished("a", "succeeded", 0.2)
+    # Only what was used shows: a job that never failed has no last-failure series.
+    assert sample(metrics, "gnomon_last_failure_timestamp_seconds", job_id="a") is None
+    assert sample(metrics, "gnomon_fire_lag_seconds_count", job_id="b") is None
+    metrics.finished("a", "failed", 0.1)
+    metrics.finished("b", "cancelled")  # never fired: no duration, no running change
+    metrics.fired("a", 0.3)
+    assert sample(metrics, "gnomon_fire_lag_seconds_count", job_id="a") == 2
+    assert sample(metrics, "gnomon_runs_total", job_id="a", status="succeeded") == 1
+    assert sample(metrics, "gnomon_runs_total", job_id="a", status="failed") == 1
+    assert sample(metrics, "gnomon_runs_total", job_id="b", status="cancelled") == 1
+    assert sample(metrics, "gnomon_run_duration_seconds_count", job_id="a") == 2
+    assert sample(metrics, "gnomon_run_duration_seconds_count", job_id="b") is None
+    assert sample(metrics, "gnomon_last_failure_timestamp_seconds", job_id="a") is not None
+    assert sample(metrics, "gnomon_last_success_timestamp_seconds", job_id="b") is None
