@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from gnomon.domain import JobKind, RunStatus, TriggerSource
+from gnomon.engine import context
 from gnomon.engine.executors import Outcome, run_job
 from gnomon.engine.output import install_output_routing, uninstall_output_routing
 from tests.engine.targets import T0, new_run, python_job, step_clock
@@ -345,3 +346,25 @@ def test_an_outcome_becomes_the_runs_final_update() -> None:
     )
     assert update.error_type == outcome.error_type
     assert update.traceback == outcome.traceback
+
+
+def test_run_log_lines_are_what_logging_formatter_writes_with_utc_times_and_tracebacks() -> None:
+    reference = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    reference.converter = time.gmtime
+    reference.default_time_format = "%Y-%m-%dT%H:%M:%S"
+    reference.default_msec_format = "%s.%03dZ"
+    records = []
+    for created in (time.time(), 1_796_319_510.9996, 0.0005, 1_000_000_000.001):
+        record = logging.LogRecord("j", logging.INFO, "p.py", 1, "copied %d files", (3,), None)
+        record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+        records.append(record)
+    try:
+        raise ValueError("disk full")
+    except ValueError:
+        records.append(
+            logging.LogRecord("j", logging.ERROR, "p.py", 1, "failed", (), sys.exc_info())
+        )
+    records.append(logging.LogRecord("j", logging.WARNING, "p.py", 1, "here", (), None, sinfo="s"))
+    for record in records:  # twice: the second time from the kept second's text
+        assert context._FORMATTER.format(record) == reference.format(record)
+        assert context._FORMATTER.format(record) == reference.format(record)
