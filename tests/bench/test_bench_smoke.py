@@ -376,3 +376,20 @@ def test_embedded_add_compares_both_ways_in_each_mode() -> None:
     ]
     assert all(r["jobs"] == 30 and r["wall_s"] > 0 for r in rows)
     assert [r["wall_ratio"] for r in rows][::2] == [1.0, 1.0]
+
+
+def test_against_alternates_two_checkouts_and_prints_medians_and_ratios() -> None:
+    checkout = BENCH.parent  # compared with itself: both sides need a set-up virtualenv
+    done = subprocess.run(
+        [
+            sys.executable, str(BENCH / "against.py"), str(checkout),
+            "--jobs", "5", "--rounds", "2", "--seconds", "1", "--warmup", "0.5",
+        ],
+        check=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:4]] == [
+        "round 1 other", "round 1 this", "round 2 other", "round 2 this",
+    ]  # fmt: skip
+    assert lines[4].startswith("other: p50_ms ") and lines[5].startswith("this: p50_ms ")
+    assert lines[6].startswith("this over other, medians: p50_ms ")
