@@ -15,31 +15,18 @@ and its targets).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+from run_all import Cell, measure  # noqa: E402
+
 HERE = BENCH_DIR.parent
 FIGURES = ("p50_ms", "p99_ms", "cpu_us_per_fire")
-
-
-def run_once(python: Path, args: argparse.Namespace) -> dict[str, Any]:
-    command = [
-        str(python),
-        str(BENCH_DIR / "firing.py"),
-        "--engine", args.engine,
-        "--jobs", str(args.jobs),
-        "--mode", args.mode,
-        "--target", args.target,
-        "--seconds", str(args.seconds),
-        "--warmup", str(args.warmup),
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 def summary(samples: list[dict[str, Any]]) -> dict[str, tuple[float, float, float]]:
@@ -72,7 +59,8 @@ def main() -> None:
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
     for round_number in range(1, args.rounds + 1):
         for name, python in sides.items():
-            result = run_once(python, args)
+            cell = Cell(args.engine, args.jobs, args.mode, args.target)
+            result = measure(cell, args.seconds, args.warmup, python=str(python))
             samples[name].append(result)
             figures = ", ".join(f"{f} {result.get(f)}" for f in FIGURES)
             print(f"round {round_number} {name}: fires {result['fires']} of "

@@ -55,9 +55,13 @@ class Cell:
         return cls(engine, int(jobs), mode, *rest)
 
 
-def measure(cell: Cell, seconds: float, warmup: float) -> dict[str, Any]:
+def measure(
+    cell: Cell, seconds: float, warmup: float, python: str = sys.executable
+) -> dict[str, Any]:
+    """One run of bench/firing.py for `cell`, in a fresh process of `python` (another
+    checkout's virtualenv, to measure its gnomon: bench/against.py)."""
     command = [
-        sys.executable,
+        python,
         str(BENCH_DIR / "firing.py"),
         "--engine", cell.engine,
         "--jobs", str(cell.jobs),
