@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gnomon.engine import clock as clock_module
 from gnomon.engine.clock import SteadyClock
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -46,3 +47,22 @@ def test_after_a_step_back_counts_elapsed_time_until_the_wall_clock_catches_up(
     assert caplog.text.count("stepped back by 3600.0s") == 1  # said once, not at every reading
     hands.wall += timedelta(hours=1, seconds=5)  # the wall clock is corrected past us
     assert clock.now() == T0 + timedelta(hours=0, seconds=16)
+
+
+def test_the_real_wall_clock_read_as_a_float_follows_the_same_rules(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    hands = Hands()
+    monkeypatch.setattr(clock_module.time, "time", lambda: hands.wall.timestamp())
+    clock = SteadyClock(monotonic=lambda: hands.mono)  # the default wall clock: utcnow
+    first = clock.now()
+    assert first == T0 and first.tzinfo is UTC
+    hands.run(1)
+    hands.wall -= timedelta(hours=1)  # stepped back: counts elapsed time
+    assert clock.now() == T0 + timedelta(seconds=1)
+    hands.run(2)
+    assert clock.now() == T0 + timedelta(seconds=3)
+    hands.wall += timedelta(hours=1, seconds=30)  # forward past us: followed
+    assert clock.now() == T0 + timedelta(seconds=33)
+    assert "stepped back by 3600.0s" in caplog.text
+    assert "stepped forward" in caplog.text
