@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 TASK_NAME = "gnomon.execute_run"
 #: How long connecting to the broker may take before a publish fails (and is tried again).
 CONNECT_TIMEOUT = 2.0
+#: How long a send waits for the broker's confirm (RabbitMQ) before it fails: a broker that
+#: took the message and went silent (hung, or cut off just after the write) must not hold the
+#: sending thread for good. The connection it was sent on is then dropped (forget_connection).
+CONFIRM_TIMEOUT = 10.0
 #: How long reconnect_if_closed reads what the broker sent on an idle connection.
 CLOSED_CHECK_WAIT = 0.05
 #: How long a worker waits before handing back a run it could not start for want of the store.
@@ -168,15 +172,42 @@ def reconnect_if_closed(producer: Any) -> None:
     producer.revive(connection.default_channel)  # a new connection and channel
 
 
+def forget_connection(producer: Any) -> None:
+    """After a send that failed: drop the connection `producer` sent on, and give it a new one
+    if the broker answers. The old one may be mid-exchange: a confirm that timed out can still
+    arrive, and would pass for the confirm of the next message sent on it; a frame may be half
+    read. When no new connection can be made now, the next send fails, and calls this again."""
+    connection = producer.connection
+    connection.collect()
+    try:
+        producer.revive(connection.default_channel)
+    except Exception as exc:
+        log.info("no new connection to the broker after a failed send (%s)", exc)
+
+
 class CeleryPublisher:
     """Sends run ids to queues; a broker that cannot be reached raises, never blocks long."""
 
-    def __init__(self, broker_url: str) -> None:
+    def __init__(self, broker_url: str, *, confirm_timeout: float = CONFIRM_TIMEOUT) -> None:
         self._app = celery_app(broker_url)
+        self._confirm_timeout = confirm_timeout
 
     def publish(self, run_id: str, queue: str) -> None:
-        """Send run `run_id` to `queue`; raises when the broker did not take it."""
-        self._app.send_task(TASK_NAME, args=[run_id], queue=queue, retry=False)
+        """Send run `run_id` to `queue`; raises when the broker did not take it, or did not
+        confirm it in time (a duplicate sent later is harmless: a worker starts a run once)."""
+        with self._app.producer_or_acquire() as producer:
+            try:
+                self._app.send_task(
+                    TASK_NAME,
+                    args=[run_id],
+                    queue=queue,
+                    retry=False,
+                    producer=producer,
+                    confirm_timeout=self._confirm_timeout,
+                )
+            except Exception:
+                forget_connection(producer)
+                raise
 
     def check(self) -> None:
         """Raise unless the broker can be reached now."""

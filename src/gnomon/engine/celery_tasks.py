@@ -29,7 +29,12 @@ from gnomon.domain import (
     RunUpdate,
     TaskTracking,
 )
-from gnomon.engine.celery_app import new_app, reconnect_if_closed
+from gnomon.engine.celery_app import (
+    CONFIRM_TIMEOUT,
+    forget_connection,
+    new_app,
+    reconnect_if_closed,
+)
 from gnomon.engine.celery_events import EventSource
 from gnomon.engine.celery_results import ResultBackendSource
 from gnomon.engine.celery_tracking import Finish, OutcomeSource, TaskTracker, task_update
@@ -88,10 +93,17 @@ def task_app(broker_url: str, result_backend: str | None = None) -> Any:
 class TaskSender:
     """Sends celery_task runs' tasks by name to the broker; revokes them."""
 
-    def __init__(self, broker_url: str, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        broker_url: str,
+        env: Mapping[str, str],
+        *,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
+    ) -> None:
         # Sending only: with a backend, Celery would subscribe to every sent task's result.
         self._app = task_app(broker_url)
         self._env = env
+        self._confirm_timeout = confirm_timeout
         from amqp.exceptions import MessageNacked  # type: ignore[import-untyped]
         from kombu.exceptions import EncodeError
 
@@ -124,11 +136,14 @@ class TaskSender:
                     queue=definition.queue,
                     retry=False,
                     producer=producer,
+                    confirm_timeout=self._confirm_timeout,
                     **definition.task_options,
                 )
             except self._refusals:
                 raise  # refused before or when it reached the broker: not taken
             except Exception as exc:
+                # Lost, or not confirmed in time: never send on that connection again.
+                forget_connection(producer)
                 raise SendUncertain(str(exc)) from exc
 
     def revoke(self, task_id: str) -> None:

@@ -1,0 +1,177 @@
+"""A broker that takes a message and never confirms it (hung, or cut off just after the write):
+the send gives up after its confirm timeout instead of holding the sending thread for good, and
+the next send goes out on a new connection, never on the one left waiting for a lost answer.
+
+The broker is the real RabbitMQ, reached through a relay that, once told, stops passing on what
+the broker sends back."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from gnomon.domain import JobDefinition, JobKind, Run, RunStatus, TriggerSource, utcnow
+from gnomon.engine.celery_app import CONNECT_TIMEOUT, CeleryPublisher
+from gnomon.engine.celery_tasks import SendUncertain, TaskSender
+from tests.e2e.brokers import broker, unique
+
+BROKER = ("127.0.0.1", 5672)
+CONFIRM_TIMEOUT = 1.0
+
+
+class SilencingRelay:
+    """A TCP relay to the broker. After `silence()`, bytes from the broker are dropped (the
+    client hears nothing more on the connections open then); `speak()` passes them on again
+    for connections made after it."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._silent = threading.Event()
+        self._sockets: list[socket.socket] = [self._listener]
+        threading.Thread(target=self._accept, name="relay-accept", daemon=True).start()
+
+    def silence(self) -> None:
+        self._silent.set()
+
+    def speak(self) -> None:
+        self._silent.clear()
+
+    def close(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            broker = socket.create_connection(BROKER)
+            self._sockets += [client, broker]
+            # A connection opened while silenced would never finish its handshake: these
+            # relay the broker as long as they were opened speaking.
+            muted = self._silent.is_set
+            threading.Thread(target=self._pump, args=(client, broker, None), daemon=True).start()
+            threading.Thread(target=self._pump, args=(broker, client, muted), daemon=True).start()
+
+    def _pump(
+        self, source: socket.socket, sink: socket.socket, muted: Callable[[], bool] | None
+    ) -> None:
+        dropping = False
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            # Once it drops, it drops for good: half a frame would leave the stream unreadable.
+            dropping = dropping or (muted is not None and muted())
+            if dropping:
+                continue
+            try:
+                sink.sendall(data)
+            except OSError:
+                return
+
+
+@dataclass
+class Relayed:
+    relay: SilencingRelay
+    url: str  # through the relay, on a virtual host of the test's own
+    queue: str
+
+
+@pytest.fixture
+def relayed() -> Iterator[Relayed]:
+    queue = unique("silent")
+    with broker("rabbitmq", [queue]) as direct:  # the virtual host is removed after
+        relay = SilencingRelay()
+        try:
+            url = direct.replace(f"{BROKER[0]}:{BROKER[1]}", f"127.0.0.1:{relay.port}")
+            yield Relayed(relay, url, queue)
+        finally:
+            relay.close()
+
+
+def _within(seconds: float, send: Callable[[], None]) -> BaseException | None:
+    """Run `send` in a thread; what it raised (None: it returned). Fails the test when it is
+    still blocked after `seconds`."""
+    outcome: list[BaseException | None] = []
+
+    def attempt() -> None:
+        try:
+            send()
+        except BaseException as exc:  # handed to the test
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"the send was still waiting for the broker after {seconds}s"
+    return outcome[0]
+
+
+def test_a_run_id_the_broker_never_confirms_fails_its_send_and_the_next_uses_a_new_connection(
+    relayed: Relayed,
+) -> None:
+    relay, queue = relayed.relay, relayed.queue
+    publisher = CeleryPublisher(relayed.url, confirm_timeout=CONFIRM_TIMEOUT)
+    try:
+        assert _within(10, lambda: publisher.publish("run-1", queue)) is None
+        relay.silence()
+        began = time.monotonic()
+        raised = _within(CONFIRM_TIMEOUT + 5, lambda: publisher.publish("run-2", queue))
+        print(f"\nunconfirmed send failed after {time.monotonic() - began:.2f}s")
+        assert raised is not None  # not confirmed: the dispatcher sends it again later
+        # The confirm waited for, then an attempt at a new connection (the broker is silent).
+        assert time.monotonic() - began < CONFIRM_TIMEOUT + CONNECT_TIMEOUT + 2
+        relay.speak()
+        # The connection left waiting for run-2's confirm is never written to again.
+        assert _within(10, lambda: publisher.publish("run-3", queue)) is None
+    finally:
+        publisher.close()
+
+
+def test_a_task_the_broker_never_confirms_is_an_uncertain_send_and_the_next_is_sent(
+    relayed: Relayed,
+) -> None:
+    relay, queue = relayed.relay, relayed.queue
+    sender = TaskSender(relayed.url, {}, confirm_timeout=CONFIRM_TIMEOUT)
+    definition = JobDefinition(
+        id="silent-task",
+        name="silent-task",
+        trigger={"type": "interval", "seconds": 60},
+        kind=JobKind.CELERY_TASK,
+        task="tests.never_run",
+        queue=queue,
+    )
+
+    def run(number: int) -> Run:
+        return Run(
+            id=f"run-{number}-{uuid.uuid4().hex[:6]}",
+            job_id=definition.id,
+            trigger_source=TriggerSource.MANUAL,
+            status=RunStatus.RUNNING,
+            queued_at=utcnow(),
+        )
+
+    try:
+        assert _within(10, lambda: sender.send(definition, run(1))) is None
+        relay.silence()
+        raised = _within(CONFIRM_TIMEOUT + 5, lambda: sender.send(definition, run(2)))
+        # It may have reached the broker: the run is recorded as such, never sent again.
+        assert isinstance(raised, SendUncertain)
+        relay.speak()
+        assert _within(10, lambda: sender.send(definition, run(3))) is None
+    finally:
+        sender.close()
