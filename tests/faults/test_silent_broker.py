@@ -1,9 +1,10 @@
-"""A broker that takes a message and never confirms it (hung, or cut off just after the write):
-the send gives up after its confirm timeout instead of holding the sending thread for good, and
-the next send goes out on a new connection, never on the one left waiting for a lost answer.
+"""A broker that takes a message and never confirms it (hung, cut off just after the write, or
+answering everything but the confirm): the send gives up after its confirm timeout instead of
+holding the sending thread for good, and the next send goes out on a new connection, never on
+the one left waiting for a lost answer; a revoke never waits for a confirm at all.
 
 The broker is the real RabbitMQ, reached through a relay that, once told, stops passing on what
-the broker sends back."""
+the broker sends back, or only its confirms."""
 
 from __future__ import annotations
 
@@ -25,23 +26,35 @@ BROKER = ("127.0.0.1", 5672)
 CONFIRM_TIMEOUT = 1.0
 
 
+#: An AMQP method frame's class and method ids for Basic.Ack: a publisher confirm.
+BASIC_ACK = (60).to_bytes(2, "big") + (80).to_bytes(2, "big")
+FRAME_METHOD = 1
+FRAME_END = 8  # frame header (type, channel, size: 7 bytes) and end marker (1 byte)
+
+
 class SilencingRelay:
-    """A TCP relay to the broker. After `silence()`, bytes from the broker are dropped (the
-    client hears nothing more on the connections open then); `speak()` passes them on again
-    for connections made after it."""
+    """A TCP relay to the broker that passes on what the broker sends frame by frame, and, when
+    told, drops some: after `silence()` every frame on the connections open then (the broker is
+    hung, or cut off); after `withhold_confirms()` the publisher confirms (Basic.Ack) on every
+    connection, old and new. `speak()` ends both for the frames that come after it."""
 
     def __init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._silent = threading.Event()
+        self._withholding = threading.Event()
         self._sockets: list[socket.socket] = [self._listener]
         threading.Thread(target=self._accept, name="relay-accept", daemon=True).start()
 
     def silence(self) -> None:
         self._silent.set()
 
+    def withhold_confirms(self) -> None:
+        self._withholding.set()
+
     def speak(self) -> None:
         self._silent.clear()
+        self._withholding.clear()
 
     def close(self) -> None:
         for sock in self._sockets:
@@ -55,31 +68,50 @@ class SilencingRelay:
                 return
             broker = socket.create_connection(BROKER)
             self._sockets += [client, broker]
-            # A connection opened while silenced would never finish its handshake: these
-            # relay the broker as long as they were opened speaking.
-            muted = self._silent.is_set
-            threading.Thread(target=self._pump, args=(client, broker, None), daemon=True).start()
-            threading.Thread(target=self._pump, args=(broker, client, muted), daemon=True).start()
+            # A connection opened while silenced would never finish its handshake: silence
+            # reaches the connections open when it began.
+            silenced = self._silent.is_set()
+            threading.Thread(target=self._pump, args=(client, broker), daemon=True).start()
+            threading.Thread(
+                target=self._pump_frames, args=(broker, client, silenced), daemon=True
+            ).start()
 
-    def _pump(
-        self, source: socket.socket, sink: socket.socket, muted: Callable[[], bool] | None
-    ) -> None:
-        dropping = False
-        while True:
-            try:
-                data = source.recv(65536)
-            except OSError:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        while data := self._receive(source):
+            if not self._send(sink, data):
                 return
-            if not data:
-                return
-            # Once it drops, it drops for good: half a frame would leave the stream unreadable.
-            dropping = dropping or (muted is not None and muted())
-            if dropping:
-                continue
-            try:
-                sink.sendall(data)
-            except OSError:
-                return
+
+    def _pump_frames(self, source: socket.socket, sink: socket.socket, silenced: bool) -> None:
+        buffered = b""
+        dropping = False  # silenced while open: for good (its stream is then cut mid-answer)
+        while data := self._receive(source):
+            buffered += data
+            while len(buffered) >= FRAME_END:
+                size = FRAME_END + int.from_bytes(buffered[3:7], "big")
+                if len(buffered) < size:
+                    break
+                frame, buffered = buffered[:size], buffered[size:]
+                dropping = dropping or (not silenced and self._silent.is_set())
+                confirm = frame[0] == FRAME_METHOD and frame[7:11] == BASIC_ACK
+                if dropping or (confirm and self._withholding.is_set()):
+                    continue
+                if not self._send(sink, frame):
+                    return
+
+    @staticmethod
+    def _receive(source: socket.socket) -> bytes:
+        try:
+            return source.recv(65536)
+        except OSError:
+            return b""
+
+    @staticmethod
+    def _send(sink: socket.socket, data: bytes) -> bool:
+        try:
+            sink.sendall(data)
+        except OSError:
+            return False
+        return True
 
 
 @dataclass
@@ -121,14 +153,15 @@ def _within(seconds: float, send: Callable[[], None]) -> BaseException | None:
     return outcome[0]
 
 
+@pytest.mark.parametrize("fault", ["silence", "withhold_confirms"])
 def test_a_run_id_the_broker_never_confirms_fails_its_send_and_the_next_uses_a_new_connection(
-    relayed: Relayed,
+    relayed: Relayed, fault: str
 ) -> None:
     relay, queue = relayed.relay, relayed.queue
     publisher = CeleryPublisher(relayed.url, confirm_timeout=CONFIRM_TIMEOUT)
     try:
         assert _within(10, lambda: publisher.publish("run-1", queue)) is None
-        relay.silence()
+        getattr(relay, fault)()
         began = time.monotonic()
         raised = _within(CONFIRM_TIMEOUT + 5, lambda: publisher.publish("run-2", queue))
         print(f"\nunconfirmed send failed after {time.monotonic() - began:.2f}s")
@@ -173,5 +206,35 @@ def test_a_task_the_broker_never_confirms_is_an_uncertain_send_and_the_next_is_s
         assert isinstance(raised, SendUncertain)
         relay.speak()
         assert _within(10, lambda: sender.send(definition, run(3))) is None
+    finally:
+        sender.close()
+
+
+def test_a_revoke_does_not_wait_for_a_confirm_the_broker_withholds(relayed: Relayed) -> None:
+    sender = TaskSender(relayed.url, {}, confirm_timeout=CONFIRM_TIMEOUT)
+    relayed.relay.withhold_confirms()
+    try:
+        # A broadcast to the workers, best effort: sent on a connection of its own that waits
+        # for no confirm (the tracker's thread sends it, and follows every task besides).
+        assert _within(CONNECT_TIMEOUT + 5, lambda: sender.revoke("a-task-id")) is None
+    finally:
+        sender.close()
+
+
+def test_a_revoke_sent_without_a_confirm_still_reaches_the_apps_workers(relayed: Relayed) -> None:
+    from celery.worker import state
+
+    from tests.engine.test_celery_tasks import app_worker
+
+    direct = relayed.url.replace(f"127.0.0.1:{relayed.relay.port}", f"{BROKER[0]}:{BROKER[1]}")
+    task_id = f"revoked-{uuid.uuid4().hex[:8]}"
+    sender = TaskSender(direct, {})
+    try:
+        with app_worker(direct, relayed.queue):
+            sender.revoke(task_id)
+            deadline = time.monotonic() + 10
+            while task_id not in state.revoked and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert task_id in state.revoked  # the worker will not run it
     finally:
         sender.close()

@@ -47,12 +47,17 @@ RECONNECT_LONGEST = 2.0
 
 
 def new_app(
-    name: str, broker_url: str, *, needed_by: str, result_backend: str | None = None
+    name: str,
+    broker_url: str,
+    *,
+    needed_by: str,
+    result_backend: str | None = None,
+    confirm: bool = True,
 ) -> Any:
     """A bare Celery app on `broker_url` that sends reliably: a publish that returns was taken
-    by the broker (publisher confirms on RabbitMQ), and connecting gives up after
-    CONNECT_TIMEOUT. Raises ConfigInvalid, saying that `needed_by` needs Celery, when Celery is
-    not installed."""
+    by the broker (publisher confirms on RabbitMQ; `confirm` False: none, for best-effort
+    broadcasts, which pass no confirm timeout), and connecting gives up after CONNECT_TIMEOUT.
+    Raises ConfigInvalid, saying that `needed_by` needs Celery, when Celery is not installed."""
     try:
         from celery import Celery  # type: ignore[import-untyped]
     except ImportError as exc:
@@ -64,7 +69,7 @@ def new_app(
     transport: dict[str, Any] = {}
     if broker_url.startswith(("amqp", "pyamqp")):
         # The broker confirms every message it has taken: a publish that returns was received.
-        transport["confirm_publish"] = True
+        transport["confirm_publish"] = confirm
     else:
         transport["socket_connect_timeout"] = CONNECT_TIMEOUT
         transport["socket_timeout"] = CONNECT_TIMEOUT * 5

@@ -81,12 +81,16 @@ class SendUncertain(Exception):
     while waiting for the broker's word): the task may have been sent."""
 
 
-def task_app(broker_url: str, result_backend: str | None = None) -> Any:
+def task_app(broker_url: str, result_backend: str | None = None, *, confirm: bool = True) -> Any:
     """A Celery app on the user's broker (and result backend) with Celery's own defaults, so
-    that tasks go where the user's app would send them (queue "celery" unless told). Raises
-    ConfigInvalid when Celery is not installed."""
+    that tasks go where the user's app would send them (queue "celery" unless told). `confirm`:
+    see new_app. Raises ConfigInvalid when Celery is not installed."""
     return new_app(
-        "gnomon-tasks", broker_url, needed_by='kind "celery_task"', result_backend=result_backend
+        "gnomon-tasks",
+        broker_url,
+        needed_by='kind "celery_task"',
+        result_backend=result_backend,
+        confirm=confirm,
     )
 
 
@@ -102,6 +106,10 @@ class TaskSender:
     ) -> None:
         # Sending only: with a backend, Celery would subscribe to every sent task's result.
         self._app = task_app(broker_url)
+        # Revokes: broadcasts no worker answers, sent with Celery's control API, which passes no
+        # confirm timeout; waiting for no confirm, a broker that withholds them cannot hold up
+        # the tracker's thread, which sends them and follows every task besides.
+        self._control_app = task_app(broker_url, confirm=False)
         self._env = env
         self._confirm_timeout = confirm_timeout
         from amqp.exceptions import MessageNacked  # type: ignore[import-untyped]
@@ -147,11 +155,13 @@ class TaskSender:
                 raise SendUncertain(str(exc)) from exc
 
     def revoke(self, task_id: str) -> None:
-        """Ask the app's workers not to run the task (one already running finishes)."""
-        self._app.control.revoke(task_id)
+        """Ask the app's workers not to run the task (one already running finishes); best
+        effort, confirmed by no one."""
+        self._control_app.control.revoke(task_id)
 
     def close(self) -> None:
         self._app.close()
+        self._control_app.close()
 
 
 def task_tracking(
