@@ -393,3 +393,16 @@ def test_against_alternates_two_checkouts_and_prints_medians_and_ratios() -> Non
     ]  # fmt: skip
     assert lines[4].startswith("other: p50_ms ") and lines[5].startswith("this: p50_ms ")
     assert lines[6].startswith("this over other, medians: p50_ms ")
+
+
+def test_wake_cost_prints_the_cost_of_a_sleep_and_a_hand_off() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "wake_cost.py"), "--rounds", "1", "--count", "50"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result = json.loads(done.stdout)
+    assert set(result) == {"sleep_us", "hand_off_us", "empty_loop_us", "rounds", "count"}
+    # A sleep costs more than an empty pass of a loop on any machine.
+    assert result["sleep_us"] > result["empty_loop_us"] > 0
