@@ -8,6 +8,7 @@ the broker sends back, or only its confirms."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -23,11 +24,16 @@ from gnomon.engine.celery_tasks import SendUncertain, TaskSender
 from tests.e2e.brokers import broker, unique
 
 BROKER = ("127.0.0.1", 5672)
-CONFIRM_TIMEOUT = 1.0
+SHORT_TIMEOUT = 1.0
 
 
-#: An AMQP method frame's class and method ids for Basic.Ack: a publisher confirm.
-BASIC_ACK = (60).to_bytes(2, "big") + (80).to_bytes(2, "big")
+def method(class_id: int, method_id: int) -> bytes:
+    """How an AMQP method frame's payload begins: its class and method ids."""
+    return class_id.to_bytes(2, "big") + method_id.to_bytes(2, "big")
+
+
+BASIC_ACK = method(60, 80)  # a publisher confirm
+CHANNEL_OPEN_OK = method(20, 11)
 FRAME_METHOD = 1
 FRAME_END = 8  # frame header (type, channel, size: 7 bytes) and end marker (1 byte)
 
@@ -35,29 +41,39 @@ FRAME_END = 8  # frame header (type, channel, size: 7 bytes) and end marker (1 b
 class SilencingRelay:
     """A TCP relay to the broker that passes on what the broker sends frame by frame, and, when
     told, drops some: after `silence()` every frame on the connections open then (the broker is
-    hung, or cut off); after `withhold_confirms()` the publisher confirms (Basic.Ack) on every
-    connection, old and new. `speak()` ends both for the frames that come after it."""
+    hung, or cut off); after `withhold(method)` the frames of that method on every connection,
+    old and new (`withhold_confirms()`: Basic.Ack). `speak()` ends both for the frames that come
+    after it."""
 
     def __init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._silent = threading.Event()
-        self._withholding = threading.Event()
+        self._withheld: frozenset[bytes] = frozenset()
+        self._lock = threading.Lock()
         self._sockets: list[socket.socket] = [self._listener]
         threading.Thread(target=self._accept, name="relay-accept", daemon=True).start()
 
     def silence(self) -> None:
         self._silent.set()
 
+    def withhold(self, *methods: bytes) -> None:
+        self._withheld = frozenset(methods)
+
     def withhold_confirms(self) -> None:
-        self._withholding.set()
+        self.withhold(BASIC_ACK)
 
     def speak(self) -> None:
         self._silent.clear()
-        self._withholding.clear()
+        self._withheld = frozenset()
 
     def close(self) -> None:
-        for sock in self._sockets:
+        """Cut every connection (which ends the relay's threads) and stop listening."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
     def _accept(self) -> None:
@@ -67,7 +83,8 @@ class SilencingRelay:
             except OSError:
                 return
             broker = socket.create_connection(BROKER)
-            self._sockets += [client, broker]
+            with self._lock:
+                self._sockets += [client, broker]
             # A connection opened while silenced would never finish its handshake: silence
             # reaches the connections open when it began.
             silenced = self._silent.is_set()
@@ -79,7 +96,8 @@ class SilencingRelay:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         while data := self._receive(source):
             if not self._send(sink, data):
-                return
+                break
+        self._cut(source, sink)
 
     def _pump_frames(self, source: socket.socket, sink: socket.socket, silenced: bool) -> None:
         buffered = b""
@@ -92,11 +110,20 @@ class SilencingRelay:
                     break
                 frame, buffered = buffered[:size], buffered[size:]
                 dropping = dropping or (not silenced and self._silent.is_set())
-                confirm = frame[0] == FRAME_METHOD and frame[7:11] == BASIC_ACK
-                if dropping or (confirm and self._withholding.is_set()):
+                withheld = frame[0] == FRAME_METHOD and frame[7:11] in self._withheld
+                if dropping or withheld:
                     continue
                 if not self._send(sink, frame):
+                    self._cut(source, sink)
                     return
+        self._cut(source, sink)
+
+    @staticmethod
+    def _cut(*sockets: socket.socket) -> None:
+        """One side ended: end the other too, as a relay that forwards the close would."""
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     @staticmethod
     def _receive(source: socket.socket) -> bytes:
@@ -158,20 +185,40 @@ def test_a_run_id_the_broker_never_confirms_fails_its_send_and_the_next_uses_a_n
     relayed: Relayed, fault: str
 ) -> None:
     relay, queue = relayed.relay, relayed.queue
-    publisher = CeleryPublisher(relayed.url, confirm_timeout=CONFIRM_TIMEOUT)
+    publisher = CeleryPublisher(relayed.url, send_timeout=SHORT_TIMEOUT)
     try:
         assert _within(10, lambda: publisher.publish("run-1", queue)) is None
+        # Silence reaches the connections open now: run-2 goes on run-1's, the one the pool
+        # hands back (it has no other).
         getattr(relay, fault)()
         began = time.monotonic()
-        raised = _within(CONFIRM_TIMEOUT + 5, lambda: publisher.publish("run-2", queue))
+        raised = _within(SHORT_TIMEOUT + 5, lambda: publisher.publish("run-2", queue))
         print(f"\nunconfirmed send failed after {time.monotonic() - began:.2f}s")
         assert raised is not None  # not confirmed: the dispatcher sends it again later
         # The confirm waited for, then an attempt at a new connection (the broker is silent).
-        assert time.monotonic() - began < CONFIRM_TIMEOUT + CONNECT_TIMEOUT + 2
+        assert time.monotonic() - began < SHORT_TIMEOUT + CONNECT_TIMEOUT + 2
         relay.speak()
         # The connection left waiting for run-2's confirm is never written to again.
         assert _within(10, lambda: publisher.publish("run-3", queue)) is None
     finally:
+        relay.speak()  # closing waits for the broker's answers
+        publisher.close()
+
+
+def test_a_send_waiting_for_any_other_answer_gives_up_as_well(relayed: Relayed) -> None:
+    # A new connection's first send opens a channel (and declares the queue) before publishing:
+    # each wait for the broker's answer is bounded, not only the confirm's.
+    publisher = CeleryPublisher(relayed.url, send_timeout=SHORT_TIMEOUT)
+    relayed.relay.withhold(CHANNEL_OPEN_OK)
+    try:
+        raised = _within(
+            SHORT_TIMEOUT + CONNECT_TIMEOUT + 5, lambda: publisher.publish("run-a", relayed.queue)
+        )
+        assert raised is not None
+        relayed.relay.speak()
+        assert _within(10, lambda: publisher.publish("run-b", relayed.queue)) is None
+    finally:
+        relayed.relay.speak()  # closing waits for the broker's answers
         publisher.close()
 
 
@@ -179,7 +226,7 @@ def test_a_task_the_broker_never_confirms_is_an_uncertain_send_and_the_next_is_s
     relayed: Relayed,
 ) -> None:
     relay, queue = relayed.relay, relayed.queue
-    sender = TaskSender(relayed.url, {}, confirm_timeout=CONFIRM_TIMEOUT)
+    sender = TaskSender(relayed.url, {}, send_timeout=SHORT_TIMEOUT)
     definition = JobDefinition(
         id="silent-task",
         name="silent-task",
@@ -201,23 +248,25 @@ def test_a_task_the_broker_never_confirms_is_an_uncertain_send_and_the_next_is_s
     try:
         assert _within(10, lambda: sender.send(definition, run(1))) is None
         relay.silence()
-        raised = _within(CONFIRM_TIMEOUT + 5, lambda: sender.send(definition, run(2)))
+        raised = _within(SHORT_TIMEOUT + 5, lambda: sender.send(definition, run(2)))
         # It may have reached the broker: the run is recorded as such, never sent again.
         assert isinstance(raised, SendUncertain)
         relay.speak()
         assert _within(10, lambda: sender.send(definition, run(3))) is None
     finally:
+        relay.speak()  # closing waits for the broker's answers
         sender.close()
 
 
 def test_a_revoke_does_not_wait_for_a_confirm_the_broker_withholds(relayed: Relayed) -> None:
-    sender = TaskSender(relayed.url, {}, confirm_timeout=CONFIRM_TIMEOUT)
+    sender = TaskSender(relayed.url, {}, send_timeout=SHORT_TIMEOUT)
     relayed.relay.withhold_confirms()
     try:
         # A broadcast to the workers, best effort: sent on a connection of its own that waits
         # for no confirm (the tracker's thread sends it, and follows every task besides).
         assert _within(CONNECT_TIMEOUT + 5, lambda: sender.revoke("a-task-id")) is None
     finally:
+        relayed.relay.speak()  # closing waits for the broker's answers
         sender.close()
 
 

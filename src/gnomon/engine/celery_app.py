@@ -29,10 +29,11 @@ log = logging.getLogger(__name__)
 TASK_NAME = "gnomon.execute_run"
 #: How long connecting to the broker may take before a publish fails (and is tried again).
 CONNECT_TIMEOUT = 2.0
-#: How long a send waits for the broker's confirm (RabbitMQ) before it fails: a broker that
-#: took the message and went silent (hung, or cut off just after the write) must not hold the
-#: sending thread for good. The connection it was sent on is then dropped (forget_connection).
-CONFIRM_TIMEOUT = 10.0
+#: How long a send waits on the broker (RabbitMQ), for each answer it reads (the confirm, a
+#: channel opened, a queue declared) and each write, before it fails: a broker that took the
+#: message and went silent (hung, cut off just after the write, or not reading during an alarm)
+#: must not hold the sending thread for good. The connection is then dropped (forget_connection).
+SEND_TIMEOUT = 10.0
 #: How long reconnect_if_closed reads what the broker sent on an idle connection.
 CLOSED_CHECK_WAIT = 0.05
 #: How long a worker waits before handing back a run it could not start for want of the store.
@@ -53,11 +54,14 @@ def new_app(
     needed_by: str,
     result_backend: str | None = None,
     confirm: bool = True,
+    send_timeout: float | None = None,
 ) -> Any:
     """A bare Celery app on `broker_url` that sends reliably: a publish that returns was taken
     by the broker (publisher confirms on RabbitMQ; `confirm` False: none, for best-effort
     broadcasts, which pass no confirm timeout), and connecting gives up after CONNECT_TIMEOUT.
-    Raises ConfigInvalid, saying that `needed_by` needs Celery, when Celery is not installed."""
+    `send_timeout`: for an app that only sends, the longest its RabbitMQ connections wait on
+    one read or write (none for an app that consumes: it waits for messages). Raises
+    ConfigInvalid, saying that `needed_by` needs Celery, when Celery is not installed."""
     try:
         from celery import Celery  # type: ignore[import-untyped]
     except ImportError as exc:
@@ -70,6 +74,9 @@ def new_app(
     if broker_url.startswith(("amqp", "pyamqp")):
         # The broker confirms every message it has taken: a publish that returns was received.
         transport["confirm_publish"] = confirm
+        if send_timeout is not None:
+            # py-amqp's socket timeouts: every wait for an answer, and every write, is bounded.
+            transport["read_timeout"] = transport["write_timeout"] = send_timeout
     else:
         transport["socket_connect_timeout"] = CONNECT_TIMEOUT
         transport["socket_timeout"] = CONNECT_TIMEOUT * 5
@@ -82,10 +89,11 @@ def new_app(
     return app
 
 
-def celery_app(broker_url: str) -> Any:
-    """A Celery app on `broker_url` with gnomon's delivery settings (no task registered).
-    Raises ConfigInvalid when Celery is not installed."""
-    app = new_app("gnomon", broker_url, needed_by="the Celery executor")
+def celery_app(broker_url: str, *, send_timeout: float | None = None) -> Any:
+    """A Celery app on `broker_url` with gnomon's delivery settings (no task registered);
+    `send_timeout`: see new_app (given for an app that only sends). Raises ConfigInvalid when
+    Celery is not installed."""
+    app = new_app("gnomon", broker_url, needed_by="the Celery executor", send_timeout=send_timeout)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -178,28 +186,23 @@ def reconnect_if_closed(producer: Any) -> None:
 
 
 def forget_connection(producer: Any) -> None:
-    """After a send that failed: drop the connection `producer` sent on, and give it a new one
-    if the broker answers. The old one may be mid-exchange: a confirm that timed out can still
-    arrive, and would pass for the confirm of the next message sent on it; a frame may be half
-    read. When no new connection can be made now, the next send fails, and calls this again."""
-    connection = producer.connection
-    connection.collect()
-    try:
-        producer.revive(connection.default_channel)
-    except Exception as exc:
-        log.info("no new connection to the broker after a failed send (%s)", exc)
+    """After a send that failed: drop the connection `producer` sent on, without a word to the
+    broker (closing would wait for its answer). It may be mid-exchange: a confirm that timed out
+    can still arrive, and would pass for the confirm of the next message sent on it; a frame may
+    be half read. The pool hands the producer a new connection at its next use."""
+    producer.connection.collect()
 
 
 class CeleryPublisher:
     """Sends run ids to queues; a broker that cannot be reached raises, never blocks long."""
 
-    def __init__(self, broker_url: str, *, confirm_timeout: float = CONFIRM_TIMEOUT) -> None:
-        self._app = celery_app(broker_url)
-        self._confirm_timeout = confirm_timeout
+    def __init__(self, broker_url: str, *, send_timeout: float = SEND_TIMEOUT) -> None:
+        self._app = celery_app(broker_url, send_timeout=send_timeout)
+        self._send_timeout = send_timeout
 
     def publish(self, run_id: str, queue: str) -> None:
         """Send run `run_id` to `queue`; raises when the broker did not take it, or did not
-        confirm it in time (a duplicate sent later is harmless: a worker starts a run once)."""
+        answer in time (a duplicate sent later is harmless: a worker starts a run once)."""
         with self._app.producer_or_acquire() as producer:
             try:
                 self._app.send_task(
@@ -208,7 +211,7 @@ class CeleryPublisher:
                     queue=queue,
                     retry=False,
                     producer=producer,
-                    confirm_timeout=self._confirm_timeout,
+                    confirm_timeout=self._send_timeout,
                 )
             except Exception:
                 forget_connection(producer)

@@ -30,7 +30,7 @@ from gnomon.domain import (
     TaskTracking,
 )
 from gnomon.engine.celery_app import (
-    CONFIRM_TIMEOUT,
+    SEND_TIMEOUT,
     forget_connection,
     new_app,
     reconnect_if_closed,
@@ -81,16 +81,23 @@ class SendUncertain(Exception):
     while waiting for the broker's word): the task may have been sent."""
 
 
-def task_app(broker_url: str, result_backend: str | None = None, *, confirm: bool = True) -> Any:
+def task_app(
+    broker_url: str,
+    result_backend: str | None = None,
+    *,
+    confirm: bool = True,
+    send_timeout: float | None = None,
+) -> Any:
     """A Celery app on the user's broker (and result backend) with Celery's own defaults, so
-    that tasks go where the user's app would send them (queue "celery" unless told). `confirm`:
-    see new_app. Raises ConfigInvalid when Celery is not installed."""
+    that tasks go where the user's app would send them (queue "celery" unless told). `confirm`
+    and `send_timeout`: see new_app. Raises ConfigInvalid when Celery is not installed."""
     return new_app(
         "gnomon-tasks",
         broker_url,
         needed_by='kind "celery_task"',
         result_backend=result_backend,
         confirm=confirm,
+        send_timeout=send_timeout,
     )
 
 
@@ -102,16 +109,17 @@ class TaskSender:
         broker_url: str,
         env: Mapping[str, str],
         *,
-        confirm_timeout: float = CONFIRM_TIMEOUT,
+        send_timeout: float = SEND_TIMEOUT,
     ) -> None:
         # Sending only: with a backend, Celery would subscribe to every sent task's result.
-        self._app = task_app(broker_url)
+        self._app = task_app(broker_url, send_timeout=send_timeout)
         # Revokes: broadcasts no worker answers, sent with Celery's control API, which passes no
-        # confirm timeout; waiting for no confirm, a broker that withholds them cannot hold up
-        # the tracker's thread, which sends them and follows every task besides.
-        self._control_app = task_app(broker_url, confirm=False)
+        # confirm timeout; sent waiting for no confirm, and on connections whose every read and
+        # write is bounded, they cannot hold up the tracker's thread for good (it sends them and
+        # follows every task besides).
+        self._control_app = task_app(broker_url, confirm=False, send_timeout=send_timeout)
         self._env = env
-        self._confirm_timeout = confirm_timeout
+        self._send_timeout = send_timeout
         from amqp.exceptions import MessageNacked  # type: ignore[import-untyped]
         from kombu.exceptions import EncodeError
 
@@ -144,7 +152,7 @@ class TaskSender:
                     queue=definition.queue,
                     retry=False,
                     producer=producer,
-                    confirm_timeout=self._confirm_timeout,
+                    confirm_timeout=self._send_timeout,
                     **definition.task_options,
                 )
             except self._refusals:
@@ -156,7 +164,9 @@ class TaskSender:
 
     def revoke(self, task_id: str) -> None:
         """Ask the app's workers not to run the task (one already running finishes); best
-        effort, confirmed by no one."""
+        effort, confirmed by no one. A revoke written into a pooled connection the broker has
+        closed (it restarted since the last one) is lost without a word: the run's record says
+        the revoke was sent, and the task, if a worker still has it, runs."""
         self._control_app.control.revoke(task_id)
 
     def close(self) -> None:
