@@ -104,6 +104,19 @@ def ended(store: SqlStore, run_id: str, timeout: float = 15) -> Run:
     )
 
 
+def wake_to_stop(worker: Any) -> None:
+    """Ask Celery's test worker to stop and wake its event loop so that it sees the request.
+
+    `start_worker` only sets the flag and waits 10 s; a loop asleep in a poll that one of its
+    timers set to 10 s (a revoke sets one) sees the flag too late.
+    """
+    from celery.worker import state
+
+    state.should_terminate = 0
+    if worker.hub is not None:
+        worker.hub.call_soon(lambda: None)
+
+
 @contextmanager
 def app_worker(url: str, queue: str) -> Iterator[Any]:
     """The sample app's worker, in threads of this process, taking tasks from `queue`."""
@@ -113,8 +126,11 @@ def app_worker(url: str, queue: str) -> Iterator[Any]:
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
     try:
-        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False):
-            yield app
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False) as worker:
+            try:
+                yield app
+            finally:
+                wake_to_stop(worker)
     finally:
         root.setLevel(level)
         root.handlers[:] = handlers
