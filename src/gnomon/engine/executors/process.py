@@ -64,14 +64,20 @@ def _multiprocessing_context() -> ForkServerContext | SpawnContext:
     return multiprocessing.get_context("spawn")
 
 
+#: What every child imports to run the main script again when it was started as a path:
+#: runpy.run_path imports pkgutil, about 2 ms of CPU a run when the forkserver has not.
+_RERUN_MAIN = ("pkgutil",)
+
+
 def preload_in_forkserver() -> None:
     """Have the forkserver import this module once, so a child starts with it loaded (a no-op run
-    then costs about 16 ms instead of 60, bench/isolation.py), and the gnomon modules the main
-    script took names from (main_script_imports). Global to the process: called only by gnomon's
+    then costs about 16 ms instead of 60, bench/isolation.py), the modules a child needs to run
+    the main script again (_RERUN_MAIN) and the gnomon modules that script took names from
+    (main_script_imports). Global to the process: called only by gnomon's
     own processes, before the first process-isolated run. ``__main__``, multiprocessing's own
     default, stays in the list; Python 3.11 ignores it (see main_script_imports)."""
     if START_METHOD == "forkserver":
-        modules = ["__main__", child_main.__module__, *main_script_imports()]
+        modules = ["__main__", child_main.__module__, *_RERUN_MAIN, *main_script_imports()]
         _multiprocessing_context().set_forkserver_preload(modules)
 
 
