@@ -21,25 +21,44 @@ def tree_cpu() -> float:
     ended = resource.getrusage(resource.RUSAGE_CHILDREN)
     total = own_cpu() + ended.ru_utime + ended.ru_stime
     for pid in _children():
-        try:
-            # Fields after the command's closing parenthesis: utime is the 12th, then stime,
-            # cutime, cstime (proc(5) numbers them 14-17).
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # ended meanwhile: counted in RUSAGE_CHILDREN once waited for
-        total += sum(int(value) for value in fields[11:15]) / _TICK
+        # One ended meanwhile reads 0: it is counted in RUSAGE_CHILDREN once waited for.
+        total += _stat_cpu(pid, 4)
     return total
 
 
-def _children() -> set[int]:
+def process_tree_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of process `pid` alone, and with every process under it: its ended children
+    and, live descendant by descendant, theirs (Linux's /proc; (0, 0) once it has ended)."""
+    own = _stat_cpu(pid, 2)
+    total = _stat_cpu(pid, 4)
+    pending = list(_children(pid))
+    while pending:
+        child = pending.pop()
+        total += _stat_cpu(child, 4)
+        pending += _children(child)
+    return own, total
+
+
+def _stat_cpu(pid: int, fields: int) -> float:
+    """The first `fields` of utime, stime, cutime, cstime of `pid`, in seconds (0: gone)."""
+    try:
+        # Fields after the command's closing parenthesis: utime is the 12th, then stime,
+        # cutime, cstime (proc(5) numbers them 14-17).
+        values = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return sum(int(value) for value in values[11 : 11 + fields]) / _TICK
+
+
+def _children(pid: int | str = "self") -> set[int]:
     found: set[int] = set()
     try:
-        tasks = list(Path("/proc/self/task").iterdir())
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return found
     for task in tasks:
         try:
-            found.update(int(pid) for pid in (task / "children").read_text().split())
+            found.update(int(child) for child in (task / "children").read_text().split())
         except OSError:
             continue
     return found

@@ -13,7 +13,8 @@ fresh process per measurement (bench/run_all.py does).
 `run` context, reads `run.scheduled_for`, logs one line with `run.logger` and prints one line,
 as real jobs do; APScheduler's job does the same with a logger and print of its own),
 `isolated` (the same body in a job with `isolation = "process"`: each run in a child process,
-which appends its body's start to a file) or `command` (the program `true`). For `realistic`
+which appends its body's start to a file; these jobs run under `gnomon scheduler` in a process
+of its own, see run_gnomon) or `command` (the program `true`). For `realistic`
 and `isolated`, lateness is taken inside the job's body (when the user's code starts), not from
 the store's started_at, which is also reported (`store_p50_ms`, `store_p99_ms`, `store_fires`:
 runs the store saw start in the window). A command has no body to measure in: its lateness is
@@ -29,8 +30,8 @@ no jobs, then given them in one `add_jobs` call, as an application embedding gno
 process's garbage collector and multiprocessing's forkserver preload alone.
 
 `cpu_us_per_fire` is this process's CPU time during the measurement window per fire started in
-it; `tree_cpu_us_per_fire` adds the processes it started (command runs, and the forkserver with
-the process-isolated runs it forks).
+it (for `isolated`: the `gnomon scheduler` process's); `tree_cpu_us_per_fire` adds the
+processes it started (command runs, and the forkserver with the process-isolated runs it forks).
 """
 
 from __future__ import annotations
@@ -40,12 +41,16 @@ import json
 import logging
 import os
 import resource
+import shutil
+import signal
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,8 +78,16 @@ def phases(count: int, mode: str) -> list[float]:
     return [i / count for i in range(count)] if mode == "spread" else [0.0] * count
 
 
-def summarise(lateness_s: list[float], jobs: int, seconds: float, **extra: Any) -> dict[str, Any]:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+def summarise(
+    lateness_s: list[float],
+    jobs: int,
+    seconds: float,
+    who: int = resource.RUSAGE_SELF,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The figures of one run; CPU seconds and peak RSS of `who`: this process, or (with
+    RUSAGE_CHILDREN) the scheduler's process it started and waited for."""
+    usage = resource.getrusage(who)
     ms = [x * 1000 for x in lateness_s]
     return {
         "fires": len(ms),
@@ -188,6 +201,8 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     wall_start = datetime.now(UTC)
     extra: dict[str, Any] = {}
+    read_cpu = own_and_tree_cpu
+    engine_usage = resource.RUSAGE_SELF
     if args.declare == "embedded":
         import gnomon
 
@@ -198,6 +213,15 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
         embedded.add_jobs(items)
         extra["add_s"] = round(time.perf_counter() - adding, 2)
         stop = embedded.shutdown
+    elif args.target == "isolated":
+        # Every process-isolated run's child runs the main script of the scheduler's process
+        # again (multiprocessing's rule, so that what it defines can be unpickled). Under
+        # `gnomon scheduler` that is gnomon's console script, a few lookups; this script,
+        # compiled and importing what it imports in every child, would add about 20 ms of CPU
+        # to each run that users' runs never pay. So these cells run `gnomon scheduler`.
+        scheduler = SchedulerProcess(config, workdir)
+        stop, read_cpu = scheduler.stop, scheduler.cpu
+        engine_usage = resource.RUSAGE_CHILDREN
     else:
         from gnomon.services.runtime import Runtime
 
@@ -208,7 +232,7 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     setup_s = time.perf_counter() - started
     window_start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1 + args.warmup)
     window_end = window_start + timedelta(seconds=args.seconds)
-    cpu = cpu_in_window(window_start.timestamp(), window_end.timestamp())
+    cpu = cpu_in_window(window_start.timestamp(), window_end.timestamp(), read_cpu)
     time.sleep(max(0.0, (window_end - datetime.now(UTC)).total_seconds()) + 1.5)
     stop(grace=5)
     lateness, counts = gnomon_lateness(store_url, window_start, window_end)
@@ -224,10 +248,12 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
         window = (window_start.timestamp(), window_end.timestamp())
         path = felt_file(workdir) if args.target == "isolated" else None
         lateness = targets.felt_lateness(*window, path)
+    shutil.rmtree(workdir, ignore_errors=True)  # kept when the run failed, for its log
     return summarise(
         lateness,
         args.jobs,
         args.seconds,
+        engine_usage,
         **counts,
         **extra,
         **cpu_per_fire(cpu, len(lateness)),
@@ -236,15 +262,47 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def cpu_in_window(start: float, end: float) -> list[tuple[float, float]]:
-    """CPU seconds at `start` and at `end` (wall-clock instants) of this process and of its
-    process tree, read by a thread of its own; the list fills as the window passes."""
+class SchedulerProcess:
+    """`gnomon scheduler` with the benchmark's configuration, as users run it (its log, at the
+    default level, goes to a file in the work directory)."""
+
+    def __init__(self, config: Path, workdir: Path) -> None:
+        gnomon = Path(sys.executable).parent / "gnomon"  # the console script beside this Python
+        command = [str(gnomon), "scheduler", "--config", str(config)]
+        self._log = (workdir / "scheduler.log").open("wb")
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds of the scheduler's process, and with every process under it."""
+        return cputime.process_tree_cpu(self.process.pid)
+
+    def stop(self, grace: float) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(grace + 30)
+        finally:
+            self._log.close()
+        if self.process.returncode != 0:
+            raise RuntimeError(f"gnomon scheduler ended with exit code {self.process.returncode}")
+
+
+def own_and_tree_cpu() -> tuple[float, float]:
+    """CPU seconds of this process, and with the processes it started."""
+    return cputime.own_cpu(), cputime.tree_cpu()
+
+
+def cpu_in_window(
+    start: float, end: float, read_cpu: Callable[[], tuple[float, float]] = own_and_tree_cpu
+) -> list[tuple[float, float]]:
+    """CPU seconds at `start` and at `end` (wall-clock instants) of the scheduler's process and
+    of its process tree, as `read_cpu` gives them, read by a thread of its own; the list fills
+    as the window passes."""
     readings: list[tuple[float, float]] = []
 
     def read() -> None:
         for instant in (start, end):
             time.sleep(max(0.0, instant - time.time()))
-            readings.append((cputime.own_cpu(), cputime.tree_cpu()))
+            readings.append(read_cpu())
 
     threading.Thread(target=read, daemon=True).start()
     return readings
