@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import text
@@ -41,12 +43,32 @@ def alembic_config() -> Config:
     return config
 
 
-def _refuse_newer(current: set[str], script: ScriptDirectory) -> None:
+@dataclass(frozen=True)
+class ShippedSchema:
+    """The schema revisions of the migrations this gnomon ships."""
+
+    heads: frozenset[str]
+    known: frozenset[str]
+
+
+@functools.cache
+def shipped_schema() -> ShippedSchema:
+    """Read from the migrations directory once per process: it changes only with the code, and
+    reading it (Alembic loads every migration script) takes longer than asking the database
+    (/readyz asks on every probe)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return ShippedSchema(
+        heads=frozenset(script.get_heads()),
+        known=frozenset(migration.revision for migration in script.walk_revisions()),
+    )
+
+
+def _refuse_newer(current: set[str]) -> None:
     """Raise StoreSchemaNewer when the store is at a revision this gnomon does not ship."""
-    known = {migration.revision for migration in script.walk_revisions()}
-    unknown = sorted(current - known)
+    shipped = shipped_schema()
+    unknown = sorted(current - shipped.known)
     if unknown:
-        raise StoreSchemaNewer(", ".join(unknown), ", ".join(sorted(script.get_heads())))
+        raise StoreSchemaNewer(", ".join(unknown), ", ".join(sorted(shipped.heads)))
 
 
 class SqlStore(
@@ -77,20 +99,19 @@ class SqlStore(
             # a schema it does not know, and Alembic would only say it cannot find a revision.
             with alembic_at_warning():
                 current = set(MigrationContext.configure(conn).get_current_heads())
-            _refuse_newer(current, ScriptDirectory.from_config(config))
+            _refuse_newer(current)
             config.attributes["connection"] = conn
             with alembic_at_warning():
                 command.upgrade(config, "head")
 
     def check_ready(self) -> None:
-        script = ScriptDirectory.from_config(alembic_config())
-        heads = set(script.get_heads())
+        heads = shipped_schema().heads
         try:
             with self._read() as conn, alembic_at_warning():
                 current = set(MigrationContext.configure(conn).get_current_heads())
         except (StoreError, SQLAlchemyError) as exc:
             raise StoreNotReady(f"cannot reach the database ({exc})") from exc
-        _refuse_newer(current, script)
+        _refuse_newer(current)
         if current != heads:
             found = ", ".join(sorted(current)) or "no schema"
             raise StoreNotReady(f"schema revision is {found}, expected {', '.join(sorted(heads))}")
