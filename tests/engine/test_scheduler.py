@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gnomon.domain import Run, RunStatus, TriggerSource
+from gnomon.domain import Run, RunStatus, TriggerSource, utcnow
 from gnomon.engine.scheduler import Scheduler
 from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor
@@ -182,6 +182,34 @@ def test_stop_cancels_runs_still_running_after_the_grace(runtime: Runtime) -> No
     assert final.status == RunStatus.CANCELLED, (final.reason, final.error_message, final.output)
     assert final.finished_at is not None
     assert not runtime.jobs.scheduler_running()  # a clean stop gives the lease up at once
+
+
+def test_a_stop_starts_the_fire_it_had_moved_to_running_ahead_of_its_time(
+    runtime: Runtime,
+) -> None:
+    # A fire claimed a moment before its time is moved to running by the claim's own write
+    # (starts.AHEAD). Stopping then, the scheduler lets it start before it hands the lease
+    # over: before, the worker found the lease gone at the fire's time and recorded the run
+    # interrupted, on every clean stop that came in the quarter second before a fire.
+    def started_ahead() -> Run | None:
+        # Read from the store itself: the runs API shows no fire before its time.
+        now = utcnow()
+        active = runtime.store.active_runs("every-second")
+        ahead = [
+            r
+            for r in active
+            if r.status is RunStatus.RUNNING and r.scheduled_for and r.scheduled_for > now
+        ]
+        return ahead[0] if ahead else None
+
+    run = wait_for(started_ahead, timeout=10, what="a fire moved to running early", every=0.002)
+    assert runtime.scheduler is not None
+    runtime.scheduler.stop(grace=5)
+    runtime.scheduler = None
+    final = runtime.runs.get_run(run.id)
+    assert final.status == RunStatus.SUCCEEDED, (final.status, final.reason, final.output)
+    assert final.output is not None and "tick" in final.output
+    assert not runtime.jobs.scheduler_running()
 
 
 def test_stop_marks_interrupted_the_runs_that_outlast_their_cancel(

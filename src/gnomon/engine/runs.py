@@ -55,7 +55,17 @@ class _Active:
     # The cancel Event is made by the worker when the run starts (an Event is a Condition, a
     # lock and a deque: measurable on the scheduler loop at thousands of fires a second);
     # `cancelled` carries a cancel that came earlier.
-    __slots__ = ("ahead", "began", "cancel", "cancelled", "output", "record", "run", "started")
+    __slots__ = (
+        "ahead",
+        "began",
+        "cancel",
+        "cancelled",
+        "checked",
+        "output",
+        "record",
+        "run",
+        "started",
+    )
 
     def __init__(self, record: JobRecord, run: Run, ahead: bool) -> None:
         self.record = record
@@ -64,6 +74,7 @@ class _Active:
         self.cancel: threading.Event | None = None
         self.cancelled = False
         self.started = False  # moved to running in the store and handed to a worker
+        self.checked = False  # its worker has checked the lease, at its time
         # While its code runs: its output as it comes, and since when (time.monotonic()).
         self.output: OutputBuffer | None = None
         self.began = 0.0
@@ -180,6 +191,24 @@ class ActiveRuns:
         if self._dispatcher is not None:
             self._dispatcher.start()
         self._tasks.start()
+
+    def stop_starting(self) -> None:
+        """Move no more runs to running (the runs claimed and still queued stay so, for the
+        next leader to adopt); stop_gate stops the rest."""
+        self._gate.stop()
+
+    def wait_started_ahead(self, timeout: float) -> int:
+        """Wait until each run moved to running here has come to its time and its worker has
+        checked the lease, at most `timeout` seconds; return how many had not. A stopping
+        scheduler waits so before it gives up the lease: a run started just ahead of its time
+        is this node's to execute, and would otherwise end interrupted."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                waiting = sum(1 for a in self._active.values() if a.started and not a.checked)
+            if not waiting or time.monotonic() >= deadline:
+                return waiting
+            time.sleep(0.005)
 
     def stop_gate(self) -> None:
         self._gate.stop()
@@ -515,7 +544,9 @@ class ActiveRuns:
         try:
             record = active.record  # the job as it is now, for a fire claimed ahead
             alerting = record.definition.alerting
-            if self._lease() is None:
+            leading = self._lease() is not None
+            active.checked = True  # a stopping scheduler waits for this (wait_started_ahead)
+            if not leading:
                 # Moved to running just ahead of its time, but this node lost the lease since
                 # (frozen, deposed, stopping): it must not run it now. Nobody else will either.
                 why = "this node lost the scheduler lease just before the run's time"
