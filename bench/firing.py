@@ -11,7 +11,8 @@ fresh process per measurement (bench/run_all.py does).
 
 `--target` is what each job runs: `noop` (a function doing nothing), `realistic` (takes the
 `run` context, reads `run.scheduled_for`, logs one line with `run.logger` and prints one line,
-as real jobs do; APScheduler's job does the same with a logger and print of its own),
+as real jobs do; gnomon's logging is set up as `gnomon scheduler` sets it up, writing to
+/dev/null; APScheduler's job does the same with a logger and print of its own, to /dev/null),
 `isolated` (the same body in a job with `isolation = "process"`: each run in a child process,
 which appends its body's start to a file; these jobs run under `gnomon scheduler` in a process
 of its own, see run_gnomon) or `command` (the program `true`). For `realistic`
@@ -189,6 +190,8 @@ def reset_postgres(url: str) -> None:
 
 
 def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
+    from gnomon.logs import configure_logging
+
     workdir = Path(tempfile.mkdtemp(prefix="gnomon-bench-"))
     if args.engine == "gnomon-postgres":
         store_url = args.pg_url
@@ -202,6 +205,9 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     wall_start = datetime.now(UTC)
     extra: dict[str, Any] = {}
     read_cpu = own_and_tree_cpu
+    # Logging as `gnomon scheduler` sets it up (INFO and above, text lines), into /dev/null
+    # rather than a terminal: jobs' log lines are formatted and written, as they are for users.
+    configure_logging("info", "text", stream=open(os.devnull, "w"))  # noqa: SIM115 - for the run
     engine_usage = resource.RUSAGE_SELF
     if args.declare == "embedded":
         import gnomon
