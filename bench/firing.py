@@ -9,19 +9,19 @@ all due at the same instant (`aligned`). Prints one JSON object: p50/p99/max lat
 start − scheduled time) in ms, fires/s achieved vs expected, CPU seconds and peak RSS. Run it in a
 fresh process per measurement (bench/run_all.py does).
 
-`--target` is what each job runs: `noop` (a function doing nothing), `realistic` (takes the
-`run` context, reads `run.scheduled_for`, logs one line with `run.logger` and prints one line,
-as real jobs do; gnomon's logging is set up as `gnomon scheduler` sets it up, writing to
-/dev/null; APScheduler's job does the same with a logger and print of its own, to /dev/null),
-`isolated` (the same body in a job with `isolation = "process"`: each run in a child process,
-which appends its body's start to a file; these jobs run under `gnomon scheduler` in a process
-of its own, see run_gnomon) or `command` (the program `true`). For `realistic`
-and `isolated`, lateness is taken inside the job's body (when the user's code starts), not from
-the store's started_at, which is also reported (`store_p50_ms`, `store_p99_ms`, `store_fires`:
-runs the store saw start in the window). A command has no body to measure in: its lateness is
-the store's started_at, taken just before the program is started. `command` and `isolated` are
-gnomon's only: APScheduler 3 has no command jobs, and its process pool runs a pickled function
-(no per-run process of its own to stop, no run record), so no equivalent is measured.
+`--target` is what each job runs: `noop` (a function doing nothing), `realistic` (takes the `run`
+context, reads `run.scheduled_for`, logs one line with `run.logger` and prints one line, as real
+jobs do; gnomon's logging is set up as `gnomon scheduler` sets it up, writing to a file;
+APScheduler's job does the same with a logger and print of its own, to /dev/null), `isolated` (the
+same body in a job with `isolation = "process"`: each run in a child process, which appends its
+body's start to a file; declared in TOML, these jobs run under `gnomon scheduler` in a process of
+its own, see run_gnomon) or `command` (the program `true`). For `realistic` and `isolated`,
+lateness is taken inside the job's body (when the user's code starts), not from the store's
+started_at, which is also reported (`store_p50_ms`, `store_p99_ms`, `store_fires`: runs the store
+saw start in the window). A command has no body to measure in: its lateness is the store's
+started_at, taken just before the program is started. `command` and `isolated` are gnomon's only:
+APScheduler 3 has no command jobs, and its process pool runs a pickled function (no per-run process
+of its own to stop, no run record), so no equivalent is measured.
 
 `--declare` is how gnomon's jobs are made: `toml` (in the configuration the scheduler loads, as
 `gnomon scheduler` runs it) or `embedded` (a `gnomon.Scheduler` in this process, started with
@@ -38,6 +38,7 @@ processes it started (command runs, and the forkserver with the process-isolated
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -83,12 +84,13 @@ def summarise(
     lateness_s: list[float],
     jobs: int,
     seconds: float,
-    who: int = resource.RUSAGE_SELF,
+    rusage_of: int = resource.RUSAGE_SELF,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The figures of one run; CPU seconds and peak RSS of `who`: this process, or (with
-    RUSAGE_CHILDREN) the scheduler's process it started and waited for."""
-    usage = resource.getrusage(who)
+    """The figures of one run; CPU seconds and peak RSS of `rusage_of`: this process, or (with
+    RUSAGE_CHILDREN) the `gnomon scheduler` process it started and waited for, with that
+    process's own ended children (its command runs; not the forkserver's)."""
+    usage = resource.getrusage(rusage_of)
     ms = [x * 1000 for x in lateness_s]
     return {
         "fires": len(ms),
@@ -134,6 +136,7 @@ def gnomon_config(
         "[scheduler]",
         'timezone = "UTC"',
         "pool_size = 16",
+        "shutdown_grace = 5",
         f'python_path = ["{BENCH_DIR}"]',
         "[[jobs]]",
         'id = "gnomon.prune_runs"',
@@ -205,10 +208,14 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     wall_start = datetime.now(UTC)
     extra: dict[str, Any] = {}
     read_cpu = own_and_tree_cpu
-    # Logging as `gnomon scheduler` sets it up (INFO and above, text lines), into /dev/null
-    # rather than a terminal: jobs' log lines are formatted and written, as they are for users.
-    configure_logging("info", "text", stream=open(os.devnull, "w"))  # noqa: SIM115 - for the run
     engine_usage = resource.RUSAGE_SELF
+    abandon: Callable[[], None] = _nothing  # what to end if the measurement fails
+    in_process = args.declare == "embedded" or args.target != "isolated"
+    if in_process:
+        # Logging as `gnomon scheduler` sets it up (INFO and above, text lines), into a file
+        # rather than a terminal: jobs' log lines are formatted and written, as users' are.
+        log = (workdir / "bench.log").open("w", encoding="utf-8")
+        configure_logging("info", "text", stream=log)
     if args.declare == "embedded":
         import gnomon
 
@@ -226,6 +233,12 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
         # compiled and importing what it imports in every child, would add about 20 ms of CPU
         # to each run that users' runs never pay. So these cells run `gnomon scheduler`.
         scheduler = SchedulerProcess(config, workdir)
+        abandon = scheduler.kill
+        try:
+            scheduler.wait_leading(timeout=60)
+        except BaseException:
+            abandon()
+            raise
         stop, read_cpu = scheduler.stop, scheduler.cpu
         engine_usage = resource.RUSAGE_CHILDREN
     else:
@@ -239,8 +252,12 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     window_start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1 + args.warmup)
     window_end = window_start + timedelta(seconds=args.seconds)
     cpu = cpu_in_window(window_start.timestamp(), window_end.timestamp(), read_cpu)
-    time.sleep(max(0.0, (window_end - datetime.now(UTC)).total_seconds()) + 1.5)
-    stop(grace=5)
+    try:
+        time.sleep(max(0.0, (window_end - datetime.now(UTC)).total_seconds()) + 1.5)
+        stop(grace=5)
+    except BaseException:
+        abandon()  # never left running, firing beside the next measurement
+        raise
     lateness, counts = gnomon_lateness(store_url, window_start, window_end)
     first = first_start(store_url)
     first_fire_s = None if first is None else round((first - wall_start).total_seconds(), 2)
@@ -268,21 +285,38 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def _nothing() -> None:
+    """Nothing to end: the scheduler runs in this process."""
+
+
 class SchedulerProcess:
     """`gnomon scheduler` with the benchmark's configuration, as users run it (its log, at the
-    default level, goes to a file in the work directory)."""
+    default level, goes to a file in the work directory), in a session of its own."""
 
     def __init__(self, config: Path, workdir: Path) -> None:
         gnomon = Path(sys.executable).parent / "gnomon"  # the console script beside this Python
         command = [str(gnomon), "scheduler", "--config", str(config)]
-        self._log = (workdir / "scheduler.log").open("wb")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+        self.log_path = workdir / "scheduler.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def wait_leading(self, timeout: float) -> None:
+        """Return once the scheduler says it runs (it leads at once: the store is its alone)."""
+        deadline = time.monotonic() + timeout
+        while "gnomon scheduler running as node" not in self.log_path.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"gnomon scheduler did not start:\n{tail}")
+            time.sleep(0.05)
 
     def cpu(self) -> tuple[float, float]:
         """CPU seconds of the scheduler's process, and with every process under it."""
         return cputime.process_tree_cpu(self.process.pid)
 
     def stop(self, grace: float) -> None:
+        """SIGTERM, as a service manager stops it; its shutdown_grace is the config's."""
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(grace + 30)
@@ -290,6 +324,13 @@ class SchedulerProcess:
             self._log.close()
         if self.process.returncode != 0:
             raise RuntimeError(f"gnomon scheduler ended with exit code {self.process.returncode}")
+
+    def kill(self) -> None:
+        """End it at once, with every process of its session (the forkserver, the runs)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        self._log.close()
 
 
 def own_and_tree_cpu() -> tuple[float, float]:

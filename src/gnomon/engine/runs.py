@@ -548,7 +548,8 @@ class ActiveRuns:
             active.checked = True  # a stopping scheduler waits for this (wait_started_ahead)
             if not leading:
                 # Moved to running just ahead of its time, but this node lost the lease since
-                # (frozen, deposed, stopping): it must not run it now. Nobody else will either.
+                # (frozen, deposed, or stopping and it found no worker in time): it must not
+                # run it now. Nobody else will either.
                 why = "this node lost the scheduler lease just before the run's time"
                 self.interrupt(run, why, self._clock(), record.definition)
                 return

@@ -256,21 +256,23 @@ class Scheduler:
         log.info("scheduler started on node %s", self.node_id)
 
     def stop(self, grace: float | None = None) -> None:
-        """Stop firing at once; give running runs `grace` seconds, then cancel and mark them."""
+        """Stop firing at once; hand the lease over once the runs already moved to running
+        have started (at most starts.AHEAD + STARTED_AHEAD_SLACK); give running runs `grace`
+        seconds, then cancel and mark them."""
         grace = self.options.shutdown_grace if grace is None else grace
         self._stopping.set()
         self._wake.set()
         if self._thread:
             self._thread.join(timeout=30)
-        # Fires claimed ahead and still queued stay so: the next leader adopts them. Those
-        # already moved to running, a moment before their time (starts.AHEAD), are this
-        # lease's to run: they start before the lease is handed over, never end interrupted.
+        # The start gate stops: fires claimed ahead and still queued stay so, for the next
+        # leader to adopt. Those already moved to running, a moment before their time
+        # (starts.AHEAD), are this lease's to run: they start before it is handed over.
         self._runs.stop_starting()
         late = self._runs.wait_started_ahead(START_AHEAD + STARTED_AHEAD_SLACK)
         if late:
             log.warning(
-                "%d run(s) moved to running ahead of their time had not started when the lease "
-                "was handed over: they end interrupted",
+                "%d run(s) moved to running had found no free worker when the lease was handed "
+                "over: they end interrupted",
                 late,
             )
         # What is left in the outbox is the next leader's to deliver.
