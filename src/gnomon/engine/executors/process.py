@@ -73,9 +73,9 @@ def preload_in_forkserver() -> None:
     """Have the forkserver import this module once, so a child starts with it loaded (a no-op run
     then costs about 16 ms instead of 60, bench/isolation.py), the modules a child needs to run
     the main script again (_RERUN_MAIN) and the gnomon modules that script took names from
-    (main_script_imports). Global to the process: called only by gnomon's
-    own processes, before the first process-isolated run. ``__main__``, multiprocessing's own
-    default, stays in the list; Python 3.11 ignores it (see main_script_imports)."""
+    (main_script_imports). Global to the process: called only by gnomon's own processes,
+    before the first process-isolated run. ``__main__``, multiprocessing's own default, stays
+    in the list; Python 3.11 ignores it (see main_script_imports)."""
     if START_METHOD == "forkserver":
         modules = ["__main__", child_main.__module__, *_RERUN_MAIN, *main_script_imports()]
         _multiprocessing_context().set_forkserver_preload(modules)
