@@ -126,7 +126,11 @@ def app_worker(url: str, queue: str) -> Iterator[Any]:
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
     try:
-        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False) as worker:
+        # shutdown_timeout: room for a loop asleep in its longest poll (10 s), should a kombu
+        # not wake it on call_soon from another thread (wake_to_stop).
+        with start_worker(
+            app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30
+        ) as worker:
             try:
                 yield app
             finally:
