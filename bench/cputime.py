@@ -20,7 +20,7 @@ def tree_cpu() -> float:
     waits for the process-isolated runs it forks). Where /proc is missing, the first two only."""
     ended = resource.getrusage(resource.RUSAGE_CHILDREN)
     total = own_cpu() + ended.ru_utime + ended.ru_stime
-    for pid in _children():
+    for pid in children():
         # One ended meanwhile reads 0: it is counted in RUSAGE_CHILDREN once waited for.
         total += _stat_cpu(pid, 4)
     return total
@@ -31,11 +31,11 @@ def process_tree_cpu(pid: int) -> tuple[float, float]:
     and, live descendant by descendant, theirs (Linux's /proc; (0, 0) once it has ended)."""
     own = _stat_cpu(pid, 2)
     total = _stat_cpu(pid, 4)
-    pending = list(_children(pid))
+    pending = list(children(pid))
     while pending:
         child = pending.pop()
         total += _stat_cpu(child, 4)
-        pending += _children(child)
+        pending += children(child)
     return own, total
 
 
@@ -50,7 +50,8 @@ def _stat_cpu(pid: int, fields: int) -> float:
     return sum(int(value) for value in values[11 : 11 + fields]) / _TICK
 
 
-def _children(pid: int | str = "self") -> set[int]:
+def children(pid: int | str = "self") -> set[int]:
+    """The live child processes of `pid` (of every thread of it)."""
     found: set[int] = set()
     try:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())

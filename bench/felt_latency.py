@@ -30,10 +30,10 @@ import requests
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
+from cputime import children  # noqa: E402
 from servers import (  # noqa: E402
     API,
     Server,
-    children,
     gnomon_serve,
     login,
     percentile,

@@ -38,16 +38,13 @@ processes it started (command runs, and the forkserver with the process-isolated
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import resource
 import shutil
-import signal
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -62,6 +59,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import cputime  # noqa: E402
 import targets  # noqa: E402
+from processes import LoggedProcess  # noqa: E402
 
 PG_URL = os.environ.get(
     "GNOMON_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gnomon_bench"
@@ -239,7 +237,7 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
         except BaseException:
             abandon()
             raise
-        stop, read_cpu = scheduler.stop, scheduler.cpu
+        stop, read_cpu = scheduler.stop_cleanly, scheduler.cpu
         engine_usage = resource.RUSAGE_CHILDREN
     else:
         from gnomon.services.runtime import Runtime
@@ -289,48 +287,33 @@ def _nothing() -> None:
     """Nothing to end: the scheduler runs in this process."""
 
 
-class SchedulerProcess:
+class SchedulerProcess(LoggedProcess):
     """`gnomon scheduler` with the benchmark's configuration, as users run it (its log, at the
     default level, goes to a file in the work directory), in a session of its own."""
 
     def __init__(self, config: Path, workdir: Path) -> None:
         gnomon = Path(sys.executable).parent / "gnomon"  # the console script beside this Python
         command = [str(gnomon), "scheduler", "--config", str(config)]
-        self.log_path = workdir / "scheduler.log"
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            command, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        super().__init__(command, workdir / "scheduler.log", new_session=True)
 
     def wait_leading(self, timeout: float) -> None:
         """Return once the scheduler says it runs (it leads at once: the store is its alone)."""
         deadline = time.monotonic() + timeout
-        while "gnomon scheduler running as node" not in self.log_path.read_text(errors="replace"):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                tail = self.log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"gnomon scheduler did not start:\n{tail}")
+        while "gnomon scheduler running as node" not in self.output():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gnomon scheduler did not start:\n{self.output()[-2000:]}")
             time.sleep(0.05)
 
     def cpu(self) -> tuple[float, float]:
         """CPU seconds of the scheduler's process, and with every process under it."""
-        return cputime.process_tree_cpu(self.process.pid)
+        return cputime.process_tree_cpu(self.proc.pid)
 
-    def stop(self, grace: float) -> None:
-        """SIGTERM, as a service manager stops it; its shutdown_grace is the config's."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(grace + 30)
-        finally:
-            self._log.close()
-        if self.process.returncode != 0:
-            raise RuntimeError(f"gnomon scheduler ended with exit code {self.process.returncode}")
-
-    def kill(self) -> None:
-        """End it at once, with every process of its session (the forkserver, the runs)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-        self._log.close()
+    def stop_cleanly(self, grace: float) -> None:
+        """SIGTERM, as a service manager stops it (its shutdown_grace is the config's); raises
+        unless it ends well within `grace` and 30 s more."""
+        code = self.stop(grace + 30)
+        if code != 0:
+            raise RuntimeError(f"gnomon scheduler ended with exit code {code}")
 
 
 def own_and_tree_cpu() -> tuple[float, float]:

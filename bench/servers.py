@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -13,6 +11,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
+from cputime import process_tree_cpu
+from processes import LoggedProcess
 
 BENCH_DIR = Path(__file__).resolve().parent
 ADMIN_PASSWORD = "bench-admin-password"
@@ -61,23 +61,9 @@ def vm_hwm_mb(pid: int) -> float | None:
     return None
 
 
-def children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
 def cpu_seconds(pid: int) -> float:
     """CPU time of a process, its reaped children and its live descendants, from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # utime, stime, cutime, cstime: fields 14-17 of stat(5), counted after the ")".
-    own = sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-    return own + sum(cpu_seconds(child) for child in children(pid))
+    return process_tree_cpu(pid)[1]
 
 
 def wait_quiet(pid: int, *, busy: float = 0.01, every: float = 0.1, timeout: float = 15) -> None:
@@ -93,7 +79,7 @@ def wait_quiet(pid: int, *, busy: float = 0.01, every: float = 0.1, timeout: flo
         before = now
 
 
-class Server:
+class Server(LoggedProcess):
     """A server subprocess on 127.0.0.1:<free port>, logging to a file, ready when `ready_path`
     answers 200; `stop` sends SIGTERM and waits (SIGKILL after the timeout)."""
 
@@ -102,12 +88,7 @@ class Server:
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log
-        self._log = log.open("ab")
-        argv = [part.replace("{port}", str(self.port)) for part in command]
-        self.proc = subprocess.Popen(
-            argv, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-        )
+        super().__init__([part.replace("{port}", str(self.port)) for part in command], log, env)
         self.ready_path = ready_path
 
     def wait_ready(self, timeout: float = 120) -> Server:
@@ -121,20 +102,6 @@ class Server:
 
         wait_for(ready, timeout, f"{self.url}{self.ready_path}", every=0.1)
         return self
-
-    def stop(self, timeout: float = 30) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        finally:
-            self._log.close()
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 def gnomon_serve(config: Path, log: Path, command: str = "serve") -> Server:
