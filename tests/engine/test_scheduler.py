@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from gnomon.domain import Run, RunStatus, TriggerSource, utcnow
-from gnomon.engine.scheduler import Scheduler
+from gnomon.engine.scheduler import STARTED_AHEAD_SLACK, Scheduler
+from gnomon.engine.starts import AHEAD as START_AHEAD
 from gnomon.services.runtime import Runtime
 from gnomon.services.views import Actor
 from tests.conftest import WriteConfig
@@ -210,6 +211,41 @@ def test_a_stop_starts_the_fire_it_had_moved_to_running_ahead_of_its_time(
     assert final.status == RunStatus.SUCCEEDED, (final.status, final.reason, final.output)
     assert final.output is not None and "tick" in final.output
     assert not runtime.jobs.scheduler_running()
+
+
+def test_a_stop_hands_the_lease_over_in_bounded_time_when_no_worker_takes_such_a_fire(
+    write_config: WriteConfig,
+    runtime_factory: Callable[[Path], Runtime],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # One worker, busy with `sleeper`: a fire moved to running waits for it. The stop
+    # waits at most starts.AHEAD + STARTED_AHEAD_SLACK for it, says so, hands the lease over,
+    # and the fire ends interrupted (never run by this node once the lease is gone).
+    runtime = runtime_factory(write_config(CONFIG.replace("shutdown_grace = 1", "pool_size = 1")))
+    runtime.start_scheduler()
+    wait_for(runtime.jobs.scheduler_running, timeout=10, what="leadership")
+    run_now = runtime.jobs.run_now("sleeper", TESTER)
+    wait_for(sleeping_here, timeout=10, what="the sleeper to take the only worker")
+    # A second on, a fire of the 1 s job has been moved to running and waits for the worker
+    # (and holds its one max_instances slot: the fires after it are skipped).
+    time.sleep(1.2)
+
+    def waiting_for_a_worker() -> Run | None:
+        active = runtime.store.active_runs("every-second")
+        waiting = [r for r in active if r.status is RunStatus.RUNNING]
+        return waiting[0] if waiting else None
+
+    run = wait_for(waiting_for_a_worker, timeout=10, what="a fire moved to running")
+    assert runtime.scheduler is not None
+    stopping = time.monotonic()
+    with caplog.at_level("WARNING", logger="gnomon.engine.scheduler"):
+        runtime.scheduler.stop(grace=0.5)
+    runtime.scheduler = None
+    assert time.monotonic() - stopping < START_AHEAD + STARTED_AHEAD_SLACK + 0.5 + 5 + 5
+    assert "found no free worker when the lease was handed over" in caplog.text
+    final = runtime.runs.get_run(run.id)
+    assert final.status == RunStatus.INTERRUPTED, (final.status, final.reason)
+    assert runtime.runs.get_run(run_now.id).status == RunStatus.CANCELLED
 
 
 def test_stop_marks_interrupted_the_runs_that_outlast_their_cancel(
