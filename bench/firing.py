@@ -52,7 +52,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
@@ -190,9 +190,23 @@ def reset_postgres(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
-    from gnomon.logs import configure_logging
+def log_as_gnomon_scheduler(stream: TextIO) -> None:
+    """Set logging up as `gnomon scheduler` does (INFO and above, text lines), into `stream`.
+    An earlier checkout compared by bench/against.py may predate gnomon.logs: then as its
+    `gnomon scheduler` did, with logging.basicConfig."""
+    try:
+        from gnomon.logs import configure_logging
+    except ImportError:
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+            stream=stream,
+        )
+        return
+    configure_logging("info", "text", stream=stream)
 
+
+def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="gnomon-bench-"))
     if args.engine == "gnomon-postgres":
         store_url = args.pg_url
@@ -213,7 +227,7 @@ def run_gnomon(args: argparse.Namespace) -> dict[str, Any]:
         # Logging as `gnomon scheduler` sets it up (INFO and above, text lines), into a file
         # rather than a terminal: jobs' log lines are formatted and written, as users' are.
         log = (workdir / "bench.log").open("w", encoding="utf-8")
-        configure_logging("info", "text", stream=log)
+        log_as_gnomon_scheduler(log)
     if args.declare == "embedded":
         import gnomon
 
