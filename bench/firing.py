@@ -196,12 +196,15 @@ def log_as_gnomon_scheduler(stream: TextIO) -> None:
     `gnomon scheduler` did, with logging.basicConfig."""
     try:
         from gnomon.logs import configure_logging
-    except ImportError:
+    except ModuleNotFoundError as missing:
+        if missing.name != "gnomon.logs":
+            raise  # gnomon.logs is there and broken: not an earlier checkout
         logging.basicConfig(
             level=logging.INFO,
             format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
             stream=stream,
         )
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         return
     configure_logging("info", "text", stream=stream)
 
