@@ -406,3 +406,21 @@ def test_wake_cost_prints_the_cost_of_a_sleep_and_a_hand_off() -> None:
     assert set(result) == {"sleep_us", "hand_off_us", "empty_loop_us", "rounds", "count"}
     # A sleep costs more than an empty pass of a loop on any machine.
     assert result["sleep_us"] > result["empty_loop_us"] > 0
+
+
+def test_floors_prints_the_cost_of_a_body_a_run_and_its_rows() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "floors.py"), "--rounds", "1", "--count", "20"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    result = json.loads(done.stdout)
+    assert set(result) == {
+        "body_realistic", "run_job_noop", "run_job_realistic", "claim_row", "end_row",
+        "rounds", "count",
+    }  # fmt: skip
+    # A run of the realistic body includes that body.
+    assert result["run_job_realistic"] > result["body_realistic"] > 0
+    assert result["claim_row"] > 0 and result["end_row"] > 0
