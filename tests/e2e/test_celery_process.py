@@ -447,12 +447,15 @@ def test_max_instances_holds_across_two_workers(tmp_path: Path) -> None:
     queue = unique("gnomon_q")
     with fresh_database() as store_url, broker("redis", [queue]) as broker_url:
         config = write_config(tmp_path, store_url, broker_url, queue)
-        # Fires every second, each run taking two: with max_instances = 1, runs must wait their
-        # turn whichever worker takes them.
+        # Fires every second, each run taking four: with max_instances = 1, runs must wait their
+        # turn whichever worker takes them. Four, so that fires are still sent after the first
+        # worker is told to stop while its run goes on: it may have taken (and hands back only
+        # once its run has ended) every fire sent before this test saw that run start, which
+        # took over a second on a loaded machine.
         slow_jobs_config(
             config,
             queue,
-            '[[jobs]]\nid = "busy"\ncommand = ["sleep", "2"]\nqueue = "QUEUE"\n'
+            '[[jobs]]\nid = "busy"\ncommand = ["sleep", "4"]\nqueue = "QUEUE"\n'
             "max_instances = 1\n"
             'trigger = { type = "interval", seconds = 1 }\n',  # fires: turns taken are checked
         )
