@@ -27,13 +27,14 @@ import contextlib
 import io
 import json
 import logging
+import shutil
 import statistics
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from gnomon.domain import (
@@ -44,6 +45,7 @@ from gnomon.domain import (
     RunStatus,
     RunUpdate,
     TriggerSource,
+    utcnow,
 )
 from gnomon.engine.context import RunContext
 from gnomon.engine.executors import install_output_routing, run_job, uninstall_output_routing
@@ -66,12 +68,13 @@ def definition(target: str, job_id: str = "floor") -> JobDefinition:
     )
 
 
-def a_run(job_id: str, when: datetime, status: RunStatus = RunStatus.QUEUED) -> Run:
+def a_run(job_id: str, when: datetime) -> Run:
+    """A queued fire of `job_id` at `when`, taken by this benchmark's node."""
     return Run(
         id=str(uuid.uuid4()),
         job_id=job_id,
         trigger_source=TriggerSource.SCHEDULED,
-        status=status,
+        status=RunStatus.QUEUED,
         queued_at=when,
         scheduled_for=when,
         node="floor-node",
@@ -91,7 +94,7 @@ def body(count: int) -> float:
     beforehand); its print goes to a buffer."""
     import targets
 
-    cancel, when = threading.Event(), now()
+    cancel, when = threading.Event(), utcnow()
     contexts = [
         RunContext.for_run(a_run("floor", when), OutputBuffer(DEFAULT_OUTPUT_CAP), cancel)
         for _ in range(count)
@@ -106,7 +109,7 @@ def body(count: int) -> float:
 def run_jobs(target: str, count: int) -> float:
     job = definition(target)
     cancel = threading.Event()
-    when = now()
+    when = utcnow()
     return cpu_per_call(count, lambda: run_job(job, a_run("floor", when), cancel))
 
 
@@ -115,7 +118,7 @@ def store_rows(store: Store, records: list[JobRecord], count: int) -> tuple[floa
     claim_cpu = end_cpu = 0.0
     done = 0
     while done < count:
-        when = now()
+        when = utcnow()
         size = min(BATCH, count - done, len(records))
         claims = []
         for record in records[:size]:
@@ -127,7 +130,7 @@ def store_rows(store: Store, records: list[JobRecord], count: int) -> tuple[floa
         claim_cpu += time.thread_time() - began
         if len(claimed) != size or any(r.status is not RunStatus.RUNNING for r in claimed):
             raise RuntimeError("the claims did not all start: the measurement is void")
-        ended = now()
+        ended = utcnow()
         updates = [
             RunUpdate(
                 run_id=run.id,
@@ -147,10 +150,6 @@ def store_rows(store: Store, records: list[JobRecord], count: int) -> tuple[floa
             raise RuntimeError(f"{len(refused)} end(s) refused: the measurement is void")
         done += size
     return claim_cpu / count * 1e6, end_cpu / count * 1e6
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def main() -> None:
@@ -185,7 +184,9 @@ def main() -> None:
             note("end_row", end)
     finally:
         uninstall_output_routing()
-    logging.shutdown()
+        logging.shutdown()
+        store.close()
+        shutil.rmtree(workdir, ignore_errors=True)
     result = {name: round(statistics.median(values), 1) for name, values in samples.items()}
     result |= {"rounds": args.rounds, "count": args.count}
     print(json.dumps(result))
