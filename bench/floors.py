@@ -185,6 +185,7 @@ def main() -> None:
     finally:
         uninstall_output_routing()
         logging.shutdown()
+        log_file.close()
         store.close()
         shutil.rmtree(workdir, ignore_errors=True)
     result = {name: round(statistics.median(values), 1) for name, values in samples.items()}

@@ -421,6 +421,5 @@ def test_floors_prints_the_cost_of_a_body_a_run_and_its_rows() -> None:
         "body_realistic", "run_job_noop", "run_job_realistic", "claim_row", "end_row",
         "rounds", "count",
     }  # fmt: skip
-    # A run of the realistic body includes that body.
-    assert result["run_job_realistic"] > result["body_realistic"] > 0
-    assert result["claim_row"] > 0 and result["end_row"] > 0
+    # Every part was timed (no figure is compared with another: that would be a timed test).
+    assert all(result[name] > 0 for name in result)
